@@ -1,0 +1,18 @@
+# chat_warnings: linked into every target we build, never into third-party code.
+add_library(chat_warnings INTERFACE)
+target_compile_options(chat_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+  -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  $<$<BOOL:${CHATHOST_WERROR}>:-Werror>)
+
+# chat_sanitizers: filled by the asan preset through CHATHOST_SANITIZE.
+set(CHATHOST_SANITIZE "" CACHE STRING "Sanitizers to build with, e.g. address,undefined")
+add_library(chat_sanitizers INTERFACE)
+if(CHATHOST_SANITIZE)
+  target_compile_options(chat_sanitizers INTERFACE
+    -fsanitize=${CHATHOST_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(chat_sanitizers INTERFACE -fsanitize=${CHATHOST_SANITIZE})
+endif()
+
+add_library(chat_options INTERFACE)
+target_link_libraries(chat_options INTERFACE chat_warnings chat_sanitizers)

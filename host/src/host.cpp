@@ -1,0 +1,390 @@
+#include "host.hpp"
+
+#include "config_source.hpp"
+#include "logging.hpp"
+#include "plugin_library.hpp"
+#include "shutdown_latch.hpp"
+
+#include <boost/dll/runtime_symbol_info.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#ifndef CHATHOST_VERSION
+#define CHATHOST_VERSION "0.0.0"
+#endif
+
+namespace chathost {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::filesystem::path executable_dir() { return boost::dll::program_location().parent_path(); }
+
+// SIGINT and SIGTERM are blocked in every thread and taken by this one with
+// sigwait, so no plugin thread is ever interrupted by them.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(ShutdownLatch& latch, std::shared_ptr<spdlog::logger> log)
+      : latch_(latch), log_(std::move(log)), thread_([this] { run(); }) {}
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+  ~SignalWatcher() {
+    done_ = true;
+    ::pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+
+  static void block_in_this_thread() {
+    sigset_t set = signals();
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  }
+
+ private:
+  static sigset_t signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return set;
+  }
+
+  void run() {
+    sigset_t set = signals();
+    bool stopping = false;
+    for (;;) {
+      int signal_number = 0;
+      if (::sigwait(&set, &signal_number) != 0 || done_) return;
+      const char* name = signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+      if (stopping) {
+        log_->error("{} again while stopping; exiting now", name);
+        log_->flush();
+        std::_Exit(130);
+      }
+      stopping = true;
+      latch_.request(name, false);
+    }
+  }
+
+  ShutdownLatch& latch_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// Ends the process if stopping takes longer than the configured bound: a
+// plugin stuck in stop() must not keep the host alive forever.
+class StopWatchdog {
+ public:
+  StopWatchdog(std::chrono::milliseconds limit, std::shared_ptr<spdlog::logger> log)
+      : log_(std::move(log)), thread_([this, limit] { run(limit); }) {}
+  StopWatchdog(const StopWatchdog&) = delete;
+  StopWatchdog& operator=(const StopWatchdog&) = delete;
+  ~StopWatchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void stopping(const std::string& plugin) {
+    std::lock_guard lock(mutex_);
+    current_ = plugin;
+  }
+
+ private:
+  void run(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    if (cv_.wait_for(lock, limit, [this] { return finished_; })) return;
+    log_->error("plugin '{}' did not stop within {} ms (host.stop_timeout_ms); exiting", current_, limit.count());
+    log_->flush();
+    std::_Exit(1);
+  }
+
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool finished_ = false;
+  std::string current_;
+  std::thread thread_;
+};
+
+struct HostSettings {
+  std::vector<std::string> plugins;
+  std::filesystem::path plugin_dir;
+  std::string log_level;
+  std::chrono::milliseconds stop_timeout{0};
+  AdminIdentity admin;
+};
+
+// Everything up to configured plugins, shared by `run` and `--check`.
+struct PreparedHost {
+  ConfigSource config;
+  HostSettings settings;
+  std::string env_file;  // "" when none was read
+  std::vector<LoadedPlugin> plugins;
+};
+
+std::optional<EnvFile> read_env_file(const HostOptions& options) {
+  if (options.env_file) return load_env_file(*options.env_file);
+  std::error_code ec;
+  if (std::filesystem::exists(".env", ec)) return load_env_file(".env");
+  return std::nullopt;
+}
+
+HostSettings resolve_settings(const ConfigSource& config, const HostOptions& options) {
+  PluginConfig table = config.resolve("host", host_config_keys());
+  HostSettings settings;
+  settings.plugins = options.plugins ? *options.plugins : table.get_strings("plugins");
+  if (settings.plugins.empty()) table.reject("plugins", "no plugins to run; list at least one");
+  for (std::size_t i = 0; i < settings.plugins.size(); ++i) {
+    if (std::find(settings.plugins.begin(), settings.plugins.begin() + static_cast<std::ptrdiff_t>(i),
+                  settings.plugins[i]) != settings.plugins.begin() + static_cast<std::ptrdiff_t>(i)) {
+      table.reject("plugins", "plugin '" + settings.plugins[i] + "' is listed twice");
+    }
+  }
+  if (options.plugin_dir) {
+    settings.plugin_dir = *options.plugin_dir;
+  } else if (auto dir = table.get_string("plugin_dir"); !dir.empty()) {
+    settings.plugin_dir = dir;
+  } else {
+    settings.plugin_dir = default_plugin_dir();
+  }
+  settings.log_level = options.log_level ? *options.log_level : table.get_string("log_level");
+  settings.stop_timeout = std::chrono::milliseconds(table.get_int("stop_timeout_ms"));
+  settings.admin = AdminIdentity{table.get_string("admin_id"), table.get_string("admin_name"),
+                                 table.get_string("admin_email")};
+  return settings;
+}
+
+// Returns null after logging the reason when anything is wrong. Plugins hold
+// references into the result, so it stays where it was made.
+std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch& latch,
+                                    const std::shared_ptr<spdlog::logger>& log) {
+  std::unique_ptr<PreparedHost> host;
+  try {
+    auto env_file = read_env_file(options);
+    auto config = ConfigSource::from_file(options.config_path);
+    if (env_file) config.set_env_file(*env_file);
+    config.check_top_level();
+    auto settings = resolve_settings(config, options);
+    set_log_level(spdlog::level::from_str(settings.log_level));
+    std::vector<std::string> known = available_plugins(settings.plugin_dir);
+    known.emplace_back("host");
+    config.check_tables_known(known, "no plugin of that name in " + settings.plugin_dir.string());
+    host = std::make_unique<PreparedHost>(
+        PreparedHost{std::move(config), std::move(settings), env_file ? env_file->path : "", {}});
+  } catch (const std::exception& e) {
+    log->error("{}", e.what());
+    return nullptr;
+  }
+
+  for (const auto& name : host->settings.plugins) {
+    try {
+      host->plugins.push_back(load_plugin(host->settings.plugin_dir, name));
+    } catch (const std::exception& e) {
+      log->error("{}", e.what());
+      return nullptr;
+    }
+  }
+
+  for (auto& loaded : host->plugins) {
+    try {
+      Plugin& plugin = loaded.plugin();
+      PluginContext context;
+      context.config = host->config.resolve(loaded.name(), plugin.config_keys());
+      context.logger = make_logger(loaded.name());
+      context.admin = host->settings.admin;
+      context.host_version = host_version();
+      context.share_dir = default_share_dir().string();
+      context.env = [&config = host->config](std::string_view name) { return config.lookup_env(name); };
+      context.request_shutdown = [&latch, name = loaded.name()](std::string reason) {
+        latch.request("plugin '" + name + "' failed: " + reason, true);
+      };
+      plugin.configure(std::move(context));
+    } catch (const ConfigError& e) {
+      log->error("plugin '{}': {}", loaded.name(), e.what());
+      return nullptr;
+    } catch (const std::exception& e) {
+      log->error("plugin '{}': configure failed: {}", loaded.name(), e.what());
+      return nullptr;
+    }
+  }
+  return host;
+}
+
+std::string describe_plugins(const std::vector<LoadedPlugin>& plugins) {
+  std::vector<std::string> parts;
+  for (const auto& loaded : plugins) {
+    auto endpoints = loaded.plugin().endpoints();
+    parts.push_back(endpoints.empty() ? loaded.name() : loaded.name() + " " + join(endpoints, " "));
+  }
+  return join(parts, ", ");
+}
+
+void stop_started(std::vector<LoadedPlugin>& plugins, std::size_t started, std::chrono::milliseconds limit,
+                  const std::shared_ptr<spdlog::logger>& log) {
+  StopWatchdog watchdog(limit, log);
+  for (std::size_t i = started; i-- > 0;) {
+    auto& loaded = plugins[i];
+    watchdog.stopping(loaded.name());
+    try {
+      loaded.plugin().stop();
+    } catch (const std::exception& e) {
+      log->error("plugin '{}': stop failed: {}", loaded.name(), e.what());
+    }
+  }
+}
+
+}  // namespace
+
+std::string host_version() { return CHATHOST_VERSION; }
+
+std::vector<ConfigKey> host_config_keys() {
+  return {
+      ConfigKey::strings("plugins", {"grpc-chat", "ws-proxy", "history-http"},
+                         "plugins to load, started in this order and stopped in reverse")
+          .env("CHATHOST_PLUGINS"),
+      ConfigKey::string("plugin_dir", "", "directory holding <name>.so plugins; empty: next to the executable")
+          .env("CHATHOST_PLUGIN_DIR"),
+      ConfigKey::string("log_level", "info", "least severe level logged")
+          .one_of({"trace", "debug", "info", "warn", "error", "critical", "off"})
+          .env("CHATHOST_LOG_LEVEL"),
+      ConfigKey::integer("stop_timeout_ms", 10000, "longest a stop may take before the host exits anyway")
+          .range(100, 600000)
+          .env("CHATHOST_STOP_TIMEOUT_MS"),
+      ConfigKey::string("admin_id", "admin", "user id of the administrator").env("ADMIN_ID"),
+      ConfigKey::string("admin_name", "Administrator", "display name of the administrator").env("ADMIN_NAME"),
+      ConfigKey::string("admin_email", "admin@localhost", "e-mail address of the administrator")
+          .env("ADMIN_EMAIL"),
+  };
+}
+
+std::filesystem::path default_plugin_dir() {
+  return (executable_dir() / ".." / CHATHOST_PLUGIN_SUBDIR).lexically_normal();
+}
+
+std::filesystem::path default_share_dir() {
+  return (executable_dir() / ".." / CHATHOST_SHARE_SUBDIR).lexically_normal();
+}
+
+std::filesystem::path default_config_path() {
+  std::error_code ec;
+  if (std::filesystem::exists("config/chat.toml", ec)) return "config/chat.toml";
+  return default_share_dir() / "config" / "chat.toml";
+}
+
+int run_host(const HostOptions& options) {
+  SignalWatcher::block_in_this_thread();
+  if (options.log_level) set_log_level(spdlog::level::from_str(*options.log_level));
+  auto log = make_logger("host");
+  ShutdownLatch latch;
+
+  const auto began = Clock::now();
+  auto host = prepare(options, latch, log);
+  if (!host) return 1;
+
+  if (options.check_only) {
+    log->info("configuration OK: {} ({} plugins: {})", options.config_path.string(), host->plugins.size(),
+              describe_plugins(host->plugins));
+    return 0;
+  }
+
+  SignalWatcher signals(latch, log);
+  log->info("chat-host {} starting: config {}{}, plugins from {}: {}", host_version(), options.config_path.string(),
+            host->env_file.empty() ? "" : ", env " + host->env_file, host->settings.plugin_dir.string(),
+            describe_plugins(host->plugins));
+
+  std::size_t started = 0;
+  for (; started < host->plugins.size(); ++started) {
+    auto& loaded = host->plugins[started];
+    try {
+      loaded.plugin().start();
+    } catch (const std::exception& e) {
+      log->error("plugin '{}' failed to start: {}", loaded.name(), e.what());
+      stop_started(host->plugins, started, host->settings.stop_timeout, log);
+      return 1;
+    }
+  }
+
+  const auto ready_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count();
+  log->info("ready in {} ms: {}", ready_ms, describe_plugins(host->plugins));
+
+  ShutdownRequest request = latch.wait();
+  if (request.failure) {
+    log->error("stopping: {}", request.reason);
+  } else {
+    log->info("stopping on {}", request.reason);
+  }
+  stop_started(host->plugins, started, host->settings.stop_timeout, log);
+  host->plugins.clear();
+  log->info("stopped");
+  return request.failure ? 1 : 0;
+}
+
+int print_config_help(const HostOptions& options) {
+  auto print_keys = [](const std::string& table, const std::vector<ConfigKey>& keys) {
+    std::cout << "[" << table << "]\n";
+    for (const auto& key : keys) {
+      std::cout << "  " << key.name << " (" << type_name(key.type) << ")";
+      if (key.default_value) {
+        std::cout << " = ";
+        std::visit(
+            [](const auto& v) {
+              using T = std::decay_t<decltype(v)>;
+              if constexpr (std::is_same_v<T, std::string>) {
+                std::cout << '"' << v << '"';
+              } else if constexpr (std::is_same_v<T, bool>) {
+                std::cout << (v ? "true" : "false");
+              } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                std::cout << "[";
+                for (std::size_t i = 0; i < v.size(); ++i) std::cout << (i ? ", " : "") << '"' << v[i] << '"';
+                std::cout << "]";
+              } else {
+                std::cout << v;
+              }
+            },
+            *key.default_value);
+      } else {
+        std::cout << " required";
+      }
+      if (!key.env_var.empty()) std::cout << "  env " << key.env_var;
+      std::cout << "\n      " << key.description << "\n";
+    }
+    std::cout << "\n";
+  };
+
+  print_keys("host", host_config_keys());
+  const auto dir = options.plugin_dir ? *options.plugin_dir : default_plugin_dir();
+  int status = 0;
+  for (const auto& name : available_plugins(dir)) {
+    try {
+      auto loaded = load_plugin(dir, name);
+      print_keys(name, loaded.plugin().config_keys());
+    } catch (const std::exception& e) {
+      std::cerr << e.what() << "\n";
+      status = 1;
+    }
+  }
+  return status;
+}
+
+}  // namespace chathost
