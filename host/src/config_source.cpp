@@ -116,7 +116,9 @@ std::optional<Value> from_toml(const ConfigKey& key, const toml::node& node) {
       if (node.is_boolean()) return Value{*node.value<bool>()};
       break;
     case ValueType::Double:
-      if (node.is_number()) return Value{*node.value<double>()};
+      // value<double>() is empty for an integer beyond 2^53: convert it ourselves.
+      if (node.is_integer()) return Value{static_cast<double>(*node.value<std::int64_t>())};
+      if (node.is_floating_point()) return Value{*node.value<double>()};
       break;
     case ValueType::StringList:
       if (const auto* array = node.as_array()) {
@@ -157,6 +159,12 @@ EnvironmentLookup process_environment() {
 }
 
 ConfigSource ConfigSource::from_file(const std::filesystem::path& path) {
+  // An ifstream opens a directory and then reads nothing from it: refuse it
+  // here rather than parse it as an empty file.
+  std::error_code dir_ec;
+  if (std::filesystem::is_directory(path, dir_ec)) {
+    throw ConfigError("cannot read config file " + path.string() + ": " + std::strerror(EISDIR));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError("cannot read config file " + path.string() + ": " + std::strerror(errno));
@@ -168,7 +176,10 @@ ConfigSource ConfigSource::from_file(const std::filesystem::path& path) {
 
 ConfigSource ConfigSource::from_string(std::string_view toml_text, std::string path) {
   try {
-    return ConfigSource(toml::parse(toml_text, path), std::move(path));
+    // Parse first: the order in which arguments are evaluated is unspecified,
+    // and `path` must not be moved from before the catch below reads it.
+    toml::table root = toml::parse(toml_text, path);
+    return ConfigSource(std::move(root), std::move(path));
   } catch (const toml::parse_error& e) {
     const auto& begin = e.source().begin;
     throw ConfigError(path + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) +
@@ -191,10 +202,16 @@ std::optional<std::string> ConfigSource::lookup_env(std::string_view name) const
 }
 
 std::vector<std::string> ConfigSource::table_names() const {
-  std::vector<std::string> names;
+  // toml::table iterates in key order; sort by where each table begins.
+  std::vector<std::pair<toml::source_position, std::string>> tables;
   for (const auto& [name, node] : root_) {
-    if (node.is_table()) names.emplace_back(name.str());
+    if (node.is_table()) tables.emplace_back(node.source().begin, name.str());
   }
+  std::stable_sort(tables.begin(), tables.end(), [](const auto& a, const auto& b) {
+    return a.first.line != b.first.line ? a.first.line < b.first.line : a.first.column < b.first.column;
+  });
+  std::vector<std::string> names;
+  for (auto& table : tables) names.push_back(std::move(table.second));
   return names;
 }
 

@@ -28,8 +28,11 @@ class LineParser {
 
   // Value after '=': quoted or bare, followed only by blanks or a comment.
   std::string parse_value(std::string_view rest) const {
+    // `KEY= # comment`: the '#' follows a blank that trimming removes.
+    const bool blank_after_equals = !rest.empty() && is_blank(rest.front());
     rest = trim(rest);
     if (rest.empty()) return {};
+    if (blank_after_equals && rest.front() == '#') return {};
     if (rest.front() == '\'' || rest.front() == '"') return parse_quoted(rest);
     // Bare value: a comment starts at a '#' preceded by a blank.
     std::size_t end = rest.size();
@@ -109,6 +112,12 @@ EnvFile parse_env_file(std::string_view text, const std::string& path) {
 }
 
 EnvFile load_env_file(const std::filesystem::path& path) {
+  // An ifstream opens a directory and then reads nothing from it: refuse it
+  // here rather than parse it as an empty file.
+  std::error_code dir_ec;
+  if (std::filesystem::is_directory(path, dir_ec)) {
+    throw EnvFileError("cannot read env file " + path.string() + ": " + std::strerror(EISDIR));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw EnvFileError("cannot read env file " + path.string() + ": " + std::strerror(errno));

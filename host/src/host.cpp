@@ -303,8 +303,7 @@ int run_host(const HostOptions& options) {
   if (!host) return 1;
 
   if (options.check_only) {
-    log->info("configuration OK: {} ({} plugins: {})", options.config_path.string(), host->plugins.size(),
-              describe_plugins(host->plugins));
+    log->info("configuration OK: {} (plugins: {})", options.config_path.string(), describe_plugins(host->plugins));
     return 0;
   }
 

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 namespace {
@@ -45,10 +46,17 @@ class GreeterPlugin final : public chathost::Plugin {
   // Bind synchronously so a port in use fails the host's start, then serve
   // on a thread of our own.
   void start() override {
-    acceptor_.open(address_.is_v6() ? tcp::v6() : tcp::v4());
-    acceptor_.set_option(tcp::acceptor::reuse_address(true));
-    acceptor_.bind(tcp::endpoint(address_, port_));
-    acceptor_.listen();
+    const tcp::endpoint endpoint(address_, port_);
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptor_.close();
+      throw std::runtime_error("cannot listen on " + endpoint.address().to_string() + ":" +
+                               std::to_string(endpoint.port()) + ": " + ec.message());
+    }
     do_accept();
     thread_ = std::thread([this] { io_.run(); });
     log_->info("greeting on {}", endpoints().front());
