@@ -1,0 +1,55 @@
+// chat.ChatService on gRPC's callback API: GetUser, GetChatHistory, and one
+// ChatStreamReactor per Chat call.
+#pragma once
+
+#include "chat.grpc.pb.h"
+#include "message_committer.hpp"
+#include "room_registry.hpp"
+#include "service_limits.hpp"
+
+#include <chathost/plugin.hpp>
+
+#include <atomic>
+
+namespace chat::service {
+
+// GetUser and GetChatHistory take typed messages; Chat takes raw bytes so
+// that a frame which does not parse (invalid UTF-8, say) gets an error event
+// instead of ending the stream, and outgoing events are serialized once.
+using ChatServiceBase = ChatService::WithCallbackMethod_GetUser<
+    ChatService::WithCallbackMethod_GetChatHistory<ChatService::WithRawCallbackMethod_Chat<ChatService::Service>>>;
+
+class ChatServiceImpl final : public ChatServiceBase {
+ public:
+  ChatServiceImpl(store::HistoryStore& store, RoomRegistry& rooms, MessageCommitter& committer,
+              const ServiceLimits& limits, chathost::AdminIdentity admin, std::shared_ptr<spdlog::logger> log);
+
+  grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context, const GetUserRequest* request,
+                                    GetUserResponse* response) override;
+  grpc::ServerUnaryReactor* GetChatHistory(grpc::CallbackServerContext* context,
+                                           const GetChatHistoryRequest* request,
+                                           GetChatHistoryResponse* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Chat(grpc::CallbackServerContext* context) override;
+
+  // Handles one frame a stream sent; used by ChatStreamReactor.
+  void handle_frame(const SessionPtr& session, const grpc::ByteBuffer& bytes);
+  void handle_frame(const SessionPtr& session, const ChatStream& frame);
+  void stream_ended(const SessionPtr& session);
+
+  // After this, chat messages are refused with UNAVAILABLE.
+  void begin_drain() { draining_ = true; }
+
+ private:
+  void refuse(const SessionPtr& session, Error error);
+
+  store::HistoryStore& store_;
+  RoomRegistry& rooms_;
+  MessageCommitter& committer_;
+  const ServiceLimits limits_;
+  const chathost::AdminIdentity admin_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::atomic<std::uint64_t> next_session_id_{1};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace chat::service

@@ -1,0 +1,130 @@
+#include "frame_validation.hpp"
+
+#include <string>
+
+namespace chat::service {
+namespace {
+
+// An identifier: present, not too long, valid UTF-8.
+std::optional<Error> check_id(std::string_view value, std::string_view field, std::string_view frame,
+                              const ServiceLimits& limits, bool required = true) {
+  if (value.empty()) {
+    if (!required) return std::nullopt;
+    return make_error(Error::MISSING_FIELD, std::string(field) + " is required", frame);
+  }
+  if (value.size() > limits.max_id_bytes) {
+    return make_error(Error::TOO_LARGE,
+                      std::string(field) + " is longer than " + std::to_string(limits.max_id_bytes) + " bytes", frame);
+  }
+  if (!is_valid_utf8(value)) {
+    return make_error(Error::INVALID_UTF8, std::string(field) + " is not valid UTF-8", frame);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+Error make_error(Error::Code code, std::string message, std::string_view frame) {
+  Error error;
+  error.set_code(code);
+  error.set_message(std::move(message));
+  error.set_frame(std::string(frame));
+  return error;
+}
+
+std::optional<Error> check_chat_message(const ChatMessage& message, const ServiceLimits& limits) {
+  constexpr std::string_view frame = "chat_message";
+  std::optional<Error> error;
+  if (!error) error = check_id(message.room_id(), "room_id", frame, limits);
+  if (!error) error = check_id(message.sender_id(), "sender_id", frame, limits);
+  if (!error) error = check_id(message.id(), "id", frame, limits, /*required=*/false);
+  if (!error) {
+    if (message.content().empty()) {
+      error = make_error(Error::MISSING_FIELD, "content is required", frame);
+    } else if (message.content().size() > limits.max_content_bytes) {
+      error = make_error(Error::TOO_LARGE,
+                         "content is " + std::to_string(message.content().size()) + " bytes; the limit is " +
+                             std::to_string(limits.max_content_bytes),
+                         frame);
+    } else if (!is_valid_utf8(message.content())) {
+      error = make_error(Error::INVALID_UTF8, "content is not valid UTF-8", frame);
+    }
+  }
+  if (error) {
+    // Name the refused message so its sender can mark it failed.
+    if (is_valid_utf8(message.id()) && message.id().size() <= limits.max_id_bytes) error->set_id(message.id());
+    if (is_valid_utf8(message.room_id()) && message.room_id().size() <= limits.max_id_bytes)
+      error->set_room_id(message.room_id());
+    if (is_valid_utf8(message.sender_id()) && message.sender_id().size() <= limits.max_id_bytes)
+      error->set_user_id(message.sender_id());
+  }
+  return error;
+}
+
+std::optional<Error> check_join(const Join& join, const ServiceLimits& limits) {
+  auto error = check_id(join.room_id(), "room_id", "join", limits);
+  if (!error) error = check_id(join.user_id(), "user_id", "join", limits);
+  return error;
+}
+
+std::optional<Error> check_leave(const Leave& leave, const ServiceLimits& limits) {
+  auto error = check_id(leave.room_id(), "room_id", "leave", limits);
+  if (!error) error = check_id(leave.user_id(), "user_id", "leave", limits);
+  return error;
+}
+
+std::string_view payload_name(const ChatStream& frame) {
+  switch (frame.payload_case()) {
+    case ChatStream::kChatMessage: return "chat_message";
+    case ChatStream::kJoin: return "join";
+    case ChatStream::kLeave: return "leave";
+    case ChatStream::kJoined: return "joined";
+    case ChatStream::kPresence: return "presence";
+    case ChatStream::kAck: return "ack";
+    case ChatStream::kError: return "error";
+    case ChatStream::kServiceStatus: return "service_status";
+    case ChatStream::PAYLOAD_NOT_SET: return "";
+  }
+  return "";
+}
+
+}  // namespace chat::service

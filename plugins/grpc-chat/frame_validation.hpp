@@ -1,0 +1,25 @@
+// Checks of what a client sends, before anything is stored or delivered.
+#pragma once
+
+#include "chat.pb.h"
+#include "service_limits.hpp"
+
+#include <optional>
+#include <string_view>
+
+namespace chat::service {
+
+bool is_valid_utf8(std::string_view text);
+
+// Fills `error` (code, message and which frame) and returns false when the
+// message cannot be accepted.
+std::optional<Error> check_chat_message(const ChatMessage& message, const ServiceLimits& limits);
+std::optional<Error> check_join(const Join& join, const ServiceLimits& limits);
+std::optional<Error> check_leave(const Leave& leave, const ServiceLimits& limits);
+
+// The payload's field name, e.g. "chat_message", for error frames.
+std::string_view payload_name(const ChatStream& frame);
+
+Error make_error(Error::Code code, std::string message, std::string_view frame);
+
+}  // namespace chat::service

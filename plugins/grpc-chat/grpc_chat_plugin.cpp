@@ -1,0 +1,225 @@
+// grpc-chat: the chat service (chat.ChatService) as a chat-host plugin. It
+// owns the store and is the single source of truth; the bridges talk to it
+// over gRPC.
+#include "chat_service.hpp"
+#include "message_committer.hpp"
+#include "room_registry.hpp"
+#include "store/history_store.hpp"
+
+#include <chathost/plugin.hpp>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+namespace {
+
+using chathost::ConfigKey;
+using namespace chat::service;
+
+constexpr const char* kServiceName = "chat.ChatService";
+constexpr std::chrono::milliseconds kFlushGrace{300};
+
+// Applies the retention policy once a minute, off the commit path.
+class RetentionSweeper {
+ public:
+  RetentionSweeper(chat::store::HistoryStore& store, chat::store::Retention policy,
+                   std::shared_ptr<spdlog::logger> log)
+      : store_(store), policy_(policy), log_(std::move(log)), thread_([this] { run(); }) {}
+  ~RetentionSweeper() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  RetentionSweeper(const RetentionSweeper&) = delete;
+  RetentionSweeper& operator=(const RetentionSweeper&) = delete;
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    do {
+      lock.unlock();
+      try {
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        if (auto removed = store_.apply_retention(policy_, now); removed > 0) {
+          log_->info("retention removed {} messages", removed);
+        }
+      } catch (const std::exception& e) {
+        log_->warn("retention could not run: {}", e.what());
+      }
+      lock.lock();
+    } while (!wake_.wait_for(lock, std::chrono::minutes(1), [this] { return stopping_; }));
+  }
+
+  chat::store::HistoryStore& store_;
+  const chat::store::Retention policy_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class GrpcChatPlugin final : public chathost::Plugin {
+ public:
+  std::string_view name() const override { return "grpc-chat"; }
+
+  std::vector<ConfigKey> config_keys() const override {
+    return {
+        ConfigKey::string("host", "0.0.0.0", "address to listen on").env("GRPC_HOST"),
+        ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
+        ConfigKey::string("store", "sqlite", "where messages live: sqlite (durable) or memory (lost at exit)")
+            .one_of({"sqlite", "memory"})
+            .env("CHAT_STORE"),
+        ConfigKey::string("store_path", "data/chat.db", "SQLite database file, created on first start")
+            .env("CHAT_STORE_PATH"),
+        ConfigKey::string("sync", "full",
+                          "full: an acknowledged message survives power loss; normal: survives a crash of the process")
+            .one_of({"full", "normal"}),
+        ConfigKey::integer("max_content_bytes", 4096, "longest message content accepted").range(1, 1 << 20),
+        ConfigKey::integer("max_receive_bytes", 64 * 1024, "largest gRPC message accepted from a client")
+            .range(1024, 64 << 20),
+        ConfigKey::integer("retention_max_messages", 0, "messages kept per room, newest first (0: all)")
+            .range(0, INT64_MAX),
+        ConfigKey::integer("retention_max_age_seconds", 0, "age after which messages are removed (0: never)")
+            .range(0, INT64_MAX),
+        ConfigKey::integer("max_replay", 10000, "most messages replayed on a join with since; more is a history gap")
+            .range(1, 1000000),
+        ConfigKey::integer("max_batch", 1024, "most messages stored in one commit").range(1, 100000),
+        ConfigKey::integer("stream_queue_limit", 100000, "events queued for one stream before it is dropped as too slow")
+            .range(16, 10000000),
+        ConfigKey::integer("drain_timeout_ms", 5000, "how long stopping waits for streams to finish").range(0, 600000),
+    };
+  }
+
+  void configure(chathost::PluginContext ctx) override {
+    ctx_ = std::move(ctx);
+    const auto& config = ctx_.config;
+    const std::string host = config.get_string("host");
+    if (host.empty()) config.reject("host", "must not be empty");
+    listen_address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                      std::to_string(config.get_int("port"));
+    use_sqlite_ = config.get_string("store") == "sqlite";
+    store_path_ = config.get_string("store_path");
+    if (use_sqlite_ && store_path_.empty()) config.reject("store_path", "must not be empty with store = \"sqlite\"");
+    sqlite_options_.synchronous = config.get_string("sync");
+    limits_.max_content_bytes = static_cast<std::size_t>(config.get_int("max_content_bytes"));
+    limits_.max_replay = static_cast<std::uint64_t>(config.get_int("max_replay"));
+    limits_.max_batch = static_cast<std::size_t>(config.get_int("max_batch"));
+    limits_.stream_queue_limit = static_cast<std::size_t>(config.get_int("stream_queue_limit"));
+    max_receive_bytes_ = static_cast<int>(config.get_int("max_receive_bytes"));
+    retention_.max_messages_per_room = static_cast<std::uint64_t>(config.get_int("retention_max_messages"));
+    retention_.max_age = std::chrono::seconds(config.get_int("retention_max_age_seconds"));
+    drain_timeout_ = std::chrono::milliseconds(config.get_int("drain_timeout_ms"));
+  }
+
+  void start() override {
+    auto& log = ctx_.logger;
+    store_ = use_sqlite_ ? chat::store::open_sqlite_store(store_path_, sqlite_options_)
+                         : chat::store::make_memory_store();
+    rooms_ = std::make_unique<RoomRegistry>(*store_, limits_);
+    committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log);
+    service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, ctx_.admin, log);
+
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    // gRPC shares ports by default; a second server on our port must fail instead.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddListeningPort(listen_address_, grpc::InsecureServerCredentials(), &bound_port_);
+    builder.RegisterService(service_.get());
+    builder.SetMaxReceiveMessageSize(max_receive_bytes_);
+    server_ = builder.BuildAndStart();
+    if (!server_ || bound_port_ == 0) {
+      stop_parts();
+      throw std::runtime_error("cannot listen on " + listen_address_ + " (address in use or not local)");
+    }
+    auto* health = server_->GetHealthCheckService();
+    health->SetServingStatus(kServiceName, true);
+    health->SetServingStatus("", true);
+    if (retention_.max_messages_per_room > 0 || retention_.max_age.count() > 0) {
+      sweeper_ = std::make_unique<RetentionSweeper>(*store_, retention_, log);
+    }
+    log->info("serving chat.ChatService on {} ({} store{})", endpoints().front(), use_sqlite_ ? "sqlite" : "memory",
+              use_sqlite_ ? " " + store_path_ : "");
+  }
+
+  void stop() override {
+    if (server_) {
+      auto* health = server_->GetHealthCheckService();
+      health->SetServingStatus(kServiceName, false);
+      health->SetServingStatus("", false);
+    }
+    stop_parts();
+    auto stats = committer_stats_;
+    ctx_.logger->info("stopped after storing {} messages in {} commits", stats.committed, stats.batches);
+  }
+
+  std::vector<std::string> endpoints() const override {
+    if (bound_port_ == 0) return {"grpc://" + listen_address_};
+    const std::string host = listen_address_.substr(0, listen_address_.rfind(':'));
+    return {"grpc://" + host + ":" + std::to_string(bound_port_)};
+  }
+
+ private:
+  // Drains in dependency order: no new messages, commit what was sent,
+  // finish every stream, stop the server, close the store.
+  void stop_parts() {
+    if (service_) service_->begin_drain();
+    if (committer_) {
+      committer_->stop();
+      committer_stats_ = committer_->stats();
+    }
+    if (rooms_) {
+      rooms_->finish_all(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the chat service is stopping"));
+      if (!rooms_->wait_all_ended(std::chrono::steady_clock::now() + drain_timeout_)) {
+        ctx_.logger->warn("streams still open after {} ms; cancelling them", drain_timeout_.count());
+      }
+    }
+    if (server_) {
+      // Every stream has ended (or we waited long enough). Give the
+      // transports a moment to flush the last statuses, then cancel what is
+      // left and drop idle connections rather than wait for clients to hang up.
+      server_->Shutdown(std::chrono::system_clock::now() + kFlushGrace);
+      server_->Wait();
+    }
+    sweeper_.reset();
+    server_.reset();
+    service_.reset();
+    committer_.reset();
+    rooms_.reset();
+    store_.reset();
+  }
+
+  chathost::PluginContext ctx_;
+  std::string listen_address_;
+  bool use_sqlite_ = true;
+  std::string store_path_;
+  chat::store::SqliteOptions sqlite_options_;
+  chat::store::Retention retention_;
+  ServiceLimits limits_;
+  int max_receive_bytes_ = 64 * 1024;
+  std::chrono::milliseconds drain_timeout_{5000};
+  int bound_port_ = 0;
+  CommitStats committer_stats_;
+
+  std::unique_ptr<chat::store::HistoryStore> store_;
+  std::unique_ptr<RoomRegistry> rooms_;
+  std::unique_ptr<MessageCommitter> committer_;
+  std::unique_ptr<ChatServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<RetentionSweeper> sweeper_;
+};
+
+}  // namespace
+
+CHATHOST_PLUGIN(GrpcChatPlugin)

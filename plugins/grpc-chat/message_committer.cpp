@@ -1,0 +1,136 @@
+#include "message_committer.hpp"
+
+#include "frame_validation.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <chrono>
+
+namespace chat::service {
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Event ack_event(const store::StoredMessage& stored, bool duplicate) {
+  ChatStream frame;
+  auto* ack = frame.mutable_ack();
+  const ChatMessage message = to_proto(stored);
+  ack->set_id(message.id());
+  ack->set_room_id(message.room_id());
+  ack->set_sequence(message.sequence());
+  *ack->mutable_timestamp() = message.timestamp();
+  ack->set_server_id(message.server_id());
+  ack->set_duplicate(duplicate);
+  ack->set_sender_id(message.sender_id());
+  return encode(frame);
+}
+
+}  // namespace
+
+MessageCommitter::MessageCommitter(store::HistoryStore& store, RoomRegistry& rooms, std::size_t max_batch,
+                                   std::shared_ptr<spdlog::logger> log)
+    : store_(store), rooms_(rooms), max_batch_(max_batch), log_(std::move(log)), thread_([this] { run(); }) {}
+
+MessageCommitter::~MessageCommitter() { stop(); }
+
+bool MessageCommitter::submit(const SessionPtr& sender, ChatMessage message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    sender->commit_started();
+    queue_.push_back(Pending{sender, std::move(message)});
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void MessageCommitter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+CommitStats MessageCommitter::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void MessageCommitter::run() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything submitted is committed
+      // Whatever queued while the previous batch was syncing goes in this one.
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit(batch);
+    batch.clear();
+  }
+}
+
+void MessageCommitter::commit(std::vector<Pending>& batch) {
+  // Resends of a stored message are answered from the store, not stored again.
+  std::vector<store::NewMessage> fresh;
+  std::vector<Pending*> fresh_pending;
+  fresh.reserve(batch.size());
+  const std::int64_t timestamp = now_ms();
+  for (auto& pending : batch) {
+    const ChatMessage& m = pending.message;
+    if (m.resend() && !m.id().empty()) {
+      if (auto original = store_.find_by_client_id(m.room_id(), m.sender_id(), m.id())) {
+        if (pending.sender->speaks_events()) pending.sender->send(ack_event(*original, true));
+        continue;
+      }
+    }
+    fresh.push_back(store::NewMessage{m.room_id(), m.sender_id(), m.id(), m.content(), timestamp});
+    fresh_pending.push_back(&pending);
+  }
+
+  std::vector<store::StoredMessage> stored;
+  try {
+    if (!fresh.empty()) stored = store_.append(fresh);
+  } catch (const store::StoreError& e) {
+    log_->error("could not store {} messages: {}", fresh.size(), e.what());
+    for (Pending* pending : fresh_pending) {
+      ChatStream frame;
+      auto error = make_error(Error::STORE_FAILED, "not sent: the message could not be stored", "chat_message");
+      error.set_id(pending->message.id());
+      error.set_room_id(pending->message.room_id());
+      error.set_user_id(pending->message.sender_id());
+      *frame.mutable_error() = std::move(error);
+      pending->sender->send(encode(frame));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      stats_.failed += fresh.size();
+    }
+    for (auto& pending : batch) pending.sender->commit_done();
+    return;
+  }
+
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const SessionPtr& sender = fresh_pending[i]->sender;
+    // The ack first, so a sender knows its message before it sees the echo.
+    if (sender->speaks_events()) sender->send(ack_event(stored[i], false));
+    rooms_.deliver(stored[i]);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    stats_.committed += stored.size();
+    ++stats_.batches;
+  }
+  for (auto& pending : batch) pending.sender->commit_done();
+}
+
+}  // namespace chat::service

@@ -1,0 +1,64 @@
+// Group commit: messages from every stream queue here; one thread stores them
+// in batches (one transaction, one sync per batch), then acknowledges each to
+// its sender and delivers it to its room, in sequence order.
+#pragma once
+
+#include "room_registry.hpp"
+#include "store/history_store.hpp"
+#include "stream_session.hpp"
+
+#include <spdlog/logger.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+namespace chat::service {
+
+struct CommitStats {
+  std::uint64_t committed = 0;
+  std::uint64_t batches = 0;
+  std::uint64_t failed = 0;
+};
+
+class MessageCommitter {
+ public:
+  MessageCommitter(store::HistoryStore& store, RoomRegistry& rooms, std::size_t max_batch,
+                   std::shared_ptr<spdlog::logger> log);
+  ~MessageCommitter();
+  MessageCommitter(const MessageCommitter&) = delete;
+  MessageCommitter& operator=(const MessageCommitter&) = delete;
+
+  // Takes a validated message; false once stopping (the caller answers UNAVAILABLE).
+  bool submit(const SessionPtr& sender, ChatMessage message);
+
+  // Commits everything already submitted, then refuses new messages and joins the thread.
+  void stop();
+
+  CommitStats stats() const;
+
+ private:
+  struct Pending {
+    SessionPtr sender;
+    ChatMessage message;
+  };
+
+  void run();
+  void commit(std::vector<Pending>& batch);
+
+  store::HistoryStore& store_;
+  RoomRegistry& rooms_;
+  const std::size_t max_batch_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  CommitStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace chat::service

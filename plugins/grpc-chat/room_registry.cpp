@@ -1,0 +1,208 @@
+#include "room_registry.hpp"
+
+#include <google/protobuf/util/time_util.h>
+
+namespace chat::service {
+ChatMessage to_proto(const store::StoredMessage& message) {
+  ChatMessage out;
+  const std::string server_id = message.room_id + ":" + std::to_string(message.sequence);
+  out.set_id(message.client_id.empty() ? server_id : message.client_id);
+  out.set_room_id(message.room_id);
+  out.set_sender_id(message.sender_id);
+  out.set_content(message.content);
+  out.set_sequence(message.sequence);
+  *out.mutable_timestamp() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(message.timestamp_ms);
+  out.set_server_id(server_id);
+  return out;
+}
+
+RoomRegistry::RoomRegistry(store::HistoryStore& store, const ServiceLimits& limits) : store_(store), limits_(limits) {
+  for (auto& sender : store_.senders()) known_users_.insert(std::move(sender));
+}
+
+void RoomRegistry::add_session(const SessionPtr& session) {
+  std::lock_guard lock(mutex_);
+  sessions_.emplace(session->id(), session);
+}
+
+void RoomRegistry::remove_session(const SessionPtr& session) {
+  {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(session->id());
+    if (auto it = memberships_.find(session->id()); it != memberships_.end()) {
+      for (const auto& [room_id, user] : it->second) {
+        auto room = rooms_.find(room_id);
+        if (room != rooms_.end()) remove_member_locked(room_id, room->second, session->id(), user);
+      }
+      memberships_.erase(it);
+    }
+  }
+  sessions_changed_.notify_all();
+}
+
+bool RoomRegistry::wait_all_ended(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  return sessions_changed_.wait_until(lock, deadline, [this] { return sessions_.empty(); });
+}
+
+RoomRegistry::Room& RoomRegistry::room_locked(const std::string& room_id) {
+  auto it = rooms_.find(room_id);
+  if (it != rooms_.end()) return it->second;
+  // A room comes alive with what is committed: deliver() skips anything at
+  // or below this, so a message committed just before is never sent twice.
+  Room room;
+  room.last_sequence = store_.bounds(room_id).last_sequence;
+  return rooms_.emplace(room_id, std::move(room)).first->second;
+}
+
+bool RoomRegistry::add_member_locked(Room& room, const SessionPtr& session, const std::string& user) {
+  auto& member = room.members[session->id()];
+  member.session = session;
+  if (!member.users.insert(user).second) return false;
+  known_users_.insert(user);
+  ++online_[user];
+  return room.user_streams[user]++ == 0;
+}
+
+bool RoomRegistry::remove_member_locked(const std::string& room_id, Room& room, std::uint64_t session_id,
+                                        const std::string& user) {
+  auto member = room.members.find(session_id);
+  if (member == room.members.end() || member->second.users.erase(user) == 0) return false;
+  if (member->second.users.empty()) room.members.erase(member);
+  if (auto online = online_.find(user); online != online_.end() && --online->second == 0) online_.erase(online);
+  if (--room.user_streams[user] == 0) {
+    room.user_streams.erase(user);
+    send_presence_locked(room_id, room, Presence::LEFT, user, nullptr);
+  }
+  if (room.members.empty()) rooms_.erase(room_id);
+  return true;
+}
+
+void RoomRegistry::send_presence_locked(const std::string& room_id, const Room& room, Presence::Kind kind,
+                                        const std::string& user, const SessionPtr& only_to) {
+  ChatStream frame;
+  auto* presence = frame.mutable_presence();
+  presence->set_room_id(room_id);
+  presence->set_kind(kind);
+  presence->set_user_id(user);
+  for (const auto& [name, streams] : room.user_streams) presence->add_online(name);
+  auto event = encode(frame);
+  if (only_to) {
+    only_to->send(event);
+    return;
+  }
+  for (const auto& [id, member] : room.members) {
+    if (member.session->speaks_events()) member.session->send(event);
+  }
+}
+
+void RoomRegistry::join(const SessionPtr& session, const std::string& room_id, const std::string& user,
+                        std::optional<std::uint64_t> since) {
+  session->set_speaks_events();
+  std::lock_guard lock(mutex_);
+  Room& room = room_locked(room_id);
+  const bool new_in_room = add_member_locked(room, session, user);
+  memberships_[session->id()].emplace(room_id, user);
+  // Under the lock, so nothing is delivered between the replay and live.
+  replay_locked(session, room_id, user, since, room.last_sequence);
+  if (new_in_room) send_presence_locked(room_id, room, Presence::JOINED, user, nullptr);
+  send_presence_locked(room_id, room, Presence::SNAPSHOT, "", session);
+}
+
+void RoomRegistry::replay_locked(const SessionPtr& session, const std::string& room_id, const std::string& user,
+                                 std::optional<std::uint64_t> since, std::uint64_t last_sequence) {
+  ChatStream answer;
+  auto* joined = answer.mutable_joined();
+  joined->set_room_id(room_id);
+  joined->set_user_id(user);
+  joined->set_last_sequence(last_sequence);
+  const auto bounds = store_.bounds(room_id);
+  joined->set_first_sequence(bounds.first_sequence);
+
+  std::vector<store::StoredMessage> replay;
+  if (since && *since < last_sequence) {
+    const std::uint64_t missing = last_sequence - *since;
+    const bool removed = bounds.first_sequence == 0 || *since + 1 < bounds.first_sequence;
+    if (removed || missing > limits_.max_replay) {
+      joined->set_history_gap(true);
+    } else {
+      store::HistoryQuery query;
+      query.room_id = room_id;
+      query.after = *since;
+      query.before = last_sequence + 1;
+      query.limit = static_cast<std::uint32_t>(missing);
+      replay = store_.history(query).messages;
+    }
+  } else if (since && *since > last_sequence) {
+    // The client has seen more than the room holds: the store was reset.
+    joined->set_history_gap(true);
+  }
+  joined->set_replayed(replay.size());
+  session->send(encode(answer));
+  for (const auto& message : replay) {
+    ChatStream frame;
+    *frame.mutable_chat_message() = to_proto(message);
+    session->send(encode(frame));
+  }
+}
+
+void RoomRegistry::join_implicitly(const SessionPtr& session, const std::string& room_id, const std::string& user) {
+  std::lock_guard lock(mutex_);
+  Room& room = room_locked(room_id);
+  const bool new_in_room = add_member_locked(room, session, user);
+  memberships_[session->id()].emplace(room_id, user);
+  if (new_in_room) send_presence_locked(room_id, room, Presence::JOINED, user, nullptr);
+}
+
+bool RoomRegistry::is_member(const SessionPtr& session, const std::string& room_id, const std::string& user) const {
+  std::lock_guard lock(mutex_);
+  auto it = memberships_.find(session->id());
+  return it != memberships_.end() && it->second.contains({room_id, user});
+}
+
+bool RoomRegistry::leave(const SessionPtr& session, const std::string& room_id, const std::string& user) {
+  std::lock_guard lock(mutex_);
+  auto it = memberships_.find(session->id());
+  if (it == memberships_.end() || it->second.erase({room_id, user}) == 0) return false;
+  auto room = rooms_.find(room_id);
+  if (room != rooms_.end()) remove_member_locked(room_id, room->second, session->id(), user);
+  return true;
+}
+
+void RoomRegistry::deliver(const store::StoredMessage& message) {
+  ChatStream frame;
+  *frame.mutable_chat_message() = to_proto(message);
+  auto event = encode(frame);
+
+  std::lock_guard lock(mutex_);
+  known_users_.insert(message.sender_id);
+  auto it = rooms_.find(message.room_id);
+  if (it == rooms_.end()) return;  // nobody listening; a later join reads the store
+  Room& room = it->second;
+  if (message.sequence <= room.last_sequence) return;  // the room was created after this commit
+  room.last_sequence = message.sequence;
+  for (const auto& [id, member] : room.members) member.session->send(event);
+}
+
+void RoomRegistry::remember_user(const std::string& user) {
+  std::lock_guard lock(mutex_);
+  known_users_.insert(user);
+}
+
+std::optional<UserStatus> RoomRegistry::user_status(const std::string& user) const {
+  std::lock_guard lock(mutex_);
+  if (online_.contains(user)) return ACTIVE;
+  if (known_users_.contains(user)) return INACTIVE;
+  return std::nullopt;
+}
+
+void RoomRegistry::finish_all(const grpc::Status& status) {
+  std::map<std::uint64_t, SessionPtr> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    sessions = sessions_;
+  }
+  for (const auto& [id, session] : sessions) session->finish(status);
+}
+
+}  // namespace chat::service

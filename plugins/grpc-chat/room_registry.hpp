@@ -1,0 +1,90 @@
+// Who is in which room, over which stream, as which user; and delivery of
+// each stored message to every stream with a member in its room.
+//
+// Membership is per (stream, room, user): a bridge multiplexes many users over
+// one stream and gets each room's message once, whatever its member count.
+#pragma once
+
+#include "service_limits.hpp"
+#include "store/history_store.hpp"
+#include "stream_session.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace chat::service {
+
+// Builds the ChatMessage a client sees for a stored message.
+ChatMessage to_proto(const store::StoredMessage& message);
+
+class RoomRegistry {
+ public:
+  RoomRegistry(store::HistoryStore& store, const ServiceLimits& limits);
+
+  void add_session(const SessionPtr& session);
+  // The stream ended: its memberships go, others see the users leave.
+  void remove_session(const SessionPtr& session);
+
+  // An explicit join: answers Joined, replays since `since` (or says the gap
+  // cannot be filled), then a presence snapshot; live messages follow.
+  void join(const SessionPtr& session, const std::string& room, const std::string& user,
+            std::optional<std::uint64_t> since);
+  // The exercise's implicit join by sending: membership only, no answer.
+  void join_implicitly(const SessionPtr& session, const std::string& room, const std::string& user);
+  bool is_member(const SessionPtr& session, const std::string& room, const std::string& user) const;
+  // False when the user was not in the room on that stream.
+  bool leave(const SessionPtr& session, const std::string& room, const std::string& user);
+
+  // Called by the committer, in sequence order per room, after the commit.
+  void deliver(const store::StoredMessage& message);
+
+  // Users: anyone who joined or sent, and everyone in the store.
+  void remember_user(const std::string& user);
+  std::optional<UserStatus> user_status(const std::string& user) const;
+
+  // Finishes every stream (server stop).
+  void finish_all(const grpc::Status& status);
+  // Waits until every stream has ended; false if some remain at `deadline`.
+  bool wait_all_ended(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  struct Member {
+    SessionPtr session;
+    std::set<std::string> users;
+  };
+  struct Room {
+    std::uint64_t last_sequence = 0;  // the newest delivered
+    std::map<std::uint64_t, Member> members;  // by session id: stable order
+    std::map<std::string, int> user_streams;   // user -> streams they are in the room on
+  };
+
+  Room& room_locked(const std::string& room_id);
+  // Adds the membership; returns whether the user was new to the room.
+  bool add_member_locked(Room& room, const SessionPtr& session, const std::string& user);
+  bool remove_member_locked(const std::string& room_id, Room& room, std::uint64_t session_id, const std::string& user);
+  void send_presence_locked(const std::string& room_id, const Room& room, Presence::Kind kind,
+                            const std::string& user, const SessionPtr& only_to);
+  void replay_locked(const SessionPtr& session, const std::string& room_id, const std::string& user,
+                     std::optional<std::uint64_t> since, std::uint64_t last_sequence);
+
+  store::HistoryStore& store_;
+  const ServiceLimits limits_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable sessions_changed_;
+  std::unordered_map<std::string, Room> rooms_;
+  std::map<std::uint64_t, SessionPtr> sessions_;
+  // session id -> (room, user) memberships, for remove_session.
+  std::unordered_map<std::uint64_t, std::set<std::pair<std::string, std::string>>> memberships_;
+  std::set<std::string> known_users_;
+  std::unordered_map<std::string, int> online_;  // user -> memberships over all rooms
+};
+
+}  // namespace chat::service

@@ -1,0 +1,107 @@
+#include "stream_session.hpp"
+
+namespace chat::service {
+
+Event encode(const ChatStream& frame) {
+  auto buffer = std::make_shared<grpc::ByteBuffer>();
+  bool own_buffer = false;
+  auto status = grpc::SerializationTraits<ChatStream>::Serialize(frame, buffer.get(), &own_buffer);
+  if (!status.ok()) throw std::runtime_error("cannot serialize an event: " + status.error_message());
+  return buffer;
+}
+
+void StreamSession::attach(StreamReactor* reactor, grpc::ByteBuffer* read_buffer) {
+  std::lock_guard lock(mutex_);
+  reactor_ = reactor;
+  read_buffer_ = read_buffer;
+}
+
+void StreamSession::detach() {
+  std::lock_guard lock(mutex_);
+  reactor_ = nullptr;
+  read_buffer_ = nullptr;
+  queue_.clear();
+}
+
+bool StreamSession::send(Event event) {
+  std::lock_guard lock(mutex_);
+  if (reactor_ == nullptr || finish_status_) return false;
+  if (queue_.size() >= queue_limit_) {
+    queue_.clear();
+    finish_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                  "stream too slow: " + std::to_string(queue_limit_) + " events queued");
+    maybe_finish_locked();
+    return false;
+  }
+  queue_.push_back(std::move(event));
+  if (!writing_) start_write_locked();
+  return true;
+}
+
+void StreamSession::start_write_locked() {
+  writing_ = true;
+  // The event stays alive in the queue until OnWriteDone pops it.
+  reactor_->StartWrite(queue_.front().get());
+}
+
+void StreamSession::on_write_done(bool ok) {
+  std::lock_guard lock(mutex_);
+  writing_ = false;
+  if (!queue_.empty()) queue_.pop_front();
+  if (!ok) {
+    // The peer is gone; nothing more can be written.
+    queue_.clear();
+    if (!finish_status_) finish_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "stream broken");
+  }
+  if (reactor_ != nullptr && !queue_.empty()) {
+    start_write_locked();
+    return;
+  }
+  maybe_finish_locked();
+}
+
+void StreamSession::finish(grpc::Status status, bool drop_queue) {
+  std::lock_guard lock(mutex_);
+  if (drop_queue) {
+    // Keep only the write in flight: its buffer must live until OnWriteDone.
+    while (queue_.size() > (writing_ ? 1U : 0U)) queue_.pop_back();
+    pending_commits_ = 0;
+  }
+  if (!finish_status_) finish_status_ = std::move(status);
+  maybe_finish_locked();
+}
+
+void StreamSession::maybe_finish_locked() {
+  if (finished_ || reactor_ == nullptr || !finish_status_ || writing_ || !queue_.empty() || pending_commits_ > 0) {
+    return;
+  }
+  finished_ = true;
+  reactor_->Finish(*finish_status_);
+}
+
+void StreamSession::commit_started() {
+  std::lock_guard lock(mutex_);
+  ++pending_commits_;
+}
+
+void StreamSession::commit_done() {
+  std::lock_guard lock(mutex_);
+  if (pending_commits_ > 0) --pending_commits_;
+  if (read_paused_ && pending_commits_ <= pending_limit_ / 2 && reactor_ != nullptr && !finish_status_) {
+    read_paused_ = false;
+    reactor_->StartRead(read_buffer_);
+  }
+  maybe_finish_locked();
+}
+
+void StreamSession::read_next() {
+  std::lock_guard lock(mutex_);
+  if (reactor_ == nullptr || finish_status_) return;
+  if (pending_commits_ >= pending_limit_) {
+    read_paused_ = true;
+    return;
+  }
+  reactor_->StartRead(read_buffer_);
+}
+
+}  // namespace chat::service

@@ -1,0 +1,84 @@
+// The server side of one Chat stream as the rest of the service sees it: an
+// outgoing queue with one write in flight, read back-pressure, and a finish
+// that waits for queued events and uncommitted messages.
+//
+// The gRPC reactor (ChatStreamReactor) owns the call; the session outlives it
+// as a shared_ptr held by rooms and by messages awaiting commit, and simply
+// drops what is sent after the reactor is gone.
+#pragma once
+
+#include "chat.grpc.pb.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+namespace chat::service {
+
+// Outgoing events are serialized once and the bytes shared by every stream
+// they go to (the Chat method is registered raw, on grpc::ByteBuffer).
+using Event = std::shared_ptr<const grpc::ByteBuffer>;
+using StreamReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+
+Event encode(const ChatStream& frame);
+
+class StreamSession {
+ public:
+  StreamSession(std::uint64_t id, std::size_t queue_limit, std::size_t pending_limit)
+      : id_(id), queue_limit_(queue_limit), pending_limit_(pending_limit) {}
+
+  std::uint64_t id() const { return id_; }
+
+  // Streams that never sent a Join (the exercise's clients) receive chat
+  // messages and errors only: presence and acks would reach them as empty frames.
+  bool speaks_events() const { return speaks_events_.load(std::memory_order_relaxed); }
+  void set_speaks_events() { speaks_events_.store(true, std::memory_order_relaxed); }
+
+  // Queues an event; false when the stream is finishing or gone. A stream
+  // whose queue is full is finished with RESOURCE_EXHAUSTED: its owner
+  // reconnects and recovers with Join.since.
+  bool send(Event event);
+
+  // --- called by the reactor
+  void attach(StreamReactor* reactor, grpc::ByteBuffer* read_buffer);
+  void on_write_done(bool ok);
+  // Ends the stream with `status` once queued events are written and every
+  // message it sent is committed. `drop_queue`: the peer is gone, skip the rest.
+  void finish(grpc::Status status, bool drop_queue = false);
+  void detach();
+
+  // --- read back-pressure, for messages handed to the committer
+  void commit_started();
+  void commit_done();
+  // After a read was handled: starts the next one, unless too many of this
+  // stream's messages await commit (commit_done() resumes it then).
+  void read_next();
+
+ private:
+  void start_write_locked();
+  void maybe_finish_locked();
+
+  const std::uint64_t id_;
+  const std::size_t queue_limit_;
+  const std::size_t pending_limit_;
+  std::atomic<bool> speaks_events_{false};
+
+  std::mutex mutex_;
+  StreamReactor* reactor_ = nullptr;
+  grpc::ByteBuffer* read_buffer_ = nullptr;
+  std::deque<Event> queue_;
+  bool writing_ = false;
+  bool read_paused_ = false;
+  std::size_t pending_commits_ = 0;
+  std::optional<grpc::Status> finish_status_;
+  bool finished_ = false;
+};
+
+using SessionPtr = std::shared_ptr<StreamSession>;
+
+}  // namespace chat::service

@@ -1,0 +1,581 @@
+// grpc-chat through a real host process and real gRPC channels.
+#include "health.grpc.pb.h"
+#include "reflection.grpc.pb.h"
+#include "support/chat_stream_client.hpp"
+#include "support/host_process.hpp"
+#include "support/test_helpers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+namespace chathost::test {
+namespace {
+
+using chat::ChatStream;
+using chat::Presence;
+
+// A chat-host running grpc-chat alone, on a free port.
+class ChatHost {
+ public:
+  ChatHost(const std::filesystem::path& dir, const std::string& table_extra) {
+    write_file(dir / "chat.toml", R"([host]
+plugins = ["grpc-chat"]
+admin_id = "root"
+admin_name = "Ada Admin"
+admin_email = "ada@example.org"
+
+[grpc-chat]
+host = "127.0.0.1"
+port = 0
+store_path = ")" + (dir / "data" / "chat.db").string() + "\"\n" + table_extra);
+    process_ = std::make_unique<HostProcess>(ProcessOptions{
+        .executable = host_binary(),
+        .args = {"--config", (dir / "chat.toml").string()},
+        .unset_env = {"GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH", "ADMIN_ID", "ADMIN_NAME",
+                      "ADMIN_EMAIL", "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR"},
+        .working_dir = dir});
+    auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: grpc-chat grpc://127\.0\.0\.1:(\d+))"));
+    if (!ready) throw std::runtime_error("grpc-chat did not start:\n" + process_->output());
+    port_ = static_cast<std::uint16_t>(std::stoi((*ready)[1]));
+    channel_ = chat_channel("127.0.0.1", port_);
+  }
+
+  std::uint16_t port() const { return port_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  HostProcess& process() { return *process_; }
+
+  std::optional<int> stop() {
+    process_->signal(SIGTERM);
+    return process_->wait_exit();
+  }
+
+ private:
+  std::unique_ptr<HostProcess> process_;
+  std::uint16_t port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+constexpr const char* kMemory = "store = \"memory\"\n";
+constexpr const char* kSqlite = "store = \"sqlite\"\nsync = \"normal\"\n";
+
+std::vector<std::uint64_t> sequences(const std::vector<ChatStream>& events) {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : events) out.push_back(e.chat_message().sequence());
+  return out;
+}
+
+std::vector<std::uint64_t> sequences(const chat::GetChatHistoryResponse& response) {
+  std::vector<std::uint64_t> out;
+  for (const auto& m : response.messages()) out.push_back(m.sequence());
+  return out;
+}
+
+std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
+  std::vector<std::uint64_t> out;
+  for (auto s = first; s <= last; ++s) out.push_back(s);
+  return out;
+}
+
+grpc::Status history(ChatHost& host, chat::GetChatHistoryRequest request, chat::GetChatHistoryResponse* response) {
+  auto stub = chat::ChatService::NewStub(host.channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return stub->GetChatHistory(&context, request, response);
+}
+
+chat::GetChatHistoryRequest history_request(const std::string& room, std::uint32_t limit = 0,
+                                            std::uint64_t before = 0, std::optional<std::uint64_t> after = {},
+                                            const std::string& sender = "") {
+  chat::GetChatHistoryRequest request;
+  request.set_room_id(room);
+  request.set_limit(limit);
+  request.set_before(before);
+  if (after) request.set_after(*after);
+  request.set_sender_id(sender);
+  return request;
+}
+
+// Sends `count` messages and waits for their acks, so they are committed.
+void send_acked(ChatStreamClient& client, const std::string& room, const std::string& sender, int count,
+                const std::string& prefix) {
+  for (int i = 0; i < count; ++i) {
+    client.send(chat_message(room, sender, prefix + std::to_string(i), prefix + std::to_string(i)));
+  }
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(client.wait_for(is_ack_for(prefix + std::to_string(i)))) << "no ack for " << prefix << i;
+  }
+}
+
+class GrpcChatTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+TEST_F(GrpcChatTest, MembersOfARoomSeeEveryMessageInSequenceOrderAndOtherRoomsSeeNothing) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient alice(host.channel()), bob(host.channel()), carol(host.channel());
+  alice.send(join("lobby", "alice"));
+  bob.send(join("lobby", "bob"));
+  carol.send(join("elsewhere", "carol"));
+  ASSERT_TRUE(alice.wait_for(is_joined("lobby")));
+  ASSERT_TRUE(bob.wait_for(is_joined("lobby")));
+  ASSERT_TRUE(carol.wait_for(is_joined("elsewhere")));
+
+  for (int i = 0; i < 20; ++i) {
+    alice.send(chat_message("lobby", "alice", "a" + std::to_string(i)));
+    bob.send(chat_message("lobby", "bob", "b" + std::to_string(i)));
+  }
+  auto at_alice = alice.wait_for_count(is_message_in("lobby"), 40);
+  auto at_bob = bob.wait_for_count(is_message_in("lobby"), 40);
+  ASSERT_EQ(at_alice.size(), 40U);
+  ASSERT_EQ(at_bob.size(), 40U);
+  EXPECT_EQ(sequences(at_alice), range(1, 40));
+  EXPECT_EQ(sequences(at_bob), range(1, 40));
+  for (std::size_t i = 0; i < 40; ++i) {
+    EXPECT_EQ(at_alice[i].chat_message().content(), at_bob[i].chat_message().content());
+  }
+  // Each sender's own messages arrive in the order sent.
+  int next_a = 0;
+  for (const auto& e : at_alice) {
+    if (e.chat_message().sender_id() == "alice") {
+      EXPECT_EQ(e.chat_message().content(), "a" + std::to_string(next_a++));
+    }
+  }
+  EXPECT_EQ(next_a, 20);
+
+  // carol's room is quiet: a message there arrives, and nothing from lobby before it.
+  carol.send(chat_message("elsewhere", "carol", "anyone?"));
+  ASSERT_TRUE(carol.wait_for(is_message_with_content("anyone?")));
+  EXPECT_TRUE(carol.events_matching(is_message_in("lobby")).empty());
+  EXPECT_TRUE(alice.events_matching(is_message_in("elsewhere")).empty());
+}
+
+TEST_F(GrpcChatTest, ExerciseClientJoinsBySendingAndGetsItsOwnIdInTheEcho) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient legacy(host.channel());
+  legacy.send(chat_message("room1", "client1", "Hello", "msg1"));
+  auto echo = legacy.wait_for(is_message_in("room1"));
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->chat_message().id(), "msg1");
+  EXPECT_EQ(echo->chat_message().sender_id(), "client1");
+  EXPECT_EQ(echo->chat_message().content(), "Hello");
+  EXPECT_EQ(echo->chat_message().sequence(), 1U);
+  EXPECT_EQ(echo->chat_message().server_id(), "room1:1");
+  EXPECT_GT(echo->chat_message().timestamp().seconds(), 1700000000);
+
+  // A second exercise client in the room gets the first one's next message.
+  ChatStreamClient other(host.channel());
+  other.send(chat_message("room1", "client2", "hi all", "x"));
+  ASSERT_TRUE(other.wait_for(is_message_with_content("hi all")));
+  legacy.send(chat_message("room1", "client1", "welcome", "msg2"));
+  ASSERT_TRUE(other.wait_for(is_message_with_content("welcome")));
+
+  // Never joined explicitly: only chat messages reach it, no presence or acks.
+  ASSERT_TRUE(legacy.wait_for(is_message_with_content("welcome")));
+  for (const auto& event : legacy.events()) EXPECT_TRUE(event.has_chat_message()) << event.DebugString();
+}
+
+TEST_F(GrpcChatTest, AckComesBeforeTheEchoAndNamesTheStoredMessage) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient alice(host.channel());
+  alice.send(join("r", "alice"));
+  alice.send(chat_message("r", "alice", "hello", "c-1"));
+  auto echo = alice.wait_for(is_message_with_content("hello"));
+  ASSERT_TRUE(echo);
+  auto events = alice.events();
+  auto ack_at = std::find_if(events.begin(), events.end(), is_ack_for("c-1"));
+  auto echo_at = std::find_if(events.begin(), events.end(), is_message_with_content("hello"));
+  ASSERT_NE(ack_at, events.end());
+  EXPECT_LT(ack_at, echo_at);
+  EXPECT_EQ(ack_at->ack().sequence(), 1U);
+  EXPECT_EQ(ack_at->ack().server_id(), "r:1");
+  EXPECT_EQ(ack_at->ack().room_id(), "r");
+  EXPECT_EQ(ack_at->ack().sender_id(), "alice");
+  EXPECT_FALSE(ack_at->ack().duplicate());
+  EXPECT_EQ(ack_at->ack().timestamp().seconds(), echo->chat_message().timestamp().seconds());
+}
+
+TEST_F(GrpcChatTest, HistoryPagesByEveryCursorAndFilter) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient alice(host.channel()), bob(host.channel());
+  alice.send(join("h", "alice"));
+  bob.send(join("h", "bob"));
+  // Sequences 1..10: alice sends the odd ones, bob the even ones.
+  for (int i = 1; i <= 10; ++i) {
+    auto& sender = i % 2 == 1 ? alice : bob;
+    const std::string who = i % 2 == 1 ? "alice" : "bob";
+    sender.send(chat_message("h", who, "m" + std::to_string(i), "id" + std::to_string(i)));
+    ASSERT_TRUE(sender.wait_for(is_ack_for("id" + std::to_string(i))));
+  }
+
+  chat::GetChatHistoryResponse page;
+  ASSERT_TRUE(history(host, history_request("h"), &page).ok());
+  EXPECT_EQ(sequences(page), range(1, 10));
+  EXPECT_FALSE(page.has_more());
+  EXPECT_EQ(page.messages(0).content(), "m1");
+  EXPECT_EQ(page.messages(0).id(), "id1");
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 3), &page).ok());
+  EXPECT_EQ(sequences(page), range(8, 10));
+  EXPECT_TRUE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 2, /*before=*/4), &page).ok());
+  EXPECT_EQ(sequences(page), range(2, 3));
+  EXPECT_TRUE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 0, 0, /*after=*/7), &page).ok());
+  EXPECT_EQ(sequences(page), range(8, 10));
+  EXPECT_FALSE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 2, 0, /*after=*/3), &page).ok());
+  EXPECT_EQ(sequences(page), range(4, 5));
+  EXPECT_TRUE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 4, 0, /*after=*/0), &page).ok());
+  EXPECT_EQ(sequences(page), range(1, 4));  // after = 0: from the start
+  EXPECT_TRUE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 0, /*before=*/6, /*after=*/2), &page).ok());
+  EXPECT_EQ(sequences(page), range(3, 5));
+  EXPECT_FALSE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 0, 0, {}, "bob"), &page).ok());
+  EXPECT_EQ(sequences(page), (std::vector<std::uint64_t>{2, 4, 6, 8, 10}));
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("h", 2, 0, {}, "alice"), &page).ok());
+  EXPECT_EQ(sequences(page), (std::vector<std::uint64_t>{7, 9}));
+  EXPECT_TRUE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("empty-room"), &page).ok());
+  EXPECT_EQ(page.messages_size(), 0);
+  EXPECT_FALSE(page.has_more());
+
+  auto status = history(host, history_request("h", 1001), &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("limit"), std::string::npos);
+  status = history(host, history_request(""), &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("room_id"), std::string::npos);
+}
+
+TEST_F(GrpcChatTest, AfterARestartHistoryAndSequencesContinue) {
+  {
+    ChatHost host(dir_.path(), kSqlite);
+    ChatStreamClient alice(host.channel());
+    alice.send(join("durable", "alice"));
+    send_acked(alice, "durable", "alice", 5, "before-");
+    EXPECT_EQ(host.stop(), 0);
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "chat.db"));
+  ChatHost host(dir_.path(), kSqlite);
+  chat::GetChatHistoryResponse page;
+  ASSERT_TRUE(history(host, history_request("durable"), &page).ok());
+  EXPECT_EQ(sequences(page), range(1, 5));
+  EXPECT_EQ(page.messages(4).content(), "before-4");
+
+  ChatStreamClient alice(host.channel());
+  alice.send(join("durable", "alice"));
+  auto joined = alice.wait_for(is_joined("durable"));
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->joined().last_sequence(), 5U);
+  alice.send(chat_message("durable", "alice", "after", "after-0"));
+  auto ack = alice.wait_for(is_ack_for("after-0"));
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->ack().sequence(), 6U);
+}
+
+TEST_F(GrpcChatTest, JoinWithSinceReplaysTheGapThenLiveMessagesWithoutDuplicates) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient alice(host.channel());
+  alice.send(join("rec", "alice"));
+  send_acked(alice, "rec", "alice", 5, "m");
+
+  ChatStreamClient back(host.channel());
+  back.send(join("rec", "bob", /*since=*/2));
+  auto joined = back.wait_for(is_joined("rec"));
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->joined().last_sequence(), 5U);
+  EXPECT_EQ(joined->joined().replayed(), 3U);
+  EXPECT_FALSE(joined->joined().history_gap());
+  EXPECT_EQ(joined->joined().first_sequence(), 1U);
+
+  alice.send(chat_message("rec", "alice", "live", "live"));
+  auto messages = back.wait_for_count(is_message_in("rec"), 4);
+  EXPECT_EQ(sequences(messages), range(3, 6));
+  EXPECT_EQ(messages.back().chat_message().content(), "live");
+
+  // The Joined answer comes before the replay.
+  auto events = back.events();
+  auto joined_at = std::find_if(events.begin(), events.end(), is_joined("rec"));
+  auto first_message = std::find_if(events.begin(), events.end(), is_message_in("rec"));
+  EXPECT_LT(joined_at, first_message);
+
+  // Up to date: nothing to replay.
+  ChatStreamClient current(host.channel());
+  current.send(join("rec", "carol", /*since=*/6));
+  auto up_to_date = current.wait_for(is_joined("rec"));
+  ASSERT_TRUE(up_to_date);
+  EXPECT_EQ(up_to_date->joined().replayed(), 0U);
+  EXPECT_FALSE(up_to_date->joined().history_gap());
+}
+
+TEST_F(GrpcChatTest, JoinSaysSoWhenTheGapCannotBeFilled) {
+  {
+    ChatHost host(dir_.path(), kSqlite);
+    ChatStreamClient alice(host.channel());
+    alice.send(join("gap", "alice"));
+    send_acked(alice, "gap", "alice", 6, "m");
+    EXPECT_EQ(host.stop(), 0);
+  }
+  // Restarted keeping only the newest 2 messages: 1..4 are gone.
+  ChatHost host(dir_.path(), std::string(kSqlite) + "retention_max_messages = 2\n");
+  ASSERT_TRUE(host.process().wait_for_line(std::regex("retention removed 4 messages")));
+
+  ChatStreamClient client(host.channel());
+  client.send(join("gap", "bob", /*since=*/1));
+  auto joined = client.wait_for(is_joined("gap"));
+  ASSERT_TRUE(joined);
+  EXPECT_TRUE(joined->joined().history_gap());
+  EXPECT_EQ(joined->joined().replayed(), 0U);
+  EXPECT_EQ(joined->joined().first_sequence(), 5U);
+  EXPECT_EQ(joined->joined().last_sequence(), 6U);
+
+  // Since = 4 is still fillable: 5 and 6 are kept.
+  ChatStreamClient fillable(host.channel());
+  fillable.send(join("gap", "carol", /*since=*/4));
+  auto ok = fillable.wait_for(is_joined("gap"));
+  ASSERT_TRUE(ok);
+  EXPECT_FALSE(ok->joined().history_gap());
+  EXPECT_EQ(sequences(fillable.wait_for_count(is_message_in("gap"), 2)), range(5, 6));
+
+  // A client that has seen more than the room holds (a reset store).
+  ChatStreamClient ahead(host.channel());
+  ahead.send(join("gap", "dave", /*since=*/1000));
+  auto reset = ahead.wait_for(is_joined("gap"));
+  ASSERT_TRUE(reset);
+  EXPECT_TRUE(reset->joined().history_gap());
+}
+
+TEST_F(GrpcChatTest, GetUserKnowsTheAdminAndEveryoneSeenAndNobodyElse) {
+  ChatHost host(dir_.path(), kMemory);
+  auto stub = chat::ChatService::NewStub(host.channel());
+  auto get_user = [&](const std::string& id, chat::GetUserResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    chat::GetUserRequest request;
+    request.set_user_id(id);
+    return stub->GetUser(&context, request, response);
+  };
+
+  chat::GetUserResponse response;
+  ASSERT_TRUE(get_user("root", &response).ok());
+  EXPECT_EQ(response.user().name(), "Ada Admin");
+  EXPECT_EQ(response.user().email(), "ada@example.org");
+
+  auto status = get_user("stranger", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  {
+    ChatStreamClient zoe(host.channel());
+    zoe.send(join("r", "zoe"));
+    ASSERT_TRUE(zoe.wait_for(is_joined("r")));
+    response.Clear();
+    ASSERT_TRUE(get_user("zoe", &response).ok());
+    EXPECT_EQ(response.user().id(), "zoe");
+    EXPECT_EQ(response.user().status(), chat::ACTIVE);
+  }
+  // Stream gone: the user is known but inactive (the server notices shortly).
+  for (int i = 0; i < 50; ++i) {
+    response.Clear();
+    ASSERT_TRUE(get_user("zoe", &response).ok());
+    if (response.user().status() == chat::INACTIVE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(response.user().status(), chat::INACTIVE);
+}
+
+TEST_F(GrpcChatTest, EveryInvalidFrameGetsAnErrorAndTheStreamLivesOn) {
+  ChatHost host(dir_.path(), std::string(kMemory) + "max_content_bytes = 100\n");
+  ChatStreamClient client(host.channel());
+  client.send(join("v", "val"));
+  ASSERT_TRUE(client.wait_for(is_joined("v")));
+
+  struct Case {
+    ChatStream frame;
+    chat::Error::Code code;
+    std::string mentions;
+  };
+  ChatStream empty_payload;
+  ChatStream client_sent_ack;
+  client_sent_ack.mutable_ack()->set_id("x");
+  std::vector<Case> cases = {
+      {chat_message("", "val", "hi", "e1"), chat::Error::MISSING_FIELD, "room_id"},
+      {chat_message("v", "", "hi", "e2"), chat::Error::MISSING_FIELD, "sender_id"},
+      {chat_message("v", "val", "", "e3"), chat::Error::MISSING_FIELD, "content"},
+      {chat_message("v", "val", std::string(101, 'x'), "e4"), chat::Error::TOO_LARGE, "limit is 100"},
+      {chat_message("v", "val", "bad \xff\xfe bytes", "e5"), chat::Error::INVALID_FRAME, "UTF-8"},
+      {chat_message("v", std::string(200, 'u'), "hi", "e6"), chat::Error::TOO_LARGE, "sender_id"},
+      {empty_payload, chat::Error::UNKNOWN_PAYLOAD, "no payload"},
+      {client_sent_ack, chat::Error::UNKNOWN_PAYLOAD, "ack"},
+      {leave("not-joined", "val"), chat::Error::NOT_MEMBER, "not in that room"},
+      {join("", "val"), chat::Error::MISSING_FIELD, "room_id"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::size_t before = client.events().size();
+    ASSERT_TRUE(client.send(cases[i].frame)) << "case " << i;
+    auto error = client.wait_for(is_error(), std::chrono::seconds(10), before);
+    ASSERT_TRUE(error) << "case " << i << ": no error event";
+    EXPECT_EQ(error->error().code(), cases[i].code) << "case " << i << ": " << error->error().message();
+    EXPECT_NE(error->error().message().find(cases[i].mentions), std::string::npos)
+        << "case " << i << ": " << error->error().message();
+  }
+  // The refused chat_message is named, so its sender can mark it failed.
+  auto errors = client.events_matching(is_error());
+  EXPECT_EQ(errors[0].error().id(), "e1");
+  EXPECT_EQ(errors[0].error().frame(), "chat_message");
+  EXPECT_EQ(errors[3].error().room_id(), "v");
+
+  // Nothing refused was stored or delivered, and the stream still works.
+  client.send(chat_message("v", "val", "still here", "ok"));
+  auto echo = client.wait_for(is_message_with_content("still here"));
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->chat_message().sequence(), 1U);
+}
+
+TEST_F(GrpcChatTest, OneStreamMultiplexesUsersAndRoomsAndGetsEachMessageOnce) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient bridge(host.channel());
+  bridge.send(join("r1", "u1"));
+  bridge.send(join("r1", "u3"));  // a second user in r1 over the same stream
+  bridge.send(join("r2", "u2"));
+  ASSERT_EQ(bridge.wait_for_count(is_joined("r1"), 2).size(), 2U);
+  ASSERT_TRUE(bridge.wait_for(is_joined("r2")));
+
+  ChatStreamClient alice(host.channel()), bob(host.channel()), carol(host.channel());
+  alice.send(chat_message("r1", "alice", "to r1", "a"));
+  bob.send(chat_message("r2", "bob", "to r2", "b"));
+  carol.send(chat_message("r3", "carol", "to r3", "c"));
+  ASSERT_TRUE(carol.wait_for(is_message_with_content("to r3")));
+  ASSERT_TRUE(bridge.wait_for(is_message_with_content("to r1")));
+  ASSERT_TRUE(bridge.wait_for(is_message_with_content("to r2")));
+  EXPECT_EQ(bridge.events_matching(is_message_with_content("to r1")).size(), 1U);
+  EXPECT_EQ(bridge.events_matching(is_message_with_content("to r2")).size(), 1U);
+  EXPECT_TRUE(bridge.events_matching(is_message_in("r3")).empty());
+
+  // Presence of r1 lists both users of the bridge and the implicit sender.
+  auto presence = bridge.wait_for(is_presence("r1", Presence::JOINED, "alice"));
+  ASSERT_TRUE(presence);
+  std::vector<std::string> online(presence->presence().online().begin(), presence->presence().online().end());
+  EXPECT_EQ(online, (std::vector<std::string>{"alice", "u1", "u3"}));
+
+  // The bridge sends for one of its users; leaving one user keeps the other.
+  bridge.send(leave("r1", "u1"));
+  ASSERT_TRUE(bridge.wait_for(is_presence("r1", Presence::LEFT, "u1")));
+  alice.send(chat_message("r1", "alice", "still there, u3?", "a2"));
+  ASSERT_TRUE(bridge.wait_for(is_message_with_content("still there, u3?")));
+}
+
+TEST_F(GrpcChatTest, PresenceTellsWhoJoinsAndLeaves) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient alice(host.channel());
+  alice.send(join("p", "alice"));
+  auto snapshot = alice.wait_for(is_presence("p", Presence::SNAPSHOT));
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->presence().online_size(), 1);
+  {
+    ChatStreamClient bob(host.channel());
+    bob.send(join("p", "bob"));
+    auto joined = alice.wait_for(is_presence("p", Presence::JOINED, "bob"));
+    ASSERT_TRUE(joined);
+    EXPECT_EQ(joined->presence().online_size(), 2);
+  }
+  auto left = alice.wait_for(is_presence("p", Presence::LEFT, "bob"));
+  ASSERT_TRUE(left);
+  EXPECT_EQ(left->presence().online_size(), 1);
+}
+
+TEST_F(GrpcChatTest, HealthIsServingWhileRunningAndReflectionListsTheService) {
+  ChatHost host(dir_.path(), kMemory);
+  auto health = grpc::health::v1::Health::NewStub(host.channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("chat.ChatService");
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(host.channel());
+  grpc::ClientContext reflection_context;
+  reflection_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stream = reflection->ServerReflectionInfo(&reflection_context);
+  grpc::reflection::v1alpha::ServerReflectionRequest list;
+  list.set_list_services("*");
+  ASSERT_TRUE(stream->Write(list));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse listed;
+  ASSERT_TRUE(stream->Read(&listed));
+  std::vector<std::string> names;
+  for (const auto& service : listed.list_services_response().service()) names.push_back(service.name());
+  EXPECT_NE(std::find(names.begin(), names.end(), "chat.ChatService"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"), names.end());
+  stream->Finish();
+}
+
+TEST_F(GrpcChatTest, StopFinishesStreamsWithUnavailableAndLosesNoAcknowledgedMessage) {
+  std::vector<std::string> acked;
+  {
+    ChatHost host(dir_.path(), kSqlite);
+    ChatStreamClient alice(host.channel());
+    alice.send(join("stop", "alice"));
+    ASSERT_TRUE(alice.wait_for(is_joined("stop")));
+    // Keep sending while the host stops.
+    std::atomic<bool> sending{true};
+    std::thread sender([&] {
+      for (int i = 0; sending && i < 100000; ++i) {
+        if (!alice.send(chat_message("stop", "alice", "x", "s" + std::to_string(i)))) break;
+      }
+    });
+    ASSERT_TRUE(alice.wait_for(is_ack_for("s100")));
+    EXPECT_EQ(host.stop(), 0);
+    sending = false;
+    sender.join();
+    auto status = alice.wait_finished();
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_EQ(status->error_message(), "the chat service is stopping");
+    for (const auto& e : alice.events_matching([](const ChatStream& e) { return e.has_ack(); })) {
+      acked.push_back(e.ack().id());
+    }
+  }
+  ASSERT_GT(acked.size(), 100U);
+  ChatHost host(dir_.path(), kSqlite);
+  chat::GetChatHistoryResponse page;
+  std::vector<std::string> stored;
+  std::uint64_t after = 0;
+  do {
+    page.Clear();
+    ASSERT_TRUE(history(host, history_request("stop", 1000, 0, after), &page).ok());
+    for (const auto& m : page.messages()) {
+      EXPECT_EQ(m.sequence(), after + 1);  // no gaps
+      after = m.sequence();
+      stored.push_back(m.id());
+    }
+  } while (page.has_more());
+  // Every acknowledged message is stored; acks and storage agree one to one.
+  EXPECT_EQ(stored.size(), acked.size());
+  for (std::size_t i = 0; i < std::min(stored.size(), acked.size()); ++i) EXPECT_EQ(stored[i], acked[i]);
+}
+
+}  // namespace
+}  // namespace chathost::test
