@@ -2,6 +2,7 @@
 
 #include "config_source.hpp"
 #include "logging.hpp"
+#include "metrics_registry.hpp"
 #include "plugin_library.hpp"
 #include "shutdown_latch.hpp"
 
@@ -140,6 +141,7 @@ struct PreparedHost {
   ConfigSource config;
   HostSettings settings;
   std::string env_file;  // "" when none was read
+  std::shared_ptr<MetricsRegistry> metrics;
   std::vector<LoadedPlugin> plugins;
 };
 
@@ -190,8 +192,11 @@ std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch&
     std::vector<std::string> known = available_plugins(settings.plugin_dir);
     known.emplace_back("host");
     config.check_tables_known(known, "no plugin of that name in " + settings.plugin_dir.string());
-    host = std::make_unique<PreparedHost>(
-        PreparedHost{std::move(config), std::move(settings), env_file ? env_file->path : "", {}});
+    host = std::make_unique<PreparedHost>(PreparedHost{.config = std::move(config),
+                                                       .settings = std::move(settings),
+                                                       .env_file = env_file ? env_file->path : "",
+                                                       .metrics = std::make_shared<MetricsRegistry>(),
+                                                       .plugins = {}});
   } catch (const std::exception& e) {
     log->error("{}", e.what());
     return nullptr;
@@ -219,6 +224,7 @@ std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch&
       context.request_shutdown = [&latch, name = loaded.name()](std::string reason) {
         latch.request("plugin '" + name + "' failed: " + reason, true);
       };
+      context.metrics = host->metrics;
       plugin.configure(std::move(context));
     } catch (const ConfigError& e) {
       log->error("plugin '{}': {}", loaded.name(), e.what());

@@ -1,5 +1,5 @@
 // grpc-chat through a real host process and real gRPC channels.
-#include "health.grpc.pb.h"
+#include "health.grpc.pb.h"  // from chat_proto
 #include "reflection.grpc.pb.h"
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"

@@ -191,6 +191,47 @@ class PluginConfig {
 };
 
 // ---------------------------------------------------------------------------
+// Metrics: every plugin publishes through the host; a plugin that serves
+// HTTP (history-http) exposes them all at /metrics in Prometheus text format.
+// Asking again for the same name and labels returns the same object, which
+// lives as long as the host: keep the reference, update it lock-free.
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+class BOOST_SYMBOL_VISIBLE Counter {
+ public:
+  virtual ~Counter() = default;
+  virtual void inc(std::uint64_t n = 1) = 0;
+};
+
+class BOOST_SYMBOL_VISIBLE Gauge {
+ public:
+  virtual ~Gauge() = default;
+  virtual void set(double value) = 0;
+  virtual void add(double delta) = 0;
+};
+
+class BOOST_SYMBOL_VISIBLE Histogram {
+ public:
+  virtual ~Histogram() = default;
+  virtual void observe(double value) = 0;
+};
+
+class BOOST_SYMBOL_VISIBLE Metrics {
+ public:
+  virtual ~Metrics() = default;
+  // `name` follows Prometheus rules (e.g. "chat_ws_connections"); a name is
+  // one kind of metric with one help text, whatever its labels.
+  virtual Counter& counter(std::string_view name, std::string_view help, const Labels& labels = {}) = 0;
+  virtual Gauge& gauge(std::string_view name, std::string_view help, const Labels& labels = {}) = 0;
+  // `buckets`: upper bounds, ascending (+Inf is implied).
+  virtual Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& buckets,
+                               const Labels& labels = {}) = 0;
+  // Everything registered so far, in Prometheus text exposition format 0.0.4.
+  virtual std::string render_prometheus() const = 0;
+};
+
+// ---------------------------------------------------------------------------
 // What the host hands a plugin
 
 struct AdminIdentity {
@@ -212,6 +253,8 @@ struct PluginContext {
   // Asks the host to stop every plugin and exit non-zero: for fatal errors
   // found after start(), on any thread. Returns at once.
   std::function<void(std::string reason)> request_shutdown;
+  // The host's metrics, shared by every plugin; outlives all of them.
+  std::shared_ptr<Metrics> metrics;
 };
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,20 @@
+// The JSON mapping of the chat protocol: proto3 canonical JSON with the proto
+// field names (snake_case), as the exercise's WebSocket frames are written.
+// Parsing also accepts lowerCamelCase names.
+#pragma once
+
+#include "chat.pb.h"
+
+#include <string>
+#include <string_view>
+
+namespace chat::json {
+
+// One line of JSON (no newline), proto field names, default values omitted.
+std::string encode(const google::protobuf::Message& message);
+
+// Parses `text` into `message`. Returns "" on success, else why it failed
+// (for an error frame): invalid JSON, an unknown field, a wrong type.
+std::string decode(std::string_view text, google::protobuf::Message& message);
+
+}  // namespace chat::json
