@@ -45,7 +45,7 @@ struct ApiVersion {
   std::uint32_t minor;
 };
 
-inline constexpr ApiVersion kApiVersion{1, 0};
+inline constexpr ApiVersion kApiVersion{1, 1};
 
 // ---------------------------------------------------------------------------
 // Configuration
