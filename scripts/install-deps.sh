@@ -11,8 +11,12 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libtomlplusplus-dev libspdlog-dev libsqlite3-dev
 )
+testing=false
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(libgtest-dev curl)
+  testing=true
+  packages+=(libgtest-dev curl chromium)
+  # Node.js drives the browser and the exercise's ws client; keep one that is there.
+  command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()
@@ -28,4 +32,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages of the tests (playwright-core, ws): only when the lock file
+# changed since the last install. Never downloads a browser: tests use
+# Debian's chromium.
+if $testing; then
+  node_dir="$(dirname "$0")/../tests/node"
+  if [[ ! -f "$node_dir/node_modules/.package-lock.json" || "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]]; then
+    echo "Installing npm packages in tests/node"
+    (cd "$node_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
 fi
