@@ -8,4 +8,9 @@ scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release
 
+port="${HTTP_PORT:-$(sed -n 's/^HTTP_PORT=//p' .env 2>/dev/null | tail -n 1)}"
+echo
+echo "  chat-host: open http://localhost:${port:-8081}/ in your browser once it logs 'ready'."
+echo "  (Ctrl-C stops it; messages are kept in data/chat.db.)"
+echo
 exec build/release/bin/chat-host --config config/chat.toml "$@"

@@ -54,13 +54,14 @@ grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* context, const
 
 ChatServiceImpl::ChatServiceImpl(store::HistoryStore& store, RoomRegistry& rooms, MessageCommitter& committer,
                          const ServiceLimits& limits, chathost::AdminIdentity admin,
-                         std::shared_ptr<spdlog::logger> log)
+                         std::shared_ptr<spdlog::logger> log, chathost::Gauge& open_streams)
     : store_(store),
       rooms_(rooms),
       committer_(committer),
       limits_(limits),
       admin_(std::move(admin)),
-      log_(std::move(log)) {}
+      log_(std::move(log)),
+      open_streams_(open_streams) {}
 
 grpc::ServerUnaryReactor* ChatServiceImpl::GetUser(grpc::CallbackServerContext* context, const GetUserRequest* request,
                                                GetUserResponse* response) {
@@ -114,12 +115,14 @@ StreamReactor* ChatServiceImpl::Chat(grpc::CallbackServerContext* /*context*/) {
   auto session = std::make_shared<StreamSession>(next_session_id_++, limits_.stream_queue_limit,
                                                  limits_.max_pending_per_stream);
   rooms_.add_session(session);
+  open_streams_.add(1);
   log_->debug("stream {} opened", session->id());
   return new ChatStreamReactor(*this, std::move(session));
 }
 
 void ChatServiceImpl::stream_ended(const SessionPtr& session) {
   rooms_.remove_session(session);
+  open_streams_.add(-1);
   log_->debug("stream {} closed", session->id());
 }
 

@@ -22,7 +22,8 @@ using ChatServiceBase = ChatService::WithCallbackMethod_GetUser<
 class ChatServiceImpl final : public ChatServiceBase {
  public:
   ChatServiceImpl(store::HistoryStore& store, RoomRegistry& rooms, MessageCommitter& committer,
-              const ServiceLimits& limits, chathost::AdminIdentity admin, std::shared_ptr<spdlog::logger> log);
+              const ServiceLimits& limits, chathost::AdminIdentity admin, std::shared_ptr<spdlog::logger> log,
+              chathost::Gauge& open_streams);
 
   grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context, const GetUserRequest* request,
                                     GetUserResponse* response) override;
@@ -48,6 +49,7 @@ class ChatServiceImpl final : public ChatServiceBase {
   const ServiceLimits limits_;
   const chathost::AdminIdentity admin_;
   std::shared_ptr<spdlog::logger> log_;
+  chathost::Gauge& open_streams_;  // chat_grpc_streams
   std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<bool> draining_{false};
 };

@@ -120,6 +120,17 @@ class GrpcChatPlugin final : public chathost::Plugin {
     retention_.max_messages_per_room = static_cast<std::uint64_t>(config.get_int("retention_max_messages"));
     retention_.max_age = std::chrono::seconds(config.get_int("retention_max_age_seconds"));
     drain_timeout_ = std::chrono::milliseconds(config.get_int("drain_timeout_ms"));
+
+    // Published through the host (history-http serves them at /metrics);
+    // registered now so that they show, at zero, from the first scrape.
+    auto& metrics = *ctx_.metrics;
+    commit_metrics_.emplace(CommitMetrics{
+        metrics.counter("chat_messages_stored_total", "Chat messages stored (acknowledged to their senders)"),
+        metrics.histogram("chat_store_commit_seconds", "Time to store one batch of messages (transaction and sync)",
+                          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}),
+        metrics.counter("chat_store_failures_total", "Commits that failed; their messages were refused, not stored"),
+    });
+    open_streams_ = &metrics.gauge("chat_grpc_streams", "Open Chat streams (clients and bridges)");
   }
 
   void start() override {
@@ -127,8 +138,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
     store_ = use_sqlite_ ? chat::store::open_sqlite_store(store_path_, sqlite_options_)
                          : chat::store::make_memory_store();
     rooms_ = std::make_unique<RoomRegistry>(*store_, limits_);
-    committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log);
-    service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, ctx_.admin, log);
+    committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log, *commit_metrics_);
+    service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, ctx_.admin, log,
+                                                 *open_streams_);
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -211,6 +223,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
   std::chrono::milliseconds drain_timeout_{5000};
   int bound_port_ = 0;
   CommitStats committer_stats_;
+  std::optional<CommitMetrics> commit_metrics_;
+  chathost::Gauge* open_streams_ = nullptr;
 
   std::unique_ptr<chat::store::HistoryStore> store_;
   std::unique_ptr<RoomRegistry> rooms_;

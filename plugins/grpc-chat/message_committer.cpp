@@ -31,8 +31,13 @@ Event ack_event(const store::StoredMessage& stored, bool duplicate) {
 }  // namespace
 
 MessageCommitter::MessageCommitter(store::HistoryStore& store, RoomRegistry& rooms, std::size_t max_batch,
-                                   std::shared_ptr<spdlog::logger> log)
-    : store_(store), rooms_(rooms), max_batch_(max_batch), log_(std::move(log)), thread_([this] { run(); }) {}
+                                   std::shared_ptr<spdlog::logger> log, CommitMetrics metrics)
+    : store_(store),
+      rooms_(rooms),
+      max_batch_(max_batch),
+      log_(std::move(log)),
+      metrics_(metrics),
+      thread_([this] { run(); }) {}
 
 MessageCommitter::~MessageCommitter() { stop(); }
 
@@ -98,9 +103,15 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
   }
 
   std::vector<store::StoredMessage> stored;
+  const auto append_started = std::chrono::steady_clock::now();
   try {
-    if (!fresh.empty()) stored = store_.append(fresh);
+    if (!fresh.empty()) {
+      stored = store_.append(fresh);
+      metrics_.commit_seconds.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - append_started).count());
+    }
   } catch (const store::StoreError& e) {
+    metrics_.failures.inc();
     log_->error("could not store {} messages: {}", fresh.size(), e.what());
     for (Pending* pending : fresh_pending) {
       ChatStream frame;
@@ -125,6 +136,7 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
     if (sender->speaks_events()) sender->send(ack_event(stored[i], false));
     rooms_.deliver(stored[i]);
   }
+  metrics_.stored.inc(stored.size());
   {
     std::lock_guard lock(mutex_);
     stats_.committed += stored.size();

@@ -7,6 +7,7 @@
 #include "store/history_store.hpp"
 #include "stream_session.hpp"
 
+#include <chathost/plugin.hpp>
 #include <spdlog/logger.h>
 
 #include <condition_variable>
@@ -17,6 +18,13 @@
 
 namespace chat::service {
 
+// What the committer publishes through the host's metrics.
+struct CommitMetrics {
+  chathost::Counter& stored;            // chat_messages_stored_total
+  chathost::Histogram& commit_seconds;  // chat_store_commit_seconds: one store append (transaction + sync)
+  chathost::Counter& failures;          // chat_store_failures_total: commits that failed
+};
+
 struct CommitStats {
   std::uint64_t committed = 0;
   std::uint64_t batches = 0;
@@ -26,7 +34,7 @@ struct CommitStats {
 class MessageCommitter {
  public:
   MessageCommitter(store::HistoryStore& store, RoomRegistry& rooms, std::size_t max_batch,
-                   std::shared_ptr<spdlog::logger> log);
+                   std::shared_ptr<spdlog::logger> log, CommitMetrics metrics);
   ~MessageCommitter();
   MessageCommitter(const MessageCommitter&) = delete;
   MessageCommitter& operator=(const MessageCommitter&) = delete;
@@ -52,6 +60,7 @@ class MessageCommitter {
   RoomRegistry& rooms_;
   const std::size_t max_batch_;
   std::shared_ptr<spdlog::logger> log_;
+  CommitMetrics metrics_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

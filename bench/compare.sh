@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# compare.sh: one scenario against chat-host ("ours") and against the
+# exercise's Node peer ("peer") in the same run, alternating
+# peer, ours, peer, ours, peer, ours on the same ports (50051, 8080, 8081):
+# start one system, measure, stop it, start the other. Prints each run, the
+# median of each system and their ratio.
+#
+#   bench/compare.sh SCENARIO [options]
+#
+# Scenarios (100-byte messages unless --size):
+#   fanout    1,000 clients in 10 rooms; for each rate of --rates, lowest first,
+#             a run of --warmup + --duration s, until deliveries go missing;
+#             the figure is deliveries/s at the highest rate with delivery
+#             ratio >= 0.999 and p99 < 50 ms (each run also shows the most
+#             deliveries/s with ratio >= 0.999 whatever the latency)
+#   latency   1,000 clients in 10 rooms at 1,000 messages/s: p99 latency, ms,
+#             messages never delivered counting as arriving when the drain ended
+#             (so an overloaded system cannot look fast by delivering little)
+#   idle      --connections idle WebSocket connections, pinged: RSS per
+#             connection of the server processes together, KiB
+#   history   GET /history?room=R&limit=100 with wrk after seeding R with 100
+#             messages (bench/history_load.sh): requests/s
+#
+# Options:
+#   --only peer|ours      run one system only
+#   --runs N              runs of each system [3]
+#   --store sqlite|memory grpc-chat's store for ours [sqlite, as shipped]
+#   --rates LIST          fanout: messages/s to try, ascending
+#                         [10,20,30,40,50,75,100,...,10000]
+#   --rate N              latency: messages/s [1000]
+#   --clients N --rooms N --size N --warmup S --duration S
+#                         fanout/latency shape [1000, 10, 100, 5, 5; latency: duration 10]
+#   --connections N       idle: connections [19000; one generator process may hold 19,900]
+#   --hold S              idle: seconds to hold them [10]
+#   --threads N           chat-load threads [1]
+#   --build DIR           build tree with bin/chat-host, bin/chat-load [build/release]
+#   --ours-config FILE    chat-host config to use instead of the generated one
+#   --peer DIR            the Node peer [../shared/peers/node-tp5 beside the repo]
+#   --out DIR             keep logs and raw JSON here [a new /tmp/chat-compare.* dir]
+#
+# Example (what docs/performance.md records):
+#   bench/compare.sh fanout
+#   bench/compare.sh latency --only peer
+#
+# Needs: chat-load built (cmake --build --preset release --target chat-load),
+# jq, curl, wrk for history, node/npm for the peer. Runs on loopback only;
+# every process it starts, it stops (also on Ctrl-C).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+scenario="${1:-}"
+case "$scenario" in
+  fanout|latency|idle|history) shift ;;
+  -h|--help) usage; exit 0 ;;
+  *) echo "compare.sh: first argument is the scenario: fanout, latency, idle or history (--help)" >&2; exit 2 ;;
+esac
+
+only=""
+runs=3
+store=sqlite
+rates="10,20,30,40,50,75,100,125,150,200,250,300,400,500,750,1000,1500,2000,3000,4000,5000,6000,7500,10000"
+rate=1000
+clients=1000
+rooms=10
+size=100
+warmup=5
+duration=""
+connections=19000
+hold=10
+threads=1
+build="$root/build/release"
+ours_config=""
+peer_src="$(cd "$root/.." && pwd)/shared/peers/node-tp5"
+out=""
+while (($#)); do
+  case "$1" in
+    --only) only="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --store) store="$2"; shift 2 ;;
+    --rates) rates="$2"; shift 2 ;;
+    --rate) rate="$2"; shift 2 ;;
+    --clients) clients="$2"; shift 2 ;;
+    --rooms) rooms="$2"; shift 2 ;;
+    --size) size="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --hold) hold="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --build) build="$(cd "$2" && pwd)"; shift 2 ;;
+    --ours-config) ours_config="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    --peer) peer_src="$(cd "$2" && pwd)"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare.sh: unknown option $1 (--help lists them)" >&2; exit 2 ;;
+  esac
+done
+[[ -z "$only" || "$only" == peer || "$only" == ours ]] || { echo "compare.sh: --only takes peer or ours" >&2; exit 2; }
+[[ "$store" == sqlite || "$store" == memory ]] || { echo "compare.sh: --store takes sqlite or memory" >&2; exit 2; }
+if [[ -z "$duration" ]]; then
+  if [[ "$scenario" == latency ]]; then duration=10; else duration=5; fi
+fi
+
+systems=()
+[[ "$only" == ours ]] || systems+=(peer)
+[[ "$only" == peer ]] || systems+=(ours)
+
+# --- what each system needs, checked before anything starts ---------------------
+
+chat_load="$build/bin/chat-load"
+chat_host="$build/bin/chat-host"
+plugin_dir="$build/lib/chat-host/plugins"
+problems=()
+[[ -x "$chat_load" ]] || problems+=("no chat-load at $chat_load: cmake --preset release && cmake --build --preset release --target chat-load")
+for tool in jq curl; do command -v "$tool" >/dev/null || problems+=("needs $tool: sudo apt-get install -y $tool"); done
+[[ "$scenario" != history ]] || command -v wrk >/dev/null || problems+=("needs wrk: sudo apt-get install -y wrk")
+if [[ " ${systems[*]} " == *" peer "* ]]; then
+  [[ -x "$peer_src/run.sh" ]] || problems+=("no Node peer at $peer_src (--peer DIR)")
+  command -v node >/dev/null && command -v npm >/dev/null || problems+=("the Node peer needs node and npm: sudo apt-get install -y nodejs npm")
+fi
+ours_plugins='"grpc-chat", "ws-proxy"'
+if [[ " ${systems[*]} " == *" ours "* ]]; then
+  [[ -x "$chat_host" ]] || problems+=("no chat-host at $chat_host: cmake --build --preset release")
+  if [[ -z "$ours_config" && ! -f "$plugin_dir/ws-proxy.so" ]]; then
+    problems+=("ours: the ws-proxy plugin is not built (no $plugin_dir/ws-proxy.so); it is what clients connect to. Build it (cmake --build --preset release) once plugins/ws-proxy exists, or measure the peer alone with --only peer")
+  fi
+  if [[ -f "$plugin_dir/history-http.so" ]]; then
+    ours_plugins+=', "history-http"'
+  elif [[ "$scenario" == history && -z "$ours_config" ]]; then
+    problems+=("ours: the history-http plugin is not built (no $plugin_dir/history-http.so): build it, or run with --only peer")
+  fi
+fi
+if ((${#problems[@]})); then
+  printf 'compare.sh: %s\n' "${problems[@]}" >&2
+  exit 3
+fi
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ports=(50051 8080 8081)
+for port in "${ports[@]}"; do
+  if port_open "$port"; then
+    echo "compare.sh: port $port is in use by another process; both systems need 50051, 8080 and 8081" >&2
+    exit 3
+  fi
+done
+
+out="${out:-$(mktemp -d "${TMPDIR:-/tmp}/chat-compare.XXXXXX")}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+results="$out/results.jsonl"
+: >"$results"
+# The peer's working copy (with node_modules) is kept between invocations, so npm ci runs once.
+peer_dir="${XDG_CACHE_HOME:-$HOME/.cache}/chat-host-bench/node-tp5"
+
+log() { echo "compare.sh: $*" >&2; }
+
+# --- starting and stopping the systems; only PIDs started here are signalled ----
+
+running_pids=()
+pid_args=()
+ours_pid=""
+
+wait_gone() { # PID... : up to 10 s, then SIGKILL
+  local deadline=$((SECONDS + 10)) pid
+  for pid in "$@"; do
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; fi
+      sleep 0.1
+    done
+  done
+}
+
+wait_ports_free() {
+  local deadline=$((SECONDS + 15)) port
+  for port in "${ports[@]}"; do
+    while port_open "$port"; do
+      ((SECONDS < deadline)) || { log "port $port still in use after stopping"; return 1; }
+      sleep 0.1
+    done
+  done
+}
+
+start_peer() {
+  mkdir -p "$peer_dir"
+  local line
+  line=$(PEER_DIR="$peer_dir" "$peer_src/run.sh" 2>>"$out/peer-start.log") || {
+    log "the Node peer did not start; see $out/peer-start.log"
+    return 1
+  }
+  local _ server proxy
+  read -r _ server proxy <<<"$line"
+  running_pids=("$server" "$proxy")
+  pid_args=(--pid "node-server=$server" --pid "node-proxy=$proxy")
+}
+
+write_ours_config() { # -> path
+  local config="$out/ours.toml"
+  if [[ -n "$ours_config" ]]; then
+    echo "$ours_config"
+    return
+  fi
+  cat >"$config" <<TOML
+# Generated by bench/compare.sh: the shipped defaults, on loopback, the same ports as the peer.
+[host]
+plugins = [$ours_plugins]
+log_level = "info"
+
+[grpc-chat]
+host = "127.0.0.1"
+port = 50051
+store = "$store"
+store_path = "$out/data/chat.db"
+
+[ws-proxy]
+host = "127.0.0.1"
+port = 8080
+# The idle scenario holds up to 19,000 connections: above the default cap.
+max_connections = 100000
+TOML
+  if [[ "$ours_plugins" == *history-http* ]]; then
+    printf '\n[history-http]\nhost = "127.0.0.1"\nport = 8081\n' >>"$config"
+  fi
+  echo "$config"
+}
+
+start_ours() { # RUN
+  local config log_file="$out/ours-$1.log"
+  config=$(write_ours_config)
+  rm -rf "$out/data"
+  mkdir -p "$out/data"
+  # The exercise's variables would override the config: keep them out.
+  env -u GRPC_HOST -u GRPC_PORT -u WS_HOST -u WS_PORT -u HTTP_HOST -u HTTP_PORT -u CHATHOST_PLUGINS \
+    -u CHATHOST_PLUGIN_DIR -u CHAT_STORE -u CHAT_STORE_PATH \
+    "$chat_host" --config "$config" </dev/null >"$log_file" 2>&1 &
+  ours_pid=$!
+  running_pids=("$ours_pid")
+  pid_args=(--pid "chat-host=$ours_pid")
+  local deadline=$((SECONDS + 30))
+  until grep -q "ready in" "$log_file"; do
+    if ! kill -0 "$ours_pid" 2>/dev/null; then
+      log "chat-host exited before it was ready:"
+      tail -n 20 "$log_file" >&2
+      running_pids=()
+      return 1
+    fi
+    ((SECONDS < deadline)) || { log "chat-host not ready after 30 s; see $log_file"; return 1; }
+    sleep 0.05
+  done
+  log "ours: $(grep -m1 -o 'ready in.*' "$log_file")"
+}
+
+stop_running() {
+  ((${#running_pids[@]})) || return 0
+  kill -TERM "${running_pids[@]}" 2>/dev/null || true
+  wait_gone "${running_pids[@]}"
+  if [[ -n "$ours_pid" ]]; then wait "$ours_pid" 2>/dev/null || true; ours_pid=""; fi
+  running_pids=()
+  wait_ports_free
+}
+trap 'stop_running' EXIT
+trap 'exit 130' INT TERM
+
+# --- one measurement: prints "FIGURE<tab>DETAIL" --------------------------------
+
+chat_load_json() { # LABEL ARGS... -> the JSON line, also kept in results.jsonl
+  local label="$1" line
+  shift
+  line=$("$chat_load" --json --threads "$threads" "${pid_args[@]}" "$@" 2>>"$out/chat-load.log") || {
+    log "chat-load failed ($label); see $out/chat-load.log"
+    return 1
+  }
+  jq -c --arg name "$label" '. + {"label": $name}' <<<"$line" >>"$results"
+  echo "$line"
+}
+
+# Sum over the watched server processes.
+servers_cpu='([.processes[].cpu_percent] | add)'
+servers_rss='([.processes[].rss_kib] | add)'
+
+measure_fanout() { # SYSTEM RUN
+  # Up the rates until delivery fails (ratio < 0.999) or latency is hopeless
+  # (p99 > 5 s). Two figures: the target's (ratio >= 0.999 and p99 < 50 ms)
+  # and, for context, the most deliveries/s with ratio >= 0.999 whatever the latency.
+  local best_rate=0 best="" top_rate=0 top="" line r verdict
+  for r in ${rates//,/ }; do
+    line=$(chat_load_json "$1 fanout run $2 rate $r" --clients "$clients" --rooms "$rooms" --rate "$r" \
+      --size "$size" --warmup "$warmup" --duration "$duration" --room-prefix "fanout-$r-") || break
+    verdict=$(jq -r '"ratio \(.delivery_ratio), p99 \(.latency_ms.p99) ms, \(.deliveries_per_s) deliveries/s"' <<<"$line")
+    if ! jq -e '.delivery_ratio >= 0.999' <<<"$line" >/dev/null; then
+      log "$1 run $2: $r msg/s: deliveries missing: $verdict"
+      break
+    fi
+    top_rate=$r
+    top=$line
+    if jq -e '.latency_ms.p99 < 50' <<<"$line" >/dev/null; then
+      log "$1 run $2: $r msg/s passes: $verdict"
+      best_rate=$r
+      best=$line
+    else
+      log "$1 run $2: $r msg/s: all delivered, p99 too high: $verdict"
+      jq -e '.latency_ms.p99 < 5000' <<<"$line" >/dev/null || break
+    fi
+  done
+  local context="no rate delivered everything"
+  if [[ -n "$top" ]]; then
+    context=$(jq -r --arg rate "$top_rate" '"most with ratio >= 0.999 whatever p99: \(.deliveries_per_s)/s at \($rate) msg/s (p99 \(.latency_ms.p99) ms)"' <<<"$top")
+  fi
+  if [[ -z "$best" ]]; then
+    printf '0\tno rate met ratio >= 0.999 and p99 < 50 ms; %s\n' "$context"
+    return
+  fi
+  jq -r --arg rate "$best_rate" --arg context "$context" \
+    "\"\(.deliveries_per_s)\tat \(\$rate) msg/s: p99 \(.latency_ms.p99) ms, servers cpu \($servers_cpu)%, rss \($servers_rss) KiB; \(\$context)\"" <<<"$best"
+}
+
+measure_latency() {
+  local line
+  line=$(chat_load_json "$1 latency run $2" --clients "$clients" --rooms "$rooms" --rate "$rate" --size "$size" \
+    --warmup "$warmup" --duration "$duration" --room-prefix "latency-") || return 1
+  jq -r "\"\(.latency_ms.p99_with_missing)\tp99 of what arrived \(.latency_ms.p99) ms, p50 \(.latency_ms.p50) ms, p99.9 \(.latency_ms.p999) ms, ratio \(.delivery_ratio), \(.deliveries_per_s) deliveries/s, servers cpu \($servers_cpu)%\"" <<<"$line"
+}
+
+measure_idle() {
+  local line sources="" i system_number=1
+  [[ "$1" == peer ]] || system_number=2
+  # Fresh source addresses each run: the last run's ports may still be in TIME_WAIT.
+  for i in 2 3 4 5; do sources+="${sources:+,}127.$((10 + $2)).$system_number.$i"; done
+  line=$(chat_load_json "$1 idle run $2" --idle --clients "$connections" --hold "$hold" --ping-interval 5 \
+    --source-addresses "$sources") || return 1
+  jq -r '"\(([.processes[] | (.rss_kib - .rss_before_kib)] | add) / .open_at_end | . * 100 | round / 100)\t\(.open_at_end) open: " +
+         ([.processes[] | "\(.name) \(.rss_per_connection_kib) KiB/conn, rss \(.rss_kib) KiB"] | join("; "))' <<<"$line"
+}
+
+measure_history() {
+  local line
+  line=$("$here/history_load.sh" --json --chat-load "$chat_load" --room "history-$1-$2" 2>>"$out/history.log") || {
+    log "history_load.sh failed; see $out/history.log"
+    return 1
+  }
+  jq -c --arg name "$1 history run $2" '. + {"label": $name}' <<<"$line" >>"$results"
+  jq -r '"\(.requests_per_s)\tp50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, \(.messages_per_response) messages per response, non-2xx \(.non_2xx)"' <<<"$line"
+}
+
+case "$scenario" in
+  fanout) figure_name="deliveries/s at the highest passing rate"; higher_is_better=true ;;
+  latency) figure_name="p99 latency, ms, at $rate msg/s, undelivered counted at the drain's end"; higher_is_better=false ;;
+  idle) figure_name="RSS per idle connection, KiB (server processes together)"; higher_is_better=false ;;
+  history) figure_name="GET /history requests/s"; higher_is_better=true ;;
+esac
+
+log "scenario $scenario, ${#systems[@]} system(s) x $runs runs; logs and raw JSON in $out"
+declare -A figures
+for ((run = 1; run <= runs; ++run)); do
+  for system in "${systems[@]}"; do
+    wait_ports_free
+    if [[ "$system" == peer ]]; then start_peer; else start_ours "$run"; fi
+    result=$("measure_$scenario" "$system" "$run") || { stop_running; exit 1; }
+    stop_running
+    figure="${result%%$'\t'*}"
+    log "$system run $run: $figure (${result#*$'\t'})"
+    printf '%s\trun %d\t%s\t%s\n' "$system" "$run" "$figure" "${result#*$'\t'}" >>"$out/runs.tsv"
+    figures[$system]+="$figure "
+  done
+done
+
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+echo
+echo "scenario: $scenario ($figure_name), $runs runs each, alternating; machine: $(nproc) cores"
+cat "$out/runs.tsv"
+declare -A medians
+for system in "${systems[@]}"; do
+  medians[$system]=$(median "${figures[$system]}")
+  printf '%-5s median: %s   (runs: %s)\n' "$system" "${medians[$system]}" "${figures[$system]% }"
+done
+if [[ -n "${medians[peer]:-}" && -n "${medians[ours]:-}" ]]; then
+  awk -v ours="${medians[ours]}" -v peer="${medians[peer]}" -v higher="$higher_is_better" 'BEGIN {
+    if (ours == 0 || peer == 0) { print "ratio: n/a (a median is 0)"; exit }
+    r = ours / peer
+    if (higher == "true") printf "ratio ours/peer: %.2f (higher is better: ours is %.2fx the peer)\n", r, r
+    else printf "ratio ours/peer: %.3f (lower is better: ours is %.2fx better than the peer)\n", r, 1 / r
+  }'
+fi
+echo "raw results: $results"

@@ -1,0 +1,68 @@
+// The chat service as history-http sees it: one gRPC channel to grpc-chat
+// (in this host process or another) and the two calls it makes, both
+// asynchronous (gRPC's callback API), so no HTTP thread ever waits on the
+// network.
+//
+// Every call has a deadline and does not wait for a connection: with the
+// chat service down, calls fail at once with UNAVAILABLE, and the channel
+// keeps reconnecting with a short backoff so service resumes soon after
+// grpc-chat is back.
+#pragma once
+
+#include "chat.grpc.pb.h"
+#include "health.grpc.pb.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace chat::history_http {
+
+class ChatUpstream {
+ public:
+  using HistoryDone = std::function<void(const grpc::Status&, chat::GetChatHistoryResponse&&)>;
+  using HealthDone = std::function<void(const grpc::Status&, bool serving)>;
+
+  // `target`: "host:port" of grpc-chat. Connects lazily: the chat service
+  // may be down at start.
+  ChatUpstream(const std::string& target, std::chrono::milliseconds deadline);
+  ~ChatUpstream();
+  ChatUpstream(const ChatUpstream&) = delete;
+  ChatUpstream& operator=(const ChatUpstream&) = delete;
+
+  const std::string& target() const { return target_; }
+
+  // `done` runs exactly once, on a gRPC thread (or on the caller's, after shutdown()).
+  void get_history(const chat::GetChatHistoryRequest& request, HistoryDone done);
+  // grpc.health.v1.Health/Check for "chat.ChatService".
+  void check_health(HealthDone done);
+
+  // Cancels the calls in flight and returns once every `done` of them has
+  // returned; later calls fail at once with CANCELLED.
+  void shutdown();
+
+ private:
+  template <typename Call>
+  bool begin(const std::shared_ptr<Call>& call);
+  template <typename Call>
+  void end(std::shared_ptr<Call> call);
+
+  const std::string target_;
+  const std::chrono::milliseconds deadline_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<chat::ChatService::Stub> chat_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  bool closing_ = false;
+  std::set<grpc::ClientContext*> in_flight_;
+};
+
+}  // namespace chat::history_http

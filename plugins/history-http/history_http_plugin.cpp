@@ -1,0 +1,189 @@
+// history-http: the HTTP face of the chat system as a chat-host plugin.
+// Message history with CORS, the web client, health and metrics, over one
+// Beast HTTP/1.1 server; history and health come from grpc-chat over a real
+// gRPC channel, in this host process or another. docs/http-api.md is the
+// reference for clients.
+#include "chat_upstream.hpp"
+#include "cors_policy.hpp"
+#include "http_api.hpp"
+#include "http_metrics.hpp"
+#include "http_server.hpp"
+#include "web_root.hpp"
+
+#include <chathost/plugin.hpp>
+
+#include <filesystem>
+#include <thread>
+
+namespace {
+
+using chathost::ConfigKey;
+using namespace chat::history_http;
+
+bool starts_with_any(const std::string& text, std::initializer_list<std::string_view> prefixes) {
+  for (auto prefix : prefixes) {
+    if (text.rfind(prefix, 0) == 0 && text.size() > prefix.size()) return true;
+  }
+  return false;
+}
+
+class HistoryHttpPlugin final : public chathost::Plugin {
+ public:
+  std::string_view name() const override { return "history-http"; }
+
+  std::vector<ConfigKey> config_keys() const override {
+    return {
+        ConfigKey::string("host", "0.0.0.0", "address to listen on").env("HTTP_HOST"),
+        ConfigKey::integer("port", 8081, "port to listen on (0: any free port)").range(0, 65535).env("HTTP_PORT"),
+        ConfigKey::string("chat_host", "127.0.0.1",
+                          "host of the chat service (grpc-chat); 0.0.0.0 or :: means this machine")
+            .env("GRPC_HOST"),
+        ConfigKey::integer("chat_port", 50051, "port of the chat service (grpc-chat)").range(1, 65535).env("GRPC_PORT"),
+        ConfigKey::integer("upstream_deadline_ms", 3000, "deadline of each call to the chat service")
+            .range(50, 600000),
+        ConfigKey::string("web_root", "", "directory served at / (client.html and assets); empty: the shipped web/")
+            .env("HTTP_WEB_ROOT"),
+        ConfigKey::strings("allowed_origins", {"*"},
+                           "origins whose pages may read responses (CORS): exact origins, \"null\" for file:// "
+                           "pages, \"*\" for any")
+            .env("HTTP_ALLOWED_ORIGINS"),
+        ConfigKey::integer("cors_max_age_seconds", 600, "how long browsers may cache a preflight answer")
+            .range(0, 86400),
+        ConfigKey::string("public_ws_url", "",
+                          "WebSocket URL given to the page in /config.json; empty: ws://<host the page came "
+                          "from>:<ws_port>")
+            .env("PUBLIC_WS_URL"),
+        ConfigKey::string("public_history_url", "",
+                          "history URL given to the page in /config.json; empty: http://<host:port the page came "
+                          "from>")
+            .env("PUBLIC_HISTORY_URL"),
+        ConfigKey::integer("ws_port", 8080, "port of the WebSocket bridge (ws-proxy), for the derived ws_url")
+            .range(1, 65535)
+            .env("WS_PORT"),
+        ConfigKey::integer("threads", 2, "threads serving HTTP").range(1, 256),
+        ConfigKey::integer("request_timeout_ms", 10000, "longest time to read a request, and to write its response")
+            .range(100, 600000),
+        ConfigKey::integer("idle_timeout_ms", 30000, "how long a kept-alive connection may wait for its next request")
+            .range(100, 3600000),
+        ConfigKey::integer("max_body_bytes", 64 * 1024, "largest request body accepted (larger: 413)")
+            .range(0, 64 << 20),
+    };
+  }
+
+  void configure(chathost::PluginContext ctx) override {
+    ctx_ = std::move(ctx);
+    const auto& config = ctx_.config;
+    if (!ctx_.metrics) throw std::logic_error("the host gave history-http no metrics registry");
+
+    boost::system::error_code ec;
+    listen_address_ = net::ip::make_address(config.get_string("host"), ec);
+    if (ec) config.reject("host", "expected an IP address, got \"" + config.get_string("host") + "\"");
+    port_ = static_cast<unsigned short>(config.get_int("port"));
+
+    std::string chat_host = config.get_string("chat_host");
+    if (chat_host.empty() || chat_host.find_first_of(" /\t") != std::string::npos) {
+      config.reject("chat_host", "expected a host name or IP address, got \"" + chat_host + "\"");
+    }
+    // GRPC_HOST is also where grpc-chat listens, often "any address": as a
+    // destination that means this machine.
+    if (chat_host == "0.0.0.0") chat_host = "127.0.0.1";
+    if (chat_host == "::" || chat_host == "[::]") chat_host = "::1";
+    if (chat_host.find(':') != std::string::npos && chat_host.front() != '[') chat_host = "[" + chat_host + "]";
+    upstream_target_ = chat_host + ":" + std::to_string(config.get_int("chat_port"));
+    upstream_deadline_ = std::chrono::milliseconds(config.get_int("upstream_deadline_ms"));
+
+    const std::string web_root = config.get_string("web_root");
+    web_root_path_ = web_root.empty() ? std::filesystem::path(ctx_.share_dir) / "web" : std::filesystem::path(web_root);
+
+    const auto origins = config.get_strings("allowed_origins");
+    for (const auto& origin : origins) {
+      if (auto why = CorsPolicy::check_entry(origin); !why.empty()) config.reject("allowed_origins", why);
+    }
+    api_settings_.cors = CorsPolicy(origins);
+    api_settings_.cors_max_age = std::chrono::seconds(config.get_int("cors_max_age_seconds"));
+
+    api_settings_.public_ws_url = config.get_string("public_ws_url");
+    if (!api_settings_.public_ws_url.empty() && !starts_with_any(api_settings_.public_ws_url, {"ws://", "wss://"})) {
+      config.reject("public_ws_url", "expected a ws:// or wss:// URL, or nothing");
+    }
+    api_settings_.public_history_url = config.get_string("public_history_url");
+    if (!api_settings_.public_history_url.empty() &&
+        !starts_with_any(api_settings_.public_history_url, {"http://", "https://"})) {
+      config.reject("public_history_url", "expected an http:// or https:// URL, or nothing");
+    }
+    api_settings_.ws_port = static_cast<std::uint16_t>(config.get_int("ws_port"));
+
+    threads_ = static_cast<std::size_t>(config.get_int("threads"));
+    limits_.request_timeout = std::chrono::milliseconds(config.get_int("request_timeout_ms"));
+    limits_.idle_timeout = std::chrono::milliseconds(config.get_int("idle_timeout_ms"));
+    limits_.body_limit = static_cast<std::uint64_t>(config.get_int("max_body_bytes"));
+
+    // Registered now, so that the series exist (at zero) from the first scrape.
+    metrics_ = std::make_unique<HttpMetrics>(*ctx_.metrics);
+  }
+
+  void start() override {
+    upstream_ = std::make_unique<ChatUpstream>(upstream_target_, upstream_deadline_);
+    web_root_ = std::make_unique<WebRoot>(web_root_path_);
+    api_ = std::make_unique<HttpApi>(api_settings_, *upstream_, *web_root_, *metrics_, ctx_.metrics, ctx_.logger);
+    try {
+      server_ = std::make_unique<HttpServer>(tcp::endpoint(listen_address_, port_), threads_, *api_, limits_,
+                                             ctx_.logger);
+    } catch (...) {
+      stop_parts();
+      throw;
+    }
+    server_->start();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(web_root_->path() / "client.html", ec)) {
+      ctx_.logger->warn("no client.html in the web root {}: GET / answers 404", web_root_->path().string());
+    }
+    ctx_.logger->info("serving history, page, health and metrics on {} (chat service at {}, web root {})",
+                      endpoints().front(), upstream_target_, web_root_->path().string());
+  }
+
+  void stop() override {
+    stop_parts();
+    ctx_.logger->info("stopped");
+  }
+
+  std::vector<std::string> endpoints() const override {
+    const tcp::endpoint endpoint = server_ ? server_->local_endpoint() : tcp::endpoint(listen_address_, port_);
+    const auto address = endpoint.address();
+    return {"http://" + (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+            std::to_string(endpoint.port())};
+  }
+
+ private:
+  // In dependency order: calls to the chat service end first (their answers
+  // go to connections still served), then the connections and threads, then
+  // what they used.
+  void stop_parts() {
+    if (upstream_) upstream_->shutdown();
+    if (server_) server_->stop();
+    server_.reset();
+    api_.reset();
+    web_root_.reset();
+    upstream_.reset();
+  }
+
+  chathost::PluginContext ctx_;
+  net::ip::address listen_address_;
+  unsigned short port_ = 0;
+  std::string upstream_target_;
+  std::chrono::milliseconds upstream_deadline_{3000};
+  std::filesystem::path web_root_path_;
+  ApiSettings api_settings_;
+  ConnectionLimits limits_;
+  std::size_t threads_ = 2;
+
+  std::unique_ptr<HttpMetrics> metrics_;
+  std::unique_ptr<ChatUpstream> upstream_;
+  std::unique_ptr<WebRoot> web_root_;
+  std::unique_ptr<HttpApi> api_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace
+
+CHATHOST_PLUGIN(HistoryHttpPlugin)

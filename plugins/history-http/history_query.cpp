@@ -1,0 +1,114 @@
+#include "history_query.hpp"
+
+#include "text_decoding.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+#include <optional>
+
+namespace chat::history_http {
+namespace {
+
+constexpr std::array<std::string_view, 5> kParameters{"room", "user", "limit", "before", "after"};
+constexpr std::size_t kMaxNameInError = 64;
+
+// A client-chosen name made safe to echo in an error: printable ASCII only.
+std::string printable(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, kMaxNameInError)) out += (c >= 0x20 && c < 0x7F) ? c : '?';
+  return out;
+}
+
+// Decimal digits only: no sign, no spaces, no exponent; nullopt on overflow.
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+  if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// room and user: the ids of chat.proto, 1..128 bytes of UTF-8.
+std::optional<QueryError> check_id(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    return QueryError{name, name + " must not be empty" +
+                                (name == "user" ? std::string(" (leave it out for every sender)") : "")};
+  }
+  if (value.size() > kMaxIdBytes) {
+    return QueryError{name, name + " must be at most " + std::to_string(kMaxIdBytes) + " bytes"};
+  }
+  if (!is_valid_utf8(value)) return QueryError{name, name + " must be valid UTF-8"};
+  return std::nullopt;
+}
+
+}  // namespace
+
+HistoryQuery parse_history_query(std::string_view query) {
+  std::map<std::string, std::string, std::less<>> values;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;  // "a=1&&b=2", a trailing '&'
+    const auto eq = pair.find('=');
+    const std::string_view raw_name = pair.substr(0, eq);
+    const std::string_view raw_value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+
+    auto name = percent_decode(raw_name, true);
+    if (!name) return QueryError{printable(raw_name), "invalid percent-encoding in a parameter name"};
+    if (std::find(kParameters.begin(), kParameters.end(), *name) == kParameters.end()) {
+      return QueryError{printable(*name), "unknown parameter '" + printable(*name) +
+                                              "' (known: room, user, limit, before, after)"};
+    }
+    auto value = percent_decode(raw_value, true);
+    if (!value) return QueryError{*name, *name + " has invalid percent-encoding"};
+    if (!values.emplace(*name, std::move(*value)).second) {
+      return QueryError{*name, *name + " is given more than once"};
+    }
+  }
+
+  chat::GetChatHistoryRequest request;
+  const auto room = values.find("room");
+  if (room == values.end()) return QueryError{"room", "room is required"};
+  if (auto error = check_id("room", room->second)) return std::move(*error);
+  request.set_room_id(room->second);
+
+  if (const auto user = values.find("user"); user != values.end()) {
+    if (auto error = check_id("user", user->second)) return std::move(*error);
+    request.set_sender_id(user->second);
+  }
+
+  request.set_limit(kDefaultHistoryLimit);
+  if (const auto limit = values.find("limit"); limit != values.end()) {
+    const auto n = parse_unsigned(limit->second);
+    if (!n || *n < 1 || *n > kMaxHistoryLimit) {
+      return QueryError{"limit", "limit must be an integer from 1 to " + std::to_string(kMaxHistoryLimit)};
+    }
+    request.set_limit(static_cast<std::uint32_t>(*n));
+  }
+
+  if (const auto before = values.find("before"); before != values.end()) {
+    const auto n = parse_unsigned(before->second);
+    // before = 0 would mean "no bound" to the chat service: refuse it rather
+    // than answer something other than what was asked.
+    if (!n || *n < 1) return QueryError{"before", "before must be a message sequence number (an integer >= 1)"};
+    request.set_before(*n);
+  }
+
+  if (const auto after = values.find("after"); after != values.end()) {
+    const auto n = parse_unsigned(after->second);
+    if (!n) return QueryError{"after", "after must be a message sequence number (an integer >= 0)"};
+    request.set_after(*n);
+  }
+
+  if (request.before() != 0 && request.has_after() && request.before() <= request.after()) {
+    return QueryError{"before", "before must be greater than after"};
+  }
+  return request;
+}
+
+}  // namespace chat::history_http

@@ -1,0 +1,38 @@
+// The query string of GET /history, checked and turned into the
+// GetChatHistory request it asks for, or the parameter that is wrong and why.
+//
+//   room=R     required: the room, 1..128 bytes of UTF-8
+//   user=U     only this sender's messages (1..128 bytes of UTF-8)
+//   limit=N    1..1000, default 50
+//   before=S   only messages with sequence < S (S >= 1)
+//   after=S    read forwards from just after S (after=0: from the room's start)
+//
+// Every parameter at most once; anything else is refused, so a typo
+// ("limt=5") is an error instead of a silently ignored filter.
+#pragma once
+
+#include "chat.pb.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace chat::history_http {
+
+inline constexpr std::uint32_t kDefaultHistoryLimit = 50;
+inline constexpr std::uint32_t kMaxHistoryLimit = 1000;
+inline constexpr std::size_t kMaxIdBytes = 128;
+
+struct QueryError {
+  std::string parameter;  // the offending parameter's name (printable ASCII, at most 64 bytes)
+  std::string message;    // for people, e.g. "limit must be an integer from 1 to 1000"
+};
+
+using HistoryQuery = std::variant<chat::GetChatHistoryRequest, QueryError>;
+
+// `query`: what follows '?' in the request target, still percent-encoded
+// (may be empty).
+HistoryQuery parse_history_query(std::string_view query);
+
+}  // namespace chat::history_http

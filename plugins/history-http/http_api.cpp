@@ -1,0 +1,316 @@
+#include "http_api.hpp"
+
+#include "chat_json.hpp"
+#include "history_query.hpp"
+
+#include <boost/json.hpp>
+
+#include <regex>
+
+namespace chat::history_http {
+namespace {
+
+constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
+// Request headers a page may send cross-origin beyond the CORS-safelisted
+// ones: conditional requests and a JSON content type.
+constexpr std::string_view kAllowedHeaders = "Content-Type, If-None-Match";
+// Response headers a cross-origin page may read beyond the safelisted ones.
+constexpr std::string_view kExposedHeaders = "ETag, Retry-After";
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
+
+Route route_of(std::string_view path) {
+  if (path == "/history") return Route::History;
+  if (path == "/healthz") return Route::Healthz;
+  if (path == "/metrics") return Route::Metrics;
+  if (path == "/config.json") return Route::Config;
+  return Route::Static;
+}
+
+std::string json_error(std::string_view message, std::string_view parameter = {}) {
+  boost::json::object body;
+  body["error"] = message;
+  if (!parameter.empty()) body["parameter"] = parameter;
+  return boost::json::serialize(body);
+}
+
+Response make_response(http::status status, std::string_view content_type, std::string body) {
+  Response response{status, 11};
+  if (!content_type.empty()) response.set(http::field::content_type, content_type);
+  response.body() = std::move(body);
+  return response;
+}
+
+Response json_response(http::status status, std::string body) {
+  auto response = make_response(status, kJson, std::move(body));
+  // Answers about live data: never from a cache.
+  response.set(http::field::cache_control, "no-store");
+  return response;
+}
+
+std::string_view code_name(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+// The chat service may come back soon: worth retrying.
+bool is_transient(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         code == grpc::StatusCode::CANCELLED;
+}
+
+// {"room":R,"messages":[...],"has_more":b}; each message is the chat
+// protocol's JSON mapping, exactly as in the WebSocket frames.
+std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page) {
+  std::string body = R"({"room":)" + boost::json::serialize(boost::json::string(room)) + R"(,"messages":[)";
+  for (int i = 0; i < page.messages_size(); ++i) {
+    if (i > 0) body += ',';
+    body += chat::json::encode(page.messages(i));
+  }
+  body += R"(],"has_more":)";
+  body += page.has_more() ? "true}" : "false}";
+  return body;
+}
+
+// The Host header when it is a plain host[:port]; anything else (absent,
+// or junk that must not end up in a URL we hand out) is ignored.
+std::optional<std::string> usable_host(std::string_view host) {
+  static const std::regex authority(R"(^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$)");
+  if (host.empty() || host.size() > 255 || !std::regex_match(host.begin(), host.end(), authority)) {
+    return std::nullopt;
+  }
+  return std::string(host);
+}
+
+std::string hostname_of(const std::string& authority) {
+  if (!authority.empty() && authority.front() == '[') return authority.substr(0, authority.find(']') + 1);
+  return authority.substr(0, authority.find(':'));
+}
+
+std::string authority_of(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+// One request in progress: what its response needs from the request, and
+// what every response gets (CORS, payload framing, metrics) before it goes.
+class HttpApi::Exchange {
+ public:
+  Exchange(const HttpApi& api, const Request& request, Route route, Reply reply)
+      : api_(api),
+        route_(route),
+        started_(std::chrono::steady_clock::now()),
+        version_(request.version()),
+        keep_alive_(request.keep_alive()),
+        head_(request.method() == http::verb::head),
+        origin_(request[http::field::origin]),
+        origin_allowed_(api.settings_.cors.allows(origin_)),
+        reply_(std::move(reply)) {}
+
+  bool origin_allowed() const { return origin_allowed_; }
+  Route route() const { return route_; }
+
+  void finish(Response response) {
+    response.version(version_);
+    response.keep_alive(keep_alive_);
+    response.set("X-Content-Type-Options", "nosniff");
+    // Whatever the outcome, the answer depends on the Origin: caches must
+    // not hand one origin's answer to another.
+    if (response.find(http::field::vary) == response.end()) response.set(http::field::vary, "Origin");
+    if (origin_allowed_) {
+      response.set(http::field::access_control_allow_origin, origin_);
+      if (response.result() != http::status::no_content) {
+        response.set(http::field::access_control_expose_headers, kExposedHeaders);
+      }
+    }
+    const auto status = response.result();
+    if (status == http::status::no_content || status == http::status::not_modified) {
+      response.body().clear();  // no payload, and no Content-Length claiming one
+    } else if (head_) {
+      response.content_length(response.body().size());
+      response.body().clear();
+    } else {
+      response.prepare_payload();
+    }
+    api_.metrics_.request_done(route_, response.result_int(), std::chrono::steady_clock::now() - started_);
+    reply_(std::move(response));
+  }
+
+ private:
+  const HttpApi& api_;
+  const Route route_;
+  const std::chrono::steady_clock::time_point started_;
+  const unsigned version_;
+  const bool keep_alive_;
+  const bool head_;
+  const std::string origin_;
+  const bool origin_allowed_;
+  Reply reply_;
+};
+
+HttpApi::HttpApi(ApiSettings settings, ChatUpstream& upstream, const WebRoot& web_root, HttpMetrics& metrics,
+                 std::shared_ptr<chathost::Metrics> registry, std::shared_ptr<spdlog::logger> log)
+    : settings_(std::move(settings)),
+      upstream_(upstream),
+      web_root_(web_root),
+      metrics_(metrics),
+      registry_(std::move(registry)),
+      log_(std::move(log)) {}
+
+void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) const {
+  const std::string_view target = request.target();
+  const auto question = target.find('?');
+  const std::string_view path = target.substr(0, question);
+  const std::string_view query = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+  const bool origin_form = !path.empty() && path.front() == '/';
+  auto exchange = std::make_shared<Exchange>(*this, request, origin_form ? route_of(path) : Route::Other,
+                                             std::move(reply));
+  log_->debug("{} {}", std::string_view(request.method_string()), target);
+
+  if (request.method() == http::verb::options) return serve_preflight(request, exchange);
+  if (!origin_form) {
+    return exchange->finish(json_response(http::status::bad_request, json_error("the request target must be a path")));
+  }
+  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    auto response = json_response(http::status::method_not_allowed,
+                                  json_error("method not allowed (allowed: " + std::string(kAllowedMethods) + ")"));
+    response.set(http::field::allow, kAllowedMethods);
+    return exchange->finish(std::move(response));
+  }
+  switch (exchange->route()) {
+    case Route::History: return serve_history(query, exchange);
+    case Route::Healthz: return serve_health(exchange);
+    case Route::Metrics: return serve_metrics(exchange);
+    case Route::Config: return serve_config(request, local, exchange);
+    case Route::Static:
+    case Route::Other: return serve_file(request, path, exchange);
+  }
+}
+
+Response HttpApi::refuse_unreadable(http::status status, std::string_view why) const {
+  auto response = json_response(status, json_error(why));
+  response.keep_alive(false);
+  response.prepare_payload();
+  metrics_.request_done(Route::Other, response.result_int(), {});
+  return response;
+}
+
+void HttpApi::serve_history(std::string_view query, const std::shared_ptr<Exchange>& exchange) const {
+  auto parsed = parse_history_query(query);
+  if (const auto* error = std::get_if<QueryError>(&parsed)) {
+    return exchange->finish(json_response(http::status::bad_request, json_error(error->message, error->parameter)));
+  }
+  const auto& request = std::get<chat::GetChatHistoryRequest>(parsed);
+  upstream_.get_history(request, [this, exchange, room = request.room_id()](const grpc::Status& status,
+                                                                            chat::GetChatHistoryResponse&& page) {
+    if (status.ok()) return exchange->finish(json_response(http::status::ok, history_body(room, page)));
+    if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      return exchange->finish(json_response(http::status::bad_request, json_error(status.error_message())));
+    }
+    metrics_.upstream_error("GetChatHistory", code_name(status.error_code()));
+    log_->debug("GetChatHistory failed: {} {}", code_name(status.error_code()), status.error_message());
+    if (!is_transient(status.error_code())) {
+      return exchange->finish(json_response(
+          http::status::bad_gateway, json_error("the chat service failed: " + status.error_message())));
+    }
+    auto response = json_response(http::status::service_unavailable,
+                                  json_error("the chat service is unavailable: " + status.error_message()));
+    response.set(http::field::retry_after, std::to_string(settings_.retry_after.count()));
+    exchange->finish(std::move(response));
+  });
+}
+
+void HttpApi::serve_health(const std::shared_ptr<Exchange>& exchange) const {
+  upstream_.check_health([this, exchange](const grpc::Status& status, bool serving) {
+    if (serving) return exchange->finish(json_response(http::status::ok, R"({"status":"ok"})"));
+    std::string why = "the chat service is not serving";
+    if (!status.ok()) {
+      metrics_.upstream_error("Health.Check", code_name(status.error_code()));
+      why = "the chat service cannot be reached: " + std::string(code_name(status.error_code())) + " " +
+            status.error_message();
+    }
+    boost::json::object body;
+    body["status"] = "unavailable";
+    body["error"] = why;
+    auto response = json_response(http::status::service_unavailable, boost::json::serialize(body));
+    response.set(http::field::retry_after, std::to_string(settings_.retry_after.count()));
+    exchange->finish(std::move(response));
+  });
+}
+
+void HttpApi::serve_metrics(const std::shared_ptr<Exchange>& exchange) const {
+  auto response = make_response(http::status::ok, kPrometheus, registry_->render_prometheus());
+  response.set(http::field::cache_control, "no-store");
+  exchange->finish(std::move(response));
+}
+
+void HttpApi::serve_config(const Request& request, const tcp::endpoint& local,
+                           const std::shared_ptr<Exchange>& exchange) const {
+  // The page was loaded from this authority, so history is right here; the
+  // WebSocket is on the same host name at the ws-proxy's port. Public URLs
+  // from the config win (other host names, TLS-terminating proxies).
+  const std::string authority = usable_host(request[http::field::host]).value_or(authority_of(local));
+  boost::json::object body;
+  body["ws_url"] = settings_.public_ws_url.empty()
+                       ? "ws://" + hostname_of(authority) + ":" + std::to_string(settings_.ws_port)
+                       : settings_.public_ws_url;
+  body["history_url"] = settings_.public_history_url.empty() ? "http://" + authority : settings_.public_history_url;
+  exchange->finish(json_response(http::status::ok, boost::json::serialize(body)));
+}
+
+void HttpApi::serve_file(const Request& request, std::string_view path,
+                         const std::shared_ptr<Exchange>& exchange) const {
+  const auto file = web_root_.find(path);
+  if (!file) return exchange->finish(json_response(http::status::not_found, json_error("not found")));
+  const bool unchanged = etag_matches(request[http::field::if_none_match], file->etag);
+  auto response = make_response(unchanged ? http::status::not_modified : http::status::ok,
+                                unchanged ? std::string_view{} : file->content_type,
+                                unchanged ? std::string{} : *file->content);
+  response.set(http::field::etag, file->etag);
+  // Always revalidated (cheap with the ETag): a new page shows at once.
+  response.set(http::field::cache_control, "no-cache");
+  exchange->finish(std::move(response));
+}
+
+void HttpApi::serve_preflight(const Request& request, const std::shared_ptr<Exchange>& exchange) const {
+  const bool preflight = request.find(http::field::origin) != request.end() &&
+                         request.find(http::field::access_control_request_method) != request.end();
+  if (!preflight) {
+    // A plain OPTIONS (or OPTIONS *): what this server allows.
+    auto response = make_response(http::status::no_content, {}, {});
+    response.set(http::field::allow, kAllowedMethods);
+    return exchange->finish(std::move(response));
+  }
+  if (!exchange->origin_allowed()) {
+    return exchange->finish(json_response(http::status::forbidden, json_error("origin not allowed")));
+  }
+  auto response = make_response(http::status::no_content, {}, {});
+  response.set(http::field::access_control_allow_methods, kAllowedMethods);
+  response.set(http::field::access_control_allow_headers, kAllowedHeaders);
+  response.set(http::field::access_control_max_age, std::to_string(settings_.cors_max_age.count()));
+  response.set(http::field::vary, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  exchange->finish(std::move(response));
+}
+
+}  // namespace chat::history_http

@@ -1,0 +1,90 @@
+#include "http_server.hpp"
+
+#include <boost/asio/strand.hpp>
+
+#include <stdexcept>
+
+namespace chat::history_http {
+namespace {
+
+// After a failed accept (out of file descriptors, say), wait before the next
+// one instead of spinning.
+constexpr std::chrono::milliseconds kAcceptRetry{100};
+
+std::string describe(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+         std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const tcp::endpoint& endpoint, std::size_t threads, const HttpApi& api,
+                       ConnectionLimits limits, std::shared_ptr<spdlog::logger> log)
+    : thread_count_(threads),
+      api_(api),
+      limits_(limits),
+      log_(std::move(log)),
+      io_(static_cast<int>(threads)),
+      acceptor_(net::make_strand(io_)),
+      accept_retry_(acceptor_.get_executor()) {
+  beast::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (!ec) bound_ = acceptor_.local_endpoint(ec);
+  if (ec) throw std::runtime_error("cannot listen on " + describe(endpoint) + ": " + ec.message());
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start() {
+  do_accept();
+  threads_.reserve(thread_count_);
+  for (std::size_t i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { run_thread(); });
+}
+
+void HttpServer::stop() {
+  io_.stop();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+  beast::error_code ec;
+  acceptor_.close(ec);
+  // Sessions still waiting in the io_context go with it, closing their sockets.
+}
+
+void HttpServer::run_thread() {
+  for (;;) {
+    try {
+      io_.run();
+      return;
+    } catch (const std::exception& e) {
+      // A handler threw: that connection is lost, the server goes on.
+      log_->error("unexpected error in a connection: {}", e.what());
+    }
+  }
+}
+
+void HttpServer::do_accept() {
+  // Each connection gets a strand of its own.
+  acceptor_.async_accept(net::make_strand(io_), beast::bind_front_handler(&HttpServer::on_accept, this));
+}
+
+void HttpServer::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {
+    log_->warn("accept failed: {}", ec.message());
+    accept_retry_.expires_after(kAcceptRetry);
+    accept_retry_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec) do_accept();
+    });
+    return;
+  }
+  std::make_shared<HttpSession>(std::move(socket), api_, limits_, log_)->run();
+  do_accept();
+}
+
+}  // namespace chat::history_http

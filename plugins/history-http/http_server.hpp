@@ -1,0 +1,53 @@
+// The listening side of history-http: an acceptor and a pool of threads
+// running one io_context; every connection gets its own strand and an
+// HttpSession.
+#pragma once
+
+#include "http_api.hpp"
+#include "http_session.hpp"
+#include "http_types.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/logger.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace chat::history_http {
+
+class HttpServer {
+ public:
+  // Binds and listens at once: throws std::runtime_error naming the address
+  // when it cannot.
+  HttpServer(const tcp::endpoint& endpoint, std::size_t threads, const HttpApi& api, ConnectionLimits limits,
+             std::shared_ptr<spdlog::logger> log);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound address (port 0 resolved).
+  tcp::endpoint local_endpoint() const { return bound_; }
+
+  void start();
+  // Stops accepting, drops every connection and joins the threads.
+  void stop();
+
+ private:
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  void run_thread();
+
+  const std::size_t thread_count_;
+  const HttpApi& api_;
+  const ConnectionLimits limits_;
+  std::shared_ptr<spdlog::logger> log_;
+  net::io_context io_;
+  tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_;
+  tcp::endpoint bound_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace chat::history_http

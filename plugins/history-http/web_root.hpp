@@ -1,0 +1,64 @@
+// The page and its assets: files under one directory, looked up by request
+// path, never outside it.
+//
+// A path is refused (404, whatever is on disk) when, after decoding its
+// percent-escapes once, it holds a NUL or other control byte, a backslash, a
+// '%' (a double-encoded escape), an empty segment ("//", a trailing '/'), or
+// a segment starting with '.' ("..", ".", hidden files). Directories are
+// never listed; symbolic links are followed only to files inside the root.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chat::history_http {
+
+struct StaticFile {
+  std::shared_ptr<const std::string> content;
+  std::string etag;  // strong, quoted: "\"<hash>-<size>\""
+  std::string content_type;
+};
+
+class WebRoot {
+ public:
+  // `root` may not exist (yet): every lookup is then a miss.
+  explicit WebRoot(const std::filesystem::path& root);
+
+  const std::filesystem::path& path() const { return root_; }
+
+  // The file that `target_path` (the request target without its query,
+  // still percent-encoded) names; "/" is client.html. nullopt: not found, or
+  // refused (see above).
+  std::optional<StaticFile> find(std::string_view target_path) const;
+
+  // The checked path relative to the root, or nullopt when refused.
+  static std::optional<std::filesystem::path> relative_path(std::string_view target_path);
+
+ private:
+  struct Cached {
+    std::filesystem::file_time_type modified;
+    std::uintmax_t size = 0;
+    StaticFile file;
+  };
+
+  std::filesystem::path root_;
+  // Files read once and kept while their size and mtime stay the same.
+  mutable std::mutex mutex_;
+  mutable std::map<std::filesystem::path, Cached> cache_;
+};
+
+// "text/html; charset=utf-8" and the like, by extension; unknown ones are
+// application/octet-stream.
+std::string_view content_type_for(const std::filesystem::path& file);
+
+// Whether an If-None-Match header value matches `etag` (weak comparison, as
+// RFC 9110 asks for If-None-Match; "*" matches any).
+bool etag_matches(std::string_view if_none_match, std::string_view etag);
+
+}  // namespace chat::history_http

@@ -1,0 +1,278 @@
+#include "bridge.hpp"
+
+#include "chat_json.hpp"
+#include "ws_session.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+
+namespace chat::proxy {
+namespace {
+
+std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::size_t index) {
+  grpc::ChannelArguments args;
+  // gRPC's own connection backoff, within the configured bounds.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_max.count()));
+  // One TCP connection per stream, so streams do not share one transport.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("chat.ws_proxy.stream", static_cast<int>(index));
+  const std::string host =
+      options.chat_host.find(':') != std::string::npos ? "[" + options.chat_host + "]" : options.chat_host;
+  return grpc::CreateCustomChannel(host + ":" + std::to_string(options.chat_port), grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+// The refused frame's identifiers, for its error; dropped when unusable.
+std::string usable(const std::string& value) { return check_id(value, "", "").has_value() ? "" : value; }
+
+}  // namespace
+
+Bridge::Bridge(const ProxyOptions& options, boost::asio::io_context& io, std::shared_ptr<spdlog::logger> log,
+               ProxyMetrics metrics)
+    : options_(options), log_(std::move(log)), metrics_(metrics) {
+  for (std::size_t i = 0; i < options_.upstream_streams; ++i) {
+    links_.push_back(std::make_unique<UpstreamLink>(i, make_channel(options_, i), io.get_executor(), options_, log_,
+                                                    [this] { link_status_changed(); }));
+  }
+  metrics_.upstream_available->set(0);
+}
+
+Bridge::~Bridge() = default;
+
+void Bridge::start() {
+  for (auto& link : links_) link->start();
+}
+
+bool Bridge::available() const {
+  return std::all_of(links_.begin(), links_.end(), [](const auto& link) { return link->available(); });
+}
+
+bool Bridge::wait_available(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, timeout, [this] { return announced_available_; });
+}
+
+UpstreamLink& Bridge::link_for(const std::string& room) {
+  if (links_.size() == 1) return *links_.front();
+  return *links_[std::hash<std::string>{}(room) % links_.size()];
+}
+
+Frame Bridge::status_frame(bool available) {
+  ChatStream event;
+  auto* status = event.mutable_service_status();
+  status->set_available(available);
+  if (!available) status->set_message("the chat service cannot be reached; reconnecting");
+  return make_frame(event);
+}
+
+void Bridge::link_status_changed() {
+  // Computed under the lock, so two changes racing cannot announce in the
+  // wrong order (links never call back while holding their own lock).
+  std::lock_guard lock(mutex_);
+  const bool now = available();
+  if (now == announced_available_) return;
+  announced_available_ = now;
+  metrics_.upstream_available->set(now ? 1 : 0);
+  if (now) {
+    log_->info("chat service available; telling {} clients", sessions_.size());
+  } else {
+    log_->warn("chat service unavailable; telling {} clients, reconnecting", sessions_.size());
+  }
+  const Frame frame = status_frame(now);
+  for (const auto& [id, weak] : sessions_) {
+    if (auto session = weak.lock()) session->send(frame);
+  }
+  changed_.notify_all();
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+
+bool Bridge::try_admit() {
+  std::size_t current = admitted_.load();
+  while (current < options_.max_connections) {
+    if (admitted_.compare_exchange_weak(current, current + 1)) return true;
+  }
+  return false;
+}
+
+void Bridge::release_admission() { --admitted_; }
+
+void Bridge::opened(const std::shared_ptr<WsSession>& session, const UpgradeTarget& target) {
+  {
+    std::lock_guard lock(mutex_);
+    sessions_.emplace(session->id(), session);
+    // Under the lock: no status change can slip between this and the registration.
+    session->send(status_frame(announced_available_));
+  }
+  metrics_.connections->add(1);
+  ClientState& state = session->chat_state();
+  if (!target.user.empty()) {
+    state.user = target.user;
+    session->set_speaks_events();
+  }
+  if (!target.room.empty()) {
+    state.rooms.insert(target.room);
+    link_for(target.room).join(session, target.room, state.user, std::nullopt, true);
+  }
+}
+
+void Bridge::closed(WsSession& session) {
+  ClientState& state = session.chat_state();
+  for (const auto& room : state.rooms) link_for(room).leave(session, room, state.user);
+  state.rooms.clear();
+  {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(session.id());
+    changed_.notify_all();
+  }
+  metrics_.connections->add(-1);
+}
+
+void Bridge::close_sessions(std::chrono::milliseconds timeout) {
+  std::vector<std::shared_ptr<WsSession>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  for (const auto& session : open) session->close(boost::beast::websocket::close_code::going_away, "server stopping");
+  open.clear();
+  std::unique_lock lock(mutex_);
+  if (!changed_.wait_for(lock, timeout, [this] { return sessions_.empty(); })) {
+    log_->warn("{} WebSocket sessions still open after {} ms", sessions_.size(), timeout.count());
+  }
+}
+
+void Bridge::stop_links(std::chrono::milliseconds timeout) {
+  for (auto& link : links_) {
+    if (!link->stop(timeout)) {
+      // Its call may still report to it: never destroy it.
+      log_->error("stream {} to the chat service did not end within {} ms", link->index(), timeout.count());
+      static_cast<void>(link.release());
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Frames from clients
+
+void Bridge::on_text(const std::shared_ptr<WsSession>& session, std::string_view text) {
+  ChatStream frame;
+  if (auto why = chat::json::decode(text, frame); !why.empty()) {
+    session->send(make_error_frame(describe_bad_frame(text, why)));
+    return;
+  }
+  switch (frame.payload_case()) {
+    case ChatStream::kChatMessage: on_chat_message(session, *frame.mutable_chat_message()); return;
+    case ChatStream::kJoin: on_join(session, *frame.mutable_join()); return;
+    case ChatStream::kLeave: on_leave(session, *frame.mutable_leave()); return;
+    case ChatStream::PAYLOAD_NOT_SET:
+      session->send(
+          make_error_frame(refusal(Error::UNKNOWN_PAYLOAD, "frame has no payload; send chat_message, join or leave")));
+      return;
+    default: {
+      const std::string name(payload_name(frame));
+      session->send(make_error_frame(refusal(
+          Error::UNKNOWN_PAYLOAD, "clients do not send " + name + " frames; send chat_message, join or leave", name)));
+      return;
+    }
+  }
+}
+
+void Bridge::on_chat_message(const std::shared_ptr<WsSession>& session, ChatMessage& message) {
+  ClientState& state = session->chat_state();
+  if (message.sender_id().empty() && !state.user.empty()) message.set_sender_id(state.user);
+  auto refuse = [&](ErrorInfo error) {
+    error.frame = "chat_message";
+    error.id = usable(message.id());
+    error.room_id = usable(message.room_id());
+    error.user_id = usable(message.sender_id());
+    session->send(make_error_frame(error));
+  };
+  std::optional<ErrorInfo> bad = check_id(message.room_id(), "room_id", "chat_message");
+  if (!bad) bad = check_id(message.sender_id(), "sender_id", "chat_message");
+  if (!bad) bad = check_id(message.id(), "id", "chat_message", /*required=*/false);
+  if (!bad && message.content().empty()) {
+    bad = refusal(Error::MISSING_FIELD, "content is required");
+  }
+  if (bad) return refuse(std::move(*bad));
+  if (!state.user.empty() && message.sender_id() != state.user) {
+    return refuse(refusal(Error::NOT_ALLOWED, "this connection is user '" + state.user + "'; it cannot send as '" +
+                                                  message.sender_id() + "'"));
+  }
+  const bool join_first = !state.rooms.contains(message.room_id());
+  if (join_first && state.rooms.size() >= options_.max_rooms_per_connection) {
+    return refuse(refusal(Error::NOT_ALLOWED, "a connection may be in at most " +
+                                                  std::to_string(options_.max_rooms_per_connection) + " rooms"));
+  }
+  state.user = message.sender_id();
+  const std::string room = message.room_id();
+  switch (link_for(room).send_message(session, message, join_first)) {
+    case SendResult::Sent:
+      if (join_first) state.rooms.insert(room);
+      return;
+    case SendResult::Unavailable:
+      return refuse(refusal(Error::UNAVAILABLE, "not sent: the chat service is unavailable"));
+    case SendResult::Busy: return refuse(refusal(Error::UNAVAILABLE, "not sent: the chat service is busy; try again"));
+  }
+}
+
+void Bridge::on_join(const std::shared_ptr<WsSession>& session, Join& join) {
+  ClientState& state = session->chat_state();
+  if (join.user_id().empty() && !state.user.empty()) join.set_user_id(state.user);
+  auto refuse = [&](ErrorInfo error) {
+    error.frame = "join";
+    error.room_id = usable(join.room_id());
+    error.user_id = usable(join.user_id());
+    session->send(make_error_frame(error));
+  };
+  std::optional<ErrorInfo> bad = check_id(join.room_id(), "room_id", "join");
+  if (!bad) bad = check_id(join.user_id(), "user_id", "join");
+  if (bad) return refuse(std::move(*bad));
+  if (!state.user.empty() && join.user_id() != state.user) {
+    return refuse(refusal(Error::NOT_ALLOWED,
+                          "this connection is user '" + state.user + "'; it cannot join as '" + join.user_id() + "'"));
+  }
+  if (!state.rooms.contains(join.room_id()) && state.rooms.size() >= options_.max_rooms_per_connection) {
+    return refuse(refusal(Error::NOT_ALLOWED, "a connection may be in at most " +
+                                                  std::to_string(options_.max_rooms_per_connection) + " rooms"));
+  }
+  state.user = join.user_id();
+  session->set_speaks_events();
+  state.rooms.insert(join.room_id());
+  std::optional<std::uint64_t> since;
+  if (join.has_since()) since = join.since();
+  link_for(join.room_id()).join(session, join.room_id(), join.user_id(), since, true);
+}
+
+void Bridge::on_leave(const std::shared_ptr<WsSession>& session, Leave& leave) {
+  ClientState& state = session->chat_state();
+  if (leave.user_id().empty() && !state.user.empty()) leave.set_user_id(state.user);
+  auto refuse = [&](ErrorInfo error) {
+    error.frame = "leave";
+    error.room_id = usable(leave.room_id());
+    error.user_id = usable(leave.user_id());
+    session->send(make_error_frame(error));
+  };
+  std::optional<ErrorInfo> bad = check_id(leave.room_id(), "room_id", "leave");
+  if (!bad) bad = check_id(leave.user_id(), "user_id", "leave");
+  if (bad) return refuse(std::move(*bad));
+  if (leave.user_id() != state.user) {
+    return refuse(refusal(Error::NOT_ALLOWED, state.user.empty()
+                                                  ? "this connection has not joined as anyone"
+                                                  : "this connection is user '" + state.user +
+                                                        "'; it cannot leave as '" + leave.user_id() + "'"));
+  }
+  if (!state.rooms.contains(leave.room_id())) {
+    return refuse(refusal(Error::NOT_MEMBER, "not in room '" + leave.room_id() + "'"));
+  }
+  state.rooms.erase(leave.room_id());
+  link_for(leave.room_id()).leave(*session, leave.room_id(), leave.user_id());
+}
+
+}  // namespace chat::proxy

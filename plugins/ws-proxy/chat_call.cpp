@@ -1,0 +1,83 @@
+#include "chat_call.hpp"
+
+namespace chat::proxy {
+
+ChatCall::ChatCall(ChatService::Stub& stub, ChatCallSink& sink) : sink_(sink) {
+  context_.set_wait_for_ready(true);
+  stub.async()->Chat(&context_, this);
+}
+
+void ChatCall::start(ChatStream first) {
+  AddHold();
+  StartRead(&incoming_);
+  {
+    std::lock_guard lock(mutex_);
+    writes_.push_back(std::move(first));
+    start_write_locked();
+  }
+  StartCall();
+}
+
+bool ChatCall::write(ChatStream frame) {
+  std::lock_guard lock(mutex_);
+  if (ended_) return false;
+  writes_.push_back(std::move(frame));
+  if (!writing_) start_write_locked();
+  return true;
+}
+
+std::size_t ChatCall::queued() const {
+  std::lock_guard lock(mutex_);
+  return writes_.size();
+}
+
+void ChatCall::start_write_locked() {
+  writing_ = true;
+  // While more frames wait behind this one, gRPC may hold it back to send
+  // them together; the last one queued carries no hint and flushes them all.
+  grpc::WriteOptions options;
+  if (writes_.size() > 1) options.set_buffer_hint();
+  // The frame stays in the queue, alive, until OnWriteDone.
+  StartWrite(&writes_.front(), options);
+}
+
+void ChatCall::OnWriteDone(bool ok) {
+  std::lock_guard lock(mutex_);
+  writing_ = false;
+  writes_.pop_front();
+  if (!ok) {
+    // The call is broken; the read side reports it and ends the call.
+    writes_.clear();
+    return;
+  }
+  if (!ended_ && !writes_.empty()) start_write_locked();
+}
+
+void ChatCall::OnReadDone(bool ok) {
+  if (ok) {
+    sink_.on_event(*this, incoming_);
+    StartRead(&incoming_);
+    return;
+  }
+  sink_.on_ended(*this);
+  {
+    std::lock_guard lock(mutex_);
+    ended_ = true;
+    // Keep only the write in flight: its frame must live until OnWriteDone.
+    while (writes_.size() > (writing_ ? 1U : 0U)) writes_.pop_back();
+  }
+  RemoveHold();
+}
+
+void ChatCall::OnDone(const grpc::Status& status) {
+  // Deleting the reactor (and its ClientContext) in OnDone is allowed; the
+  // sink hears last, so a link waiting for its calls to finish never sees
+  // one still being torn down.
+  ChatCallSink& sink = sink_;
+  const ChatCall* identity = this;
+  const grpc::Status final_status = status;
+  delete this;
+  sink.on_done(identity, final_status);
+}
+
+}  // namespace chat::proxy

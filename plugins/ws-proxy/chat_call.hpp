@@ -1,0 +1,64 @@
+// One chat.ChatService/Chat call on gRPC's callback API: a bidi reactor with
+// a read always pending, a write queue with exactly one write in flight, and
+// the events handed to a sink (the UpstreamLink).
+//
+// Lifetime: created by the link, deletes itself in OnDone after telling the
+// sink. Writes come from outside the reactions (WebSocket threads), hence
+// one hold, removed once the read side has ended: after that no write is
+// started and OnDone can come.
+#pragma once
+
+#include "chat.grpc.pb.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <mutex>
+
+namespace chat::proxy {
+
+class ChatCall;
+
+class ChatCallSink {
+ public:
+  virtual ~ChatCallSink() = default;
+  // One event from the chat service; on a gRPC thread, one at a time per call.
+  virtual void on_event(ChatCall& call, const ChatStream& event) = 0;
+  // The call can carry nothing more (broken, cancelled or finished); no
+  // write may follow. Before on_done.
+  virtual void on_ended(ChatCall& call) = 0;
+  // Last: the call is gone once this returns (`call` is only an identity).
+  virtual void on_done(const ChatCall* call, const grpc::Status& status) = 0;
+};
+
+class ChatCall final : public grpc::ClientBidiReactor<ChatStream, ChatStream> {
+ public:
+  ChatCall(ChatService::Stub& stub, ChatCallSink& sink);
+
+  // Starts the call with `first` as its first frame. Waits for the channel
+  // to be ready (wait_for_ready): a chat service that is down is waited for.
+  void start(ChatStream first);
+  // Queues a frame; false once the call has ended.
+  bool write(ChatStream frame);
+  std::size_t queued() const;
+  // Ends the call (stop); OnDone follows.
+  void cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  void start_write_locked();
+
+  grpc::ClientContext context_;
+  ChatCallSink& sink_;
+  ChatStream incoming_;
+
+  mutable std::mutex mutex_;
+  std::deque<ChatStream> writes_;  // front() is in flight while writing_
+  bool writing_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace chat::proxy

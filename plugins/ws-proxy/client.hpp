@@ -1,0 +1,29 @@
+// A WebSocket client as the chat side of the proxy sees it: something to
+// send frames to. WsSession implements it; the upstream links hold them.
+#pragma once
+
+#include "frames.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace chat::proxy {
+
+class Client {
+ public:
+  virtual ~Client() = default;
+
+  // Unique for the life of the proxy.
+  virtual std::uint64_t id() const = 0;
+  // Queues a frame for the client. Any thread; never blocks, never calls back.
+  virtual void send(Frame frame) = 0;
+  // Whether the client speaks the event protocol. A connection that never
+  // joined (the exercise's clients) gets chat messages, errors and service
+  // status only: no joined, presence or ack frames it would not understand.
+  virtual bool speaks_events() const = 0;
+};
+
+using ClientPtr = std::shared_ptr<Client>;
+using ClientWeak = std::weak_ptr<Client>;
+
+}  // namespace chat::proxy

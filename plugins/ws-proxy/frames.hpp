@@ -1,0 +1,52 @@
+// What the proxy sends to WebSocket clients: frames serialized once (proto3
+// JSON of chat.ChatStream) and shared by every recipient, and the error
+// frames it answers bad input with.
+#pragma once
+
+#include "chat.pb.h"
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chat::proxy {
+
+// One serialized text frame; the same buffer goes to every recipient.
+using Frame = std::shared_ptr<const std::string>;
+
+// Longest room_id, sender_id, user_id or message id (as grpc-chat).
+inline constexpr std::size_t kMaxIdBytes = 128;
+
+Frame make_frame(const ChatStream& event);
+
+// An error event; `id`, `room_id` and `user_id` name the refused frame's
+// message, room and user when it had them.
+struct ErrorInfo {
+  Error::Code code = Error::UNSPECIFIED;
+  std::string message;
+  std::string frame;  // payload kind of the refused frame, e.g. "chat_message"
+  std::string id;
+  std::string room_id;
+  std::string user_id;
+};
+Frame make_error_frame(const ErrorInfo& info);
+ErrorInfo refusal(Error::Code code, std::string message, std::string frame = {});
+
+// "chat_message", "join", ...; "" when no payload is set.
+std::string_view payload_name(const ChatStream& frame);
+
+// Why a text frame that chat::json::decode refused is wrong: invalid JSON
+// (INVALID_FRAME), an unknown payload such as {"foo":{}} (UNKNOWN_PAYLOAD),
+// or a known payload of the wrong shape (INVALID_FRAME). `parse_error` is
+// decode's message.
+ErrorInfo describe_bad_frame(std::string_view text, std::string_view parse_error);
+
+// An identifier: present (unless optional), at most kMaxIdBytes, valid UTF-8.
+std::optional<ErrorInfo> check_id(std::string_view value, std::string_view field, std::string_view frame,
+                                  bool required = true);
+
+bool is_valid_utf8(std::string_view text);
+
+}  // namespace chat::proxy

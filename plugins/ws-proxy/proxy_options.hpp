@@ -1,0 +1,43 @@
+// The ws-proxy settings, read from its config table once at configure().
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace chat::proxy {
+
+struct ProxyOptions {
+  // WebSocket side
+  std::string listen_host = "0.0.0.0";
+  std::uint16_t listen_port = 8080;
+  bool reuse_port = false;
+  std::size_t threads = 1;
+  // Exact Origin values accepted on the upgrade request; "*" accepts any.
+  // A request without an Origin header (not a browser) is always accepted.
+  std::vector<std::string> allowed_origins;
+  std::size_t max_frame_bytes = 64 * 1024;
+  std::size_t max_connections = 10000;
+  double max_messages_per_second = 50;  // per connection, sustained
+  double message_burst = 100;           // per connection, at once
+  std::size_t rate_limit_strikes = 50;  // refused frames in a row before closing 1008
+  std::size_t send_queue_limit = 1024;  // frames queued for one client before it is dropped
+  std::size_t max_rooms_per_connection = 100;
+  // SO_SNDBUF of each connection; 0 leaves the kernel's autotuning (up to
+  // tcp_wmem's maximum, 4 MiB by default, before a slow client is noticed).
+  std::size_t socket_send_buffer = 0;
+  std::chrono::seconds handshake_timeout{30};
+  std::chrono::seconds idle_timeout{300};
+
+  // Chat service side
+  std::string chat_host = "127.0.0.1";
+  std::uint16_t chat_port = 50051;
+  std::size_t upstream_streams = 2;
+  std::size_t upstream_queue_limit = 65536;  // frames waiting for the chat service, per stream
+  std::chrono::milliseconds reconnect_min{250};
+  std::chrono::milliseconds reconnect_max{5000};
+};
+
+}  // namespace chat::proxy

@@ -1,0 +1,512 @@
+#include "upstream_link.hpp"
+
+#include <algorithm>
+#include <random>
+
+namespace chat::proxy {
+namespace {
+
+ChatStream join_frame(const std::string& room, const std::string& user, std::optional<std::uint64_t> since) {
+  ChatStream frame;
+  Join* join = frame.mutable_join();
+  join->set_room_id(room);
+  join->set_user_id(user);
+  if (since) join->set_since(*since);
+  return frame;
+}
+
+ChatStream leave_frame(const std::string& room, const std::string& user) {
+  ChatStream frame;
+  frame.mutable_leave()->set_room_id(room);
+  frame.mutable_leave()->set_user_id(user);
+  return frame;
+}
+
+// Keeps at most `limit` bytes of `text` without splitting a UTF-8 sequence.
+std::string utf8_prefix(const std::string& text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  std::size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) --end;
+  return text.substr(0, end);
+}
+
+std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
+  thread_local std::minstd_rand random{std::random_device{}()};
+  std::uniform_real_distribution<double> factor(0.8, 1.2);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * factor(random)));
+}
+
+}  // namespace
+
+UpstreamLink::UpstreamLink(std::size_t index, std::shared_ptr<grpc::Channel> channel,
+                           boost::asio::any_io_executor executor, const ProxyOptions& options,
+                           std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed)
+    : index_(index),
+      channel_(std::move(channel)),
+      stub_(ChatService::NewStub(channel_)),
+      options_(options),
+      log_(std::move(log)),
+      status_changed_(std::move(status_changed)),
+      reconnect_timer_(std::move(executor)) {}
+
+UpstreamLink::~UpstreamLink() = default;
+
+void UpstreamLink::start() {
+  std::lock_guard lock(mutex_);
+  start_call_locked();
+}
+
+bool UpstreamLink::stop(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  state_ = State::Stopped;
+  reconnect_timer_.cancel();
+  if (call_ != nullptr) call_->cancel();
+  const bool done = calls_changed_.wait_for(lock, timeout, [this] { return calls_alive_ == 0; });
+  // Nothing will be delivered any more: let the sessions go.
+  rooms_.clear();
+  pending_.clear();
+  join_requests_.clear();
+  answer_.reset();
+  return done;
+}
+
+bool UpstreamLink::available() const {
+  std::lock_guard lock(mutex_);
+  return state_ == State::Available;
+}
+
+// ---------------------------------------------------------------------------
+// The call and its lifecycle
+
+void UpstreamLink::start_call_locked() {
+  state_ = State::Connecting;
+  call_ = new ChatCall(*stub_, *this);
+  ++calls_alive_;
+  // A frame without payload is answered at once with UNKNOWN_PAYLOAD: the
+  // answer proves the stream reaches a working chat service.
+  call_->start(ChatStream{});
+}
+
+void UpstreamLink::schedule_reconnect_locked() {
+  const auto base = options_.reconnect_min * (1U << std::min(attempt_, 16U));
+  const auto delay = jittered(std::min<std::chrono::milliseconds>(base, options_.reconnect_max));
+  ++attempt_;
+  reconnect_timer_.expires_after(delay);
+  reconnect_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    std::lock_guard lock(mutex_);
+    if (state_ == State::Stopped || call_ != nullptr) return;
+    start_call_locked();
+  });
+}
+
+void UpstreamLink::became_available_locked() {
+  state_ = State::Available;
+  attempt_ = 0;
+  if (ever_available_) {
+    log_->info("stream {} to the chat service is back; re-joining {} rooms", index_, rooms_.size());
+  } else {
+    log_->debug("stream {} to the chat service is up", index_);
+  }
+  ever_available_ = true;
+  rejoin_locked();
+}
+
+void UpstreamLink::rejoin_locked() {
+  for (auto& [room_id, room] : rooms_) {
+    const bool has_live =
+        std::any_of(room.members.begin(), room.members.end(), [](const auto& entry) { return entry.second.live; });
+    if (has_live) {
+      // One join with `since` replays the gap to every live member; the other
+      // users of the room only need their membership back.
+      bool first = true;
+      for (const auto& [user, connections] : room.users) {
+        std::optional<std::uint64_t> since;
+        if (first) since = room.last_sequence;
+        send_join_locked(JoinRequest{room_id, user, 0, false}, since);
+        first = false;
+      }
+    }
+    for (auto& [client_id, member] : room.members) {
+      if (member.live) continue;
+      send_join_locked(JoinRequest{room_id, member.user, client_id, member.answer}, member.since);
+      member.join_sent = true;
+    }
+  }
+}
+
+void UpstreamLink::send_join_locked(const JoinRequest& request, std::optional<std::uint64_t> since) {
+  if (write_locked(join_frame(request.room, request.user, since))) join_requests_.push_back(request);
+}
+
+bool UpstreamLink::write_locked(ChatStream frame) {
+  if (call_ == nullptr) return false;
+  return call_->write(std::move(frame));
+}
+
+void UpstreamLink::on_ended(ChatCall& call) {
+  bool was_available = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (call_ != &call) return;
+    call_ = nullptr;
+    was_available = state_ == State::Available;
+    if (state_ != State::Stopped) state_ = State::Connecting;
+    // Nothing sent on this call will be answered now: say so.
+    for (auto& [key, queue] : pending_) {
+      for (auto& pending : queue) {
+        auto client = pending.client.lock();
+        if (!client) continue;
+        ErrorInfo error = refusal(Error::UNAVAILABLE,
+                                  "not confirmed: the connection to the chat service was lost; the message may "
+                                  "have been stored (send it again with resend=true to be sure)",
+                                  "chat_message");
+        error.id = pending.client_message_id;
+        error.room_id = std::get<0>(key);
+        error.user_id = std::get<1>(key);
+        client->send(make_error_frame(error));
+      }
+    }
+    pending_.clear();
+    join_requests_.clear();
+    answer_.reset();
+    for (auto& [room_id, room] : rooms_) {
+      room.echo_ids.clear();
+      for (auto& [client_id, member] : room.members) {
+        if (!member.live) member.join_sent = false;
+      }
+    }
+  }
+  if (was_available) status_changed_();
+}
+
+void UpstreamLink::on_done(const ChatCall* /*call*/, const grpc::Status& status) {
+  std::lock_guard lock(mutex_);
+  --calls_alive_;
+  if (state_ != State::Stopped) {
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE || status.error_code() == grpc::StatusCode::CANCELLED) {
+      log_->warn("stream {} to the chat service ended ({}); reconnecting", index_, status.error_message());
+    } else {
+      log_->warn("stream {} to the chat service ended with {} ({}); reconnecting", index_,
+                 static_cast<int>(status.error_code()), status.error_message());
+    }
+    schedule_reconnect_locked();
+  }
+  calls_changed_.notify_all();
+}
+
+// ---------------------------------------------------------------------------
+// Requests from sessions
+
+void UpstreamLink::join(const ClientPtr& client, const std::string& room_id, const std::string& user,
+                        std::optional<std::uint64_t> since, bool answer) {
+  std::lock_guard lock(mutex_);
+  if (state_ == State::Stopped) return;
+  Room& room = rooms_[room_id];
+  auto [it, inserted] = room.members.try_emplace(client->id());
+  Membership& member = it->second;
+  if (inserted) {
+    member.client = client;
+    member.user = user;
+    ++room.users[user];
+  }
+  member.answer = member.answer || answer;
+  // A member that asks again with `since` wants exactly what follows it:
+  // it waits for its own replay instead of taking live messages meanwhile.
+  if (since) member.live = false;
+  member.since = since;
+  if (state_ == State::Available) {
+    send_join_locked(JoinRequest{room_id, user, client->id(), answer}, since);
+    member.join_sent = true;
+  } else {
+    member.join_sent = false;  // sent by rejoin_locked() once the service is back
+  }
+}
+
+void UpstreamLink::leave(const Client& client, const std::string& room_id, const std::string& user) {
+  std::lock_guard lock(mutex_);
+  auto room_it = rooms_.find(room_id);
+  if (room_it == rooms_.end()) return;
+  Room& room = room_it->second;
+  if (room.members.erase(client.id()) == 0) return;
+  auto user_it = room.users.find(user);
+  if (user_it != room.users.end() && --user_it->second == 0) {
+    room.users.erase(user_it);
+    if (state_ == State::Available) write_locked(leave_frame(room_id, user));
+  }
+  if (room.members.empty()) rooms_.erase(room_it);
+}
+
+SendResult UpstreamLink::send_message(const ClientPtr& client, ChatMessage message, bool join_first) {
+  std::lock_guard lock(mutex_);
+  if (state_ != State::Available || call_ == nullptr) return SendResult::Unavailable;
+  if (call_->queued() >= options_.upstream_queue_limit) return SendResult::Busy;
+  if (join_first) {
+    Room& room = rooms_[message.room_id()];
+    auto [it, inserted] = room.members.try_emplace(client->id());
+    if (inserted) {
+      it->second.client = client;
+      it->second.user = message.sender_id();
+      ++room.users[message.sender_id()];
+      send_join_locked(JoinRequest{message.room_id(), message.sender_id(), client->id(), false}, std::nullopt);
+      it->second.join_sent = true;
+    }
+  }
+  const std::string client_id = message.id();
+  std::string upstream_id = client_id;
+  bool rewritten = false;
+  if (!client_id.empty() && !message.resend() &&
+      pending_.contains({message.room_id(), message.sender_id(), client_id})) {
+    // Another message with this id awaits its ack (two tabs of one user
+    // sending "msg1", say): give this one an id of its own upstream.
+    upstream_id = unique_upstream_id_locked(message.room_id(), message.sender_id(), client_id);
+    rewritten = true;
+  }
+  pending_[{message.room_id(), message.sender_id(), upstream_id}].push_back(PendingSend{client, client_id, rewritten});
+  message.set_id(upstream_id);
+  ChatStream frame;
+  *frame.mutable_chat_message() = std::move(message);
+  write_locked(std::move(frame));
+  return SendResult::Sent;
+}
+
+std::string UpstreamLink::unique_upstream_id_locked(const std::string& room, const std::string& sender,
+                                                    const std::string& id) {
+  for (;;) {
+    const std::string suffix = "~" + std::to_string(++rewrites_);
+    std::string candidate = utf8_prefix(id, kMaxIdBytes - suffix.size()) + suffix;
+    if (!pending_.contains({room, sender, candidate})) return candidate;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Events from the chat service
+
+void UpstreamLink::on_event(ChatCall& call, const ChatStream& event) {
+  {
+    std::lock_guard lock(mutex_);
+    if (call_ != &call) return;
+  }
+  bool became_available = false;
+  switch (event.payload_case()) {
+    case ChatStream::kChatMessage: on_message(event); break;
+    case ChatStream::kJoined: on_joined(event.joined()); break;
+    case ChatStream::kPresence: on_presence(event); break;
+    case ChatStream::kAck: on_ack(event.ack()); break;
+    case ChatStream::kError: on_error(event, became_available); break;
+    default: log_->debug("stream {}: ignoring a {} event", index_, payload_name(event)); break;
+  }
+  if (became_available) status_changed_();
+}
+
+UpstreamLink::Room* UpstreamLink::find_room_locked(const std::string& room) {
+  auto it = rooms_.find(room);
+  return it == rooms_.end() ? nullptr : &it->second;
+}
+
+void UpstreamLink::on_message(const ChatStream& event) {
+  const ChatMessage& message = event.chat_message();
+  const Frame frame = make_frame(event);  // once, for every recipient
+  std::lock_guard lock(mutex_);
+  Room* room = find_room_locked(message.room_id());
+  if (answer_ && answer_->replay_left > 0 && answer_->request.room == message.room_id()) {
+    --answer_->replay_left;
+    if (room != nullptr) {
+      if (answer_->request.client_id == 0) {
+        deliver_live_locked(*room, message, frame);  // a re-join's replay is for every live member
+      } else if (auto member = room->members.find(answer_->request.client_id); member != room->members.end()) {
+        member->second.client->send(frame);
+      }
+    }
+    if (answer_->replay_left == 0) finish_replay_locked();
+    return;
+  }
+  if (room != nullptr) deliver_live_locked(*room, message, frame);
+}
+
+void UpstreamLink::deliver_live_locked(Room& room, const ChatMessage& message, const Frame& frame) {
+  const std::uint64_t sequence = message.sequence();
+  if (room.last_sequence && sequence <= *room.last_sequence) return;  // delivered already
+  room.last_sequence = sequence;
+  std::optional<std::pair<std::uint64_t, std::string>> sender_sees;
+  if (!room.echo_ids.empty()) {
+    if (auto it = room.echo_ids.find(sequence); it != room.echo_ids.end()) {
+      sender_sees = std::move(it->second);
+      room.echo_ids.erase(it);
+    }
+  }
+  for (auto& [client_id, member] : room.members) {
+    if (!member.live) continue;
+    if (sender_sees && sender_sees->first == client_id) {
+      ChatStream own;
+      *own.mutable_chat_message() = message;
+      own.mutable_chat_message()->set_id(sender_sees->second);
+      member.client->send(make_frame(own));
+    } else {
+      member.client->send(frame);
+    }
+  }
+}
+
+void UpstreamLink::on_joined(const Joined& joined) {
+  std::lock_guard lock(mutex_);
+  if (join_requests_.empty()) {
+    log_->warn("stream {}: unexpected joined event for room '{}'", index_, joined.room_id());
+    return;
+  }
+  JoinRequest request = std::move(join_requests_.front());
+  join_requests_.pop_front();
+  if (request.room != joined.room_id() || request.user != joined.user_id()) {
+    log_->warn("stream {}: joined '{}' as '{}' answers a join of '{}' as '{}'", index_, joined.room_id(),
+               joined.user_id(), request.room, request.user);
+    request.room = joined.room_id();
+  }
+  answer_ = Answer{request, joined.last_sequence(), joined.replayed(), joined.history_gap()};
+  if (Room* room = find_room_locked(request.room)) {
+    ChatStream event;
+    *event.mutable_joined() = joined;
+    if (request.client_id != 0) {
+      auto member = room->members.find(request.client_id);
+      if (request.answer && member != room->members.end() && member->second.client->speaks_events()) {
+        member->second.client->send(make_frame(event));
+      }
+    } else if (joined.history_gap()) {
+      // The gap since the last delivered message cannot be replayed: the
+      // clients reload the room's history.
+      log_->warn("room '{}': messages since {} cannot be recovered (history gap)", request.room,
+                 room->last_sequence.value_or(0));
+      const Frame frame = make_frame(event);
+      for (auto& [client_id, member] : room->members) {
+        if (member.live && member.client->speaks_events()) member.client->send(frame);
+      }
+    } else if (joined.replayed() > 0) {
+      log_->debug("room '{}': recovering {} messages", request.room, joined.replayed());
+    }
+  }
+  if (answer_->replay_left == 0) finish_replay_locked();
+}
+
+void UpstreamLink::finish_replay_locked() {
+  const Answer& answer = *answer_;
+  Room* room = find_room_locked(answer.request.room);
+  if (room == nullptr) return;
+  if (answer.request.client_id == 0 && answer.history_gap) {
+    room->last_sequence = answer.last_sequence;  // the store was reset or trimmed: start over from here
+  } else {
+    room->last_sequence = std::max(room->last_sequence.value_or(0), answer.last_sequence);
+  }
+  if (answer.request.client_id != 0) {
+    auto member = room->members.find(answer.request.client_id);
+    if (member != room->members.end()) member->second.live = true;
+  }
+}
+
+void UpstreamLink::on_presence(const ChatStream& event) {
+  const Presence& presence = event.presence();
+  std::lock_guard lock(mutex_);
+  Room* room = find_room_locked(presence.room_id());
+  if (presence.kind() == Presence::SNAPSHOT) {
+    if (!answer_ || answer_->request.room != presence.room_id()) {
+      log_->debug("stream {}: snapshot of room '{}' answers no join", index_, presence.room_id());
+      return;
+    }
+    const JoinRequest request = answer_->request;
+    answer_.reset();
+    if (room == nullptr) return;
+    if (request.client_id != 0) {
+      auto member = room->members.find(request.client_id);
+      if (request.answer && member != room->members.end() && member->second.client->speaks_events()) {
+        member->second.client->send(make_frame(event));
+      }
+      return;
+    }
+    // A re-join: everyone's view of who is online may be stale.
+    const Frame frame = make_frame(event);
+    for (auto& [client_id, member] : room->members) {
+      if (member.live && member.client->speaks_events()) member.client->send(frame);
+    }
+    return;
+  }
+  if (room == nullptr) return;
+  Frame frame;
+  for (auto& [client_id, member] : room->members) {
+    if (!member.live || !member.client->speaks_events()) continue;
+    if (!frame) frame = make_frame(event);
+    member.client->send(frame);
+  }
+}
+
+std::optional<UpstreamLink::PendingSend> UpstreamLink::take_pending_locked(const std::string& room,
+                                                                           const std::string& sender,
+                                                                           const std::string& id,
+                                                                           bool id_may_be_server_id,
+                                                                           const std::string& server_id) {
+  auto it = pending_.find({room, sender, id});
+  // A message sent without an id is acked with its server_id as id.
+  if (it == pending_.end() && id_may_be_server_id && id == server_id) it = pending_.find({room, sender, ""});
+  if (it == pending_.end() && id.empty()) it = pending_.find({room, sender, ""});
+  if (it == pending_.end()) return std::nullopt;
+  PendingSend pending = std::move(it->second.front());
+  it->second.pop_front();
+  if (it->second.empty()) pending_.erase(it);
+  return pending;
+}
+
+void UpstreamLink::on_ack(Ack ack) {
+  std::lock_guard lock(mutex_);
+  auto pending = take_pending_locked(ack.room_id(), ack.sender_id(), ack.id(), true, ack.server_id());
+  if (!pending) {
+    log_->debug("stream {}: ack for '{}' in '{}' matches no message sent", index_, ack.id(), ack.room_id());
+    return;
+  }
+  auto client = pending->client.lock();
+  if (pending->rewritten) {
+    if (Room* room = find_room_locked(ack.room_id()); room != nullptr && client && !ack.duplicate()) {
+      room->echo_ids[ack.sequence()] = {client->id(), pending->client_message_id};
+    }
+    ack.set_id(pending->client_message_id);
+  }
+  if (!client || !client->speaks_events()) return;
+  ChatStream event;
+  *event.mutable_ack() = std::move(ack);
+  client->send(make_frame(event));
+}
+
+void UpstreamLink::on_error(const ChatStream& event, bool& became_available) {
+  const Error& error = event.error();
+  std::lock_guard lock(mutex_);
+  if (error.frame().empty() && error.code() == Error::UNKNOWN_PAYLOAD && state_ == State::Connecting) {
+    became_available_locked();  // the answer to the probe
+    became_available = true;
+    return;
+  }
+  if (error.frame() == "chat_message") {
+    auto pending = take_pending_locked(error.room_id(), error.user_id(), error.id(), false, "");
+    auto client = pending ? pending->client.lock() : nullptr;
+    if (!client) {
+      log_->debug("stream {}: error for a message no connection awaits: {}", index_, error.message());
+      return;
+    }
+    ChatStream copy = event;
+    copy.mutable_error()->set_id(pending->client_message_id);
+    client->send(make_frame(copy));
+    return;
+  }
+  if (error.frame() == "join") {
+    if (join_requests_.empty()) return;
+    const JoinRequest request = join_requests_.front();
+    join_requests_.pop_front();
+    log_->warn("stream {}: join of room '{}' refused: {}", index_, request.room, error.message());
+    Room* room = find_room_locked(request.room);
+    if (room == nullptr || request.client_id == 0) return;
+    auto member = room->members.find(request.client_id);
+    if (member == room->members.end()) return;
+    // The service may hold the membership anyway; keep delivering.
+    member->second.live = true;
+    member->second.client->send(make_frame(event));
+    return;
+  }
+  log_->debug("stream {}: error event for a {} frame: {}", index_, error.frame(), error.message());
+}
+
+}  // namespace chat::proxy

@@ -1,0 +1,160 @@
+// One Chat stream to grpc-chat, shared by every local client in the rooms it
+// carries (rooms are spread over the links by a hash of their id).
+//
+// On that stream the proxy joins each (room, user) its clients are in, once,
+// and leaves when the last local connection of that user leaves the room.
+// Each message of a room arrives once and is fanned out to the room's local
+// clients as one shared frame. Acks and errors go back to the connection that
+// sent the message (ids that collide between connections are rewritten
+// upstream and restored for their sender).
+//
+// When the stream breaks the link keeps its rooms, fails what awaits an
+// answer with UNAVAILABLE, and reconnects with backoff; once the service
+// answers again it re-joins every room with `since` = the last sequence it
+// delivered there, so the replay fills the gap (deduplicated by sequence).
+//
+// Answers to joins are routed by order: grpc-chat answers Joined, the
+// replayed messages, then a presence SNAPSHOT, contiguously on the stream.
+#pragma once
+
+#include "chat.grpc.pb.h"
+#include "chat_call.hpp"
+#include "client.hpp"
+#include "proxy_options.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/logger.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+
+namespace chat::proxy {
+
+enum class SendResult { Sent, Unavailable, Busy };
+
+class UpstreamLink final : public ChatCallSink {
+ public:
+  UpstreamLink(std::size_t index, std::shared_ptr<grpc::Channel> channel, boost::asio::any_io_executor executor,
+               const ProxyOptions& options, std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed);
+  ~UpstreamLink() override;
+  UpstreamLink(const UpstreamLink&) = delete;
+  UpstreamLink& operator=(const UpstreamLink&) = delete;
+
+  void start();
+  // Ends the call and waits for it (bounded); after this nothing is sent.
+  // False when the call did not finish in time (then the link must not be
+  // destroyed).
+  bool stop(std::chrono::milliseconds timeout);
+
+  bool available() const;
+  std::size_t index() const { return index_; }
+
+  // --- from WebSocket sessions (each on its own strand)
+
+  // `client` joins `room` as `user`; `since`: the last sequence it has.
+  // `answer`: forward Joined and the presence snapshot (an explicit join);
+  // an implicit join (by sending) only makes the client a member. While the
+  // service is unavailable the join waits and is sent on reconnect.
+  void join(const ClientPtr& client, const std::string& room, const std::string& user,
+            std::optional<std::uint64_t> since, bool answer);
+  void leave(const Client& client, const std::string& room, const std::string& user);
+  // Sends a validated message. `join_first`: the client is not in the room
+  // yet (the exercise's implicit join by sending).
+  SendResult send_message(const ClientPtr& client, ChatMessage message, bool join_first);
+
+  // --- ChatCallSink
+  void on_event(ChatCall& call, const ChatStream& event) override;
+  void on_ended(ChatCall& call) override;
+  void on_done(const ChatCall* call, const grpc::Status& status) override;
+
+ private:
+  struct Membership {
+    ClientPtr client;
+    std::string user;
+    bool live = false;       // gets the room's messages as they come
+    bool join_sent = false;  // its Join is on the current call
+    bool answer = false;     // its Joined and snapshot are forwarded to it
+    std::optional<std::uint64_t> since;
+  };
+  struct Room {
+    std::optional<std::uint64_t> last_sequence;   // newest delivered to the live members
+    std::map<std::uint64_t, Membership> members;  // by client id
+    std::map<std::string, std::size_t> users;     // user -> local connections: joined upstream while > 0
+    // sequence -> (client id, the client's message id): the sender of a
+    // message whose id was rewritten sees its own id in the echo.
+    std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::string>> echo_ids;
+  };
+  struct JoinRequest {
+    std::string room;
+    std::string user;
+    std::uint64_t client_id = 0;  // 0: the link's own re-join after a reconnect
+    bool answer = false;
+  };
+  // The join whose answer (Joined, replay, snapshot) is arriving.
+  struct Answer {
+    JoinRequest request;
+    std::uint64_t last_sequence = 0;
+    std::uint64_t replay_left = 0;
+    bool history_gap = false;
+  };
+  struct PendingSend {
+    ClientWeak client;
+    std::string client_message_id;  // what the client called it
+    bool rewritten = false;
+  };
+  using PendingKey = std::tuple<std::string, std::string, std::string>;  // room, sender, upstream id
+
+  enum class State { Idle, Connecting, Available, Stopped };
+
+  void start_call_locked();
+  void schedule_reconnect_locked();
+  void became_available_locked();
+  void rejoin_locked();
+  void send_join_locked(const JoinRequest& request, std::optional<std::uint64_t> since);
+  bool write_locked(ChatStream frame);
+
+  void on_message(const ChatStream& event);
+  void on_joined(const Joined& joined);
+  void on_presence(const ChatStream& event);
+  void on_ack(Ack ack);
+  void on_error(const ChatStream& event, bool& became_available);
+  void finish_replay_locked();
+  void deliver_live_locked(Room& room, const ChatMessage& message, const Frame& frame);
+  std::optional<PendingSend> take_pending_locked(const std::string& room, const std::string& sender,
+                                                 const std::string& id, bool id_may_be_server_id,
+                                                 const std::string& server_id);
+  std::string unique_upstream_id_locked(const std::string& room, const std::string& sender, const std::string& id);
+  Room* find_room_locked(const std::string& room);
+
+  const std::size_t index_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<ChatService::Stub> stub_;
+  const ProxyOptions& options_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::function<void()> status_changed_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable calls_changed_;
+  State state_ = State::Idle;
+  ChatCall* call_ = nullptr;  // the current call, until it ends
+  std::size_t calls_alive_ = 0;
+  boost::asio::steady_timer reconnect_timer_;
+  unsigned attempt_ = 0;
+  bool ever_available_ = false;
+
+  std::unordered_map<std::string, Room> rooms_;
+  std::deque<JoinRequest> join_requests_;  // sent, not answered yet, in order
+  std::optional<Answer> answer_;
+  std::map<PendingKey, std::deque<PendingSend>> pending_;
+  std::uint64_t rewrites_ = 0;
+};
+
+}  // namespace chat::proxy

@@ -1,0 +1,66 @@
+#include "ws_listener.hpp"
+
+#include "ws_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+namespace chat::proxy {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+WsListener::WsListener(net::io_context& io, Bridge& bridge, const tcp::endpoint& endpoint, bool reuse_port)
+    : io_(io), bridge_(bridge), strand_(net::make_strand(io)), acceptor_(strand_), retry_timer_(strand_) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(net::socket_base::reuse_address(true));
+  if (reuse_port) {
+    // Several proxy hosts on one machine share the port; the kernel spreads connections.
+    acceptor_.set_option(net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+  }
+  acceptor_.bind(endpoint);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+  local_ = acceptor_.local_endpoint();
+}
+
+void WsListener::run() {
+  net::dispatch(strand_, beast::bind_front_handler(&WsListener::do_accept, shared_from_this()));
+}
+
+void WsListener::stop() {
+  net::post(strand_, [self = shared_from_this()] {
+    self->stopped_ = true;
+    self->retry_timer_.cancel();
+    beast::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+}
+
+void WsListener::do_accept() {
+  if (stopped_) return;
+  // Each connection gets its own strand.
+  acceptor_.async_accept(net::make_strand(io_), beast::bind_front_handler(&WsListener::on_accept, shared_from_this()));
+}
+
+void WsListener::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (stopped_ || ec == net::error::operation_aborted) return;
+  if (ec) {
+    // Out of file descriptors, say: wait a little instead of spinning.
+    bridge_.log()->warn("accepting a connection failed: {}", ec.message());
+    retry_timer_.expires_after(std::chrono::milliseconds(100));
+    retry_timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec) self->do_accept();
+    });
+    return;
+  }
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (const auto bytes = bridge_.options().socket_send_buffer; bytes > 0) {
+    socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(bytes)), ignored);
+  }
+  std::make_shared<WsSession>(std::move(socket), bridge_, bridge_.next_session_id())->run();
+  do_accept();
+}
+
+}  // namespace chat::proxy

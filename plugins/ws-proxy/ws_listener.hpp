@@ -1,0 +1,41 @@
+// Accepts TCP connections and starts a WsSession on a strand of its own for
+// each (Beast's async server example).
+#pragma once
+
+#include "bridge.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include <memory>
+
+namespace chat::proxy {
+
+class WsListener : public std::enable_shared_from_this<WsListener> {
+ public:
+  // Binds and listens; throws boost::system::system_error on failure.
+  WsListener(boost::asio::io_context& io, Bridge& bridge, const boost::asio::ip::tcp::endpoint& endpoint,
+             bool reuse_port);
+
+  void run();
+  // Stops accepting (any thread).
+  void stop();
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return local_; }
+
+ private:
+  void do_accept();
+  void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& io_;
+  Bridge& bridge_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_timer_;
+  boost::asio::ip::tcp::endpoint local_;
+  bool stopped_ = false;
+};
+
+}  // namespace chat::proxy

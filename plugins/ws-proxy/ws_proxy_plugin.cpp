@@ -1,0 +1,210 @@
+// ws-proxy: browsers (and any WebSocket client) chat through this plugin.
+// JSON frames over WebSocket on one side, a few multiplexed Chat streams to
+// grpc-chat on the other, in this host process or another one.
+#include "bridge.hpp"
+#include "proxy_options.hpp"
+#include "ws_listener.hpp"
+
+#include <chathost/plugin.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include <thread>
+
+namespace {
+
+namespace net = boost::asio;
+using chathost::ConfigKey;
+using namespace chat::proxy;
+
+constexpr std::chrono::milliseconds kStartupWait{500};
+constexpr std::chrono::milliseconds kSessionsCloseWait{2500};
+constexpr std::chrono::milliseconds kStreamsEndWait{3000};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+class WsProxyPlugin final : public chathost::Plugin {
+ public:
+  ~WsProxyPlugin() override { stop_parts(); }
+
+  std::string_view name() const override { return "ws-proxy"; }
+
+  std::vector<ConfigKey> config_keys() const override {
+    return {
+        ConfigKey::string("host", "0.0.0.0", "address the WebSocket server listens on").env("WS_HOST"),
+        ConfigKey::integer("port", 8080, "WebSocket port (0: any free port)").range(0, 65535).env("WS_PORT"),
+        ConfigKey::strings("allowed_origins", {"http://localhost:8081", "http://127.0.0.1:8081", "null"},
+                           "Origin values a browser page may connect from, exactly; \"*\" allows any (development "
+                           "only); \"null\" is a page opened as a file; clients sending no Origin are not browsers "
+                           "and always allowed")
+            .env("WS_ALLOWED_ORIGINS"),
+        ConfigKey::integer("max_frame_bytes", 64 * 1024, "largest frame accepted; a larger one closes with 1009")
+            .range(1024, 16 << 20),
+        ConfigKey::integer("max_connections", 10000, "open connections; more are refused with HTTP 503")
+            .range(1, 10000000),
+        ConfigKey::integer("max_messages_per_second", 50, "frames a connection may send per second, sustained")
+            .range(1, 1000000),
+        ConfigKey::integer("message_burst", 100, "frames a connection may send at once before the rate applies")
+            .range(1, 1000000),
+        ConfigKey::integer("rate_limit_strikes", 50,
+                           "frames refused for rate in a row before the connection is closed with 1008")
+            .range(1, 1000000),
+        ConfigKey::integer("send_queue_limit", 1024,
+                           "frames queued for a client before it is closed with 1008 as too slow")
+            .range(8, 10000000),
+        ConfigKey::integer("max_rooms_per_connection", 100, "rooms one connection may be in").range(1, 100000),
+        ConfigKey::integer("socket_send_buffer_bytes", 0,
+                           "kernel send buffer of each connection (0: the system's, autotuned up to several MiB)")
+            .range(0, 64 << 20),
+        ConfigKey::integer("idle_timeout_seconds", 300,
+                           "a connection silent this long is pinged, and closed after as long again")
+            .range(2, 86400),
+        ConfigKey::integer("handshake_timeout_seconds", 30, "longest upgrade or close handshake").range(1, 600),
+        ConfigKey::integer("threads", 0, "I/O threads (0: one per CPU core)").range(0, 1024),
+        ConfigKey::boolean("reuse_port", false, "SO_REUSEPORT: several proxy hosts on one machine share the port")
+            .env("WS_REUSE_PORT"),
+        ConfigKey::string("chat_host", "127.0.0.1", "address of the chat service (grpc-chat)").env("GRPC_HOST"),
+        ConfigKey::integer("chat_port", 50051, "port of the chat service (grpc-chat)").range(1, 65535).env("GRPC_PORT"),
+        ConfigKey::integer("upstream_streams", 2, "Chat streams to the chat service, rooms spread over them")
+            .range(1, 64),
+        ConfigKey::integer("upstream_queue_limit", 65536,
+                           "frames waiting for one stream to the chat service before sends are refused")
+            .range(16, 100000000),
+        ConfigKey::integer("reconnect_min_ms", 250, "first delay before reconnecting to the chat service")
+            .range(10, 600000),
+        ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000),
+    };
+  }
+
+  void configure(chathost::PluginContext ctx) override {
+    ctx_ = std::move(ctx);
+    const auto& config = ctx_.config;
+    ProxyOptions& o = options_;
+    o.listen_host = config.get_string("host");
+    boost::system::error_code ec;
+    static_cast<void>(net::ip::make_address(o.listen_host, ec));
+    if (ec) config.reject("host", "expected an IP address such as 0.0.0.0 or 127.0.0.1");
+    o.listen_port = static_cast<std::uint16_t>(config.get_int("port"));
+    o.allowed_origins = config.get_strings("allowed_origins");
+    if (o.allowed_origins.empty()) config.reject("allowed_origins", "must list at least one origin (or \"*\")");
+    for (const auto& origin : o.allowed_origins) {
+      if (origin.empty()) config.reject("allowed_origins", "an origin must not be empty");
+      if (origin != "*" && origin != "null" && origin.find("://") == std::string::npos) {
+        config.reject("allowed_origins", "'" + origin + "' is not an origin such as https://chat.example.org");
+      }
+      if (origin != "*" && origin.back() == '/') {
+        config.reject("allowed_origins", "'" + origin + "': an origin has no path (drop the trailing /)");
+      }
+    }
+    o.max_frame_bytes = static_cast<std::size_t>(config.get_int("max_frame_bytes"));
+    o.max_connections = static_cast<std::size_t>(config.get_int("max_connections"));
+    o.max_messages_per_second = static_cast<double>(config.get_int("max_messages_per_second"));
+    o.message_burst = static_cast<double>(config.get_int("message_burst"));
+    o.rate_limit_strikes = static_cast<std::size_t>(config.get_int("rate_limit_strikes"));
+    o.send_queue_limit = static_cast<std::size_t>(config.get_int("send_queue_limit"));
+    o.max_rooms_per_connection = static_cast<std::size_t>(config.get_int("max_rooms_per_connection"));
+    o.socket_send_buffer = static_cast<std::size_t>(config.get_int("socket_send_buffer_bytes"));
+    o.idle_timeout = std::chrono::seconds(config.get_int("idle_timeout_seconds"));
+    o.handshake_timeout = std::chrono::seconds(config.get_int("handshake_timeout_seconds"));
+    const auto threads = config.get_int("threads");
+    o.threads = threads > 0 ? static_cast<std::size_t>(threads) : std::max(1U, std::thread::hardware_concurrency());
+    o.reuse_port = config.get_bool("reuse_port");
+    o.chat_host = config.get_string("chat_host");
+    if (o.chat_host.empty()) config.reject("chat_host", "must not be empty");
+    o.chat_port = static_cast<std::uint16_t>(config.get_int("chat_port"));
+    o.upstream_streams = static_cast<std::size_t>(config.get_int("upstream_streams"));
+    o.upstream_queue_limit = static_cast<std::size_t>(config.get_int("upstream_queue_limit"));
+    o.reconnect_min = std::chrono::milliseconds(config.get_int("reconnect_min_ms"));
+    o.reconnect_max = std::chrono::milliseconds(config.get_int("reconnect_max_ms"));
+    if (o.reconnect_max < o.reconnect_min) config.reject("reconnect_max_ms", "must be at least reconnect_min_ms");
+  }
+
+  void start() override {
+    auto& log = ctx_.logger;
+    io_ = std::make_unique<net::io_context>(static_cast<int>(options_.threads));
+    bridge_ = std::make_unique<Bridge>(options_, *io_, log, ProxyMetrics::registered_with(ctx_.metrics.get()));
+    const net::ip::tcp::endpoint endpoint(net::ip::make_address(options_.listen_host), options_.listen_port);
+    try {
+      listener_ = std::make_shared<WsListener>(*io_, *bridge_, endpoint, options_.reuse_port);
+    } catch (const boost::system::system_error& e) {
+      bridge_.reset();
+      io_.reset();
+      throw std::runtime_error("cannot listen on " + options_.listen_host + ":" + std::to_string(options_.listen_port) +
+                               ": " + e.code().message());
+    }
+    bound_port_ = listener_->local_endpoint().port();
+    bridge_->start();
+    listener_->run();
+    work_.emplace(io_->get_executor());
+    for (std::size_t i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run_io(); });
+
+    const std::string service = options_.chat_host + ":" + std::to_string(options_.chat_port);
+    if (!bridge_->wait_available(kStartupWait)) {
+      log->warn("chat service at {} not reachable yet; serving WebSockets anyway and retrying", service);
+    }
+    log->info("serving WebSockets on {} ({} threads); chat service {} over {} streams; origins: {}",
+              endpoints().front(), options_.threads, service, options_.upstream_streams,
+              join(options_.allowed_origins));
+  }
+
+  void stop() override {
+    if (!io_) return;
+    stop_parts();
+    ctx_.logger->info("stopped");
+  }
+
+  std::vector<std::string> endpoints() const override {
+    const std::uint16_t port = bound_port_ != 0 ? bound_port_ : options_.listen_port;
+    const std::string& host = options_.listen_host;
+    return {"ws://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port)};
+  }
+
+ private:
+  void run_io() {
+    for (;;) {
+      try {
+        io_->run();
+        return;
+      } catch (const std::exception& e) {
+        ctx_.logger->error("unexpected error in a WebSocket handler: {}", e.what());
+      }
+    }
+  }
+
+  // Stops accepting, says goodbye to every client (1001), ends the streams
+  // to the chat service, then stops the I/O threads.
+  void stop_parts() {
+    if (!io_) return;
+    if (listener_) listener_->stop();
+    if (bridge_) {
+      bridge_->close_sessions(kSessionsCloseWait);
+      bridge_->stop_links(kStreamsEndWait);
+    }
+    work_.reset();
+    io_->stop();
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+    listener_.reset();
+    bridge_.reset();
+    io_.reset();
+  }
+
+  chathost::PluginContext ctx_;
+  ProxyOptions options_;
+  std::uint16_t bound_port_ = 0;
+  std::unique_ptr<net::io_context> io_;
+  std::unique_ptr<Bridge> bridge_;
+  std::shared_ptr<WsListener> listener_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+CHATHOST_PLUGIN(WsProxyPlugin)

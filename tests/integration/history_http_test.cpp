@@ -1,0 +1,1194 @@
+// history-http through real host processes and real HTTP clients (Boost.Beast's
+// synchronous client, and curl as docs/http-api.md shows it). Most tests run
+// the split deployment: grpc-chat in one host process, history-http in
+// another, talking over a real gRPC channel.
+#include "chat_json.hpp"  // from chat_proto
+#include "support/chat_stream_client.hpp"
+#include "support/host_process.hpp"
+#include "support/test_helpers.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <csignal>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <tuple>
+
+namespace chathost::test {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace json = boost::json;
+using tcp = net::ip::tcp;
+using Response = http::response<http::string_body>;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Variables the shipped config reacts to: a developer's shell must not change the tests.
+const std::vector<std::string> kUnsetEnv{
+    "GRPC_HOST",         "GRPC_PORT",        "HTTP_HOST",           "HTTP_PORT",
+    "HTTP_WEB_ROOT",     "HTTP_ALLOWED_ORIGINS", "PUBLIC_WS_URL",   "PUBLIC_HISTORY_URL",
+    "WS_PORT",           "CHAT_STORE",       "CHAT_STORE_PATH",     "ADMIN_ID",
+    "ADMIN_NAME",        "ADMIN_EMAIL",      "CHATHOST_PLUGINS",    "CHATHOST_PLUGIN_DIR",
+    "CHATHOST_LOG_LEVEL"};
+
+constexpr const char* kSecret = "TOP SECRET, outside the web root";
+
+std::string toml_string(const std::filesystem::path& path) { return "\"" + path.string() + "\""; }
+
+// ---------------------------------------------------------------------------
+// Host processes
+
+// Stops a host with SIGTERM as an operator would: it must exit 0, within its
+// stop timeout, with nothing reported by the sanitizers.
+void expect_clean_stop(HostProcess& process) {
+  if (!process.running()) return;
+  process.signal(SIGTERM);
+  const auto code = process.wait_exit(15s);
+  EXPECT_EQ(code, 0) << process.output();
+  EXPECT_EQ(process.output().find("Sanitizer"), std::string::npos) << process.output();
+  EXPECT_EQ(process.output().find("runtime error"), std::string::npos) << process.output();
+}
+
+std::uint16_t ready_port(HostProcess& process, const std::string& plugin, const std::string& scheme) {
+  auto ready = process.wait_for_line(std::regex("ready in \\d+ ms: .*" + plugin + " " + scheme +
+                                                "://127\\.0\\.0\\.1:(\\d+)"));
+  if (!ready) throw std::runtime_error(plugin + " did not start:\n" + process.output());
+  return static_cast<std::uint16_t>(std::stoi((*ready)[1]));
+}
+
+// grpc-chat alone in its host process, on a port the test chose so that a
+// restart comes back at the same address. SQLite store, so messages survive it.
+class ChatServiceHost {
+ public:
+  ChatServiceHost(const std::filesystem::path& dir, std::uint16_t port) : dir_(dir), port_(port) {
+    write_file(dir_ / "chat-service.toml",
+               "[host]\nplugins = [\"grpc-chat\"]\n\n[grpc-chat]\nhost = \"127.0.0.1\"\nport = " +
+                   std::to_string(port_) + "\nstore = \"sqlite\"\nsync = \"normal\"\nstore_path = " +
+                   toml_string(dir_ / "data" / "chat.db") + "\n");
+    start();
+  }
+  ~ChatServiceHost() {
+    if (process_) expect_clean_stop(*process_);
+  }
+  ChatServiceHost(const ChatServiceHost&) = delete;
+  ChatServiceHost& operator=(const ChatServiceHost&) = delete;
+
+  void start() {
+    // The port was free a moment ago (or was ours before a restart); a
+    // connection of the previous run in TIME_WAIT can hold it briefly.
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      process_.reset();
+      process_ = std::make_unique<HostProcess>(ProcessOptions{
+          .executable = host_binary(),
+          .args = {"--config", (dir_ / "chat-service.toml").string()},
+          .unset_env = kUnsetEnv,
+          .working_dir = dir_});
+      auto line = process_->wait_for_line(std::regex(R"(ready in \d+ ms|failed to start)"));
+      if (line && line->line.find("ready in") != std::string::npos) return;
+      process_->wait_exit();
+      std::this_thread::sleep_for(500ms);
+    }
+    throw std::runtime_error("grpc-chat did not start on port " + std::to_string(port_) + ":\n" + process_->output());
+  }
+
+  std::optional<int> stop() {
+    process_->signal(SIGTERM);
+    return process_->wait_exit();
+  }
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::uint16_t port_;
+  std::unique_ptr<HostProcess> process_;
+};
+
+struct HttpHostOptions {
+  std::string plugins = R"(["history-http"])";
+  std::uint16_t chat_port = 0;  // 0: a port nobody listens on
+  int upstream_deadline_ms = 2000;
+  std::string extra_config{};   // more lines of [history-http]
+  std::string extra_tables{};   // more tables, e.g. [grpc-chat]
+  std::map<std::string, std::string> env{};
+};
+
+// A host process running history-http (alone, or with grpc-chat) on a free
+// port, serving a web root of test fixtures.
+class HttpHost {
+ public:
+  HttpHost(const std::filesystem::path& dir, HttpHostOptions options) {
+    const auto chat_port = options.chat_port != 0 ? options.chat_port : free_tcp_port();
+    const auto config = dir / ("http-" + std::to_string(sequence_++) + ".toml");
+    write_file(config, "[host]\nplugins = " + options.plugins +
+                           "\n\n[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"127.0.0.1\"\n"
+                           "chat_port = " + std::to_string(chat_port) +
+                           "\nweb_root = " + toml_string(dir / "web") +
+                           "\nupstream_deadline_ms = " + std::to_string(options.upstream_deadline_ms) + "\n" +
+                           options.extra_config + "\n" + options.extra_tables);
+    process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
+                                                            .args = {"--config", config.string()},
+                                                            .env = options.env,
+                                                            .unset_env = kUnsetEnv,
+                                                            .working_dir = dir});
+    port_ = ready_port(*process_, "history-http", "http");
+  }
+  ~HttpHost() { expect_clean_stop(*process_); }
+  HttpHost(const HttpHost&) = delete;
+  HttpHost& operator=(const HttpHost&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  HostProcess& process() { return *process_; }
+
+ private:
+  static inline int sequence_ = 0;
+  std::unique_ptr<HostProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
+// The web root every test serves, and a file outside it that must never be served.
+void write_web_fixtures(const std::filesystem::path& dir) {
+  write_file(dir / "secret.txt", kSecret);
+  write_file(dir / "web" / "client.html", "<!doctype html><title>chat</title><p>fixture page</p>\n");
+  write_file(dir / "web" / "assets" / "app.js", "console.log('fixture');\n");
+  write_file(dir / "web" / "assets" / "style.css", "body { color: black; }\n");
+  write_file(dir / "web" / "logo.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n");
+  write_file(dir / "web" / "notes.txt", "plain text\n");
+  write_file(dir / "web" / "data.bin", std::string("\x01\x02\x03", 3));
+  write_file(dir / "web" / ".hidden", "hidden\n");
+  write_file(dir / "web" / "..secret.txt", "dotted name\n");
+  std::filesystem::create_symlink(dir / "secret.txt", dir / "web" / "escape.txt");
+  std::filesystem::create_directory_symlink(dir, dir / "web" / "up");
+}
+
+// ---------------------------------------------------------------------------
+// HTTP client
+
+// Reads and writes on the socket give up after 10 s: a broken server fails a
+// test instead of hanging it.
+void set_socket_timeouts(tcp::socket& socket) {
+  timeval timeout{10, 0};
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+}
+
+class HttpConnection {
+ public:
+  explicit HttpConnection(std::uint16_t port) : port_(port), socket_(io_) {
+    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    set_socket_timeouts(socket_);
+  }
+
+  Response request(http::verb method, const std::string& target, const Headers& headers = {},
+                   const std::string& body = {}) {
+    http::request<http::string_body> request{method, target, 11};
+    request.set(http::field::host, "127.0.0.1:" + std::to_string(port_));
+    for (const auto& [name, value] : headers) request.set(name, value);
+    if (!body.empty()) {
+      request.body() = body;
+      request.prepare_payload();
+    }
+    http::write(socket_, request);
+    return read_response(method == http::verb::head);
+  }
+
+  Response get(const std::string& target, const Headers& headers = {}) {
+    return request(http::verb::get, target, headers);
+  }
+
+  void write_raw(const std::string& bytes) { net::write(socket_, net::buffer(bytes)); }
+
+  Response read_response(bool head = false) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    parser.skip(head);
+    http::read(socket_, buffer_, parser);
+    return parser.release();
+  }
+
+  // Whether the server closed the connection (read returns EOF) within the socket timeout.
+  bool closed_by_server() {
+    beast::error_code ec;
+    std::array<char, 256> scratch{};
+    while (true) {
+      if (buffer_.size() > 0) return false;
+      socket_.read_some(net::buffer(scratch), ec);
+      if (ec == net::error::eof || ec == net::error::connection_reset) return true;
+      if (ec) return false;  // timeout
+    }
+  }
+
+ private:
+  std::uint16_t port_;
+  net::io_context io_;
+  tcp::socket socket_;
+  beast::flat_buffer buffer_;
+};
+
+Response get(std::uint16_t port, const std::string& target, const Headers& headers = {}) {
+  return HttpConnection(port).get(target, headers);
+}
+
+Response request(std::uint16_t port, http::verb method, const std::string& target, const Headers& headers = {}) {
+  return HttpConnection(port).request(method, target, headers);
+}
+
+std::string header(const Response& response, http::field field) { return std::string(response[field]); }
+std::string header(const Response& response, const std::string& name) { return std::string(response[name]); }
+bool has_header(const Response& response, http::field field) { return response.find(field) != response.end(); }
+
+json::object body_json(const Response& response) { return json::parse(response.body()).as_object(); }
+
+// The value of one series in a Prometheus text exposition; 0 when absent.
+double metric(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return 0;
+}
+
+// Polls `target` until it answers `status`, or `timeout` passes.
+bool wait_for_status(std::uint16_t port, const std::string& target, unsigned status,
+                     std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (get(port, target).result_int() == status) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Chat traffic
+
+// Joins `room` as `user` (a stream that joined gets acks).
+void join_room(ChatStreamClient& client, const std::string& room, const std::string& user) {
+  client.send(join(room, user));
+  if (!client.wait_for(is_joined(room))) throw std::runtime_error(user + " could not join " + room);
+}
+
+// Sends messages and waits for their acks (so they are stored); returns the
+// echoes, as members of the room receive them. The sender must have joined.
+std::vector<chat::ChatStream> send_acked(ChatStreamClient& client, const std::string& room, const std::string& sender,
+                                         const std::vector<std::pair<std::string, std::string>>& id_and_content) {
+  std::vector<chat::ChatStream> echoes;
+  for (const auto& [id, content] : id_and_content) {
+    client.send(chat_message(room, sender, content, id));
+    if (!client.wait_for(is_ack_for(id))) throw std::runtime_error("no ack for " + id);
+    auto echo = client.wait_for([id = id](const chat::ChatStream& e) {
+      return e.has_chat_message() && e.chat_message().id() == id;
+    });
+    if (!echo) throw std::runtime_error("no echo for " + id);
+    echoes.push_back(*echo);
+  }
+  return echoes;
+}
+
+std::vector<std::string> sequences(const json::object& page) {
+  std::vector<std::string> out;
+  for (const auto& message : page.at("messages").as_array()) {
+    out.emplace_back(message.as_object().at("sequence").as_string());
+  }
+  return out;
+}
+
+std::vector<std::string> range(int first, int last) {
+  std::vector<std::string> out;
+  for (int s = first; s <= last; ++s) out.push_back(std::to_string(s));
+  return out;
+}
+
+class HistoryHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override { write_web_fixtures(dir_.path()); }
+  TempDir dir_;
+};
+
+// In room "h": sequences 1..10, alice sends the odd ones, bob the even ones;
+// room "my room" holds one message.
+class HistoryHttpWithMessagesTest : public HistoryHttpTest {
+ protected:
+  void SetUp() override {
+    HistoryHttpTest::SetUp();
+    chat_ = std::make_unique<ChatServiceHost>(dir_.path(), free_tcp_port());
+    http_ = std::make_unique<HttpHost>(dir_.path(), HttpHostOptions{.chat_port = chat_->port()});
+    ChatStreamClient alice(chat_channel("127.0.0.1", chat_->port()));
+    ChatStreamClient bob(chat_channel("127.0.0.1", chat_->port()));
+    join_room(alice, "h", "alice");
+    join_room(bob, "h", "bob");
+    join_room(alice, "my room", "alice");
+    for (int i = 1; i <= 10; ++i) {
+      auto echoes = send_acked(i % 2 == 1 ? alice : bob, "h", i % 2 == 1 ? "alice" : "bob",
+                               {{"id" + std::to_string(i), "message " + std::to_string(i)}});
+      echoes_.push_back(echoes.front());
+    }
+    send_acked(alice, "my room", "alice", {{"space", "in a room with a space"}});
+  }
+
+  json::object history(const std::string& query) {
+    auto response = get(http_->port(), "/history?" + query);
+    EXPECT_EQ(response.result_int(), 200U) << query << ": " << response.body();
+    EXPECT_EQ(header(response, http::field::content_type), "application/json");
+    return body_json(response);
+  }
+
+  std::unique_ptr<ChatServiceHost> chat_;
+  std::unique_ptr<HttpHost> http_;
+  std::vector<chat::ChatStream> echoes_;
+};
+
+// ---------------------------------------------------------------------------
+// GET /history
+
+TEST_F(HistoryHttpWithMessagesTest, HistoryIsTheRoomsMessagesOldestFirstInTheWebSocketJsonMapping) {
+  auto page = history("room=h");
+  EXPECT_EQ(page.at("room").as_string(), "h");
+  EXPECT_EQ(sequences(page), range(1, 10));
+  EXPECT_FALSE(page.at("has_more").as_bool());
+  // Each message exactly as a WebSocket frame carries it: the chat
+  // protocol's JSON mapping of the ChatMessage members of the room received.
+  const auto& messages = page.at("messages").as_array();
+  for (std::size_t i = 0; i < echoes_.size(); ++i) {
+    EXPECT_EQ(messages[i], json::parse(chat::json::encode(echoes_[i].chat_message()))) << i;
+  }
+  const auto& first = messages[0].as_object();
+  EXPECT_EQ(first.at("id").as_string(), "id1");
+  EXPECT_EQ(first.at("room_id").as_string(), "h");
+  EXPECT_EQ(first.at("sender_id").as_string(), "alice");
+  EXPECT_EQ(first.at("content").as_string(), "message 1");
+  EXPECT_EQ(first.at("sequence").as_string(), "1");
+  EXPECT_EQ(first.at("server_id").as_string(), "h:1");
+  EXPECT_TRUE(std::regex_match(std::string(first.at("timestamp").as_string()),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)")));
+
+  auto empty = history("room=nobody-here");
+  EXPECT_EQ(empty.at("room").as_string(), "nobody-here");
+  EXPECT_TRUE(empty.at("messages").as_array().empty());
+  EXPECT_FALSE(empty.at("has_more").as_bool());
+}
+
+TEST_F(HistoryHttpWithMessagesTest, EveryParameterSelectsWhatItSays) {
+  auto page = history("room=h&limit=3");
+  EXPECT_EQ(sequences(page), range(8, 10));
+  EXPECT_TRUE(page.at("has_more").as_bool());
+
+  page = history("room=h&limit=1");
+  EXPECT_EQ(sequences(page), range(10, 10));
+  EXPECT_TRUE(page.at("has_more").as_bool());
+
+  page = history("room=h&limit=1000");
+  EXPECT_EQ(sequences(page), range(1, 10));
+
+  page = history("room=h&before=4&limit=2");
+  EXPECT_EQ(sequences(page), range(2, 3));
+  EXPECT_TRUE(page.at("has_more").as_bool());
+
+  page = history("room=h&before=3");
+  EXPECT_EQ(sequences(page), range(1, 2));
+  EXPECT_FALSE(page.at("has_more").as_bool());
+
+  page = history("room=h&after=7");
+  EXPECT_EQ(sequences(page), range(8, 10));
+  EXPECT_FALSE(page.at("has_more").as_bool());
+
+  page = history("room=h&after=0&limit=4");  // after=0: from the room's first message
+  EXPECT_EQ(sequences(page), range(1, 4));
+  EXPECT_TRUE(page.at("has_more").as_bool());
+
+  page = history("room=h&after=2&before=6");
+  EXPECT_EQ(sequences(page), range(3, 5));
+  EXPECT_FALSE(page.at("has_more").as_bool());
+
+  page = history("room=h&user=bob");
+  EXPECT_EQ(sequences(page), (std::vector<std::string>{"2", "4", "6", "8", "10"}));
+  for (const auto& m : page.at("messages").as_array()) EXPECT_EQ(m.as_object().at("sender_id").as_string(), "bob");
+
+  page = history("room=h&user=alice&limit=2&before=9");
+  EXPECT_EQ(sequences(page), (std::vector<std::string>{"5", "7"}));
+  EXPECT_TRUE(page.at("has_more").as_bool());
+
+  page = history("room=h&user=nobody");
+  EXPECT_TRUE(page.at("messages").as_array().empty());
+
+  // Percent-encoding and '+' for spaces, as URLSearchParams writes them;
+  // parameters in any order, encoded names too.
+  for (const auto* query : {"room=my+room", "room=my%20room", "limit=5&ro%6Fm=my%20room", "room=my+room&"}) {
+    page = history(query);
+    EXPECT_EQ(page.at("room").as_string(), "my room") << query;
+    ASSERT_EQ(page.at("messages").as_array().size(), 1U) << query;
+    EXPECT_EQ(page.at("messages").as_array()[0].as_object().at("content").as_string(), "in a room with a space");
+  }
+
+  // HEAD: the same headers, no body.
+  auto head = request(http_->port(), http::verb::head, "/history?room=h");
+  EXPECT_EQ(head.result_int(), 200U);
+  EXPECT_TRUE(head.body().empty());
+  const auto full = get(http_->port(), "/history?room=h");
+  EXPECT_EQ(header(head, http::field::content_length), std::to_string(full.body().size()));
+}
+
+TEST_F(HistoryHttpTest, EveryBadParameterIsRefusedWithA400NamingIt) {
+  HttpHost http(dir_.path(), {});  // no chat service needed: nothing bad reaches it
+  const std::string long_room(129, 'r');
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"", "room"},
+      {"user=alice", "room"},
+      {"room=", "room"},
+      {"room", "room"},
+      {"room=" + long_room, "room"},
+      {"room=%FF", "room"},             // not UTF-8
+      {"room=%C0%80", "room"},          // overlong NUL
+      {"room=%ED%A0%80", "room"},       // a UTF-16 surrogate
+      {"room=%zz", "room"},             // malformed escape
+      {"room=%2", "room"},
+      {"room=a&room=b", "room"},        // twice
+      {"room=a&user=", "user"},
+      {"room=a&user=%FF", "user"},
+      {"room=a&user=" + long_room, "user"},
+      {"room=a&limit=0", "limit"},
+      {"room=a&limit=1001", "limit"},
+      {"room=a&limit=-1", "limit"},
+      {"room=a&limit=abc", "limit"},
+      {"room=a&limit=1.5", "limit"},
+      {"room=a&limit=", "limit"},
+      {"room=a&limit=%2B5", "limit"},   // "+5"
+      {"room=a&limit=+5", "limit"},     // " 5"
+      {"room=a&limit=99999999999999999999999", "limit"},
+      {"room=a&limit=5&limit=6", "limit"},
+      {"room=a&before=0", "before"},
+      {"room=a&before=abc", "before"},
+      {"room=a&before=-1", "before"},
+      {"room=a&before=18446744073709551616", "before"},  // 2^64
+      {"room=a&before=", "before"},
+      {"room=a&after=-1", "after"},
+      {"room=a&after=x", "after"},
+      {"room=a&after=", "after"},
+      {"room=a&after=18446744073709551616", "after"},
+      {"room=a&after=5&before=5", "before"},
+      {"room=a&after=6&before=5", "before"},
+      {"room=a&foo=1", "foo"},
+      {"room=a&Room=b", "Room"},
+      {"room=a&limt=5", "limt"},
+  };
+  for (const auto& [query, parameter] : cases) {
+    auto response = get(http.port(), "/history?" + query);
+    EXPECT_EQ(response.result_int(), 400U) << query;
+    EXPECT_EQ(header(response, http::field::content_type), "application/json") << query;
+    auto body = body_json(response);
+    EXPECT_EQ(body.at("parameter").as_string(), parameter) << query << ": " << response.body();
+    EXPECT_FALSE(body.at("error").as_string().empty()) << query;
+  }
+  auto missing = body_json(get(http.port(), "/history"));
+  EXPECT_EQ(missing.at("error").as_string(), "room is required");
+  auto unknown = body_json(get(http.port(), "/history?room=a&limt=5"));
+  EXPECT_NE(std::string(unknown.at("error").as_string()).find("unknown parameter 'limt'"), std::string::npos);
+
+  // The largest values that are not errors get through to the chat service (here: unreachable).
+  EXPECT_EQ(get(http.port(), "/history?room=a&before=18446744073709551615&after=0").result_int(), 503U);
+  EXPECT_EQ(get(http.port(), "/history?room=" + std::string(128, 'r')).result_int(), 503U);
+
+  // Methods other than GET, HEAD and OPTIONS.
+  for (auto method : {http::verb::post, http::verb::put, http::verb::delete_, http::verb::patch}) {
+    auto response = request(http.port(), method, "/history?room=a");
+    EXPECT_EQ(response.result_int(), 405U) << method;
+    EXPECT_EQ(header(response, http::field::allow), "GET, HEAD, OPTIONS");
+  }
+}
+
+TEST_F(HistoryHttpTest, AnUnreachableChatServiceIsA503WithRetryAfter) {
+  HttpHost http(dir_.path(), {});  // chat_port: nobody listens there
+  auto response = get(http.port(), "/history?room=a");
+  EXPECT_EQ(response.result_int(), 503U);
+  EXPECT_EQ(header(response, http::field::content_type), "application/json");
+  EXPECT_EQ(header(response, http::field::retry_after), "2");
+  EXPECT_NE(std::string(body_json(response).at("error").as_string()).find("unavailable"), std::string::npos);
+
+  auto health = get(http.port(), "/healthz");
+  EXPECT_EQ(health.result_int(), 503U);
+  EXPECT_EQ(header(health, http::field::retry_after), "2");
+  EXPECT_EQ(body_json(health).at("status").as_string(), "unavailable");
+}
+
+TEST_F(HistoryHttpTest, AChatServiceThatDoesNotAnswerIsA503AfterTheDeadline) {
+  TcpListener black_hole;  // accepts connections, never answers
+  HttpHost http(dir_.path(), {.chat_port = black_hole.port(), .upstream_deadline_ms = 500});
+  const auto started = std::chrono::steady_clock::now();
+  auto response = get(http.port(), "/history?room=a");
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(response.result_int(), 503U) << response.body();
+  EXPECT_EQ(header(response, http::field::retry_after), "2");
+  EXPECT_GE(took, 400ms) << response.body();
+  EXPECT_LT(took, 5s);
+  // Meanwhile the server is not stalled: other routes answer at once.
+  EXPECT_EQ(get(http.port(), "/config.json").result_int(), 200U);
+  EXPECT_EQ(get(http.port(), "/healthz").result_int(), 503U);
+}
+
+TEST_F(HistoryHttpTest, StoppingWithCallsInFlightIsQuickAndClean) {
+  TcpListener black_hole;
+  HttpHost http(dir_.path(), {.chat_port = black_hole.port(), .upstream_deadline_ms = 60000});
+  std::vector<std::unique_ptr<HttpConnection>> waiting;
+  for (int i = 0; i < 5; ++i) {
+    waiting.push_back(std::make_unique<HttpConnection>(http.port()));
+    waiting.back()->write_raw("GET /history?room=r" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  waiting.push_back(std::make_unique<HttpConnection>(http.port()));  // idle, kept alive
+  std::this_thread::sleep_for(300ms);
+  const auto started = std::chrono::steady_clock::now();
+  http.process().signal(SIGTERM);
+  EXPECT_EQ(http.process().wait_exit(10s), 0) << http.process().output();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  for (auto& connection : waiting) {
+    // Each call was cancelled: its client got a 503 or saw the connection close.
+    try {
+      auto response = connection->read_response();
+      EXPECT_EQ(response.result_int(), 503U);
+    } catch (const boost::system::system_error& e) {
+      EXPECT_TRUE(e.code() == http::error::end_of_stream || e.code() == net::error::connection_reset) << e.what();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// /healthz and the split deployment
+
+TEST_F(HistoryHttpTest, HealthzAndHistoryFollowTheChatServiceHostAcrossAStopAndAStart) {
+  ChatServiceHost chat(dir_.path(), free_tcp_port());
+  HttpHost http(dir_.path(), {.chat_port = chat.port()});
+  {
+    ChatStreamClient alice(chat_channel("127.0.0.1", chat.port()));
+    join_room(alice, "lobby", "alice");
+    send_acked(alice, "lobby", "alice", {{"before-restart", "still here after the restart"}});
+  }
+  auto health = get(http.port(), "/healthz");
+  EXPECT_EQ(health.result_int(), 200U);
+  EXPECT_EQ(health.body(), R"({"status":"ok"})");
+  EXPECT_EQ(header(health, http::field::content_type), "application/json");
+  EXPECT_EQ(get(http.port(), "/history?room=lobby").result_int(), 200U);
+  const double errors_before = metric(get(http.port(), "/metrics").body(),
+                                      R"(chat_http_upstream_errors_total{call="GetChatHistory",code="UNAVAILABLE"})");
+
+  ASSERT_EQ(chat.stop(), 0);
+  EXPECT_TRUE(wait_for_status(http.port(), "/healthz", 503)) << http.process().output();
+  auto down = get(http.port(), "/history?room=lobby");
+  EXPECT_EQ(down.result_int(), 503U);
+  EXPECT_EQ(header(down, http::field::retry_after), "2");
+  EXPECT_EQ(get(http.port(), "/healthz").result_int(), 503U);
+  const auto metrics = get(http.port(), "/metrics").body();
+  EXPECT_GT(metric(metrics, R"(chat_http_upstream_errors_total{call="GetChatHistory",code="UNAVAILABLE"})"),
+            errors_before);
+  EXPECT_GE(metric(metrics, R"(chat_http_upstream_errors_total{call="Health.Check",code="UNAVAILABLE"})"), 1);
+  // The page, its config and the metrics do not depend on the chat service.
+  EXPECT_EQ(get(http.port(), "/").result_int(), 200U);
+  EXPECT_EQ(get(http.port(), "/config.json").result_int(), 200U);
+
+  chat.start();  // same port, same store
+  EXPECT_TRUE(wait_for_status(http.port(), "/healthz", 200)) << http.process().output();
+  auto page = get(http.port(), "/history?room=lobby");
+  ASSERT_EQ(page.result_int(), 200U) << page.body();
+  auto messages = body_json(page).at("messages").as_array();
+  ASSERT_EQ(messages.size(), 1U);
+  EXPECT_EQ(messages[0].as_object().at("content").as_string(), "still here after the restart");
+
+  // history-http never noticed anything worth dying for.
+  EXPECT_TRUE(http.process().running());
+}
+
+// ---------------------------------------------------------------------------
+// /metrics
+
+TEST_F(HistoryHttpTest, MetricsCountRequestsAndShowEveryPluginOfTheHost) {
+  // All in one host process: grpc-chat's metrics show in history-http's
+  // /metrics. GRPC_HOST as an exercise's .env has it: grpc-chat listens on
+  // every address, and history-http takes that to mean this machine.
+  const auto chat_port = free_tcp_port();
+  HttpHost host(dir_.path(), {.plugins = R"(["grpc-chat", "history-http"])",
+                              .chat_port = chat_port,
+                              .extra_tables = "[grpc-chat]\nport = " + std::to_string(chat_port) +
+                                              "\nstore = \"memory\"\n",
+                              .env = {{"GRPC_HOST", "0.0.0.0"}}});
+  const auto port = host.port();
+
+  auto scrape = get(port, "/metrics");
+  ASSERT_EQ(scrape.result_int(), 200U);
+  EXPECT_EQ(header(scrape, http::field::content_type), "text/plain; version=0.0.4; charset=utf-8");
+  const auto before = scrape.body();
+  for (const auto* family : {"chat_http_request_seconds", "chat_http_upstream_errors_total",
+                             "chat_messages_stored_total", "chat_store_commit_seconds", "chat_store_failures_total",
+                             "chat_grpc_streams"}) {
+    EXPECT_NE(before.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+  }
+  EXPECT_EQ(metric(before, "chat_messages_stored_total"), 0);
+  EXPECT_EQ(metric(before, "chat_grpc_streams"), 0);
+
+  ChatStreamClient alice(chat_channel("127.0.0.1", chat_port));
+  join_room(alice, "m", "alice");
+  send_acked(alice, "m", "alice", {{"a", "one"}, {"b", "two"}, {"c", "three"}});
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(get(port, "/history?room=m").result_int(), 200U);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(get(port, "/history?room=m&limit=0").result_int(), 400U);
+  ASSERT_EQ(get(port, "/no-such-file").result_int(), 404U);
+  ASSERT_EQ(get(port, "/").result_int(), 200U);
+  ASSERT_EQ(get(port, "/healthz").result_int(), 200U);
+  ASSERT_EQ(get(port, "/config.json").result_int(), 200U);
+
+  const auto after = get(port, "/metrics").body();
+  auto delta = [&](const std::string& series) { return metric(after, series) - metric(before, series); };
+  EXPECT_EQ(delta(R"(chat_http_requests_total{route="/history",status="200"})"), 3);
+  EXPECT_EQ(delta(R"(chat_http_requests_total{route="/history",status="400"})"), 2);
+  EXPECT_EQ(delta(R"(chat_http_requests_total{route="static",status="404"})"), 1);
+  EXPECT_EQ(delta(R"(chat_http_requests_total{route="static",status="200"})"), 1);
+  EXPECT_EQ(delta(R"(chat_http_requests_total{route="/healthz",status="200"})"), 1);
+  EXPECT_EQ(delta(R"(chat_http_requests_total{route="/config.json",status="200"})"), 1);
+  EXPECT_EQ(delta(R"(chat_http_requests_total{route="/metrics",status="200"})"), 1);  // the first scrape
+  EXPECT_EQ(delta(R"(chat_http_request_seconds_count{route="/history"})"), 5);
+  EXPECT_EQ(delta(R"(chat_http_request_seconds_bucket{route="/history",le="+Inf"})"), 5);
+  EXPECT_GT(delta(R"(chat_http_request_seconds_sum{route="/history"})"), 0);
+  // grpc-chat, through the same host API.
+  EXPECT_EQ(metric(after, "chat_messages_stored_total"), 3);
+  EXPECT_GE(metric(after, "chat_store_commit_seconds_count"), 1);
+  EXPECT_EQ(metric(after, "chat_store_failures_total"), 0);
+  EXPECT_EQ(metric(after, "chat_grpc_streams"), 1);  // alice's stream
+
+  alice.close_sending();
+  ASSERT_TRUE(alice.wait_finished());
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (metric(get(port, "/metrics").body(), "chat_grpc_streams") != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(metric(get(port, "/metrics").body(), "chat_grpc_streams"), 0);
+
+  // Requests refused before routing count under "other".
+  HttpConnection big(port);
+  auto refused = big.get("/", {{"X-Padding", std::string(9000, 'p')}});
+  ASSERT_EQ(refused.result_int(), 431U);
+  EXPECT_EQ(metric(get(port, "/metrics").body(), R"(chat_http_requests_total{route="other",status="431"})"), 1);
+}
+
+// ---------------------------------------------------------------------------
+// CORS
+
+void expect_cors_allowed(const Response& response, const std::string& origin, const std::string& what) {
+  EXPECT_EQ(header(response, http::field::access_control_allow_origin), origin) << what;
+  EXPECT_EQ(header(response, http::field::vary), "Origin") << what;
+  EXPECT_EQ(header(response, http::field::access_control_expose_headers), "ETag, Retry-After") << what;
+}
+
+void expect_cors_refused(const Response& response, const std::string& what) {
+  EXPECT_FALSE(has_header(response, http::field::access_control_allow_origin)) << what;
+  EXPECT_EQ(header(response, http::field::vary), "Origin") << what;
+}
+
+Headers preflight_headers(const std::string& origin) {
+  return {{"Origin", origin}, {"Access-Control-Request-Method", "GET"},
+          {"Access-Control-Request-Headers", "content-type"}};
+}
+
+void expect_preflight_allowed(std::uint16_t port, const std::string& origin) {
+  auto response = request(port, http::verb::options, "/history?room=a", preflight_headers(origin));
+  EXPECT_EQ(response.result_int(), 204U) << origin;
+  EXPECT_EQ(header(response, http::field::access_control_allow_origin), origin);
+  EXPECT_EQ(header(response, http::field::access_control_allow_methods), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(header(response, http::field::access_control_allow_headers), "Content-Type, If-None-Match");
+  EXPECT_EQ(header(response, http::field::access_control_max_age), "600");
+  EXPECT_EQ(header(response, http::field::vary),
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  EXPECT_TRUE(response.body().empty());
+}
+
+void expect_preflight_refused(std::uint16_t port, const std::string& origin) {
+  auto response = request(port, http::verb::options, "/history?room=a", preflight_headers(origin));
+  EXPECT_EQ(response.result_int(), 403U) << origin;
+  EXPECT_FALSE(has_header(response, http::field::access_control_allow_origin)) << origin;
+  EXPECT_FALSE(has_header(response, http::field::access_control_allow_methods)) << origin;
+  EXPECT_EQ(body_json(response).at("error").as_string(), "origin not allowed");
+}
+
+TEST_F(HistoryHttpTest, CorsAllowsExactlyTheListedOriginsAndNullWhenListed) {
+  HttpHost http(dir_.path(), {.extra_config = R"(allowed_origins = ["https://chat.example.org", "null"])"});
+  const auto port = http.port();
+
+  for (const std::string origin : {"https://chat.example.org", "null"}) {
+    expect_cors_allowed(get(port, "/config.json", {{"Origin", origin}}), origin, "config " + origin);
+    // Errors too, so the page can show them: a 400, and a 503 (no chat service here).
+    expect_cors_allowed(get(port, "/history?room=a&limit=0", {{"Origin", origin}}), origin, "400 " + origin);
+    auto unavailable = get(port, "/history?room=a", {{"Origin", origin}});
+    EXPECT_EQ(unavailable.result_int(), 503U);
+    expect_cors_allowed(unavailable, origin, "503 " + origin);
+    expect_preflight_allowed(port, origin);
+  }
+
+  for (const std::string origin : {"https://evil.example", "https://chat.example.org.evil.example",
+                                   "http://chat.example.org", "https://chat.example.org:8443",
+                                   "https://CHAT.example.org", "https://chat.example.org/", "*"}) {
+    auto response = get(port, "/config.json", {{"Origin", origin}});
+    EXPECT_EQ(response.result_int(), 200U) << origin;  // answered, but the browser keeps it from the page
+    expect_cors_refused(response, origin);
+    expect_preflight_refused(port, origin);
+  }
+
+  // Same-origin and non-browser requests send no Origin: no CORS headers.
+  expect_cors_refused(get(port, "/config.json"), "no origin");
+  // OPTIONS without Access-Control-Request-Method is no preflight.
+  auto options = request(port, http::verb::options, "/history", {{"Origin", "https://evil.example"}});
+  EXPECT_EQ(options.result_int(), 204U);
+  EXPECT_EQ(header(options, http::field::allow), "GET, HEAD, OPTIONS");
+  EXPECT_FALSE(has_header(options, http::field::access_control_allow_origin));
+}
+
+TEST_F(HistoryHttpTest, CorsRefusesFilePagesUnlessNullIsListed) {
+  HttpHost http(dir_.path(), {.extra_config = R"(allowed_origins = ["https://chat.example.org"])"});
+  expect_cors_refused(get(http.port(), "/config.json", {{"Origin", "null"}}), "null");
+  expect_preflight_refused(http.port(), "null");
+  expect_cors_allowed(get(http.port(), "/config.json", {{"Origin", "https://chat.example.org"}}),
+                      "https://chat.example.org", "listed");
+}
+
+TEST_F(HistoryHttpTest, CorsWildcardAllowsEveryOriginAndNull) {
+  // The development setting of config/chat.toml, given here by the environment.
+  HttpHost http(dir_.path(), {.env = {{"HTTP_ALLOWED_ORIGINS", "*"}}});
+  for (const std::string origin : {"https://anything.example", "http://localhost:3000", "null"}) {
+    expect_cors_allowed(get(http.port(), "/config.json", {{"Origin", origin}}), origin, origin);
+    expect_preflight_allowed(http.port(), origin);
+  }
+}
+
+TEST_F(HistoryHttpTest, ABadConfigurationStopsTheHostBeforeItListens) {
+  for (const std::string& bad : {std::string(R"(allowed_origins = ["https://chat.example.org/"])"),
+                                 std::string(R"(allowed_origins = ["chat.example.org"])"),
+                                 std::string(R"(public_ws_url = "http://not-a-websocket")"),
+                                 std::string(R"(host = "not an address")")}) {
+    write_file(dir_ / "bad.toml", "[host]\nplugins = [\"history-http\"]\n\n[history-http]\nport = 0\n" + bad + "\n");
+    HostProcess host({.executable = host_binary(),
+                      .args = {"--config", (dir_ / "bad.toml").string()},
+                      .unset_env = kUnsetEnv,
+                      .working_dir = dir_.path()});
+    EXPECT_EQ(host.wait_exit(), 1) << bad;
+    const auto key = bad.substr(0, bad.find(' '));
+    EXPECT_NE(host.output().find("[history-http] " + key + ":"), std::string::npos) << host.output();
+    EXPECT_EQ(host.output().find("ready in"), std::string::npos) << host.output();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The page and its files
+
+TEST_F(HistoryHttpTest, ServesThePageAndItsAssetsWithTheirContentTypes) {
+  HttpHost http(dir_.path(), {});
+  const auto port = http.port();
+  const std::vector<std::tuple<std::string, std::string, std::string>> files{
+      {"/", "text/html; charset=utf-8", "web/client.html"},
+      {"/client.html", "text/html; charset=utf-8", "web/client.html"},
+      {"/assets/app.js", "text/javascript; charset=utf-8", "web/assets/app.js"},
+      {"/assets/app.js?v=2", "text/javascript; charset=utf-8", "web/assets/app.js"},
+      {"/assets/style.css", "text/css; charset=utf-8", "web/assets/style.css"},
+      {"/logo.svg", "image/svg+xml", "web/logo.svg"},
+      {"/notes.txt", "text/plain; charset=utf-8", "web/notes.txt"},
+      {"/data.bin", "application/octet-stream", "web/data.bin"},
+      {"/%61ssets/app.js", "text/javascript; charset=utf-8", "web/assets/app.js"},  // encoded 'a'
+  };
+  for (const auto& [target, type, file] : files) {
+    auto response = get(port, target);
+    EXPECT_EQ(response.result_int(), 200U) << target;
+    EXPECT_EQ(header(response, http::field::content_type), type) << target;
+    EXPECT_EQ(response.body(), read_file(dir_ / file)) << target;
+    EXPECT_EQ(header(response, "X-Content-Type-Options"), "nosniff") << target;
+    EXPECT_EQ(header(response, http::field::cache_control), "no-cache") << target;
+  }
+  auto config = get(port, "/config.json");
+  EXPECT_EQ(header(config, http::field::content_type), "application/json");
+
+  auto head = request(port, http::verb::head, "/");
+  EXPECT_EQ(head.result_int(), 200U);
+  EXPECT_TRUE(head.body().empty());
+  EXPECT_EQ(header(head, http::field::content_length), std::to_string(read_file(dir_ / "web/client.html").size()));
+  EXPECT_EQ(header(head, http::field::content_type), "text/html; charset=utf-8");
+}
+
+TEST_F(HistoryHttpTest, IfNoneMatchWithTheETagGets304) {
+  HttpHost http(dir_.path(), {});
+  const auto port = http.port();
+  auto first = get(port, "/");
+  ASSERT_EQ(first.result_int(), 200U);
+  const auto etag = header(first, http::field::etag);
+  ASSERT_TRUE(std::regex_match(etag, std::regex(R"("[0-9a-f]+-[0-9a-f]+")"))) << etag;
+  EXPECT_EQ(header(get(port, "/client.html"), http::field::etag), etag);  // same file, same tag
+  EXPECT_NE(header(get(port, "/notes.txt"), http::field::etag), etag);
+
+  for (const std::string& if_none_match : {etag, "W/" + etag, std::string("*"), "\"other\", " + etag,
+                                           "\"other\"," + etag + ",\"third\""}) {
+    auto response = get(port, "/", {{"If-None-Match", if_none_match}});
+    EXPECT_EQ(response.result_int(), 304U) << if_none_match;
+    EXPECT_TRUE(response.body().empty());
+    EXPECT_EQ(header(response, http::field::etag), etag);
+    EXPECT_FALSE(has_header(response, http::field::content_length)) << "a 304 has no payload to measure";
+  }
+  for (const std::string& if_none_match : {std::string("\"other\""), etag.substr(1, etag.size() - 2)}) {
+    auto response = get(port, "/", {{"If-None-Match", if_none_match}});
+    EXPECT_EQ(response.result_int(), 200U) << if_none_match;
+    EXPECT_EQ(response.body(), read_file(dir_ / "web/client.html"));
+  }
+
+  // A changed file gets a new tag: the old one no longer matches.
+  std::this_thread::sleep_for(20ms);
+  write_file(dir_ / "web" / "client.html", "<!doctype html><title>chat</title><p>a new version</p>\n");
+  auto changed = get(port, "/", {{"If-None-Match", etag}});
+  EXPECT_EQ(changed.result_int(), 200U);
+  EXPECT_EQ(changed.body(), read_file(dir_ / "web/client.html"));
+  EXPECT_NE(header(changed, http::field::etag), etag);
+  EXPECT_EQ(get(port, "/", {{"If-None-Match", header(changed, http::field::etag)}}).result_int(), 304U);
+}
+
+TEST_F(HistoryHttpTest, NothingOutsideTheWebRootIsReachable) {
+  HttpHost http(dir_.path(), {});
+  const auto port = http.port();
+  const std::string secret_abs = (dir_ / "secret.txt").string();
+  const std::vector<std::string> targets{
+      "/../secret.txt",
+      "/assets/../../secret.txt",
+      "/assets/../client.html",  // no "..", even when it would stay inside
+      "/./client.html",
+      "/..%2fsecret.txt",
+      "/..%2Fsecret.txt",
+      "/%2e%2e/secret.txt",
+      "/%2E%2E/secret.txt",
+      "/%2e%2e%2fsecret.txt",
+      "/.%2e/secret.txt",
+      "/%252e%252e/secret.txt",  // double-encoded
+      "/%252e%252e%252fsecret.txt",
+      "/..%252fsecret.txt",
+      "/%25%32%65%25%32%65/secret.txt",
+      "/..\\secret.txt",
+      "/..%5csecret.txt",
+      "/assets/..%5c..%5csecret.txt",
+      "//etc/passwd",
+      "/%2fetc%2fpasswd",
+      "/%2Fetc/passwd",
+      "/" + secret_abs,           // an absolute path of the file system, under the root: not there
+      "/%2f" + secret_abs.substr(1),
+      "/client.html%00",          // NUL bytes
+      "/client.html%00.txt",
+      "/%00../secret.txt",
+      "/client.html%0a",
+      "/escape.txt",              // a symbolic link to the secret
+      "/up/secret.txt",           // through a linked directory
+      "/.hidden",
+      "/..secret.txt",            // a name starting with '.'
+      "/assets",                  // directories: never listed
+      "/assets/",
+      "/client.html/",
+      "/no-such-file.html",
+      "/%",
+      "/%zz",
+  };
+  for (const auto& target : targets) {
+    auto response = get(port, target);
+    EXPECT_EQ(response.result_int(), 404U) << target;
+    EXPECT_EQ(response.body().find("TOP SECRET"), std::string::npos) << target;
+    EXPECT_EQ(response.body().find("root:"), std::string::npos) << target;
+  }
+
+  // Malformed requests: a raw NUL in the request line, a target that is not a path.
+  for (const std::string& raw : {std::string("GET /client.html") + '\0' + ".txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                                 std::string("GET http://127.0.0.1/../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n"),
+                                 std::string("GET ../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n")}) {
+    HttpConnection connection(port);
+    connection.write_raw(raw);
+    auto response = connection.read_response();
+    EXPECT_EQ(response.result_int(), 400U) << raw;
+    EXPECT_EQ(response.body().find("TOP SECRET"), std::string::npos) << raw;
+  }
+  // The server is fine afterwards.
+  EXPECT_EQ(get(port, "/").result_int(), 200U);
+}
+
+TEST_F(HistoryHttpTest, WithoutClientHtmlThePageIsAPlain404) {
+  std::filesystem::remove(dir_ / "web" / "client.html");
+  HttpHost http(dir_.path(), {});
+  auto response = get(http.port(), "/");
+  EXPECT_EQ(response.result_int(), 404U);
+  EXPECT_EQ(header(response, http::field::content_type), "application/json");
+  EXPECT_EQ(body_json(response).at("error").as_string(), "not found");
+  EXPECT_EQ(get(http.port(), "/assets/app.js").result_int(), 200U);
+  EXPECT_TRUE(http.process().wait_for_line(std::regex("warn.*no client.html in the web root"), 1s));
+}
+
+// ---------------------------------------------------------------------------
+// /config.json
+
+TEST_F(HistoryHttpTest, ConfigJsonDerivesItsUrlsFromTheAddressThePageCameFrom) {
+  HttpHost http(dir_.path(), {});
+  const auto port = http.port();
+  auto urls = [&](const std::string& host) {
+    HttpConnection connection(port);
+    return body_json(connection.get("/config.json", {{"Host", host}}));
+  };
+  auto config = urls("chat.example.org:8081");
+  EXPECT_EQ(config.at("ws_url").as_string(), "ws://chat.example.org:8080");
+  EXPECT_EQ(config.at("history_url").as_string(), "http://chat.example.org:8081");
+  config = urls("192.168.1.20");
+  EXPECT_EQ(config.at("ws_url").as_string(), "ws://192.168.1.20:8080");
+  EXPECT_EQ(config.at("history_url").as_string(), "http://192.168.1.20");
+  config = urls("[::1]:9000");
+  EXPECT_EQ(config.at("ws_url").as_string(), "ws://[::1]:8080");
+  EXPECT_EQ(config.at("history_url").as_string(), "http://[::1]:9000");
+  // A Host header that is not a plain host[:port] is not echoed into a URL.
+  for (const std::string junk : {"evil.example/path", "a b", "\"quoted\"", "x:y:z", "<script>"}) {
+    config = urls(junk);
+    EXPECT_EQ(config.at("history_url").as_string(), "http://127.0.0.1:" + std::to_string(port)) << junk;
+    EXPECT_EQ(config.at("ws_url").as_string(), "ws://127.0.0.1:8080") << junk;
+  }
+  auto response = get(port, "/config.json");
+  EXPECT_EQ(header(response, http::field::cache_control), "no-store");
+}
+
+TEST_F(HistoryHttpTest, ConfigJsonGivesThePublicUrlsWhenConfigured) {
+  HttpHost http(dir_.path(), {.extra_config = "public_history_url = \"https://chat.example.org\"\nws_port = 9090\n",
+                              .env = {{"PUBLIC_WS_URL", "wss://chat.example.org/ws"}}});
+  auto config = body_json(get(http.port(), "/config.json"));
+  EXPECT_EQ(config.at("ws_url").as_string(), "wss://chat.example.org/ws");
+  EXPECT_EQ(config.at("history_url").as_string(), "https://chat.example.org");
+
+  HttpHost derived(dir_.path(), {.env = {{"WS_PORT", "9191"}}});
+  EXPECT_EQ(body_json(get(derived.port(), "/config.json")).at("ws_url").as_string(), "ws://127.0.0.1:9191");
+}
+
+TEST_F(HistoryHttpTest, TheEnvironmentOverridesTheTable) {
+  const auto port = free_tcp_port();
+  write_file(dir_ / "other-web" / "client.html", "<p>the other page</p>");
+  HttpHost http(dir_.path(), {.env = {{"HTTP_PORT", std::to_string(port)},
+                                      {"HTTP_WEB_ROOT", (dir_ / "other-web").string()}}});
+  EXPECT_EQ(http.port(), port);
+  EXPECT_EQ(get(port, "/").body(), "<p>the other page</p>");
+}
+
+// ---------------------------------------------------------------------------
+// Connections and limits
+
+TEST_F(HistoryHttpTest, KeepAliveServesManyRequestsOnOneConnectionInOrder) {
+  HttpHost http(dir_.path(), {});
+  HttpConnection connection(http.port());
+  auto first = connection.get("/config.json");
+  EXPECT_EQ(first.result_int(), 200U);
+  EXPECT_TRUE(first.keep_alive());
+  auto second = connection.get("/notes.txt");
+  EXPECT_EQ(second.result_int(), 200U);
+  EXPECT_EQ(second.body(), "plain text\n");
+  auto third = connection.get("/history?room=a&limit=0");
+  EXPECT_EQ(third.result_int(), 400U);
+  EXPECT_TRUE(third.keep_alive());  // an answered error keeps the connection
+
+  // Pipelined: both requests written at once, answered in order.
+  connection.write_raw("GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /assets/style.css HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(connection.read_response().body(), "plain text\n");
+  EXPECT_EQ(connection.read_response().body(), "body { color: black; }\n");
+
+  // Connection: close is honoured.
+  auto last = connection.get("/notes.txt", {{"Connection", "close"}});
+  EXPECT_EQ(last.result_int(), 200U);
+  EXPECT_FALSE(last.keep_alive());
+  EXPECT_TRUE(connection.closed_by_server());
+
+  // HTTP/1.0 without keep-alive: closed after the answer.
+  HttpConnection old(http.port());
+  old.write_raw("GET /notes.txt HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(old.read_response().body(), "plain text\n");
+  EXPECT_TRUE(old.closed_by_server());
+}
+
+TEST_F(HistoryHttpTest, HeadersOver8KiBGet431AndTheConnectionCloses) {
+  HttpHost http(dir_.path(), {});
+  {
+    HttpConnection connection(http.port());
+    auto fine = connection.get("/notes.txt", {{"X-Padding", std::string(7000, 'p')}});
+    EXPECT_EQ(fine.result_int(), 200U);
+  }
+  for (const Headers& headers : {Headers{{"X-Padding", std::string(9000, 'p')}},
+                                 Headers{{"X-A", std::string(3000, 'a')}, {"X-B", std::string(3000, 'b')},
+                                         {"X-C", std::string(3000, 'c')}}}) {
+    HttpConnection connection(http.port());
+    auto response = connection.get("/notes.txt", headers);
+    EXPECT_EQ(response.result_int(), 431U);
+    EXPECT_EQ(header(response, http::field::content_type), "application/json");
+    EXPECT_FALSE(response.keep_alive());
+    EXPECT_TRUE(connection.closed_by_server());
+  }
+  // A long request target counts too.
+  HttpConnection connection(http.port());
+  EXPECT_EQ(connection.get("/history?room=" + std::string(9000, 'r')).result_int(), 431U);
+  EXPECT_EQ(get(http.port(), "/notes.txt").result_int(), 200U);
+}
+
+TEST_F(HistoryHttpTest, BodiesOverTheLimitGet413) {
+  HttpHost http(dir_.path(), {.extra_config = "max_body_bytes = 1024\n"});
+  HttpConnection small(http.port());
+  EXPECT_EQ(small.request(http::verb::get, "/notes.txt", {}, std::string(1000, 'b')).result_int(), 200U);
+  HttpConnection large(http.port());
+  auto response = large.request(http::verb::get, "/notes.txt", {}, std::string(4096, 'b'));
+  EXPECT_EQ(response.result_int(), 413U);
+  EXPECT_FALSE(response.keep_alive());
+  EXPECT_TRUE(large.closed_by_server());
+}
+
+TEST_F(HistoryHttpTest, IdleAndSlowConnectionsAreClosedByTheirTimeouts) {
+  HttpHost http(dir_.path(), {.extra_config = "idle_timeout_ms = 300\nrequest_timeout_ms = 600\n"});
+  // Idle between requests.
+  HttpConnection idle(http.port());
+  EXPECT_EQ(idle.get("/notes.txt").result_int(), 200U);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.closed_by_server());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+
+  // Never sends anything.
+  HttpConnection silent(http.port());
+  EXPECT_TRUE(silent.closed_by_server());
+
+  // Starts a request and never finishes it: the request timeout, although bytes trickle in.
+  HttpConnection slow(http.port());
+  started = std::chrono::steady_clock::now();
+  slow.write_raw("GET /notes.txt HTTP/1.1\r\n");
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(100ms);
+    slow.write_raw("X-Slow: " + std::to_string(i) + "\r\n");
+  }
+  EXPECT_TRUE(slow.closed_by_server());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+// ---------------------------------------------------------------------------
+// The documentation
+
+std::vector<std::string> documented_curl_commands(const std::string& doc) {
+  std::vector<std::string> commands;
+  std::istringstream lines(doc);
+  bool in_shell = false;
+  for (std::string line; std::getline(lines, line);) {
+    const auto start = line.find_first_not_of(' ');
+    const std::string text = start == std::string::npos ? "" : line.substr(start);
+    if (text.rfind("```", 0) == 0) {
+      in_shell = !in_shell && text == "```sh";
+      continue;
+    }
+    if (in_shell && text.rfind("curl ", 0) == 0) commands.push_back(text);
+  }
+  return commands;
+}
+
+// The JSON block that follows `command` in the document.
+std::string documented_output(const std::string& doc, const std::string& command) {
+  const auto at = doc.find(command);
+  const auto open = doc.find("```json\n", at);
+  const auto close = doc.find("```", open + 8);
+  return doc.substr(open + 8, close - open - 8);
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+struct CurlRun {
+  int exit_code;
+  std::string output;
+};
+
+CurlRun run_shell(const std::filesystem::path& dir, const std::string& command) {
+  HostProcess shell({.executable = "/bin/sh",
+                     .args = {"-c", command},
+                     .unset_env = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"},
+                     .working_dir = dir});
+  auto code = shell.wait_exit(30s);
+  return {code.value_or(-1), shell.output(Stream::Stdout)};
+}
+
+TEST_F(HistoryHttpTest, CurlExactlyAsTheDocsShow) {
+  const auto doc = read_file(source_dir() / "docs" / "http-api.md");
+  const auto commands = documented_curl_commands(doc);
+  ASSERT_GE(commands.size(), 8U);
+
+  // The all-in-one host of the shipped config, on test ports; the room of the examples.
+  const auto chat_port = free_tcp_port();
+  HttpHost host(dir_.path(), {.plugins = R"(["grpc-chat", "history-http"])",
+                              .chat_port = chat_port,
+                              .extra_tables = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " +
+                                              std::to_string(chat_port) + "\nstore = \"memory\"\n"});
+  {
+    ChatStreamClient alice(chat_channel("127.0.0.1", chat_port));
+    ChatStreamClient bob(chat_channel("127.0.0.1", chat_port));
+    join_room(alice, "lobby", "alice");
+    join_room(bob, "lobby", "bob");
+    send_acked(alice, "lobby", "alice", {{"m1", "hello"}});
+    send_acked(bob, "lobby", "bob", {{"m2", "hi alice"}});
+    send_acked(alice, "lobby", "alice", {{"m3", "hello again"}});
+  }
+  const std::string documented_base = "http://localhost:8081";
+  const std::string base = "http://127.0.0.1:" + std::to_string(host.port());
+
+  std::set<std::string> seen;
+  for (const auto& documented : commands) {
+    const auto command = replace_all(documented, documented_base, base);
+    ASSERT_NE(command, documented) << "every example talks to " << documented_base << ": " << documented;
+    const auto run = run_shell(dir_.path(), command);
+    EXPECT_EQ(run.exit_code, 0) << command << "\n" << run.output;
+    EXPECT_FALSE(run.output.empty()) << command;
+    if (documented == "curl 'http://localhost:8081/history?room=lobby&limit=2'") {
+      seen.insert("history");
+      // The output the docs show, but for the timestamps.
+      auto expected = json::parse(documented_output(doc, documented)).as_object();
+      auto actual = json::parse(run.output).as_object();
+      for (auto* page : {&expected, &actual}) {
+        for (auto& m : page->at("messages").as_array()) m.as_object().erase("timestamp");
+      }
+      EXPECT_EQ(actual, expected) << run.output;
+    } else if (documented == "curl http://localhost:8081/config.json") {
+      seen.insert("config");
+      const auto local = replace_all(replace_all(run.output, base, documented_base), "ws://127.0.0.1:",
+                                     "ws://localhost:");
+      EXPECT_EQ(json::parse(local), json::parse(documented_output(doc, documented))) << run.output;
+    } else if (documented.find("limit=5000") != std::string::npos) {
+      seen.insert("400");
+      EXPECT_EQ(run.output.rfind("HTTP/1.1 400 Bad Request", 0), 0U) << run.output;
+      EXPECT_NE(run.output.find(R"({"error":"limit must be an integer from 1 to 1000","parameter":"limit"})"),
+                std::string::npos);
+    } else if (documented == "curl -i http://localhost:8081/healthz") {
+      seen.insert("healthz");
+      EXPECT_EQ(run.output.rfind("HTTP/1.1 200 OK", 0), 0U) << run.output;
+      EXPECT_NE(run.output.find(R"({"status":"ok"})"), std::string::npos);
+    } else if (documented == "curl http://localhost:8081/metrics") {
+      seen.insert("metrics");
+      EXPECT_NE(run.output.find("chat_http_requests_total{route=\"/history\",status=\"200\"}"), std::string::npos);
+      EXPECT_NE(run.output.find("chat_messages_stored_total 3"), std::string::npos) << run.output;
+    } else if (documented.find("-X OPTIONS") != std::string::npos) {
+      seen.insert("preflight");
+      EXPECT_EQ(run.output.rfind("HTTP/1.1 204 No Content", 0), 0U) << run.output;
+      EXPECT_NE(run.output.find("Access-Control-Allow-Origin: https://chat.example.org"), std::string::npos);
+    } else if (documented == "curl -I http://localhost:8081/") {
+      seen.insert("page");
+      EXPECT_EQ(run.output.rfind("HTTP/1.1 200 OK", 0), 0U) << run.output;
+      EXPECT_NE(run.output.find("Content-Type: text/html; charset=utf-8"), std::string::npos);
+      EXPECT_NE(run.output.find("ETag: \""), std::string::npos);
+    }
+  }
+  EXPECT_EQ(seen.size(), 7U) << "an example the test knows is missing from the docs";
+}
+
+}  // namespace
+}  // namespace chathost::test

@@ -1,0 +1,678 @@
+// ws-proxy through real host processes and real WebSocket clients: all-in-one
+// (grpc-chat and ws-proxy in one host) and split deployments (grpc-chat in
+// one host, one or two proxy hosts talking to it over gRPC).
+#include "support/chat_stream_client.hpp"
+#include "support/host_process.hpp"
+#include "support/test_helpers.hpp"
+#include "support/ws_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace chathost::test {
+namespace {
+
+using chat::ChatStream;
+using chat::Error;
+using chat::Presence;
+using Clock = std::chrono::steady_clock;
+
+// Variables the shipped config reacts to: a developer's shell must not change the tests.
+const std::vector<std::string> kUnsetEnv{"GRPC_HOST",          "GRPC_PORT",   "WS_HOST",          "WS_PORT",
+                                         "WS_ALLOWED_ORIGINS", "CHAT_STORE",  "CHAT_STORE_PATH",  "ADMIN_ID",
+                                         "ADMIN_NAME",         "ADMIN_EMAIL", "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR",
+                                         "CHATHOST_LOG_LEVEL", "WS_REUSE_PORT"};
+
+constexpr const char* kAllowedOrigin = "https://chat.example.org";
+
+// [grpc-chat] on 127.0.0.1:port; SQLite at `store_path`, or memory when empty.
+std::string grpc_chat_table(std::uint16_t port, const std::filesystem::path& store_path = {}) {
+  std::string table = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n";
+  if (store_path.empty()) return table + "store = \"memory\"\n";
+  return table + "store = \"sqlite\"\nsync = \"normal\"\nstore_path = \"" + store_path.string() + "\"\n";
+}
+
+// [ws-proxy] on 127.0.0.1, any free port, talking to grpc-chat at chat_port.
+// Quick reconnects unless `extra` sets its own (TOML refuses a key set twice,
+// so `extra` holds no other key set here).
+std::string ws_proxy_table(std::uint16_t chat_port, const std::string& extra = "") {
+  std::string table =
+      "[ws-proxy]\nhost = \"127.0.0.1\"\nport = 0\nthreads = 2\nchat_port = " + std::to_string(chat_port) +
+      "\nallowed_origins = [\"" + kAllowedOrigin + "\"]\n";
+  if (extra.find("reconnect_min_ms") == std::string::npos) table += "reconnect_min_ms = 100\n";
+  if (extra.find("reconnect_max_ms") == std::string::npos) table += "reconnect_max_ms = 300\n";
+  return table + extra;
+}
+
+// One chat-host process running `plugins` from a config of `tables`.
+class Host {
+ public:
+  Host(const std::filesystem::path& dir, const std::string& name, const std::string& tables, const std::string& plugins)
+      : dir_(dir / name), plugins_(plugins) {
+    std::filesystem::create_directories(dir_);
+    write_file(dir_ / "chat.toml", "[host]\nplugins = [\"grpc-chat\", \"ws-proxy\"]\n\n" + tables);
+    start();
+  }
+
+  void start() {
+    // A restarted grpc-chat reuses its port; a connection of the previous run
+    // in TIME_WAIT can hold it for a moment.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      process_.reset();
+      process_ = std::make_unique<HostProcess>(
+          ProcessOptions{.executable = host_binary(),
+                         .args = {"--config", (dir_ / "chat.toml").string(), "--plugins", plugins_},
+                         .unset_env = kUnsetEnv,
+                         .working_dir = dir_});
+      auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"));
+      if (ready) {
+        std::smatch ws;
+        if (std::regex_search(ready->line, ws, std::regex(R"(ws-proxy ws://127\.0\.0\.1:(\d+))"))) {
+          ws_port_ = static_cast<std::uint16_t>(std::stoi(ws[1]));
+        }
+        return;
+      }
+      if (process_->output().find("in use") == std::string::npos) break;
+      std::this_thread::sleep_for(200ms);
+    }
+    throw std::runtime_error("host " + dir_.filename().string() + " did not start:\n" + process_->output());
+  }
+
+  std::uint16_t ws_port() const { return ws_port_; }
+  HostProcess& process() { return *process_; }
+
+  // A crash: no goodbye to anyone.
+  void kill() {
+    process_->signal(SIGKILL);
+    process_->wait_exit();
+  }
+
+  std::optional<int> stop() {
+    process_->signal(SIGTERM);
+    return process_->wait_exit();
+  }
+
+  WsOptions ws(const std::string& target = "/") const { return WsOptions{.port = ws_port_, .target = target}; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string plugins_;
+  std::unique_ptr<HostProcess> process_;
+  std::uint16_t ws_port_ = 0;
+};
+
+// grpc-chat and ws-proxy in one host: the developer's laptop.
+std::unique_ptr<Host> all_in_one(const std::filesystem::path& dir, const std::string& proxy_extra = "") {
+  const auto chat_port = free_tcp_port();
+  return std::make_unique<Host>(dir, "all-in-one",
+                                grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port, proxy_extra),
+                                "grpc-chat,ws-proxy");
+}
+
+std::string target(const std::string& user, const std::string& room) { return "/?user=" + user + "&room=" + room; }
+
+// A client that has joined `room` as `user` through the query string.
+std::unique_ptr<WsClient> joined_client(const Host& host, const std::string& user, const std::string& room,
+                                        std::shared_ptr<WsIo> io = nullptr) {
+  auto client = std::make_unique<WsClient>(host.ws(target(user, room)), std::move(io));
+  if (!client->wait_for(is_joined(room))) throw std::runtime_error(user + " got no joined for " + room);
+  return client;
+}
+
+EventPredicate is_message_id(const std::string& id) {
+  return [id](const ChatStream& e) { return e.has_chat_message() && e.chat_message().id() == id; };
+}
+
+EventPredicate is_error_for(Error::Code code, const std::string& id) {
+  return [code, id](const ChatStream& e) { return e.has_error() && e.error().code() == code && e.error().id() == id; };
+}
+
+EventPredicate is_any_message() {
+  return [](const ChatStream& e) { return e.has_chat_message(); };
+}
+
+std::string exercise_frame(const std::string& id, const std::string& room, const std::string& sender,
+                           const std::string& content) {
+  return R"({"chat_message":{"id":")" + id + R"(","room_id":")" + room + R"(","sender_id":")" + sender +
+         R"(","content":")" + content + R"("}})";
+}
+
+std::size_t index_of(const std::vector<ChatStream>& events, const EventPredicate& predicate) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (predicate(events[i])) return i;
+  }
+  return events.size();
+}
+
+class WsProxyTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+// ---------------------------------------------------------------------------
+// The core path
+
+TEST_F(WsProxyTest, ExerciseFrameGetsItsEchoAndNothingItWouldNotUnderstand) {
+  auto host = all_in_one(dir_.path());
+  WsClient client(host->ws());
+  ASSERT_TRUE(client.wait_available());
+  client.send_text(exercise_frame("msg1", "room1", "client1", "Hello"));
+
+  auto echo = client.wait_for(is_message_id("msg1"));
+  ASSERT_TRUE(echo) << host->process().output();
+  EXPECT_EQ(echo->chat_message().room_id(), "room1");
+  EXPECT_EQ(echo->chat_message().sender_id(), "client1");
+  EXPECT_EQ(echo->chat_message().content(), "Hello");
+  EXPECT_EQ(echo->chat_message().sequence(), 1U);
+  EXPECT_EQ(echo->chat_message().server_id(), "room1:1");
+  EXPECT_GT(echo->chat_message().timestamp().seconds(), 1700000000);
+  // The raw frame uses the proto field names, as the exercise's clients expect.
+  const auto texts = client.texts();
+  ASSERT_FALSE(texts.empty());
+  EXPECT_NE(texts.back().find(R"("room_id":"room1")"), std::string::npos) << texts.back();
+
+  // The exercise's client never joined: chat messages and the service status only.
+  client.send_text(exercise_frame("msg2", "room1", "client1", "again"));
+  ASSERT_TRUE(client.wait_for(is_message_id("msg2")));
+  for (const auto& event : client.events()) {
+    EXPECT_TRUE(event.has_chat_message() || event.has_service_status()) << event.DebugString();
+  }
+}
+
+TEST_F(WsProxyTest, TwoClientsInARoomSeeEachOtherAndAThirdInAnotherRoomDoesNot) {
+  auto host = all_in_one(dir_.path());
+  auto alice = joined_client(*host, "alice", "lobby");
+  auto bob = joined_client(*host, "bob", "lobby");
+  auto carol = joined_client(*host, "carol", "kitchen");
+
+  // alice hears bob arrive.
+  ASSERT_TRUE(alice->wait_for(is_presence("lobby", Presence::JOINED, "bob")));
+
+  alice->send(chat_message("lobby", "alice", "hi bob", "a1"));
+  bob->send(chat_message("lobby", "bob", "hi alice", "b1"));
+  for (auto* client : {alice.get(), bob.get()}) {
+    ASSERT_TRUE(client->wait_for(is_message_with_content("hi bob")));
+    ASSERT_TRUE(client->wait_for(is_message_with_content("hi alice")));
+  }
+  // The sender's ack comes before its echo and names it.
+  const auto events = alice->events();
+  const auto ack_at = index_of(events, is_ack_for("a1"));
+  ASSERT_LT(ack_at, events.size());
+  EXPECT_LT(ack_at, index_of(events, is_message_id("a1")));
+  EXPECT_EQ(events[ack_at].ack().sender_id(), "alice");
+  EXPECT_TRUE(bob->events_matching(is_ack_for("a1")).empty());
+
+  carol->send(chat_message("kitchen", "carol", "anyone?", "c1"));
+  ASSERT_TRUE(carol->wait_for(is_message_id("c1")));
+  EXPECT_TRUE(carol->events_matching(is_message_in("lobby")).empty());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(alice->events_matching(is_message_in("kitchen")).empty());
+  EXPECT_TRUE(bob->events_matching(is_message_in("kitchen")).empty());
+
+  // Leaving: bob gets nothing more from the lobby, alice sees him go.
+  bob->send(leave("lobby", "bob"));
+  ASSERT_TRUE(alice->wait_for(is_presence("lobby", Presence::LEFT, "bob")));
+  alice->send(chat_message("lobby", "alice", "bye", "a2"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a2")));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(bob->events_matching(is_message_id("a2")).empty());
+}
+
+TEST_F(WsProxyTest, TwoHundredClientsInTenRoomsEachGetExactlyTheirRoomInOrder) {
+  constexpr int kRooms = 10;
+  constexpr int kPerRoom = 20;
+  constexpr int kMessagesEach = 5;
+  constexpr std::size_t kRoomMessages = kPerRoom * kMessagesEach;
+  auto host = all_in_one(dir_.path());
+  auto io = std::make_shared<WsIo>(2);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  auto room_of = [](int i) { return "room" + std::to_string(i % kRooms); };
+  auto user_of = [](int i) { return "user" + std::to_string(i); };
+  for (int i = 0; i < kRooms * kPerRoom; ++i) {
+    clients.push_back(std::make_unique<WsClient>(host->ws(target(user_of(i), room_of(i))), io));
+  }
+  for (int i = 0; i < kRooms * kPerRoom; ++i) ASSERT_TRUE(clients[i]->wait_for(is_joined(room_of(i)))) << i;
+
+  const auto began = Clock::now();
+  for (int m = 0; m < kMessagesEach; ++m) {
+    for (int i = 0; i < kRooms * kPerRoom; ++i) {
+      clients[i]->send(chat_message(room_of(i), user_of(i), user_of(i) + "#" + std::to_string(m),
+                                    user_of(i) + "-" + std::to_string(m)));
+    }
+  }
+  for (int i = 0; i < kRooms * kPerRoom; ++i) {
+    auto got = clients[i]->wait_for_count(is_any_message(), kRoomMessages, 30s);
+    ASSERT_EQ(got.size(), kRoomMessages) << "client " << i;
+  }
+  const auto elapsed = Clock::now() - began;
+  std::this_thread::sleep_for(200ms);  // nothing more may come
+
+  for (int i = 0; i < kRooms * kPerRoom; ++i) {
+    const auto got = clients[i]->events_matching(is_any_message());
+    ASSERT_EQ(got.size(), kRoomMessages) << "client " << i << " got extra messages";
+    std::map<std::string, int> next_from;  // each sender's messages in the order sent
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      const auto& message = got[k].chat_message();
+      ASSERT_EQ(message.room_id(), room_of(i)) << "client " << i;
+      ASSERT_EQ(message.sequence(), k + 1) << "client " << i << " out of order";
+      EXPECT_EQ(message.content(), message.sender_id() + "#" + std::to_string(next_from[message.sender_id()]++));
+    }
+    EXPECT_EQ(next_from.size(), static_cast<std::size_t>(kPerRoom));
+  }
+  EXPECT_LT(elapsed, 20s) << "1,000 messages to 200 clients took "
+                          << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
+}
+
+TEST_F(WsProxyTest, SameMessageIdFromTwoConnectionsOfOneUserIsAckedToEachSender) {
+  auto host = all_in_one(dir_.path());
+  auto tab1 = joined_client(*host, "client1", "room1");
+  auto tab2 = joined_client(*host, "client1", "room1");
+  for (int round = 0; round < 5; ++round) {
+    const std::string id = "msg" + std::to_string(round);
+    tab1->send(chat_message("room1", "client1", "from tab1 #" + std::to_string(round), id));
+    tab2->send(chat_message("room1", "client1", "from tab2 #" + std::to_string(round), id));
+  }
+  for (auto [tab, name] : {std::pair{tab1.get(), "tab1"}, std::pair{tab2.get(), "tab2"}}) {
+    ASSERT_EQ(tab->wait_for_count(is_any_message(), 10).size(), 10U) << name;
+    for (int round = 0; round < 5; ++round) {
+      const std::string id = "msg" + std::to_string(round);
+      // Exactly one ack per message sent, under the client's own id, naming
+      // the message with this tab's content.
+      const auto acks = tab->events_matching(is_ack_for(id));
+      ASSERT_EQ(acks.size(), 1U) << name << " " << id;
+      const auto own =
+          tab->events_matching(is_message_with_content(std::string("from ") + name + " #" + std::to_string(round)));
+      ASSERT_EQ(own.size(), 1U);
+      EXPECT_EQ(own[0].chat_message().sequence(), acks[0].ack().sequence()) << name << " " << id;
+      EXPECT_EQ(own[0].chat_message().id(), id) << name << ": its echo carries its own id";
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Split deployments
+
+TEST_F(WsProxyTest, ClientsOfTwoProxyHostsChatThroughOneChatServiceHost) {
+  const auto chat_port = free_tcp_port();
+  const std::string tables = grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port);
+  Host service(dir_.path(), "service", tables, "grpc-chat");
+  Host proxy1(dir_.path(), "proxy1", tables, "ws-proxy");
+  Host proxy2(dir_.path(), "proxy2", tables, "ws-proxy");
+
+  auto alice = joined_client(proxy1, "alice", "lobby");
+  auto bob = joined_client(proxy2, "bob", "lobby");
+  WsClient legacy(proxy2.ws());  // the exercise's client, on proxy 2
+  ASSERT_TRUE(legacy.wait_available());
+
+  alice->send(chat_message("lobby", "alice", "hello from proxy 1", "a1"));
+  ASSERT_TRUE(bob->wait_for(is_message_with_content("hello from proxy 1")));
+  bob->send(chat_message("lobby", "bob", "hello from proxy 2", "b1"));
+  ASSERT_TRUE(alice->wait_for(is_message_with_content("hello from proxy 2")));
+  legacy.send_text(exercise_frame("msg1", "lobby", "client1", "Hello"));
+  ASSERT_TRUE(legacy.wait_for(is_message_id("msg1")));
+  ASSERT_TRUE(alice->wait_for(is_message_id("msg1")));
+  ASSERT_TRUE(bob->wait_for(is_message_id("msg1")));
+
+  const auto at_alice = alice->events_matching(is_any_message());
+  const auto at_bob = bob->events_matching(is_any_message());
+  ASSERT_EQ(at_alice.size(), 3U);
+  ASSERT_EQ(at_bob.size(), 3U);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(at_alice[i].chat_message().sequence(), i + 1);
+    EXPECT_EQ(at_alice[i].chat_message().server_id(), at_bob[i].chat_message().server_id());
+  }
+  EXPECT_EQ(proxy1.stop(), 0);
+  EXPECT_EQ(proxy2.stop(), 0);
+  EXPECT_EQ(service.stop(), 0);
+}
+
+TEST_F(WsProxyTest, ChatServiceDownAtStartIsReportedAndUsedOnceItComes) {
+  const auto chat_port = free_tcp_port();
+  const std::string tables =
+      grpc_chat_table(chat_port, dir_.path() / "service" / "chat.db") + "\n" + ws_proxy_table(chat_port);
+  Host proxy(dir_.path(), "proxy", tables, "ws-proxy");
+  EXPECT_TRUE(proxy.process().wait_for_line(std::regex("chat service at 127.0.0.1:\\d+ not reachable yet")));
+
+  WsClient client(proxy.ws("/?user=early&room=r"));
+  ASSERT_TRUE(client.wait_for(is_service_status(false)));
+  client.send(chat_message("r", "early", "too soon", "m1"));
+  auto refused = client.wait_for(is_error_for(Error::UNAVAILABLE, "m1"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error().frame(), "chat_message");
+  EXPECT_EQ(refused->error().room_id(), "r");
+
+  Host service(dir_.path(), "service", tables, "grpc-chat");
+  ASSERT_TRUE(client.wait_available(15s)) << proxy.process().output();
+  // The join asked for in the URL was made once the service came.
+  ASSERT_TRUE(client.wait_for(is_joined("r")));
+  client.send(chat_message("r", "early", "now", "m2"));
+  ASSERT_TRUE(client.wait_for(is_message_id("m2")));
+  ASSERT_TRUE(client.wait_for(is_ack_for("m2")));
+}
+
+TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProxySentMeanwhile) {
+  const auto chat_port = free_tcp_port();
+  const auto store = dir_.path() / "service" / "data" / "chat.db";
+  // Proxy 1 waits 5 s before reconnecting; proxy 2 comes back at once.
+  const std::string slow_tables = grpc_chat_table(chat_port, store) + "\n" +
+                                  ws_proxy_table(chat_port, "reconnect_min_ms = 5000\nreconnect_max_ms = 5000\n");
+  const std::string quick_tables = grpc_chat_table(chat_port, store) + "\n" + ws_proxy_table(chat_port);
+  Host service(dir_.path(), "service", quick_tables, "grpc-chat");
+  Host proxy1(dir_.path(), "proxy1", slow_tables, "ws-proxy");
+  Host proxy2(dir_.path(), "proxy2", quick_tables, "ws-proxy");
+
+  auto alice = joined_client(proxy1, "alice", "r");
+  auto dave = joined_client(proxy1, "dave", "r");  // a second user of proxy 1 in the room
+  auto bob = joined_client(proxy2, "bob", "r");
+  bob->send(chat_message("r", "bob", "before", "b1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("b1")));
+  ASSERT_TRUE(dave->wait_for(is_message_id("b1")));
+
+  service.kill();
+  for (auto* client : {alice.get(), dave.get(), bob.get()}) {
+    auto down = client->wait_for(is_service_status(false));
+    ASSERT_TRUE(down);
+    EXPECT_FALSE(down->service_status().message().empty());
+  }
+  alice->send(chat_message("r", "alice", "into the void", "a1"));
+  auto refused = alice->wait_for(is_error_for(Error::UNAVAILABLE, "a1"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error().frame(), "chat_message");
+  const auto alice_status_count = alice->events_matching(is_service_status(true)).size();
+
+  service.start();
+  // Proxy 2 is back first; bob sends while proxy 1 is still waiting.
+  const auto bob_seen = bob->size();
+  ASSERT_TRUE(bob->wait_for(is_service_status(true), 10s, bob_seen)) << proxy2.process().output();
+  bob->send(chat_message("r", "bob", "while you were away", "b2"));
+  auto echo = bob->wait_for(is_message_id("b2"));
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->chat_message().sequence(), 2U);
+  EXPECT_EQ(alice->events_matching(is_service_status(true)).size(), alice_status_count)
+      << "proxy 1 reconnected too early for this test to mean anything";
+
+  // Proxy 1 comes back: first the status, then the message it missed, once.
+  for (auto* client : {alice.get(), dave.get()}) {
+    auto missed = client->wait_for(is_message_id("b2"), 15s);
+    ASSERT_TRUE(missed) << proxy1.process().output();
+    EXPECT_EQ(missed->chat_message().sequence(), 2U);
+    const auto events = client->events();
+    const auto back_at = index_of(events, is_service_status(true));
+    const auto b2_at = index_of(events, is_message_id("b2"));
+    ASSERT_LT(back_at, events.size());
+    EXPECT_LT(back_at, b2_at);
+  }
+  // Live again, and nothing was delivered twice.
+  bob->send(chat_message("r", "bob", "after", "b3"));
+  for (auto* client : {alice.get(), dave.get()}) {
+    ASSERT_TRUE(client->wait_for(is_message_id("b3")));
+    std::vector<std::uint64_t> sequences;
+    for (const auto& e : client->events_matching(is_any_message())) sequences.push_back(e.chat_message().sequence());
+    EXPECT_EQ(sequences, (std::vector<std::uint64_t>{1, 2, 3}));
+  }
+  alice->send(chat_message("r", "alice", "I'm back", "a2"));
+  ASSERT_TRUE(bob->wait_for(is_message_id("a2")));
+}
+
+TEST_F(WsProxyTest, ARecoveryGapTooLongToReplayTellsClientsToReloadHistory) {
+  const auto chat_port = free_tcp_port();
+  const auto store = dir_.path() / "service" / "data" / "chat.db";
+  const std::string tables = grpc_chat_table(chat_port, store) + "max_replay = 2\n\n" +
+                             ws_proxy_table(chat_port, "reconnect_min_ms = 5000\nreconnect_max_ms = 5000\n");
+  Host service(dir_.path(), "service", tables, "grpc-chat");
+  Host proxy(dir_.path(), "proxy", tables, "ws-proxy");
+  auto alice = joined_client(proxy, "alice", "r");
+  alice->send(chat_message("r", "alice", "first", "a1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+
+  service.stop();
+  ASSERT_TRUE(alice->wait_for(is_service_status(false)));
+  service.start();
+  // While the proxy waits to reconnect, more is said than a join may replay.
+  ChatStreamClient direct(chat_channel("127.0.0.1", chat_port));
+  for (int i = 0; i < 3; ++i) direct.send(chat_message("r", "bob", "missed", "b" + std::to_string(i)));
+  ASSERT_TRUE(direct.wait_for(is_message_id("b2")));
+
+  const auto seen = alice->size();
+  auto gap = alice->wait_for(
+      [](const ChatStream& e) { return e.has_joined() && e.joined().history_gap(); }, 15s, seen);
+  ASSERT_TRUE(gap) << proxy.process().output();
+  EXPECT_EQ(gap->joined().room_id(), "r");
+  EXPECT_EQ(gap->joined().last_sequence(), 4U);
+  EXPECT_TRUE(alice->events_matching(is_message_id("b0")).empty()) << "a gap is not replayed";
+  // Live from there on.
+  direct.send(chat_message("r", "bob", "live again", "b3"));
+  auto live = alice->wait_for(is_message_id("b3"));
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->chat_message().sequence(), 5U);
+}
+
+// ---------------------------------------------------------------------------
+// Bad input: each gets its answer, and nobody else notices
+
+TEST_F(WsProxyTest, InvalidJsonUnknownPayloadsWrongShapesAndBinaryFramesGetErrorsAndTheConnectionLivesOn) {
+  auto host = all_in_one(dir_.path());
+  auto mallory = joined_client(*host, "mallory", "r");
+  auto alice = joined_client(*host, "alice", "r");
+
+  mallory->send_text("this is not JSON");
+  auto invalid = mallory->wait_for(is_error_code(Error::INVALID_FRAME));
+  ASSERT_TRUE(invalid);
+  EXPECT_NE(invalid->error().message().find("invalid JSON"), std::string::npos) << invalid->error().message();
+
+  mallory->send_text(R"({"teleport":{"to":"mars"}})");
+  auto unknown = mallory->wait_for(is_error_code(Error::UNKNOWN_PAYLOAD));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->error().frame(), "teleport");
+  EXPECT_NE(unknown->error().message().find("teleport"), std::string::npos);
+
+  const auto seen = mallory->size();
+  mallory->send_text(R"({"ack":{"id":"x"}})");
+  auto server_only = mallory->wait_for(is_error_code(Error::UNKNOWN_PAYLOAD), kDefaultTimeout, seen);
+  ASSERT_TRUE(server_only);
+  EXPECT_EQ(server_only->error().frame(), "ack");
+
+  const auto seen2 = mallory->size();
+  mallory->send_text("{}");
+  ASSERT_TRUE(mallory->wait_for(is_error_code(Error::UNKNOWN_PAYLOAD), kDefaultTimeout, seen2));
+
+  const auto seen3 = mallory->size();
+  mallory->send_text(R"({"chat_message":{"room_id":["not","a","string"]}})");
+  auto shape = mallory->wait_for(is_error_code(Error::INVALID_FRAME), kDefaultTimeout, seen3);
+  ASSERT_TRUE(shape);
+  EXPECT_EQ(shape->error().frame(), "chat_message");
+
+  const auto seen4 = mallory->size();
+  mallory->send_text(R"({"chat_message":{"id":"e1","room_id":"r","sender_id":"mallory"}})");
+  auto missing = mallory->wait_for(is_error_code(Error::MISSING_FIELD), kDefaultTimeout, seen4);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->error().id(), "e1");
+
+  const auto seen5 = mallory->size();
+  mallory->send_binary(std::string("\x00\x01\x02", 3));
+  auto binary = mallory->wait_for(is_error_code(Error::INVALID_FRAME), kDefaultTimeout, seen5);
+  ASSERT_TRUE(binary);
+  EXPECT_NE(binary->error().message().find("binary"), std::string::npos);
+
+  // Still connected and working; alice saw none of it.
+  mallory->send(chat_message("r", "mallory", "sorry", "m1"));
+  ASSERT_TRUE(mallory->wait_for(is_message_id("m1")));
+  ASSERT_TRUE(alice->wait_for(is_message_id("m1")));
+  EXPECT_TRUE(alice->events_matching(is_error()).empty());
+  EXPECT_EQ(alice->events_matching(is_any_message()).size(), 1U);
+}
+
+TEST_F(WsProxyTest, OversizeFrameClosesWith1009AndOthersCarryOn) {
+  auto host = all_in_one(dir_.path());
+  auto big = joined_client(*host, "big", "r");
+  auto alice = joined_client(*host, "alice", "r");
+  big->send(chat_message("r", "big", std::string(70 * 1024, 'x'), "huge"));
+  auto closed = big->wait_closed();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1009) << closed->error;
+
+  alice->send(chat_message("r", "alice", "still here", "a1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(alice->events_matching(is_message_id("huge")).empty());
+  // A new connection is welcome.
+  auto again = joined_client(*host, "big", "r");
+  again->send(chat_message("r", "big", "smaller", "b2"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("b2")));
+}
+
+TEST_F(WsProxyTest, AConnectionCannotSpeakForAnotherUser) {
+  auto host = all_in_one(dir_.path());
+  auto alice = joined_client(*host, "alice", "r");
+  auto bob = joined_client(*host, "bob", "r");
+
+  alice->send(chat_message("r", "bob", "I am bob", "fake1"));
+  auto refused = alice->wait_for(is_error_code(Error::NOT_ALLOWED));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error().id(), "fake1");
+  EXPECT_EQ(refused->error().user_id(), "bob");
+  EXPECT_EQ(refused->error().frame(), "chat_message");
+
+  const auto seen = alice->size();
+  alice->send(join("elsewhere", "bob"));
+  auto refused_join = alice->wait_for(is_error_code(Error::NOT_ALLOWED), kDefaultTimeout, seen);
+  ASSERT_TRUE(refused_join);
+  EXPECT_EQ(refused_join->error().frame(), "join");
+
+  // The exercise's client: its first message fixes who it is.
+  WsClient legacy(host->ws());
+  ASSERT_TRUE(legacy.wait_available());
+  legacy.send(chat_message("r", "client1", "first", "l1"));
+  ASSERT_TRUE(legacy.wait_for(is_message_id("l1")));
+  legacy.send(chat_message("r", "client2", "pretending", "l2"));
+  ASSERT_TRUE(legacy.wait_for(is_error_for(Error::NOT_ALLOWED, "l2")));
+
+  alice->send(chat_message("r", "alice", "the real alice", "a1"));
+  ASSERT_TRUE(bob->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(bob->events_matching(is_message_id("fake1")).empty());
+  EXPECT_TRUE(bob->events_matching(is_message_id("l2")).empty());
+  EXPECT_TRUE(bob->events_matching(is_error()).empty());
+}
+
+TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
+  auto host = all_in_one(dir_.path());
+  auto evil = try_upgrade(WsOptions{.port = host->ws_port(), .origin = std::string("https://evil.example")});
+  EXPECT_EQ(evil.status, 403) << evil.error;
+  auto allowed = try_upgrade(WsOptions{.port = host->ws_port(), .origin = std::string(kAllowedOrigin)});
+  EXPECT_EQ(allowed.status, 101) << allowed.error;
+  auto no_origin = try_upgrade(WsOptions{.port = host->ws_port()});  // not a browser
+  EXPECT_EQ(no_origin.status, 101) << no_origin.error;
+  auto wrong_path = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/admin"});
+  EXPECT_EQ(wrong_path.status, 404);
+  auto bad_query = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/ws?room=lobby"});
+  EXPECT_EQ(bad_query.status, 400) << "room without user";
+  auto ws_path = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/ws?user=a%20b&room=x"});
+  EXPECT_EQ(ws_path.status, 101);
+}
+
+TEST_F(WsProxyTest, ConnectionsOverTheLimitGet503) {
+  auto host = all_in_one(dir_.path(), "max_connections = 2\n");
+  WsClient one(host->ws()), two(host->ws());
+  ASSERT_TRUE(one.wait_available());
+  ASSERT_TRUE(two.wait_available());
+  auto third = try_upgrade(host->ws());
+  EXPECT_EQ(third.status, 503);
+  two.close();
+  ASSERT_TRUE(two.wait_closed());
+  // The slot is free again.
+  std::optional<UpgradeAnswer> later;
+  for (int i = 0; i < 50; ++i) {
+    later = try_upgrade(host->ws());
+    if (later->status == 101) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(later->status, 101);
+}
+
+TEST_F(WsProxyTest, TooFastASenderIsRateLimitedThenClosedWith1008) {
+  auto host = all_in_one(dir_.path(), "max_messages_per_second = 5\nmessage_burst = 5\nrate_limit_strikes = 20\n");
+  auto flood = joined_client(*host, "flood", "r");
+  auto alice = joined_client(*host, "alice", "r");
+  for (int i = 0; i < 10; ++i) flood->send(chat_message("r", "flood", "spam", "f" + std::to_string(i)));
+  auto limited = flood->wait_for(is_error_code(Error::RATE_LIMITED));
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->error().frame(), "chat_message");
+  EXPECT_FALSE(limited->error().id().empty()) << "the refused message is named";
+  // The first ones got through.
+  ASSERT_TRUE(alice->wait_for(is_message_id("f0")));
+
+  for (int i = 10; i < 60; ++i) flood->send(chat_message("r", "flood", "spam", "f" + std::to_string(i)));
+  auto closed = flood->wait_closed();
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1008) << closed->error;
+  EXPECT_GE(flood->events_matching(is_error_code(Error::RATE_LIMITED)).size(), 20U);
+
+  alice->send(chat_message("r", "alice", "calm", "a1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(alice->events_matching(is_error()).empty());
+  EXPECT_LE(alice->events_matching(is_any_message()).size(), 7U);
+}
+
+TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
+  auto host = all_in_one(dir_.path(),
+                         "send_queue_limit = 64\nsocket_send_buffer_bytes = 8192\nmax_messages_per_second = 100000\n"
+                         "message_burst = 100000\n");
+  // A tiny receive window: the proxy's writes to it stall almost at once.
+  WsClient sloth(
+      WsOptions{.port = host->ws_port(), .target = target("sloth", "r"), .receive_buffer_bytes = 4096, .read = false});
+  auto alice = joined_client(*host, "alice", "r");
+  auto bob = joined_client(*host, "bob", "r");
+  ASSERT_TRUE(alice->wait_for(is_presence("r", Presence::JOINED, "bob")));
+
+  // Batches small enough for readers to keep up (at most 2 x 16 frames queued
+  // each), far too much in all for a client that reads nothing.
+  constexpr int kBatches = 25;
+  constexpr int kBatch = 16;
+  constexpr std::size_t kMessages = kBatches * kBatch;
+  const std::string content(2000, 'z');
+  for (int b = 0; b < kBatches; ++b) {
+    for (int i = 0; i < kBatch; ++i) {
+      alice->send(chat_message("r", "alice", content, "a" + std::to_string(b * kBatch + i)));
+    }
+    ASSERT_TRUE(alice->wait_for(is_message_id("a" + std::to_string(b * kBatch + kBatch - 1)))) << "batch " << b;
+  }
+  ASSERT_TRUE(host->process().wait_for_line(std::regex("user 'sloth'\\): too slow.*closed with 1008")))
+      << host->process().output();
+  for (auto* client : {alice.get(), bob.get()}) {
+    EXPECT_EQ(client->wait_for_count(is_any_message(), kMessages).size(), kMessages);
+  }
+  std::size_t dropped = 0;
+  for (const auto& line : host->process().lines()) dropped += line.text.find("too slow") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(dropped, 1U) << "only the sloth is dropped:\n" << host->process().output();
+  // What the sloth finds when it finally reads: some frames, then the end.
+  sloth.start_reading();
+  auto closed = sloth.wait_closed(15s);
+  ASSERT_TRUE(closed);
+  EXPECT_LT(sloth.events_matching(is_any_message()).size(), kMessages);
+}
+
+// ---------------------------------------------------------------------------
+// The exercise's Node.js client, with the `ws` package from npm
+
+TEST_F(WsProxyTest, NodeWsClientSendingTheExerciseFramesWorks) {
+  const auto node_dir = source_dir() / "tests" / "node";
+  ASSERT_TRUE(std::filesystem::exists(node_dir / "node_modules" / "ws"))
+      << "run scripts/install-deps.sh --test (npm ci in tests/node)";
+  auto host = all_in_one(dir_.path());
+  HostProcess node(ProcessOptions{.executable = "/usr/bin/env",
+                                  .args = {"node", (node_dir / "exercise_ws_client.js").string(),
+                                           "ws://127.0.0.1:" + std::to_string(host->ws_port())},
+                                  .working_dir = node_dir});
+  auto exit_code = node.wait_exit(30s);
+  ASSERT_TRUE(exit_code) << node.output();
+  EXPECT_EQ(*exit_code, 0) << node.output();
+  EXPECT_TRUE(node.wait_for_line(std::regex("^OK$"), 1s, 0, Stream::Stdout)) << node.output();
+  EXPECT_TRUE(node.wait_for_line(std::regex(R"(client1 \{"chat_message":\{"id":"msg1","room_id":"room1")"), 1s))
+      << node.output();
+}
+
+}  // namespace
+}  // namespace chathost::test
