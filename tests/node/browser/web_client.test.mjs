@@ -178,6 +178,20 @@ describe('web client', () => {
       for (const page of [writer, other, reader]) await page.context().close();
     });
 
+    test('fits a 360 px wide screen and labels every control', async () => {
+      const context = await browser.newContext({ viewport: { width: 360, height: 640 } });
+      const page = await context.newPage();
+      await page.goto(cluster.pageUrl('narrow', 'phone'));
+      await page.locator('#dot.connected').waitFor({ timeout: TIMEOUT });
+      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+      for (const label of ['User', 'Room', 'Message']) {
+        assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, `no control labelled ${label}`);
+      }
+      assert.equal(await page.locator('[aria-live]').count() >= 1, true);
+      await screenshot(page, 'narrow-screen');
+      await context.close();
+    });
+
     test('the page works opened from a file', async () => {
       const context = await browser.newContext();
       const page = await context.newPage();
