@@ -63,7 +63,7 @@ class WsProxyPlugin final : public chathost::Plugin {
                            "kernel send buffer of each connection (0: the system's, autotuned up to several MiB)")
             .range(0, 64 << 20),
         ConfigKey::integer("idle_timeout_seconds", 300,
-                           "a connection silent this long is pinged, and closed after as long again")
+                           "a connection silent for half of this is pinged, silent for all of it closed")
             .range(2, 86400),
         ConfigKey::integer("handshake_timeout_seconds", 30, "longest upgrade or close handshake").range(1, 600),
         ConfigKey::integer("threads", 0, "I/O threads (0: one per CPU core)").range(0, 1024),
