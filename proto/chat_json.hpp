@@ -17,4 +17,8 @@ std::string encode(const google::protobuf::Message& message);
 // (for an error frame): invalid JSON, an unknown field, a wrong type.
 std::string decode(std::string_view text, google::protobuf::Message& message);
 
+// A frame's payload field name, e.g. "chat_message" ("" when none), as
+// error frames name the frame they refuse.
+std::string_view payload_name(const ChatStream& frame);
+
 }  // namespace chat::json

@@ -112,19 +112,4 @@ std::optional<Error> check_leave(const Leave& leave, const ServiceLimits& limits
   return error;
 }
 
-std::string_view payload_name(const ChatStream& frame) {
-  switch (frame.payload_case()) {
-    case ChatStream::kChatMessage: return "chat_message";
-    case ChatStream::kJoin: return "join";
-    case ChatStream::kLeave: return "leave";
-    case ChatStream::kJoined: return "joined";
-    case ChatStream::kPresence: return "presence";
-    case ChatStream::kAck: return "ack";
-    case ChatStream::kError: return "error";
-    case ChatStream::kServiceStatus: return "service_status";
-    case ChatStream::PAYLOAD_NOT_SET: return "";
-  }
-  return "";
-}
-
 }  // namespace chat::service

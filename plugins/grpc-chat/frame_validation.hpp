@@ -1,6 +1,8 @@
 // Checks of what a client sends, before anything is stored or delivered.
 #pragma once
 
+#include "chat_json.hpp"
+
 #include "chat.pb.h"
 #include "service_limits.hpp"
 
@@ -8,6 +10,8 @@
 #include <string_view>
 
 namespace chat::service {
+
+using chat::json::payload_name;
 
 bool is_valid_utf8(std::string_view text);
 
@@ -17,8 +21,6 @@ std::optional<Error> check_chat_message(const ChatMessage& message, const Servic
 std::optional<Error> check_join(const Join& join, const ServiceLimits& limits);
 std::optional<Error> check_leave(const Leave& leave, const ServiceLimits& limits);
 
-// The payload's field name, e.g. "chat_message", for error frames.
-std::string_view payload_name(const ChatStream& frame);
 
 Error make_error(Error::Code code, std::string message, std::string_view frame);
 

@@ -29,21 +29,6 @@ ErrorInfo refusal(Error::Code code, std::string message, std::string frame) {
   return info;
 }
 
-std::string_view payload_name(const ChatStream& frame) {
-  switch (frame.payload_case()) {
-    case ChatStream::kChatMessage: return "chat_message";
-    case ChatStream::kJoin: return "join";
-    case ChatStream::kLeave: return "leave";
-    case ChatStream::kJoined: return "joined";
-    case ChatStream::kPresence: return "presence";
-    case ChatStream::kAck: return "ack";
-    case ChatStream::kError: return "error";
-    case ChatStream::kServiceStatus: return "service_status";
-    case ChatStream::PAYLOAD_NOT_SET: return "";
-  }
-  return "";
-}
-
 ErrorInfo describe_bad_frame(std::string_view text, std::string_view parse_error) {
   // Only on the error path: parse again to say which kind of wrong it is.
   boost::system::error_code ec;

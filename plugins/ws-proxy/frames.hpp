@@ -3,6 +3,8 @@
 // frames it answers bad input with.
 #pragma once
 
+#include "chat_json.hpp"
+
 #include "chat.pb.h"
 
 #include <cstddef>
@@ -12,6 +14,8 @@
 #include <string_view>
 
 namespace chat::proxy {
+
+using chat::json::payload_name;
 
 // One serialized text frame; the same buffer goes to every recipient.
 using Frame = std::shared_ptr<const std::string>;
@@ -34,8 +38,6 @@ struct ErrorInfo {
 Frame make_error_frame(const ErrorInfo& info);
 ErrorInfo refusal(Error::Code code, std::string message, std::string frame = {});
 
-// "chat_message", "join", ...; "" when no payload is set.
-std::string_view payload_name(const ChatStream& frame);
 
 // Why a text frame that chat::json::decode refused is wrong: invalid JSON
 // (INVALID_FRAME), an unknown payload such as {"foo":{}} (UNKNOWN_PAYLOAD),
