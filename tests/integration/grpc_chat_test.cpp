@@ -532,6 +532,65 @@ TEST_F(GrpcChatTest, HealthIsServingWhileRunningAndReflectionListsTheService) {
   stream->Finish();
 }
 
+TEST_F(GrpcChatTest, HistoryLimitDefaultsToFiftyAndAllowsAThousand) {
+  ChatHost host(dir_.path(), kMemory);
+  ChatStreamClient alice(host.channel());
+  alice.send(join("many", "alice"));
+  ASSERT_TRUE(alice.wait_for(is_joined("many")));
+  send_acked(alice, "many", "alice", 60, "m");
+
+  // The exercise's request (room only) gets the latest 50, oldest first.
+  chat::GetChatHistoryResponse page;
+  ASSERT_TRUE(history(host, history_request("many"), &page).ok());
+  EXPECT_EQ(sequences(page), range(11, 60));
+  EXPECT_TRUE(page.has_more());
+
+  page.Clear();
+  ASSERT_TRUE(history(host, history_request("many", 1000), &page).ok());
+  EXPECT_EQ(sequences(page), range(1, 60));
+  EXPECT_FALSE(page.has_more());
+}
+
+TEST_F(GrpcChatTest, MessagesOverTheReceiveLimitAreResourceExhausted) {
+  ChatHost host(dir_.path(), std::string(kMemory) + "max_receive_bytes = 4096\n");
+  chat::GetChatHistoryResponse page;
+  auto status = history(host, history_request(std::string(8192, 'r')), &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+
+  // On a stream the oversized frame ends that stream only.
+  ChatStreamClient big(host.channel());
+  big.send(chat_message("r", "big", std::string(8192, 'x')));
+  auto ended = big.wait_finished();
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << ended->error_message();
+
+  ChatStreamClient small(host.channel());
+  small.send(chat_message("r", "small", "fits", "f1"));
+  EXPECT_TRUE(small.wait_for(is_message_with_content("fits")));
+}
+
+TEST_F(GrpcChatTest, HealthTurnsNotServingWhenTheHostDrains) {
+  ChatHost host(dir_.path(), kMemory);
+  auto health = grpc::health::v1::Health::NewStub(host.channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("chat.ChatService");
+  auto watch = health->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse update;
+  ASSERT_TRUE(watch->Read(&update));
+  EXPECT_EQ(update.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  host.process().signal(SIGTERM);
+  bool saw_not_serving = false;
+  while (watch->Read(&update)) {
+    if (update.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING) saw_not_serving = true;
+  }
+  EXPECT_TRUE(saw_not_serving);
+  watch->Finish();
+  EXPECT_EQ(host.process().wait_exit(), 0);
+}
+
 TEST_F(GrpcChatTest, StopFinishesStreamsWithUnavailableAndLosesNoAcknowledgedMessage) {
   std::vector<std::string> acked;
   {
