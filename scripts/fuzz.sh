@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (preset `fuzz`: clang 14, ASan + UBSan) and
+# runs one of them, or all of them one after another.
+#   scripts/fuzz.sh                       every target, 10 million executions each
+#   scripts/fuzz.sh frame_decode 100000   one target, 100000 executions
+# Targets: frame_decode, history_query, config_env (tests/fuzz/).
+#
+# Each run starts from a copy of the seed corpus (tests/fuzz/corpus/<target>)
+# in build/fuzz/corpus-out/<target>, where new inputs go and accumulate over
+# runs; the tree's corpus only changes by hand. A crashing input is saved in
+# build/fuzz/artifacts/<target>/ and the run stops; the log of each run is
+# build/fuzz/<target>.log.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+all_targets=(frame_decode history_query config_env)
+target="${1:-all}"
+runs="${2:-10000000}"
+# Longest input per target: a few frames' worth, a long query string, a
+# config of a few dozen lines.
+declare -A max_len=([frame_decode]=4096 [history_query]=2048 [config_env]=4096)
+
+if [[ "$target" == all ]]; then
+  targets=("${all_targets[@]}")
+elif [[ -n "${max_len[$target]+set}" ]]; then
+  targets=("$target")
+else
+  echo "unknown target '$target' (known: ${all_targets[*]})" >&2
+  exit 2
+fi
+if ! command -v clang++-14 >/dev/null; then
+  echo "the fuzz preset needs clang++-14: apt-get install clang-14 libclang-rt-14-dev" >&2
+  exit 1
+fi
+
+cmake --preset fuzz >/dev/null
+nice -n 10 cmake --build --preset fuzz
+
+for name in "${targets[@]}"; do
+  corpus="build/fuzz/corpus-out/$name"
+  artifacts="build/fuzz/artifacts/$name"
+  mkdir -p "$corpus" "$artifacts"
+  cp -n "tests/fuzz/corpus/$name"/* "$corpus"/
+  dictionary=()
+  [[ -f "tests/fuzz/$name.dict" ]] && dictionary=("-dict=tests/fuzz/$name.dict")
+  echo "== $name: $runs executions, corpus $corpus"
+  start=$(date +%s)
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    nice -n 10 "build/fuzz/bin/${name}_fuzz" "$corpus" \
+    -runs="$runs" -max_len="${max_len[$name]}" -timeout=10 -print_final_stats=1 \
+    -artifact_prefix="$artifacts/" "${dictionary[@]}" 2>&1 | tee "build/fuzz/$name.log"
+  echo "== $name: done in $(($(date +%s) - start)) s"
+done
