@@ -171,7 +171,7 @@ void UpstreamLink::on_ended(ChatCall& call) {
     join_requests_.clear();
     answer_.reset();
     for (auto& [room_id, room] : rooms_) {
-      room.echo_ids.clear();
+      room.forget_echo_ids();
       for (auto& [client_id, member] : room.members) {
         if (!member.live) member.join_sent = false;
       }
@@ -202,7 +202,7 @@ void UpstreamLink::join(const ClientPtr& client, const std::string& room_id, con
                         std::optional<std::uint64_t> since, bool answer) {
   std::lock_guard lock(mutex_);
   if (state_ == State::Stopped) return;
-  Room& room = rooms_[room_id];
+  LocalRoom& room = rooms_[room_id];
   auto [it, inserted] = room.members.try_emplace(client->id());
   Membership& member = it->second;
   if (inserted) {
@@ -227,7 +227,7 @@ void UpstreamLink::leave(const Client& client, const std::string& room_id, const
   std::lock_guard lock(mutex_);
   auto room_it = rooms_.find(room_id);
   if (room_it == rooms_.end()) return;
-  Room& room = room_it->second;
+  LocalRoom& room = room_it->second;
   if (room.members.erase(client.id()) == 0) return;
   auto user_it = room.users.find(user);
   if (user_it != room.users.end() && --user_it->second == 0) {
@@ -242,7 +242,7 @@ SendResult UpstreamLink::send_message(const ClientPtr& client, ChatMessage messa
   if (state_ != State::Available || call_ == nullptr) return SendResult::Unavailable;
   if (call_->queued() >= options_.upstream_queue_limit) return SendResult::Busy;
   if (join_first) {
-    Room& room = rooms_[message.room_id()];
+    LocalRoom& room = rooms_[message.room_id()];
     auto [it, inserted] = room.members.try_emplace(client->id());
     if (inserted) {
       it->second.client = client;
@@ -299,7 +299,7 @@ void UpstreamLink::on_event(ChatCall& call, const ChatStream& event) {
   if (became_available) status_changed_();
 }
 
-UpstreamLink::Room* UpstreamLink::find_room_locked(const std::string& room) {
+LocalRoom* UpstreamLink::find_room_locked(const std::string& room) {
   auto it = rooms_.find(room);
   return it == rooms_.end() ? nullptr : &it->second;
 }
@@ -308,12 +308,12 @@ void UpstreamLink::on_message(const ChatStream& event) {
   const ChatMessage& message = event.chat_message();
   const Frame frame = make_frame(event);  // once, for every recipient
   std::lock_guard lock(mutex_);
-  Room* room = find_room_locked(message.room_id());
+  LocalRoom* room = find_room_locked(message.room_id());
   if (answer_ && answer_->replay_left > 0 && answer_->request.room == message.room_id()) {
     --answer_->replay_left;
     if (room != nullptr) {
       if (answer_->request.client_id == 0) {
-        deliver_live_locked(*room, message, frame);  // a re-join's replay is for every live member
+        room->deliver(message, frame);  // a re-join's replay is for every live member
       } else if (auto member = room->members.find(answer_->request.client_id); member != room->members.end()) {
         member->second.client->send(frame);
       }
@@ -321,31 +321,7 @@ void UpstreamLink::on_message(const ChatStream& event) {
     if (answer_->replay_left == 0) finish_replay_locked();
     return;
   }
-  if (room != nullptr) deliver_live_locked(*room, message, frame);
-}
-
-void UpstreamLink::deliver_live_locked(Room& room, const ChatMessage& message, const Frame& frame) {
-  const std::uint64_t sequence = message.sequence();
-  if (room.last_sequence && sequence <= *room.last_sequence) return;  // delivered already
-  room.last_sequence = sequence;
-  std::optional<std::pair<std::uint64_t, std::string>> sender_sees;
-  if (!room.echo_ids.empty()) {
-    if (auto it = room.echo_ids.find(sequence); it != room.echo_ids.end()) {
-      sender_sees = std::move(it->second);
-      room.echo_ids.erase(it);
-    }
-  }
-  for (auto& [client_id, member] : room.members) {
-    if (!member.live) continue;
-    if (sender_sees && sender_sees->first == client_id) {
-      ChatStream own;
-      *own.mutable_chat_message() = message;
-      own.mutable_chat_message()->set_id(sender_sees->second);
-      member.client->send(make_frame(own));
-    } else {
-      member.client->send(frame);
-    }
-  }
+  if (room != nullptr) room->deliver(message, frame);
 }
 
 void UpstreamLink::on_joined(const Joined& joined) {
@@ -362,7 +338,7 @@ void UpstreamLink::on_joined(const Joined& joined) {
     request.room = joined.room_id();
   }
   answer_ = Answer{request, joined.last_sequence(), joined.replayed(), joined.history_gap()};
-  if (Room* room = find_room_locked(request.room)) {
+  if (LocalRoom* room = find_room_locked(request.room)) {
     ChatStream event;
     *event.mutable_joined() = joined;
     if (request.client_id != 0) {
@@ -375,10 +351,7 @@ void UpstreamLink::on_joined(const Joined& joined) {
       // clients reload the room's history.
       log_->warn("room '{}': messages since {} cannot be recovered (history gap)", request.room,
                  room->last_sequence.value_or(0));
-      const Frame frame = make_frame(event);
-      for (auto& [client_id, member] : room->members) {
-        if (member.live && member.client->speaks_events()) member.client->send(frame);
-      }
+      room->tell_live_members(make_frame(event));
     } else if (joined.replayed() > 0) {
       log_->debug("room '{}': recovering {} messages", request.room, joined.replayed());
     }
@@ -388,7 +361,7 @@ void UpstreamLink::on_joined(const Joined& joined) {
 
 void UpstreamLink::finish_replay_locked() {
   const Answer& answer = *answer_;
-  Room* room = find_room_locked(answer.request.room);
+  LocalRoom* room = find_room_locked(answer.request.room);
   if (room == nullptr) return;
   if (answer.request.client_id == 0 && answer.history_gap) {
     room->last_sequence = answer.last_sequence;  // the store was reset or trimmed: start over from here
@@ -404,7 +377,7 @@ void UpstreamLink::finish_replay_locked() {
 void UpstreamLink::on_presence(const ChatStream& event) {
   const Presence& presence = event.presence();
   std::lock_guard lock(mutex_);
-  Room* room = find_room_locked(presence.room_id());
+  LocalRoom* room = find_room_locked(presence.room_id());
   if (presence.kind() == Presence::SNAPSHOT) {
     if (!answer_ || answer_->request.room != presence.room_id()) {
       log_->debug("stream {}: snapshot of room '{}' answers no join", index_, presence.room_id());
@@ -421,19 +394,10 @@ void UpstreamLink::on_presence(const ChatStream& event) {
       return;
     }
     // A re-join: everyone's view of who is online may be stale.
-    const Frame frame = make_frame(event);
-    for (auto& [client_id, member] : room->members) {
-      if (member.live && member.client->speaks_events()) member.client->send(frame);
-    }
+    room->tell_live_members(make_frame(event));
     return;
   }
-  if (room == nullptr) return;
-  Frame frame;
-  for (auto& [client_id, member] : room->members) {
-    if (!member.live || !member.client->speaks_events()) continue;
-    if (!frame) frame = make_frame(event);
-    member.client->send(frame);
-  }
+  if (room != nullptr) room->tell_live_members(make_frame(event));
 }
 
 std::optional<UpstreamLink::PendingSend> UpstreamLink::take_pending_locked(const std::string& room,
@@ -461,8 +425,8 @@ void UpstreamLink::on_ack(Ack ack) {
   }
   auto client = pending->client.lock();
   if (pending->rewritten) {
-    if (Room* room = find_room_locked(ack.room_id()); room != nullptr && client && !ack.duplicate()) {
-      room->echo_ids[ack.sequence()] = {client->id(), pending->client_message_id};
+    if (LocalRoom* room = find_room_locked(ack.room_id()); room != nullptr && client && !ack.duplicate()) {
+      room->remember_echo_id(ack.sequence(), client->id(), pending->client_message_id);
     }
     ack.set_id(pending->client_message_id);
   }
@@ -497,7 +461,7 @@ void UpstreamLink::on_error(const ChatStream& event, bool& became_available) {
     const JoinRequest request = join_requests_.front();
     join_requests_.pop_front();
     log_->warn("stream {}: join of room '{}' refused: {}", index_, request.room, error.message());
-    Room* room = find_room_locked(request.room);
+    LocalRoom* room = find_room_locked(request.room);
     if (room == nullptr || request.client_id == 0) return;
     auto member = room->members.find(request.client_id);
     if (member == room->members.end()) return;

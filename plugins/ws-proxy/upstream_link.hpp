@@ -20,6 +20,7 @@
 #include "chat.grpc.pb.h"
 #include "chat_call.hpp"
 #include "client.hpp"
+#include "local_room.hpp"
 #include "proxy_options.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -76,22 +77,6 @@ class UpstreamLink final : public ChatCallSink {
   void on_done(const ChatCall* call, const grpc::Status& status) override;
 
  private:
-  struct Membership {
-    ClientPtr client;
-    std::string user;
-    bool live = false;       // gets the room's messages as they come
-    bool join_sent = false;  // its Join is on the current call
-    bool answer = false;     // its Joined and snapshot are forwarded to it
-    std::optional<std::uint64_t> since;
-  };
-  struct Room {
-    std::optional<std::uint64_t> last_sequence;   // newest delivered to the live members
-    std::map<std::uint64_t, Membership> members;  // by client id
-    std::map<std::string, std::size_t> users;     // user -> local connections: joined upstream while > 0
-    // sequence -> (client id, the client's message id): the sender of a
-    // message whose id was rewritten sees its own id in the echo.
-    std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::string>> echo_ids;
-  };
   struct JoinRequest {
     std::string room;
     std::string user;
@@ -127,12 +112,11 @@ class UpstreamLink final : public ChatCallSink {
   void on_ack(Ack ack);
   void on_error(const ChatStream& event, bool& became_available);
   void finish_replay_locked();
-  void deliver_live_locked(Room& room, const ChatMessage& message, const Frame& frame);
   std::optional<PendingSend> take_pending_locked(const std::string& room, const std::string& sender,
                                                  const std::string& id, bool id_may_be_server_id,
                                                  const std::string& server_id);
   std::string unique_upstream_id_locked(const std::string& room, const std::string& sender, const std::string& id);
-  Room* find_room_locked(const std::string& room);
+  LocalRoom* find_room_locked(const std::string& room);
 
   const std::size_t index_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -150,7 +134,7 @@ class UpstreamLink final : public ChatCallSink {
   unsigned attempt_ = 0;
   bool ever_available_ = false;
 
-  std::unordered_map<std::string, Room> rooms_;
+  std::unordered_map<std::string, LocalRoom> rooms_;
   std::deque<JoinRequest> join_requests_;  // sent, not answered yet, in order
   std::optional<Answer> answer_;
   std::map<PendingKey, std::deque<PendingSend>> pending_;

@@ -11,6 +11,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
+#include <pthread.h>
+
 #include <thread>
 
 namespace {
@@ -167,6 +169,8 @@ class WsProxyPlugin final : public chathost::Plugin {
 
  private:
   void run_io() {
+    // Named, so `top -H` and /proc show the proxy's share of the process.
+    pthread_setname_np(pthread_self(), "ws-proxy-io");
     for (;;) {
       try {
         io_->run();

@@ -17,7 +17,6 @@ namespace {
 constexpr std::size_t kHeaderLimit = 8 * 1024;
 // A read buffer that grew for one large frame is given back after it.
 constexpr std::size_t kKeptReadBuffer = 16 * 1024;
-constexpr std::chrono::seconds kCloseGrace{2};
 constexpr const char* kServerName = "chat-host ws-proxy";
 
 }  // namespace
@@ -138,6 +137,10 @@ void WsSession::on_read(beast::error_code ec, std::size_t /*bytes*/) {
                            bridge_.options().max_frame_bytes);
     } else if (ec == websocket::error::closed) {
       bridge_.log()->debug("connection {} ({}): closed by the client ({})", id_, peer_, ws_.reason().code);
+    } else if (ec == beast::error::timeout) {
+      // Not even a pong for the idle timeout's second half: the peer is gone.
+      bridge_.log()->debug("connection {} ({}): silent for {} s; dropped", id_, peer_,
+                           bridge_.options().idle_timeout.count());
     } else {
       fail(ec, "read");
     }
@@ -280,10 +283,11 @@ void WsSession::do_close(websocket::close_code code, std::string reason, bool fl
     if (!flush) outbox_.clear();
     writing = write_scheduled_;
   }
-  // A client that reads nothing never lets the last frames or the close
-  // frame out: cut it off after a grace period.
+  // The close frame can only follow the frame being written. A slow client
+  // that reads again within the handshake timeout gets it (and its code); one
+  // that reads nothing never lets it out and is cut off then.
   close_timer_.emplace(ws_.get_executor());
-  close_timer_->expires_after(kCloseGrace);
+  close_timer_->expires_after(bridge_.options().handshake_timeout);
   close_timer_->async_wait(beast::bind_front_handler(&WsSession::on_close_timeout, shared_from_this()));
   // With a write going on, do_write starts the close once the queue is empty.
   if (!writing) start_close();
