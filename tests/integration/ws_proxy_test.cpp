@@ -6,12 +6,16 @@
 #include "support/test_helpers.hpp"
 #include "support/ws_client.hpp"
 
+#include "frames.hpp"
+#include "local_room.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <map>
 #include <set>
@@ -23,7 +27,6 @@ namespace {
 using chat::ChatStream;
 using chat::Error;
 using chat::Presence;
-using Clock = std::chrono::steady_clock;
 
 // Variables the shipped config reacts to: a developer's shell must not change the tests.
 const std::vector<std::string> kUnsetEnv{
@@ -40,23 +43,38 @@ std::string grpc_chat_table(std::uint16_t port, const std::filesystem::path& sto
   return table + "store = \"sqlite\"\nsync = \"normal\"\nstore_path = \"" + store_path.string() + "\"\n";
 }
 
-// [ws-proxy] on 127.0.0.1, any free port, talking to grpc-chat at chat_port.
-// Quick reconnects unless `extra` sets its own (TOML refuses a key set twice,
-// so `extra` holds no other key set here).
+// Whether a TOML table's text sets `key` (at the start of a line).
+bool sets_key(const std::string& table, const std::string& key) {
+  return std::regex_search(table, std::regex("(^|\\n)" + key + " *="));
+}
+
+// [ws-proxy] on 127.0.0.1, any free port, 2 threads, quick reconnects,
+// talking to grpc-chat at chat_port; `extra` adds keys or replaces these
+// (TOML refuses a key set twice, so a key of `extra` is not set here).
 std::string ws_proxy_table(std::uint16_t chat_port, const std::string& extra = "") {
-  std::string table =
-      "[ws-proxy]\nhost = \"127.0.0.1\"\nport = 0\nthreads = 2\nchat_port = " + std::to_string(chat_port) +
-      "\nallowed_origins = [\"" + kAllowedOrigin + "\"]\n";
-  if (extra.find("reconnect_min_ms") == std::string::npos) table += "reconnect_min_ms = 100\n";
-  if (extra.find("reconnect_max_ms") == std::string::npos) table += "reconnect_max_ms = 300\n";
+  const std::vector<std::pair<std::string, std::string>> defaults{
+      {"host", "\"127.0.0.1\""},
+      {"port", "0"},
+      {"threads", "2"},
+      {"chat_port", std::to_string(chat_port)},
+      {"allowed_origins", std::string("[\"") + kAllowedOrigin + "\"]"},
+      {"reconnect_min_ms", "100"},
+      {"reconnect_max_ms", "300"}};
+  std::string table = "[ws-proxy]\n";
+  for (const auto& [key, value] : defaults) {
+    if (!sets_key(extra, key)) table += key + " = " + value + "\n";
+  }
   return table + extra;
 }
 
 // One chat-host process running `plugins` from a config of `tables`.
 class Host {
  public:
-  Host(const std::filesystem::path& dir, const std::string& name, const std::string& tables, const std::string& plugins)
-      : dir_(dir / name), plugins_(plugins) {
+  // `env`: set for the host over the test's environment (the exercise's
+  // GRPC_HOST and GRPC_PORT, say).
+  Host(const std::filesystem::path& dir, const std::string& name, const std::string& tables, const std::string& plugins,
+       std::map<std::string, std::string> env = {})
+      : dir_(dir / name), plugins_(plugins), env_(std::move(env)) {
     std::filesystem::create_directories(dir_);
     write_file(dir_ / "chat.toml", "[host]\nplugins = [\"grpc-chat\", \"ws-proxy\"]\n\n" + tables);
     start();
@@ -70,6 +88,7 @@ class Host {
       process_ = std::make_unique<HostProcess>(
           ProcessOptions{.executable = host_binary(),
                          .args = {"--config", (dir_ / "chat.toml").string(), "--plugins", plugins_},
+                         .env = env_,
                          .unset_env = kUnsetEnv,
                          .working_dir = dir_});
       auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"));
@@ -133,16 +152,17 @@ class Host {
  private:
   std::filesystem::path dir_;
   std::string plugins_;
+  std::map<std::string, std::string> env_;
   std::unique_ptr<HostProcess> process_;
   std::uint16_t ws_port_ = 0;
 };
 
 // grpc-chat and ws-proxy in one host: the developer's laptop.
-std::unique_ptr<Host> all_in_one(const std::filesystem::path& dir, const std::string& proxy_extra = "") {
+std::unique_ptr<Host> all_in_one(const std::filesystem::path& dir, const std::string& proxy_extra = "",
+                                 std::map<std::string, std::string> env = {}, const std::string& name = "all-in-one") {
   const auto chat_port = free_tcp_port();
-  return std::make_unique<Host>(dir, "all-in-one",
-                                grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port, proxy_extra),
-                                "grpc-chat,ws-proxy");
+  return std::make_unique<Host>(dir, name, grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port, proxy_extra),
+                                "grpc-chat,ws-proxy", std::move(env));
 }
 
 std::string target(const std::string& user, const std::string& room) { return "/?user=" + user + "&room=" + room; }
@@ -215,6 +235,32 @@ TEST_F(WsProxyTest, ExerciseFrameGetsItsEchoAndNothingItWouldNotUnderstand) {
   }
 }
 
+TEST_F(WsProxyTest, TheWsPathAndLowerCamelCaseNamesWorkAndAnswersUseProtoNames) {
+  auto host = all_in_one(dir_.path());
+  WsClient ann(host->ws("/ws"));
+  ASSERT_TRUE(ann.wait_available());
+  ann.send_text(R"({"join":{"roomId":"r","userId":"ann"}})");
+  auto joined = ann.wait_for(is_joined("r"));
+  ASSERT_TRUE(joined) << host->process().output();
+  EXPECT_EQ(joined->joined().user_id(), "ann");
+  WsClient ben(host->ws("/ws?user=ben&room=r"));
+  ASSERT_TRUE(ben.wait_for(is_joined("r")));
+
+  ann.send_text(R"({"chatMessage":{"id":"c1","roomId":"r","senderId":"ann","content":"camel"}})");
+  ASSERT_TRUE(ann.wait_for(is_ack_for("c1")));
+  auto seen = ben.wait_for(is_message_id("c1"));
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->chat_message().sender_id(), "ann");
+  EXPECT_EQ(seen->chat_message().content(), "camel");
+  const auto texts = ben.texts();
+  const auto raw = std::find_if(texts.begin(), texts.end(),
+                                [](const std::string& t) { return t.find(R"("id":"c1")") != std::string::npos; });
+  ASSERT_NE(raw, texts.end());
+  EXPECT_NE(raw->find(R"("chat_message":{)"), std::string::npos) << *raw;
+  EXPECT_NE(raw->find(R"("sender_id":"ann")"), std::string::npos) << *raw;
+  EXPECT_EQ(raw->find("senderId"), std::string::npos) << *raw;
+}
+
 TEST_F(WsProxyTest, TwoClientsInARoomSeeEachOtherAndAThirdInAnotherRoomDoesNot) {
   auto host = all_in_one(dir_.path());
   auto alice = joined_client(*host, "alice", "lobby");
@@ -269,7 +315,6 @@ TEST_F(WsProxyTest, TwoHundredClientsInTenRoomsEachGetExactlyTheirRoomInOrder) {
   }
   for (int i = 0; i < kRooms * kPerRoom; ++i) ASSERT_TRUE(clients[i]->wait_for(is_joined(room_of(i)))) << i;
 
-  const auto began = Clock::now();
   for (int m = 0; m < kMessagesEach; ++m) {
     for (int i = 0; i < kRooms * kPerRoom; ++i) {
       clients[i]->send(chat_message(room_of(i), user_of(i), user_of(i) + "#" + std::to_string(m),
@@ -280,7 +325,6 @@ TEST_F(WsProxyTest, TwoHundredClientsInTenRoomsEachGetExactlyTheirRoomInOrder) {
     auto got = clients[i]->wait_for_count(is_any_message(), kRoomMessages, 30s);
     ASSERT_EQ(got.size(), kRoomMessages) << "client " << i;
   }
-  const auto elapsed = Clock::now() - began;
   std::this_thread::sleep_for(200ms);  // nothing more may come
 
   for (int i = 0; i < kRooms * kPerRoom; ++i) {
@@ -295,9 +339,6 @@ TEST_F(WsProxyTest, TwoHundredClientsInTenRoomsEachGetExactlyTheirRoomInOrder) {
     }
     EXPECT_EQ(next_from.size(), static_cast<std::size_t>(kPerRoom));
   }
-  // A few seconds in a debug build; generous for sanitizers on a busy machine.
-  EXPECT_LT(elapsed, 30s) << "600 messages to 200 clients took "
-                          << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
 }
 
 TEST_F(WsProxyTest, SameMessageIdFromTwoConnectionsOfOneUserIsAckedToEachSender) {
@@ -334,7 +375,10 @@ TEST_F(WsProxyTest, ClientsOfTwoProxyHostsChatThroughOneChatServiceHost) {
   const std::string tables = grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port);
   Host service(dir_.path(), "service", tables, "grpc-chat");
   Host proxy1(dir_.path(), "proxy1", tables, "ws-proxy");
-  Host proxy2(dir_.path(), "proxy2", tables, "ws-proxy");
+  // Proxy 2 finds the chat service through the exercise's variables, over a
+  // config file that points elsewhere (the environment comes first).
+  Host proxy2(dir_.path(), "proxy2", ws_proxy_table(free_tcp_port(), "chat_host = \"localhost\"\n"), "ws-proxy",
+              {{"GRPC_HOST", "127.0.0.1"}, {"GRPC_PORT", std::to_string(chat_port)}});
 
   auto alice = joined_client(proxy1, "alice", "lobby");
   auto bob = joined_client(proxy2, "bob", "lobby");
@@ -381,6 +425,7 @@ TEST_F(WsProxyTest, ChatServiceDownAtStartIsReportedAndUsedOnceItComes) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->error().frame(), "chat_message");
   EXPECT_EQ(refused->error().room_id(), "r");
+  EXPECT_NE(refused->error().message().find("not sent"), std::string::npos) << refused->error().message();
 
   Host service(dir_.path(), "service", tables, "grpc-chat");
   ASSERT_TRUE(client.wait_available(15s)) << proxy.process().output();
@@ -415,10 +460,17 @@ TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProx
     ASSERT_TRUE(down);
     EXPECT_FALSE(down->service_status().message().empty());
   }
+  // The status goes out when the first stream breaks; send once proxy 1 knows
+  // both are gone (a message sent just before is "not confirmed" instead).
+  for (const std::string stream : {"0", "1"}) {
+    const std::regex ended("stream " + stream + " to the chat service ended");
+    ASSERT_TRUE(proxy1.process().wait_for_line(ended)) << proxy1.process().output();
+  }
   alice->send(chat_message("r", "alice", "into the void", "a1"));
   auto refused = alice->wait_for(is_error_for(Error::UNAVAILABLE, "a1"));
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->error().frame(), "chat_message");
+  EXPECT_NE(refused->error().message().find("not sent"), std::string::npos) << refused->error().message();
   const auto alice_status_count = alice->events_matching(is_service_status(true)).size();
 
   service.start();
@@ -586,8 +638,19 @@ TEST_F(WsProxyTest, AConnectionCannotSpeakForAnotherUser) {
   legacy.send(chat_message("r", "client2", "pretending", "l2"));
   ASSERT_TRUE(legacy.wait_for(is_error_for(Error::NOT_ALLOWED, "l2")));
 
+  // No ?user=: its first join fixes who it is.
+  WsClient joiner(host->ws());
+  ASSERT_TRUE(joiner.wait_available());
+  joiner.send(join("r", "carol"));
+  ASSERT_TRUE(joiner.wait_for(is_joined("r")));
+  joiner.send(chat_message("r", "dave", "pretending", "j1"));
+  auto as_dave = joiner.wait_for(is_error_for(Error::NOT_ALLOWED, "j1"));
+  ASSERT_TRUE(as_dave);
+  EXPECT_EQ(as_dave->error().user_id(), "dave");
+
   alice->send(chat_message("r", "alice", "the real alice", "a1"));
   ASSERT_TRUE(bob->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(bob->events_matching(is_message_id("j1")).empty());
   EXPECT_TRUE(bob->events_matching(is_message_id("fake1")).empty());
   EXPECT_TRUE(bob->events_matching(is_message_id("l2")).empty());
   EXPECT_TRUE(bob->events_matching(is_error()).empty());
@@ -607,6 +670,14 @@ TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
   EXPECT_EQ(bad_query.status, 400) << "room without user";
   auto ws_path = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/ws?user=a%20b&room=x"});
   EXPECT_EQ(ws_path.status, 101);
+}
+
+TEST_F(WsProxyTest, AWildcardOriginAcceptsEveryPage) {
+  auto host = all_in_one(dir_.path(), "allowed_origins = [\"*\"]\n");
+  for (const std::string origin : {"https://evil.example", "http://localhost:8081", "null"}) {
+    auto answer = try_upgrade(WsOptions{.port = host->ws_port(), .origin = origin});
+    EXPECT_EQ(answer.status, 101) << origin << ": " << answer.error;
+  }
 }
 
 TEST_F(WsProxyTest, ConnectionsOverTheLimitGet503) {
@@ -654,7 +725,7 @@ TEST_F(WsProxyTest, TooFastASenderIsRateLimitedThenClosedWith1008) {
 
 TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
   auto host = all_in_one(dir_.path(),
-                         "send_queue_limit = 64\nsocket_send_buffer_bytes = 8192\nmax_messages_per_second = 100000\n"
+                         "send_queue_limit = 192\nsocket_send_buffer_bytes = 8192\nmax_messages_per_second = 100000\n"
                          "message_burst = 100000\n");
   // A tiny receive window: the proxy's writes to it stall almost at once.
   WsClient sloth(
@@ -664,7 +735,8 @@ TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
   ASSERT_TRUE(alice->wait_for(is_presence("r", Presence::JOINED, "bob")));
 
   // Batches small enough for readers to keep up (at most 2 x 16 frames queued
-  // each), far too much in all for a client that reads nothing.
+  // each, far below the limit even when a reader's thread lags on a loaded
+  // machine), far too much in all for a client that reads nothing.
   constexpr int kBatches = 25;
   constexpr int kBatch = 16;
   constexpr std::size_t kMessages = kBatches * kBatch;
@@ -683,11 +755,82 @@ TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
   std::size_t dropped = 0;
   for (const auto& line : host->process().lines()) dropped += line.text.find("too slow") != std::string::npos ? 1 : 0;
   EXPECT_EQ(dropped, 1U) << "only the sloth is dropped:\n" << host->process().output();
-  // What the sloth finds when it finally reads: some frames, then the end.
+  // What the sloth finds when it finally reads: some frames, then the close
+  // frame with its code (it followed the frame that was being written).
   sloth.start_reading();
   auto closed = sloth.wait_closed(15s);
   ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1008) << closed->error;
   EXPECT_LT(sloth.events_matching(is_any_message()).size(), kMessages);
+}
+
+TEST_F(WsProxyTest, ASilentClientThatAnswersPingsStaysAndOneThatAnswersNothingIsDropped) {
+  // Debug logging: dropping an idle connection is routine, not worth a line at info.
+  auto host = all_in_one(dir_.path(), "idle_timeout_seconds = 2\n", {{"CHATHOST_LOG_LEVEL", "debug"}});
+  auto quiet = joined_client(*host, "quiet", "r");  // reads, so it answers pings; sends nothing
+  WsClient deaf(WsOptions{.port = host->ws_port(), .read = false});
+
+  ASSERT_TRUE(host->process().wait_for_line(std::regex(R"(connection \d+ \(.*\): silent for 2 s; dropped)"), 20s))
+      << host->process().output();
+  deaf.start_reading();
+  ASSERT_TRUE(deaf.wait_closed());
+  // quiet has been silent as long as deaf, and is still here.
+  quiet->send(chat_message("r", "quiet", "still here", "q1"));
+  ASSERT_TRUE(quiet->wait_for(is_message_id("q1")));
+  EXPECT_FALSE(quiet->wait_closed(0ms));
+  std::size_t dropped = 0;
+  for (const auto& line : host->process().lines()) dropped += line.text.find("; dropped") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(dropped, 1U) << host->process().output();
+}
+
+// How many threads of process `pid` carry the name `name`.
+std::size_t threads_named(pid_t pid, const std::string& name) {
+  std::size_t count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::string comm = read_file(task.path() / "comm");
+    while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    if (comm == name) ++count;
+  }
+  return count;
+}
+
+TEST_F(WsProxyTest, IoThreadsComeFromTheConfigAndDefaultToOnePerCore) {
+  auto three = all_in_one(dir_.path(), "threads = 3\n", {}, "three");
+  EXPECT_EQ(threads_named(three->process().pid(), "ws-proxy-io"), 3U);
+  EXPECT_TRUE(three->process().wait_for_line(std::regex(R"(serving WebSockets on .* \(3 threads\))"), 1s));
+
+  auto cores = all_in_one(dir_.path(), "threads = 0\n", {}, "cores");
+  const auto expected = std::max(1U, std::thread::hardware_concurrency());
+  EXPECT_EQ(threads_named(cores->process().pid(), "ws-proxy-io"), expected);
+}
+
+TEST_F(WsProxyTest, WithReusePortTwoProxyHostsShareOnePort) {
+  const auto chat_port = free_tcp_port();
+  const auto ws_port = free_tcp_port();
+  const std::string shared_port = "port = " + std::to_string(ws_port) + "\n";
+  Host service(dir_.path(), "service", grpc_chat_table(chat_port), "grpc-chat");
+  Host proxy1(dir_.path(), "proxy1", ws_proxy_table(chat_port, shared_port + "reuse_port = true\n"), "ws-proxy");
+  Host proxy2(dir_.path(), "proxy2", ws_proxy_table(chat_port, shared_port + "reuse_port = true\n"), "ws-proxy");
+  EXPECT_EQ(proxy1.ws_port(), ws_port);
+  EXPECT_EQ(proxy2.ws_port(), ws_port);
+
+  // Every process on the port must set it: one that does not cannot bind.
+  const auto lone_dir = dir_.path() / "lone";
+  write_file(lone_dir / "chat.toml", "[host]\n\n" + ws_proxy_table(chat_port, shared_port));
+  HostProcess lone(ProcessOptions{.executable = host_binary(),
+                                  .args = {"--config", (lone_dir / "chat.toml").string(), "--plugins", "ws-proxy"},
+                                  .unset_env = kUnsetEnv,
+                                  .working_dir = lone_dir});
+  const auto lone_exit = lone.wait_exit(15s);
+  ASSERT_TRUE(lone_exit);
+  EXPECT_NE(*lone_exit, 0);
+  EXPECT_NE(lone.output().find("in use"), std::string::npos) << lone.output();
+
+  // Clients of the shared port, whichever process the kernel gives them to, chat together.
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(joined_client(proxy1, "user" + std::to_string(i), "r"));
+  clients.front()->send(chat_message("r", "user0", "over one port", "u0"));
+  for (const auto& client : clients) ASSERT_TRUE(client->wait_for(is_message_id("u0")));
 }
 
 // ---------------------------------------------------------------------------
@@ -726,20 +869,26 @@ TEST_F(WsProxyTest, MetricsCountConnectionsFramesSlowClientsAndUpstreamAvailabil
 
   auto alice = joined_client(host, "alice", "r");
   auto bob = joined_client(host, "bob", "r");
+  // More connections and rooms than streams: the proxy multiplexes.
+  std::vector<std::unique_ptr<WsClient>> others;
+  for (int i = 0; i < 6; ++i) {
+    others.push_back(joined_client(host, "other" + std::to_string(i), "room" + std::to_string(i)));
+  }
   alice->send(chat_message("r", "alice", "counted", "a1"));
   ASSERT_TRUE(bob->wait_for(is_message_id("a1")));
   const std::string text = http_get(http_port, "/metrics");
-  EXPECT_EQ(metric(text, "chat_ws_connections"), 2) << text;
+  EXPECT_EQ(metric(text, "chat_grpc_streams"), 2) << "upstream_streams, not one per connection:\n" << text;
+  EXPECT_EQ(metric(text, "chat_ws_connections"), 8) << text;
   EXPECT_EQ(metric(text, "chat_ws_upstream_available"), 1) << text;
   EXPECT_GE(metric(text, "chat_ws_messages_in_total"), 1) << text;
   EXPECT_GE(metric(text, "chat_ws_messages_out_total"), 4) << text;
   EXPECT_EQ(metric(text, "chat_ws_slow_clients_dropped_total"), 0) << text;
   bob->close();
   ASSERT_TRUE(bob->wait_closed());
-  for (int i = 0; i < 50 && metric(http_get(http_port, "/metrics"), "chat_ws_connections") != 1; ++i) {
+  for (int i = 0; i < 50 && metric(http_get(http_port, "/metrics"), "chat_ws_connections") != 7; ++i) {
     std::this_thread::sleep_for(50ms);
   }
-  EXPECT_EQ(metric(http_get(http_port, "/metrics"), "chat_ws_connections"), 1);
+  EXPECT_EQ(metric(http_get(http_port, "/metrics"), "chat_ws_connections"), 7);
 }
 
 // ---------------------------------------------------------------------------
@@ -760,6 +909,61 @@ TEST_F(WsProxyTest, NodeWsClientSendingTheExerciseFramesWorks) {
   EXPECT_TRUE(node.wait_for_line(std::regex("^OK$"), 1s, 0, Stream::Stdout)) << node.output();
   EXPECT_TRUE(node.wait_for_line(std::regex(R"(client1 \{"chat_message":\{"id":"msg1","room_id":"room1")"), 1s))
       << node.output();
+}
+
+// ---------------------------------------------------------------------------
+// Fan-out inside the proxy: the part no client can see
+
+class RecordingClient final : public chat::proxy::Client {
+ public:
+  RecordingClient(std::uint64_t id, bool speaks_events) : id_(id), speaks_events_(speaks_events) {}
+  std::uint64_t id() const override { return id_; }
+  void send(chat::proxy::Frame frame) override { frames.push_back(std::move(frame)); }
+  bool speaks_events() const override { return speaks_events_; }
+
+  std::vector<chat::proxy::Frame> frames;
+
+ private:
+  std::uint64_t id_;
+  bool speaks_events_;
+};
+
+TEST(WsProxyFanOut, OneSerializedFrameIsSharedByEveryLiveMemberOfTheRoom) {
+  chat::proxy::LocalRoom room;
+  auto member = [&room](std::uint64_t id, bool speaks_events, bool live) {
+    auto client = std::make_shared<RecordingClient>(id, speaks_events);
+    chat::proxy::Membership& membership = room.members[id];
+    membership.client = client;
+    membership.user = "u" + std::to_string(id);
+    membership.live = live;
+    return client;
+  };
+  auto alice = member(1, true, true);
+  auto bob = member(2, true, true);
+  auto legacy = member(3, false, true);   // the exercise's client: chat messages only
+  auto joining = member(4, true, false);  // waits for its own replay
+
+  ChatStream event = chat_message("r", "u1", "hi", "m1");
+  event.mutable_chat_message()->set_sequence(1);
+  const chat::proxy::Frame frame = chat::proxy::make_frame(event);
+  room.deliver(event.chat_message(), frame);
+  for (const auto& client : {alice, bob, legacy}) {
+    ASSERT_EQ(client->frames.size(), 1U) << client->id();
+    EXPECT_EQ(client->frames[0].get(), frame.get()) << client->id() << " got a copy, not the shared buffer";
+  }
+  EXPECT_TRUE(joining->frames.empty());
+
+  // A replay overlapping live traffic: nothing twice.
+  room.deliver(event.chat_message(), chat::proxy::make_frame(event));
+  EXPECT_EQ(alice->frames.size(), 1U);
+
+  // Presence and the like: shared too, and only for clients that speak events.
+  const auto presence = chat::proxy::make_frame(ChatStream{});
+  room.tell_live_members(presence);
+  EXPECT_EQ(alice->frames.back().get(), presence.get());
+  EXPECT_EQ(bob->frames.back().get(), presence.get());
+  EXPECT_EQ(legacy->frames.size(), 1U);
+  EXPECT_TRUE(joining->frames.empty());
 }
 
 }  // namespace
