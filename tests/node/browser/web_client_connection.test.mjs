@@ -1,0 +1,165 @@
+// The web client when the chat service or its WebSocket bridge goes away:
+// what the page shows, how it reconnects, and what it recovers. Another
+// bridge host carries a second user who keeps talking meanwhile.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  TIMEOUT, WsPeer, bubbleWith, dotColour, launchBrowser, liveBodies, openChat, say, screenshot, startCluster,
+} from './harness.mjs';
+
+const MAX_REPLAY = 3;  // grpc-chat's max_replay here: a longer absence is a history gap
+
+describe('web client connection', () => {
+  let browser;
+  before(async () => { browser = await launchBrowser(); });
+  after(async () => { await browser?.close(); });
+
+  test('chat service down: "server offline" while the socket is up, then live again with what was missed', async () => {
+    const cluster = await startCluster('service', { peerBridge: true });
+    let peer;
+    try {
+      const page = await openChat(browser, cluster.pageUrl('watcher', 'ops'));
+      peer = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.peerWs}/?user=peer&room=ops`);
+      await peer.say('ops', 'peer', 'before the outage');
+      await bubbleWith(page, 'before the outage').waitFor({ timeout: TIMEOUT });
+      const live = page.locator('#live');
+      await live.waitFor({ state: 'visible', timeout: TIMEOUT });
+      assert.equal(await live.evaluate((e) => getComputedStyle(e).animationName), 'blink');
+      assert.equal(await dotColour(page), 'green');
+
+      await cluster.chat.stop();
+      await page.locator('#service', { hasText: 'server offline' }).waitFor({ state: 'visible', timeout: TIMEOUT });
+      assert.equal(await dotColour(page), 'green');  // the WebSocket itself is still up
+      assert.equal(await page.locator('#status-text').textContent(), 'connected');
+      assert.equal(await live.isHidden(), true);
+
+      // Sending now fails visibly, with a way to try again.
+      await say(page, 'typed while it was down');
+      const failed = page.locator('#log .msg.mine.failed', { hasText: 'typed while it was down' });
+      await failed.waitFor({ timeout: TIMEOUT });
+      assert.match(await failed.locator('.state').textContent(), /not sent/);
+      await screenshot(page, 'server-offline');
+
+      // Back: the peer on the other bridge talks as soon as it can.
+      await cluster.chat.start();
+      await peer.say('ops', 'peer', 'sent while you were away 1', 30000);
+      await peer.say('ops', 'peer', 'sent while you were away 2');
+      await page.locator('#service').waitFor({ state: 'hidden', timeout: TIMEOUT });
+      await live.waitFor({ state: 'visible', timeout: TIMEOUT });
+      await bubbleWith(page, 'sent while you were away 2').waitFor({ timeout: TIMEOUT });
+
+      await failed.getByRole('button', { name: /Retry/ }).click();
+      await page.locator('#log .msg.mine .state', { hasText: /^sent$/ }).waitFor({ timeout: TIMEOUT });
+      await peer.waitFor((f) => f.chat_message?.content === 'typed while it was down', 'the retried message');
+      await say(page, 'after the outage');
+      await peer.waitFor((f) => f.chat_message?.content === 'after the outage', 'a message after the outage');
+      // Each once, in order (the retried one went out last).
+      assert.deepEqual((await liveBodies(page)).filter((b) => !b.startsWith('typed')), [
+        'before the outage', 'sent while you were away 1', 'sent while you were away 2', 'after the outage']);
+      assert.equal(peer.messages('typed while it was down').length, 1);
+      assert.deepEqual(page.errors, []);
+      await page.context().close();
+    } finally {
+      peer?.close();
+      await cluster.stop();
+    }
+  });
+
+  test('bridge down: red dot and countdown, back by itself with what was missed, and a notice after a gap', async () => {
+    const cluster = await startCluster('bridge', { peerBridge: true, chatExtra: `max_replay = ${MAX_REPLAY}\n` });
+    let peer;
+    try {
+      const page = await openChat(browser, cluster.pageUrl('patient', 'waiting'));
+      peer = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.peerWs}/?user=peer&room=waiting`);
+      await peer.say('waiting', 'peer', 'one');
+      await say(page, 'two');
+      await bubbleWith(page, 'one').waitFor({ timeout: TIMEOUT });
+      await page.locator('#log .msg.mine .state', { hasText: 'sent' }).waitFor({ timeout: TIMEOUT });
+
+      await cluster.bridge.stop();
+      // A few quick tries (orange), then red, always with the time to the next try.
+      await page.locator('#dot.offline').waitFor({ timeout: 30000 });
+      assert.equal(await dotColour(page), 'red');
+      assert.equal(await page.locator('#status-text').textContent(), 'offline');
+      assert.match(await page.locator('#countdown').textContent(), /^next try in \d+ s$/);
+      assert.equal(await page.locator('#reconnect').isVisible(), true);
+      assert.equal(await page.locator('#live').isHidden(), true);
+      await screenshot(page, 'reconnecting');
+
+      // Missed, but few enough to be replayed.
+      await peer.say('waiting', 'peer', 'three');
+      await peer.say('waiting', 'peer', 'four');
+      await cluster.bridge.start();
+      await page.locator('#dot.connected').waitFor({ timeout: 40000 });
+      await bubbleWith(page, 'four').waitFor({ timeout: TIMEOUT });
+      await say(page, 'five');
+      await page.locator('#log .msg.mine .state', { hasText: 'sent' }).nth(1).waitFor({ timeout: TIMEOUT });
+      assert.deepEqual(await liveBodies(page), ['one', 'two', 'three', 'four', 'five']);
+      assert.equal(await page.locator('#notice').isHidden(), true);
+
+      // Missed more than the service replays: the page reloads and says so.
+      await cluster.bridge.stop();
+      await page.locator('#countdown', { hasText: /next try in/ }).waitFor({ timeout: TIMEOUT });
+      const missed = ['six', 'seven', 'eight', 'nine', 'ten'];
+      for (const text of missed) await peer.say('waiting', 'peer', text);
+      await cluster.bridge.start();
+      await page.locator('#dot.connected').waitFor({ timeout: 40000 });
+      await page.locator('#notice', { hasText: 'could not be recovered' }).waitFor({ timeout: TIMEOUT });
+      await bubbleWith(page, 'ten').waitFor({ timeout: TIMEOUT });
+      assert.deepEqual(await liveBodies(page), ['one', 'two', 'three', 'four', 'five', ...missed]);
+      await screenshot(page, 'history-gap');
+      await page.locator('#notice-close').click();
+      assert.equal(await page.locator('#notice').isHidden(), true);
+      assert.deepEqual(page.errors, []);
+      await page.context().close();
+    } finally {
+      peer?.close();
+      await cluster.stop();
+    }
+  });
+
+  test('reconnects with exponential backoff and jitter; "Reconnect now" does not wait', async () => {
+    const cluster = await startCluster('backoff');
+    try {
+      // The page's clock is controlled from here: its timers run only when told.
+      const page = await openChat(browser, cluster.pageUrl('timed', 'clock'), { clock: true });
+      let sockets = 0;
+      page.on('websocket', () => { sockets++; });
+      await page.clock.pauseAt(await page.evaluate(() => Date.now() + 1000));
+
+      await cluster.bridge.stop();
+      const waits = [], colours = [];
+      for (let round = 0; round < 12; round++) {
+        const countdown = page.locator('#countdown', { hasText: /^next try in \d+ s$/ });
+        await countdown.waitFor({ timeout: TIMEOUT });
+        waits.push(Number((await countdown.textContent()).match(/\d+/)[0]));
+        colours.push(await dotColour(page));
+        const before = sockets;
+        await page.clock.fastForward(31000);  // past any wait: the next try starts now
+        while (sockets === before) await new Promise((r) => setTimeout(r, 20));
+      }
+      // Each wait is, in whole seconds rounded up, between half and all of
+      // 0.5 s doubling per try up to 30 s...
+      const steps = waits.map((_, i) => Math.min(30000, 500 * 2 ** i));
+      waits.forEach((wait, i) => {
+        assert.ok(wait >= Math.ceil(steps[i] / 2000) && wait <= Math.ceil(steps[i] / 1000),
+          `wait ${i}: ${wait} s for a step of ${steps[i]} ms (${waits})`);
+      });
+      // ... and not always the same part of it: jitter. (Six waits at the
+      // 30 s cap are each one of 16 values; all equal is one chance in a million.)
+      assert.ok(new Set(waits.slice(6)).size > 1, `no jitter in ${waits}`);
+      assert.deepEqual(colours, ['orange', 'orange', 'orange', ...Array(9).fill('red')]);
+
+      // The clock stands still: only the button can bring it back now.
+      await cluster.bridge.start();
+      await page.locator('#reconnect').click();
+      await page.locator('#dot.connected').waitFor({ timeout: TIMEOUT });
+      assert.equal(await page.locator('#reconnect').isHidden(), true);
+      await say(page, 'back at once');
+      await page.locator('#log .msg.mine .state', { hasText: 'sent' }).waitFor({ timeout: TIMEOUT });
+      await page.context().close();
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
