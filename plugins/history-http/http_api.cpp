@@ -41,6 +41,14 @@ Response make_response(http::status status, std::string_view content_type, std::
   return response;
 }
 
+// What every response carries, however it came about.
+void add_common_headers(Response& response) {
+  response.set("X-Content-Type-Options", "nosniff");
+  // Whatever the outcome, the answer depends on the Origin: caches must not
+  // hand one origin's answer to another.
+  if (response.find(http::field::vary) == response.end()) response.set(http::field::vary, "Origin");
+}
+
 Response json_response(http::status status, std::string body) {
   auto response = make_response(status, kJson, std::move(body));
   // Answers about live data: never from a cache.
@@ -134,10 +142,7 @@ class HttpApi::Exchange {
   void finish(Response response) {
     response.version(version_);
     response.keep_alive(keep_alive_);
-    response.set("X-Content-Type-Options", "nosniff");
-    // Whatever the outcome, the answer depends on the Origin: caches must
-    // not hand one origin's answer to another.
-    if (response.find(http::field::vary) == response.end()) response.set(http::field::vary, "Origin");
+    add_common_headers(response);
     if (origin_allowed_) {
       response.set(http::field::access_control_allow_origin, origin_);
       if (response.result() != http::status::no_content) {
@@ -210,6 +215,7 @@ void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) c
 
 Response HttpApi::refuse_unreadable(http::status status, std::string_view why) const {
   auto response = json_response(status, json_error(why));
+  add_common_headers(response);
   response.keep_alive(false);
   response.prepare_payload();
   metrics_.request_done(Route::Other, response.result_int(), {});
