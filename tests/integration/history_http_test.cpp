@@ -6,6 +6,7 @@
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
 #include "support/test_helpers.hpp"
+#include "support/ws_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -42,7 +43,7 @@ const std::vector<std::string> kUnsetEnv{
     "HTTP_WEB_ROOT",     "HTTP_ALLOWED_ORIGINS", "PUBLIC_WS_URL",   "PUBLIC_HISTORY_URL",
     "WS_PORT",           "CHAT_STORE",       "CHAT_STORE_PATH",     "ADMIN_ID",
     "ADMIN_NAME",        "ADMIN_EMAIL",      "CHATHOST_PLUGINS",    "CHATHOST_PLUGIN_DIR",
-    "CHATHOST_LOG_LEVEL"};
+    "CHATHOST_LOG_LEVEL", "WS_HOST"};
 
 constexpr const char* kSecret = "TOP SECRET, outside the web root";
 
@@ -119,6 +120,7 @@ class ChatServiceHost {
 
 struct HttpHostOptions {
   std::string plugins = R"(["history-http"])";
+  std::string chat_host = "127.0.0.1";
   std::uint16_t chat_port = 0;  // 0: a port nobody listens on
   int upstream_deadline_ms = 2000;
   std::string extra_config{};   // more lines of [history-http]
@@ -134,8 +136,8 @@ class HttpHost {
     const auto chat_port = options.chat_port != 0 ? options.chat_port : free_tcp_port();
     const auto config = dir / ("http-" + std::to_string(sequence_++) + ".toml");
     write_file(config, "[host]\nplugins = " + options.plugins +
-                           "\n\n[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"127.0.0.1\"\n"
-                           "chat_port = " + std::to_string(chat_port) +
+                           "\n\n[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"" +
+                           options.chat_host + "\"\nchat_port = " + std::to_string(chat_port) +
                            "\nweb_root = " + toml_string(dir / "web") +
                            "\nupstream_deadline_ms = " + std::to_string(options.upstream_deadline_ms) + "\n" +
                            options.extra_config + "\n" + options.extra_tables);
@@ -525,19 +527,29 @@ TEST_F(HistoryHttpTest, AnUnreachableChatServiceIsA503WithRetryAfter) {
   EXPECT_EQ(body_json(health).at("status").as_string(), "unavailable");
 }
 
-TEST_F(HistoryHttpTest, AChatServiceThatDoesNotAnswerIsA503AfterTheDeadline) {
+TEST_F(HistoryHttpTest, AChatServiceThatDoesNotAnswerIsA503WhenTheDeadlinePasses) {
   TcpListener black_hole;  // accepts connections, never answers
   HttpHost http(dir_.path(), {.chat_port = black_hole.port(), .upstream_deadline_ms = 500});
-  const auto started = std::chrono::steady_clock::now();
-  auto response = get(http.port(), "/history?room=a");
-  const auto took = std::chrono::steady_clock::now() - started;
+  const auto port = http.port();
+  // The call waits for a connection that never completes: what ends it is
+  // the deadline (DEADLINE_EXCEEDED), not a failed connection (UNAVAILABLE).
+  HttpConnection waiting(port);
+  waiting.write_raw("GET /history?room=a HTTP/1.1\r\nHost: x\r\n\r\n");
+  // Meanwhile the server is not stalled: other routes answer.
+  EXPECT_EQ(get(port, "/config.json").result_int(), 200U);
+  auto response = waiting.read_response();
   EXPECT_EQ(response.result_int(), 503U) << response.body();
   EXPECT_EQ(header(response, http::field::retry_after), "2");
-  EXPECT_GE(took, 400ms) << response.body();
-  EXPECT_LT(took, 5s);
-  // Meanwhile the server is not stalled: other routes answer at once.
-  EXPECT_EQ(get(http.port(), "/config.json").result_int(), 200U);
-  EXPECT_EQ(get(http.port(), "/healthz").result_int(), 503U);
+  EXPECT_NE(std::string(body_json(response).at("error").as_string()).find("Deadline Exceeded"), std::string::npos)
+      << response.body();
+  // The health check has the same deadline.
+  auto health = get(port, "/healthz");
+  EXPECT_EQ(health.result_int(), 503U);
+  EXPECT_NE(std::string(body_json(health).at("error").as_string()).find("DEADLINE_EXCEEDED"), std::string::npos)
+      << health.body();
+  const auto metrics = get(port, "/metrics").body();
+  EXPECT_EQ(metric(metrics, R"(chat_http_upstream_errors_total{call="GetChatHistory",code="DEADLINE_EXCEEDED"})"), 1);
+  EXPECT_EQ(metric(metrics, R"(chat_http_upstream_errors_total{call="Health.Check",code="DEADLINE_EXCEEDED"})"), 1);
 }
 
 TEST_F(HistoryHttpTest, StoppingWithCallsInFlightIsQuickAndClean) {
@@ -550,10 +562,9 @@ TEST_F(HistoryHttpTest, StoppingWithCallsInFlightIsQuickAndClean) {
   }
   waiting.push_back(std::make_unique<HttpConnection>(http.port()));  // idle, kept alive
   std::this_thread::sleep_for(300ms);
-  const auto started = std::chrono::steady_clock::now();
+  // The calls have a minute to go: stopping cancels them instead of waiting.
   http.process().signal(SIGTERM);
   EXPECT_EQ(http.process().wait_exit(10s), 0) << http.process().output();
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   for (auto& connection : waiting) {
     // Each call was cancelled: its client got a 503 or saw the connection close.
     try {
@@ -610,36 +621,185 @@ TEST_F(HistoryHttpTest, HealthzAndHistoryFollowTheChatServiceHostAcrossAStopAndA
   EXPECT_TRUE(http.process().running());
 }
 
+// chat-host on the shipped config/chat.toml as docs/deployment.md runs it:
+// the plugins picked by --plugins, addresses from the environment (all on
+// loopback here), the shipped web root.
+std::unique_ptr<HostProcess> shipped_config_host(const std::filesystem::path& dir, const std::string& plugins,
+                                                 std::map<std::string, std::string> env) {
+  std::filesystem::create_directories(dir);
+  return std::make_unique<HostProcess>(
+      ProcessOptions{.executable = host_binary(),
+                     .args = {"--config", (source_dir() / "config" / "chat.toml").string(), "--plugins", plugins},
+                     .env = std::move(env),
+                     .unset_env = kUnsetEnv,
+                     .working_dir = dir});
+}
+
+struct BridgeHost {
+  std::unique_ptr<HostProcess> process;
+  std::uint16_t http_port = 0;
+  std::uint16_t ws_port = 0;
+};
+
+// ws-proxy and history-http, pointed at the chat service by GRPC_HOST and GRPC_PORT.
+BridgeHost bridge_host(const std::filesystem::path& dir, std::uint16_t chat_port) {
+  BridgeHost bridge;
+  bridge.ws_port = free_tcp_port();  // WS_PORT: where ws-proxy listens, and what /config.json tells the page
+  bridge.process = shipped_config_host(dir, "ws-proxy,history-http",
+                                       {{"GRPC_HOST", "127.0.0.1"},
+                                        {"GRPC_PORT", std::to_string(chat_port)},
+                                        {"HTTP_HOST", "127.0.0.1"},
+                                        {"HTTP_PORT", "0"},
+                                        {"WS_HOST", "127.0.0.1"},
+                                        {"WS_PORT", std::to_string(bridge.ws_port)}});
+  bridge.http_port = ready_port(*bridge.process, "history-http", "http");
+  return bridge;
+}
+
+TEST_F(HistoryHttpTest, SplitDeploymentTheChatServiceOnOneHostTheBridgesOnTwoOthers) {
+  // Host A: the chat service and its store.
+  const auto chat_port = free_tcp_port();
+  auto service = shipped_config_host(dir_ / "a", "grpc-chat",
+                                     {{"GRPC_HOST", "127.0.0.1"}, {"GRPC_PORT", std::to_string(chat_port)}});
+  ASSERT_TRUE(service->wait_for_line(std::regex(R"(ready in \d+ ms)"))) << service->output();
+  // Hosts B and C: the bridges.
+  auto b = bridge_host(dir_ / "b", chat_port);
+  auto c = bridge_host(dir_ / "c", chat_port);
+
+  // A browser loads the page from B: the shipped web client, and the URLs
+  // it connects to, B's own.
+  auto page = get(b.http_port, "/");
+  EXPECT_EQ(page.result_int(), 200U);
+  EXPECT_EQ(header(page, http::field::content_type), "text/html; charset=utf-8");
+  EXPECT_EQ(page.body(), read_file(source_dir() / "web" / "client.html"));
+  auto config = body_json(get(b.http_port, "/config.json"));
+  const std::string ws_url = "ws://127.0.0.1:" + std::to_string(b.ws_port);
+  EXPECT_EQ(config.at("ws_url").as_string(), ws_url);
+  EXPECT_EQ(config.at("history_url").as_string(), "http://127.0.0.1:" + std::to_string(b.http_port));
+  // Under another host name, the page gets URLs under that name.
+  auto named = body_json(HttpConnection(b.http_port).get("/config.json", {{"Host", "chat-b.example.org:8081"}}));
+  EXPECT_EQ(named.at("ws_url").as_string(), "ws://chat-b.example.org:" + std::to_string(b.ws_port));
+  EXPECT_EQ(named.at("history_url").as_string(), "http://chat-b.example.org:8081");
+
+  // Alice chats through B's WebSocket, at the URL B's page was given; A
+  // stores the message; the history of B and of C has it.
+  ASSERT_EQ(std::string(config.at("ws_url").as_string()), ws_url);
+  WsClient alice({.port = b.ws_port, .target = "/?user=alice&room=split"});
+  ASSERT_TRUE(alice.wait_for(is_joined("split")));
+  alice.send(chat_message("split", "alice", "across three hosts", "s1"));
+  ASSERT_TRUE(alice.wait_for(is_message_with_content("across three hosts")));
+  for (const auto* bridge : {&b, &c}) {
+    auto response = get(bridge->http_port, "/history?room=split");
+    ASSERT_EQ(response.result_int(), 200U) << response.body();
+    const auto messages = body_json(response).at("messages").as_array();
+    ASSERT_EQ(messages.size(), 1U) << response.body();
+    EXPECT_EQ(messages[0].as_object().at("content").as_string(), "across three hosts");
+    EXPECT_EQ(messages[0].as_object().at("sender_id").as_string(), "alice");
+    EXPECT_EQ(messages[0].as_object().at("sequence").as_string(), "1");
+    EXPECT_EQ(get(bridge->http_port, "/healthz").result_int(), 200U);
+  }
+
+  // Each host's /metrics has the plugins it runs: B's WebSocket client and
+  // C's requests; grpc-chat's only on A, which serves no HTTP.
+  const auto b_metrics = get(b.http_port, "/metrics").body();
+  EXPECT_EQ(metric(b_metrics, "chat_ws_connections"), 1);
+  EXPECT_GE(metric(b_metrics, "chat_ws_messages_in_total"), 1);
+  EXPECT_EQ(b_metrics.find("chat_messages_stored_total"), std::string::npos);
+  const auto c_metrics = get(c.http_port, "/metrics").body();
+  EXPECT_EQ(metric(c_metrics, "chat_ws_connections"), 0);
+  EXPECT_EQ(metric(c_metrics, R"(chat_http_requests_total{route="/history",status="200"})"), 1);
+
+  alice.close();
+  EXPECT_TRUE(alice.wait_closed());
+  expect_clean_stop(*c.process);
+  expect_clean_stop(*b.process);
+  expect_clean_stop(*service);
+}
+
 // ---------------------------------------------------------------------------
 // /metrics
 
+// Checks `text` against the Prometheus text format 0.0.4: one # TYPE per
+// family before its samples, well-formed names and labels, numeric values.
+void expect_prometheus_text(const std::string& text) {
+  static const std::regex type_line(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped))");
+  static const std::string label = R"([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")";
+  static const std::regex sample("([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{" + label + "(?:," + label +
+                                 ")*\\})? ([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?|[-+]Inf|NaN)");
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  std::map<std::string, std::string> types;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch match;
+    if (std::regex_match(line, match, type_line)) {
+      EXPECT_TRUE(types.emplace(match[1], match[2]).second) << "declared twice: " << line;
+      continue;
+    }
+    if (line.empty() || line.front() == '#') continue;  // # HELP and comments
+    ASSERT_TRUE(std::regex_match(line, match, sample)) << "not a sample: " << line;
+    const std::string name = match[1];
+    static const std::regex histogram_series("(.*)_(bucket|sum|count)");
+    std::smatch part;
+    const bool declared = types.count(name) == 1 || (std::regex_match(name, part, histogram_series) &&
+                                                     types.count(part[1]) == 1 && types.at(part[1]) == "histogram");
+    EXPECT_TRUE(declared) << "no # TYPE before " << line;
+  }
+}
+
+// Polls /metrics until `series` has `value`.
+bool wait_for_metric(std::uint16_t port, const std::string& series, double value) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (metric(get(port, "/metrics").body(), series) != value) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
 TEST_F(HistoryHttpTest, MetricsCountRequestsAndShowEveryPluginOfTheHost) {
-  // All in one host process: grpc-chat's metrics show in history-http's
-  // /metrics. GRPC_HOST as an exercise's .env has it: grpc-chat listens on
-  // every address, and history-http takes that to mean this machine.
+  // All in one host process, as on a developer's laptop: grpc-chat's and
+  // ws-proxy's metrics show in history-http's /metrics, all published
+  // through the host's metrics API. history-http's chat_host as an
+  // exercise's .env has GRPC_HOST: the address grpc-chat listens on, where
+  // 0.0.0.0 means this machine.
   const auto chat_port = free_tcp_port();
-  HttpHost host(dir_.path(), {.plugins = R"(["grpc-chat", "history-http"])",
+  HttpHost host(dir_.path(), {.plugins = R"(["grpc-chat", "ws-proxy", "history-http"])",
+                              .chat_host = "0.0.0.0",
                               .chat_port = chat_port,
-                              .extra_tables = "[grpc-chat]\nport = " + std::to_string(chat_port) +
-                                              "\nstore = \"memory\"\n",
-                              .env = {{"GRPC_HOST", "0.0.0.0"}}});
+                              .extra_tables = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(chat_port) +
+                                              "\nstore = \"memory\"\n\n[ws-proxy]\nhost = \"127.0.0.1\"\nport = 0\n"
+                                              "threads = 1\nchat_port = " + std::to_string(chat_port) + "\n"});
   const auto port = host.port();
+  const auto ws_port = ready_port(host.process(), "ws-proxy", "ws");
+  ASSERT_TRUE(wait_for_metric(port, "chat_ws_upstream_available", 1)) << host.process().output();
 
   auto scrape = get(port, "/metrics");
   ASSERT_EQ(scrape.result_int(), 200U);
   EXPECT_EQ(header(scrape, http::field::content_type), "text/plain; version=0.0.4; charset=utf-8");
   const auto before = scrape.body();
-  for (const auto* family : {"chat_http_request_seconds", "chat_http_upstream_errors_total",
-                             "chat_messages_stored_total", "chat_store_commit_seconds", "chat_store_failures_total",
-                             "chat_grpc_streams"}) {
+  expect_prometheus_text(before);
+  for (const auto* family :
+       {"chat_http_requests_total", "chat_http_request_seconds", "chat_http_upstream_errors_total",
+        "chat_messages_stored_total", "chat_store_commit_seconds", "chat_store_failures_total", "chat_grpc_streams",
+        "chat_ws_connections", "chat_ws_messages_in_total", "chat_ws_messages_out_total",
+        "chat_ws_slow_clients_dropped_total", "chat_ws_upstream_available"}) {
     EXPECT_NE(before.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   }
   EXPECT_EQ(metric(before, "chat_messages_stored_total"), 0);
-  EXPECT_EQ(metric(before, "chat_grpc_streams"), 0);
+  EXPECT_EQ(metric(before, "chat_ws_connections"), 0);
+  const double bridge_streams = metric(before, "chat_grpc_streams");  // ws-proxy's streams to grpc-chat
+  EXPECT_GE(bridge_streams, 1);
 
+  // Traffic: three messages over gRPC, one over the WebSocket, and requests.
   ChatStreamClient alice(chat_channel("127.0.0.1", chat_port));
   join_room(alice, "m", "alice");
   send_acked(alice, "m", "alice", {{"a", "one"}, {"b", "two"}, {"c", "three"}});
+  WsClient carol({.port = ws_port, .target = "/?user=carol&room=m"});
+  ASSERT_TRUE(carol.wait_for(is_joined("m")));
+  carol.send(chat_message("m", "carol", "four", "d"));
+  ASSERT_TRUE(carol.wait_for(is_message_with_content("four")));
+  ASSERT_TRUE(alice.wait_for(is_message_with_content("four")));
   for (int i = 0; i < 3; ++i) ASSERT_EQ(get(port, "/history?room=m").result_int(), 200U);
   for (int i = 0; i < 2; ++i) ASSERT_EQ(get(port, "/history?room=m&limit=0").result_int(), 400U);
   ASSERT_EQ(get(port, "/no-such-file").result_int(), 404U);
@@ -648,6 +808,7 @@ TEST_F(HistoryHttpTest, MetricsCountRequestsAndShowEveryPluginOfTheHost) {
   ASSERT_EQ(get(port, "/config.json").result_int(), 200U);
 
   const auto after = get(port, "/metrics").body();
+  expect_prometheus_text(after);
   auto delta = [&](const std::string& series) { return metric(after, series) - metric(before, series); };
   EXPECT_EQ(delta(R"(chat_http_requests_total{route="/history",status="200"})"), 3);
   EXPECT_EQ(delta(R"(chat_http_requests_total{route="/history",status="400"})"), 2);
@@ -659,20 +820,24 @@ TEST_F(HistoryHttpTest, MetricsCountRequestsAndShowEveryPluginOfTheHost) {
   EXPECT_EQ(delta(R"(chat_http_request_seconds_count{route="/history"})"), 5);
   EXPECT_EQ(delta(R"(chat_http_request_seconds_bucket{route="/history",le="+Inf"})"), 5);
   EXPECT_GT(delta(R"(chat_http_request_seconds_sum{route="/history"})"), 0);
-  // grpc-chat, through the same host API.
-  EXPECT_EQ(metric(after, "chat_messages_stored_total"), 3);
+  // grpc-chat.
+  EXPECT_EQ(metric(after, "chat_messages_stored_total"), 4);
   EXPECT_GE(metric(after, "chat_store_commit_seconds_count"), 1);
   EXPECT_EQ(metric(after, "chat_store_failures_total"), 0);
-  EXPECT_EQ(metric(after, "chat_grpc_streams"), 1);  // alice's stream
+  EXPECT_EQ(metric(after, "chat_grpc_streams"), bridge_streams + 1);  // and alice's stream
+  // ws-proxy.
+  EXPECT_EQ(metric(after, "chat_ws_connections"), 1);
+  EXPECT_GE(delta("chat_ws_messages_in_total"), 1);
+  EXPECT_GE(delta("chat_ws_messages_out_total"), 2);  // at least carol's joined and her echo
+  EXPECT_EQ(metric(after, "chat_ws_slow_clients_dropped_total"), 0);
 
+  // Gauges follow the connections down.
+  carol.close();
+  ASSERT_TRUE(carol.wait_closed());
+  EXPECT_TRUE(wait_for_metric(port, "chat_ws_connections", 0));
   alice.close_sending();
   ASSERT_TRUE(alice.wait_finished());
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (metric(get(port, "/metrics").body(), "chat_grpc_streams") != 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);
-  }
-  EXPECT_EQ(metric(get(port, "/metrics").body(), "chat_grpc_streams"), 0);
+  EXPECT_TRUE(wait_for_metric(port, "chat_grpc_streams", bridge_streams));
 
   // Requests refused before routing count under "other".
   HttpConnection big(port);
@@ -1026,6 +1191,7 @@ TEST_F(HistoryHttpTest, HeadersOver8KiBGet431AndTheConnectionCloses) {
     auto response = connection.get("/notes.txt", headers);
     EXPECT_EQ(response.result_int(), 431U);
     EXPECT_EQ(header(response, http::field::content_type), "application/json");
+    EXPECT_EQ(header(response, http::field::vary), "Origin");  // like every response
     EXPECT_FALSE(response.keep_alive());
     EXPECT_TRUE(connection.closed_by_server());
   }
@@ -1047,28 +1213,33 @@ TEST_F(HistoryHttpTest, BodiesOverTheLimitGet413) {
 }
 
 TEST_F(HistoryHttpTest, IdleAndSlowConnectionsAreClosedByTheirTimeouts) {
-  HttpHost http(dir_.path(), {.extra_config = "idle_timeout_ms = 300\nrequest_timeout_ms = 600\n"});
+  // The client gives up after 10 s (set_socket_timeouts), long before the
+  // default timeouts: a close it sees comes from these.
+  HttpHost http(dir_.path(), {.extra_config = "idle_timeout_ms = 300\nrequest_timeout_ms = 1000\n"});
   // Idle between requests.
   HttpConnection idle(http.port());
   EXPECT_EQ(idle.get("/notes.txt").result_int(), 200U);
-  auto started = std::chrono::steady_clock::now();
   EXPECT_TRUE(idle.closed_by_server());
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 
   // Never sends anything.
   HttpConnection silent(http.port());
   EXPECT_TRUE(silent.closed_by_server());
 
-  // Starts a request and never finishes it: the request timeout, although bytes trickle in.
+  // Starts a request and never finishes it, a header line every 100 ms (so
+  // never idle for long): the request timeout closes it while bytes still
+  // come. Writing to a closed connection fails (reset) soon after.
   HttpConnection slow(http.port());
-  started = std::chrono::steady_clock::now();
   slow.write_raw("GET /notes.txt HTTP/1.1\r\n");
-  for (int i = 0; i < 4; ++i) {
+  bool closed = false;
+  for (int i = 0; i < 80 && !closed; ++i) {
     std::this_thread::sleep_for(100ms);
-    slow.write_raw("X-Slow: " + std::to_string(i) + "\r\n");
+    try {
+      slow.write_raw("X-Slow: " + std::to_string(i) + "\r\n");
+    } catch (const boost::system::system_error&) {
+      closed = true;
+    }
   }
-  EXPECT_TRUE(slow.closed_by_server());
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_TRUE(closed) << "a request trickling in for 8 s was not cut off";
 }
 
 // ---------------------------------------------------------------------------
