@@ -38,7 +38,6 @@ struct ErrorInfo {
 Frame make_error_frame(const ErrorInfo& info);
 ErrorInfo refusal(Error::Code code, std::string message, std::string frame = {});
 
-
 // Why a text frame that chat::json::decode refused is wrong: invalid JSON
 // (INVALID_FRAME), an unknown payload such as {"foo":{}} (UNKNOWN_PAYLOAD),
 // or a known payload of the wrong shape (INVALID_FRAME). `parse_error` is

@@ -200,6 +200,25 @@ std::size_t index_of(const std::vector<ChatStream>& events, const EventPredicate
   return events.size();
 }
 
+// tests/node/exercise_ws_client.js, the exercise's client on the `ws` package
+// from npm: client1 on the first port, client2 on the last.
+::testing::AssertionResult run_exercise_client(const std::vector<std::uint16_t>& ports) {
+  const auto node_dir = source_dir() / "tests" / "node";
+  if (!std::filesystem::exists(node_dir / "node_modules" / "ws")) {
+    return ::testing::AssertionFailure() << "run scripts/install-deps.sh --test (npm ci in tests/node)";
+  }
+  std::vector<std::string> args{"node", (node_dir / "exercise_ws_client.js").string()};
+  for (const auto port : ports) args.push_back("ws://127.0.0.1:" + std::to_string(port));
+  HostProcess node(ProcessOptions{.executable = "/usr/bin/env", .args = args, .working_dir = node_dir});
+  const auto exit_code = node.wait_exit(30s);
+  if (exit_code != 0 || !node.wait_for_line(std::regex("^OK$"), 1s, 0, Stream::Stdout) ||
+      !node.wait_for_line(std::regex(R"(client1 \{"chat_message":\{"id":"msg1","room_id":"room1")"), 1s)) {
+    return ::testing::AssertionFailure() << "exit " << (exit_code ? std::to_string(*exit_code) : "none") << ":\n"
+                                         << node.output();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 class WsProxyTest : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -402,6 +421,9 @@ TEST_F(WsProxyTest, ClientsOfTwoProxyHostsChatThroughOneChatServiceHost) {
     EXPECT_EQ(at_alice[i].chat_message().sequence(), i + 1);
     EXPECT_EQ(at_alice[i].chat_message().server_id(), at_bob[i].chat_message().server_id());
   }
+  // The exercise's client, one connection on each proxy.
+  EXPECT_TRUE(run_exercise_client({proxy1.ws_port(), proxy2.ws_port()}));
+
   // Stopping a proxy says goodbye to its clients (1001, going away).
   EXPECT_TRUE(proxy1.stop_cleanly());
   auto gone = alice->wait_closed();
@@ -895,20 +917,8 @@ TEST_F(WsProxyTest, MetricsCountConnectionsFramesSlowClientsAndUpstreamAvailabil
 // The exercise's Node.js client, with the `ws` package from npm
 
 TEST_F(WsProxyTest, NodeWsClientSendingTheExerciseFramesWorks) {
-  const auto node_dir = source_dir() / "tests" / "node";
-  ASSERT_TRUE(std::filesystem::exists(node_dir / "node_modules" / "ws"))
-      << "run scripts/install-deps.sh --test (npm ci in tests/node)";
   auto host = all_in_one(dir_.path());
-  HostProcess node(ProcessOptions{.executable = "/usr/bin/env",
-                                  .args = {"node", (node_dir / "exercise_ws_client.js").string(),
-                                           "ws://127.0.0.1:" + std::to_string(host->ws_port())},
-                                  .working_dir = node_dir});
-  auto exit_code = node.wait_exit(30s);
-  ASSERT_TRUE(exit_code) << node.output();
-  EXPECT_EQ(*exit_code, 0) << node.output();
-  EXPECT_TRUE(node.wait_for_line(std::regex("^OK$"), 1s, 0, Stream::Stdout)) << node.output();
-  EXPECT_TRUE(node.wait_for_line(std::regex(R"(client1 \{"chat_message":\{"id":"msg1","room_id":"room1")"), 1s))
-      << node.output();
+  EXPECT_TRUE(run_exercise_client({host->ws_port()}));
 }
 
 // ---------------------------------------------------------------------------

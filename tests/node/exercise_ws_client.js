@@ -3,6 +3,10 @@
 // `ws` connections, no Origin header, no join, the exercise's JSON frames.
 //
 //   node tests/node/exercise_ws_client.js ws://127.0.0.1:8080
+//   node tests/node/exercise_ws_client.js ws://127.0.0.1:8080 ws://127.0.0.1:8082
+//
+// With a second URL, client2 connects there: a client of each proxy host of a
+// split deployment, chatting in one room.
 //
 // Prints every frame received as `<client> <json>` and a last line `OK` or
 // `FAIL <why>`; exits 0 only when every check passed.
@@ -10,8 +14,9 @@
 const WebSocket = require("ws");
 
 const url = process.argv[2];
+const url2 = process.argv[3] || url;
 if (!url) {
-  console.error("usage: exercise_ws_client.js ws://host:port");
+  console.error("usage: exercise_ws_client.js ws://host:port [ws://host:port for client2]");
   process.exit(2);
 }
 const TIMEOUT_MS = Number(process.env.EXERCISE_TIMEOUT_MS || 10000);
@@ -23,9 +28,9 @@ function fail(why) {
 const watchdog = setTimeout(() => fail(`timed out after ${TIMEOUT_MS} ms`), TIMEOUT_MS);
 
 // A connection that keeps what it receives and lets the script wait for a frame.
-function connect(name) {
+function connect(name, address) {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(address);
     const frames = [];
     const waiters = [];
     socket.on("message", (data, isBinary) => {
@@ -55,7 +60,7 @@ function connect(name) {
 const isMessage = (id) => (f) => f.chat_message && f.chat_message.id === id;
 
 (async () => {
-  const client1 = await connect("client1");
+  const client1 = await connect("client1", url);
   // Before sending, wait until the proxy says the chat service is up.
   await client1.waitFor((f) => f.service_status && f.service_status.available === true);
 
@@ -68,7 +73,7 @@ const isMessage = (id) => (f) => f.chat_message && f.chat_message.id === id;
   if (!echo.sequence || !echo.timestamp) fail(`echo lacks sequence or timestamp: ${JSON.stringify(echo)}`);
 
   // A second exercise client in the same room, with lowerCamel field names.
-  const client2 = await connect("client2");
+  const client2 = await connect("client2", url2);
   await client2.waitFor((f) => f.service_status && f.service_status.available === true);
   client2.send({ chatMessage: { id: "msg2", roomId: "room1", senderId: "client2", content: "Hi client1" } });
   await client2.waitFor(isMessage("msg2"));
