@@ -77,7 +77,9 @@ export class Host {
   async stop() {
     if (!this.process || this.process.exitCode !== null || this.process.signalCode !== null) return;
     this.process.kill('SIGTERM');
-    const result = await Promise.race([this.exited, new Promise((r) => setTimeout(() => r(null), 15000))]);
+    let timer;
+    const result = await Promise.race([this.exited, new Promise((r) => { timer = setTimeout(() => r(null), 15000); })]);
+    clearTimeout(timer);  // or it holds the test process open for its whole 15 s
     if (result === null) this.process.kill('SIGKILL');
   }
 }

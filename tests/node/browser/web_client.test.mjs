@@ -165,7 +165,11 @@ describe('web client', () => {
     for (let i = 1; i <= 40; i++) await writer.say('scroll', 'talker', `line ${i}`);
     await bubbleWith(reader, 'line 40').waitFor({ timeout: TIMEOUT });
     const log = reader.locator('#log');
-    assert.equal(await reader.locator('#pill').isHidden(), true);  // at the bottom, it follows
+    const atBottom = () => log.evaluate((e) => e.scrollHeight - e.scrollTop - e.clientHeight < 2);
+    // At the bottom, the log follows new messages.
+    await reader.waitForFunction(() => { const e = document.getElementById('log'); return e.scrollHeight > 2 * e.clientHeight; });
+    assert.equal(await atBottom(), true);
+    assert.equal(await reader.locator('#pill').isHidden(), true);
     await log.evaluate((e) => { e.scrollTop = 0; });
     await writer.say('scroll', 'talker', 'line 41');
     await reader.locator('#pill').waitFor({ state: 'visible', timeout: TIMEOUT });
@@ -173,7 +177,7 @@ describe('web client', () => {
     await screenshot(reader, 'new-messages-pill');
     await reader.locator('#pill').click();
     await reader.locator('#pill').waitFor({ state: 'hidden', timeout: TIMEOUT });
-    assert.equal(await log.evaluate((e) => e.scrollHeight - e.scrollTop - e.clientHeight < 2), true);
+    assert.equal(await atBottom(), true);
     assert.equal(await bubbleWith(reader, 'line 41').isVisible(), true);
     writer.close();
     await reader.context().close();

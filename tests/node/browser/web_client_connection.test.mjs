@@ -32,6 +32,7 @@ describe('web client connection', () => {
       assert.equal(await dotColour(page), 'green');  // the WebSocket itself is still up
       assert.equal(await page.locator('#status-text').textContent(), 'connected');
       assert.equal(await live.isHidden(), true);
+      assert.deepEqual(await page.locator('#people li').allTextContents(), ['unknown: server offline']);
 
       // Sending now fails visibly, with a way to try again.
       await say(page, 'typed while it was down');
@@ -47,6 +48,7 @@ describe('web client connection', () => {
       await page.locator('#service').waitFor({ state: 'hidden', timeout: TIMEOUT });
       await live.waitFor({ state: 'visible', timeout: TIMEOUT });
       await bubbleWith(page, 'sent while you were away 2').waitFor({ timeout: TIMEOUT });
+      await page.locator('#people li', { hasText: 'peer' }).waitFor({ timeout: TIMEOUT });
 
       await failed.getByRole('button', { name: /Retry/ }).click();
       await page.locator('#log .msg.mine .state', { hasText: /^sent$/ }).waitFor({ timeout: TIMEOUT });
@@ -84,6 +86,7 @@ describe('web client connection', () => {
       assert.match(await page.locator('#countdown').textContent(), /^next try in \d+ s$/);
       assert.equal(await page.locator('#reconnect').isVisible(), true);
       assert.equal(await page.locator('#live').isHidden(), true);
+      assert.deepEqual(await page.locator('#people li').allTextContents(), ['unknown: not connected']);
       await screenshot(page, 'reconnecting');
 
       // Missed, but few enough to be replayed.
