@@ -2,7 +2,9 @@
 // synchronous client, and curl as docs/http-api.md shows it). Most tests run
 // the split deployment: grpc-chat in one host process, history-http in
 // another, talking over a real gRPC channel.
-#include "chat_json.hpp"  // from chat_proto
+#include "chat.grpc.pb.h"    // from chat_proto
+#include "chat_json.hpp"     // from chat_proto
+#include "health.grpc.pb.h"  // from chat_proto
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
 #include "support/test_helpers.hpp"
@@ -19,8 +21,10 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <atomic>
 #include <csignal>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -574,6 +578,145 @@ TEST_F(HistoryHttpTest, StoppingWithCallsInFlightIsQuickAndClean) {
       EXPECT_TRUE(e.code() == http::error::end_of_stream || e.code() == net::error::connection_reset) << e.what();
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// A chat service that answers as the test says: what history-http asked
+// for, and the errors the real one gives only when something is broken.
+
+struct HistoryCall {
+  chat::GetChatHistoryRequest request;
+  std::chrono::system_clock::time_point deadline;
+};
+
+class ScriptedChatService final : public chat::ChatService::Service {
+ public:
+  // Room "refused": INVALID_ARGUMENT; room "broken": INTERNAL; any other:
+  // one message in that room.
+  grpc::Status GetChatHistory(grpc::ServerContext* context, const chat::GetChatHistoryRequest* request,
+                              chat::GetChatHistoryResponse* response) override {
+    {
+      std::lock_guard lock(mutex_);
+      calls_.push_back({*request, context->deadline()});
+    }
+    if (request->room_id() == "refused") return {grpc::StatusCode::INVALID_ARGUMENT, "no such room here"};
+    if (request->room_id() == "broken") return {grpc::StatusCode::INTERNAL, "the store is broken"};
+    auto* message = response->add_messages();
+    message->set_id("m1");
+    message->set_room_id(request->room_id());
+    message->set_sender_id("scripted");
+    message->set_content("from the scripted service");
+    response->set_has_more(true);
+    return grpc::Status::OK;
+  }
+
+  std::vector<HistoryCall> calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<HistoryCall> calls_;
+};
+
+class ScriptedHealth final : public grpc::health::v1::Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext* /*context*/, const grpc::health::v1::HealthCheckRequest* request,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    if (request->service() != "chat.ChatService") return {grpc::StatusCode::NOT_FOUND, "unknown service"};
+    response->set_status(serving.load() ? grpc::health::v1::HealthCheckResponse::SERVING
+                                        : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    return grpc::Status::OK;
+  }
+  std::atomic<bool> serving{true};
+};
+
+// Both, on a free loopback port of this process.
+class ScriptedChatServer {
+ public:
+  ScriptedChatServer() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&chat);
+    builder.RegisterService(&health);
+    server_ = builder.BuildAndStart();
+    if (!server_ || port_ == 0) throw std::runtime_error("the scripted chat service did not start");
+  }
+  ~ScriptedChatServer() { server_->Shutdown(std::chrono::system_clock::now() + 2s); }
+  ScriptedChatServer(const ScriptedChatServer&) = delete;
+  ScriptedChatServer& operator=(const ScriptedChatServer&) = delete;
+
+  std::uint16_t port() const { return static_cast<std::uint16_t>(port_); }
+
+  ScriptedChatService chat;
+  ScriptedHealth health;
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_F(HistoryHttpTest, TheQueryBecomesAGetChatHistoryCallWithADeadline) {
+  ScriptedChatServer service;
+  HttpHost http(dir_.path(), {.chat_port = service.port(), .upstream_deadline_ms = 3000});
+  auto page = get(http.port(), "/history?room=caf%C3%A9+au+lait&user=bob&limit=7&before=90&after=3");
+  ASSERT_EQ(page.result_int(), 200U) << page.body();
+  EXPECT_EQ(body_json(page), json::parse(R"({"room":"café au lait","messages":[{"id":"m1","room_id":"café au lait",)"
+                                         R"("sender_id":"scripted","content":"from the scripted service"}],)"
+                                         R"("has_more":true})"));
+  ASSERT_EQ(get(http.port(), "/history?room=r").result_int(), 200U);
+
+  const auto calls = service.chat.calls();
+  ASSERT_EQ(calls.size(), 2U);
+  const auto& full = calls[0].request;
+  EXPECT_EQ(full.room_id(), "café au lait");
+  EXPECT_EQ(full.sender_id(), "bob");
+  EXPECT_EQ(full.limit(), 7U);
+  EXPECT_EQ(full.before(), 90U);
+  ASSERT_TRUE(full.has_after());
+  EXPECT_EQ(full.after(), 3U);
+  const auto& defaults = calls[1].request;
+  EXPECT_EQ(defaults.room_id(), "r");
+  EXPECT_EQ(defaults.sender_id(), "");
+  EXPECT_EQ(defaults.limit(), 50U);
+  EXPECT_EQ(defaults.before(), 0U);
+  EXPECT_FALSE(defaults.has_after());
+  // Each call has a deadline (gRPC's "none" is the end of time).
+  for (const auto& call : calls) EXPECT_LT(call.deadline, std::chrono::system_clock::now() + 1h);
+}
+
+TEST_F(HistoryHttpTest, EveryAnswerOfTheChatServiceHasItsHttpStatus) {
+  ScriptedChatServer service;
+  HttpHost http(dir_.path(), {.chat_port = service.port()});
+  const auto port = http.port();
+
+  // The chat service refuses the request: the client's mistake, 400 with its reason.
+  auto refused = get(port, "/history?room=refused");
+  EXPECT_EQ(refused.result_int(), 400U);
+  EXPECT_EQ(header(refused, http::field::content_type), "application/json");
+  EXPECT_EQ(body_json(refused), json::parse(R"({"error":"no such room here"})"));
+
+  // The chat service fails: 502, and no Retry-After (asking again will not help).
+  auto broken = get(port, "/history?room=broken");
+  EXPECT_EQ(broken.result_int(), 502U);
+  EXPECT_EQ(header(broken, http::field::content_type), "application/json");
+  EXPECT_EQ(body_json(broken).at("error").as_string(), "the chat service failed: the store is broken");
+  EXPECT_FALSE(has_header(broken, http::field::retry_after));
+
+  // Reachable but not serving (starting, or stopping): /healthz is 503.
+  EXPECT_EQ(get(port, "/healthz").result_int(), 200U);
+  service.health.serving = false;
+  auto health = get(port, "/healthz");
+  EXPECT_EQ(health.result_int(), 503U);
+  EXPECT_EQ(header(health, http::field::retry_after), "2");
+  EXPECT_EQ(body_json(health), json::parse(R"({"status":"unavailable","error":"the chat service is not serving"})"));
+
+  const auto metrics = get(port, "/metrics").body();
+  EXPECT_EQ(metric(metrics, R"(chat_http_upstream_errors_total{call="GetChatHistory",code="INTERNAL"})"), 1);
+  EXPECT_EQ(metric(metrics, R"(chat_http_requests_total{route="/history",status="400"})"), 1);
+  EXPECT_EQ(metric(metrics, R"(chat_http_requests_total{route="/history",status="502"})"), 1);
+  EXPECT_EQ(metric(metrics, R"(chat_http_requests_total{route="/healthz",status="503"})"), 1);
 }
 
 // ---------------------------------------------------------------------------
