@@ -108,7 +108,7 @@ store_path = "data/chat.db"
 ${extra}`;
 }
 
-export function bridgeToml({ chatPort, wsPort, httpPort, plugins = ['ws-proxy', 'history-http'] }) {
+export function bridgeToml({ chatPort, wsPort, httpPort, plugins = ['ws-proxy', 'history-http'], reconnectMs = [100, 500] }) {
   return `[host]
 plugins = ${JSON.stringify(plugins)}
 [ws-proxy]
@@ -117,8 +117,8 @@ port = ${wsPort}
 chat_host = "127.0.0.1"
 chat_port = ${chatPort}
 allowed_origins = ["*"]
-reconnect_min_ms = 100
-reconnect_max_ms = 500
+reconnect_min_ms = ${reconnectMs[0]}
+reconnect_max_ms = ${reconnectMs[1]}
 [history-http]
 host = "127.0.0.1"
 port = ${httpPort}
@@ -133,11 +133,12 @@ web_root = "${join(SOURCE_DIR, 'web')}"
 // One grpc-chat host and one bridge host, on ports chosen now so that either
 // can be restarted where it was. `peerBridge` adds a second host running
 // ws-proxy only: "another proxy" in front of the same chat service.
-export async function startCluster(name, { chatExtra = '', peerBridge = false } = {}) {
+// `bridgeReconnectMs` is the first bridge's backoff towards the chat service.
+export async function startCluster(name, { chatExtra = '', peerBridge = false, bridgeReconnectMs } = {}) {
   const ports = { chat: await freePort(), ws: await freePort(), http: await freePort() };
   const chat = await new Host(`${name}-chat`, chatToml(ports.chat, chatExtra)).start();
   const bridge = await new Host(`${name}-bridge`,
-    bridgeToml({ chatPort: ports.chat, wsPort: ports.ws, httpPort: ports.http })).start();
+    bridgeToml({ chatPort: ports.chat, wsPort: ports.ws, httpPort: ports.http, reconnectMs: bridgeReconnectMs })).start();
   let peer = null;
   if (peerBridge) {
     ports.peerWs = await freePort();

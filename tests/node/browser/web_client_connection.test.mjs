@@ -14,8 +14,10 @@ describe('web client connection', () => {
   before(async () => { browser = await launchBrowser(); });
   after(async () => { await browser?.close(); });
 
-  test('chat service down: "server offline" while the socket is up, then live again with what was missed', async () => {
-    const cluster = await startCluster('service', { peerBridge: true });
+  test('chat service down: "server offline" while the socket is up, then live again with what was missed', async (t) => {
+    // The page's bridge comes back to the chat service more slowly than the
+    // peer's, so that the peer usually speaks while the page is still without it.
+    const cluster = await startCluster('service', { peerBridge: true, bridgeReconnectMs: [1500, 1500] });
     let peer;
     try {
       const page = await openChat(browser, cluster.pageUrl('watcher', 'ops'));
@@ -45,6 +47,9 @@ describe('web client connection', () => {
       await cluster.chat.start();
       await peer.say('ops', 'peer', 'sent while you were away 1', 30000);
       await peer.say('ops', 'peer', 'sent while you were away 2');
+      t.diagnostic(await page.locator('#service').isVisible()
+        ? 'the peer spoke while the page still showed "server offline": recovered after'
+        : 'the page was back before the peer spoke: delivered live');
       await page.locator('#service').waitFor({ state: 'hidden', timeout: TIMEOUT });
       await live.waitFor({ state: 'visible', timeout: TIMEOUT });
       await bubbleWith(page, 'sent while you were away 2').waitFor({ timeout: TIMEOUT });
