@@ -28,6 +28,28 @@ std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::si
 // The refused frame's identifiers, for its error; dropped when unusable.
 std::string usable(const std::string& value) { return check_id(value, "", "").has_value() ? "" : value; }
 
+// Answers a refused `frame` with `error`, naming the room, user and message
+// it carried so the client can tell which one failed.
+void send_refusal(WsSession& session, ErrorInfo error, const char* frame, const std::string& room,
+                  const std::string& user, const std::string& id = {}) {
+  error.frame = frame;
+  error.id = usable(id);
+  error.room_id = usable(room);
+  error.user_id = usable(user);
+  session.send(make_error_frame(error));
+}
+
+// The ids every join and leave carries.
+std::optional<ErrorInfo> check_room_and_user(const std::string& room, const std::string& user, const char* frame) {
+  auto bad = check_id(room, "room_id", frame);
+  if (!bad) bad = check_id(user, "user_id", frame);
+  return bad;
+}
+
+ErrorInfo too_many_rooms(std::size_t limit) {
+  return refusal(Error::NOT_ALLOWED, "a connection may be in at most " + std::to_string(limit) + " rooms");
+}
+
 }  // namespace
 
 Bridge::Bridge(const ProxyOptions& options, boost::asio::io_context& io, std::shared_ptr<spdlog::logger> log,
@@ -188,11 +210,7 @@ void Bridge::on_chat_message(const std::shared_ptr<WsSession>& session, ChatMess
   ClientState& state = session->chat_state();
   if (message.sender_id().empty() && !state.user.empty()) message.set_sender_id(state.user);
   auto refuse = [&](ErrorInfo error) {
-    error.frame = "chat_message";
-    error.id = usable(message.id());
-    error.room_id = usable(message.room_id());
-    error.user_id = usable(message.sender_id());
-    session->send(make_error_frame(error));
+    send_refusal(*session, std::move(error), "chat_message", message.room_id(), message.sender_id(), message.id());
   };
   std::optional<ErrorInfo> bad = check_id(message.room_id(), "room_id", "chat_message");
   if (!bad) bad = check_id(message.sender_id(), "sender_id", "chat_message");
@@ -207,8 +225,7 @@ void Bridge::on_chat_message(const std::shared_ptr<WsSession>& session, ChatMess
   }
   const bool join_first = !state.rooms.contains(message.room_id());
   if (join_first && state.rooms.size() >= options_.max_rooms_per_connection) {
-    return refuse(refusal(Error::NOT_ALLOWED, "a connection may be in at most " +
-                                                  std::to_string(options_.max_rooms_per_connection) + " rooms"));
+    return refuse(too_many_rooms(options_.max_rooms_per_connection));
   }
   state.user = message.sender_id();
   const std::string room = message.room_id();
@@ -226,21 +243,15 @@ void Bridge::on_join(const std::shared_ptr<WsSession>& session, Join& join) {
   ClientState& state = session->chat_state();
   if (join.user_id().empty() && !state.user.empty()) join.set_user_id(state.user);
   auto refuse = [&](ErrorInfo error) {
-    error.frame = "join";
-    error.room_id = usable(join.room_id());
-    error.user_id = usable(join.user_id());
-    session->send(make_error_frame(error));
+    send_refusal(*session, std::move(error), "join", join.room_id(), join.user_id());
   };
-  std::optional<ErrorInfo> bad = check_id(join.room_id(), "room_id", "join");
-  if (!bad) bad = check_id(join.user_id(), "user_id", "join");
-  if (bad) return refuse(std::move(*bad));
+  if (auto bad = check_room_and_user(join.room_id(), join.user_id(), "join")) return refuse(std::move(*bad));
   if (!state.user.empty() && join.user_id() != state.user) {
     return refuse(refusal(Error::NOT_ALLOWED,
                           "this connection is user '" + state.user + "'; it cannot join as '" + join.user_id() + "'"));
   }
   if (!state.rooms.contains(join.room_id()) && state.rooms.size() >= options_.max_rooms_per_connection) {
-    return refuse(refusal(Error::NOT_ALLOWED, "a connection may be in at most " +
-                                                  std::to_string(options_.max_rooms_per_connection) + " rooms"));
+    return refuse(too_many_rooms(options_.max_rooms_per_connection));
   }
   state.user = join.user_id();
   session->set_speaks_events();
@@ -254,14 +265,9 @@ void Bridge::on_leave(const std::shared_ptr<WsSession>& session, Leave& leave) {
   ClientState& state = session->chat_state();
   if (leave.user_id().empty() && !state.user.empty()) leave.set_user_id(state.user);
   auto refuse = [&](ErrorInfo error) {
-    error.frame = "leave";
-    error.room_id = usable(leave.room_id());
-    error.user_id = usable(leave.user_id());
-    session->send(make_error_frame(error));
+    send_refusal(*session, std::move(error), "leave", leave.room_id(), leave.user_id());
   };
-  std::optional<ErrorInfo> bad = check_id(leave.room_id(), "room_id", "leave");
-  if (!bad) bad = check_id(leave.user_id(), "user_id", "leave");
-  if (bad) return refuse(std::move(*bad));
+  if (auto bad = check_room_and_user(leave.room_id(), leave.user_id(), "leave")) return refuse(std::move(*bad));
   if (leave.user_id() != state.user) {
     return refuse(refusal(Error::NOT_ALLOWED, state.user.empty()
                                                   ? "this connection has not joined as anyone"

@@ -680,8 +680,10 @@ TEST_F(WsProxyTest, AConnectionCannotSpeakForAnotherUser) {
 
 TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
   auto host = all_in_one(dir_.path());
+  auto alice = joined_client(*host, "alice", "r");
   auto evil = try_upgrade(WsOptions{.port = host->ws_port(), .origin = std::string("https://evil.example")});
   EXPECT_EQ(evil.status, 403) << evil.error;
+  EXPECT_NE(evil.body.find("origin not allowed"), std::string::npos) << evil.body;
   auto allowed = try_upgrade(WsOptions{.port = host->ws_port(), .origin = std::string(kAllowedOrigin)});
   EXPECT_EQ(allowed.status, 101) << allowed.error;
   auto no_origin = try_upgrade(WsOptions{.port = host->ws_port()});  // not a browser
@@ -692,6 +694,11 @@ TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
   EXPECT_EQ(bad_query.status, 400) << "room without user";
   auto ws_path = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/ws?user=a%20b&room=x"});
   EXPECT_EQ(ws_path.status, 101);
+
+  // Nobody already connected noticed.
+  alice->send(chat_message("r", "alice", "still fine", "a1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(alice->events_matching(is_error()).empty());
 }
 
 TEST_F(WsProxyTest, AWildcardOriginAcceptsEveryPage) {
