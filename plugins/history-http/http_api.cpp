@@ -234,14 +234,17 @@ void HttpApi::serve_history(std::string_view query, const std::shared_ptr<Exchan
     if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       return exchange->finish(json_response(http::status::bad_request, json_error(status.error_message())));
     }
-    metrics_.upstream_error("GetChatHistory", code_name(status.error_code()));
-    log_->debug("GetChatHistory failed: {} {}", code_name(status.error_code()), status.error_message());
+    const std::string code(code_name(status.error_code()));
+    metrics_.upstream_error("GetChatHistory", code);
+    log_->debug("GetChatHistory failed: {} {}", code, status.error_message());
+    // The client learns the status code only: gRPC's message may name
+    // internal addresses or files.
     if (!is_transient(status.error_code())) {
-      return exchange->finish(json_response(
-          http::status::bad_gateway, json_error("the chat service failed: " + status.error_message())));
+      return exchange->finish(
+          json_response(http::status::bad_gateway, json_error("the chat service failed (" + code + ")")));
     }
-    auto response = json_response(http::status::service_unavailable,
-                                  json_error("the chat service is unavailable: " + status.error_message()));
+    auto response =
+        json_response(http::status::service_unavailable, json_error("the chat service is unavailable (" + code + ")"));
     response.set(http::field::retry_after, std::to_string(settings_.retry_after.count()));
     exchange->finish(std::move(response));
   });
@@ -252,9 +255,10 @@ void HttpApi::serve_health(const std::shared_ptr<Exchange>& exchange) const {
     if (serving) return exchange->finish(json_response(http::status::ok, R"({"status":"ok"})"));
     std::string why = "the chat service is not serving";
     if (!status.ok()) {
-      metrics_.upstream_error("Health.Check", code_name(status.error_code()));
-      why = "the chat service cannot be reached: " + std::string(code_name(status.error_code())) + " " +
-            status.error_message();
+      const std::string code(code_name(status.error_code()));
+      metrics_.upstream_error("Health.Check", code);
+      log_->debug("Health.Check failed: {} {}", code, status.error_message());
+      why = "the chat service cannot be reached (" + code + ")";
     }
     boost::json::object body;
     body["status"] = "unavailable";
