@@ -14,7 +14,7 @@ packages=(
 testing=false
 if [[ "${1:-}" == "--test" ]]; then
   testing=true
-  packages+=(libgtest-dev curl chromium)
+  packages+=(libgtest-dev libbenchmark-dev curl chromium)
   # Node.js drives the browser and the exercise's ws client; keep one that is there.
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi

@@ -1,0 +1,97 @@
+// Micro-benchmarks (Google Benchmark) of the hot paths a chat message takes:
+// a WebSocket text frame decoded into a ChatStream, a ChatStream encoded to
+// the JSON every recipient gets, the gRPC wire encoding grpc-chat writes
+// once per stream, and the store commit that precedes every ack.
+//
+//   build/release/bin/chat-micro-bench [--benchmark_filter=Store]
+#include "chat_json.hpp"
+#include "store/history_store.hpp"
+
+#include "chat.pb.h"
+
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+// The exercise's frame with a 100-byte message, as chat-load sends it.
+const std::string kFrame = R"({"chat_message":{"id":"m123456","room_id":"room-7","sender_id":"client-42","content":")" +
+                           std::string(100, 'x') + R"("}})";
+
+chat::ChatStream stored_event() {
+  chat::ChatStream event;
+  auto* message = event.mutable_chat_message();
+  message->set_id("m123456");
+  message->set_room_id("room-7");
+  message->set_sender_id("client-42");
+  message->set_content(std::string(100, 'x'));
+  message->set_sequence(123456);
+  message->mutable_timestamp()->set_seconds(1795658270);
+  message->mutable_timestamp()->set_nanos(344000000);
+  message->set_server_id("room-7:123456");
+  return event;
+}
+
+void FrameDecode(benchmark::State& state) {
+  chat::ChatStream frame;
+  for (auto _ : state) {
+    frame.Clear();
+    auto error = chat::json::decode(kFrame, frame);
+    benchmark::DoNotOptimize(error);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kFrame.size()));
+}
+BENCHMARK(FrameDecode);
+
+void JsonEncode(benchmark::State& state) {
+  const auto event = stored_event();
+  for (auto _ : state) {
+    auto text = chat::json::encode(event);
+    benchmark::DoNotOptimize(text);
+  }
+}
+BENCHMARK(JsonEncode);
+
+void ProtoSerialize(benchmark::State& state) {
+  const auto event = stored_event();
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    event.SerializeToString(&out);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(ProtoSerialize);
+
+// One commit of a batch of `range(0)` messages into a SQLite store; the
+// second argument: 0 = synchronous "normal", 1 = "full" (one fsync per commit).
+void StoreCommit(benchmark::State& state) {
+  const auto dir = std::filesystem::temp_directory_path() / ("chat-micro-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    chat::store::SqliteOptions options;
+    options.synchronous = state.range(1) == 1 ? "full" : "normal";
+    auto store = chat::store::open_sqlite_store(dir / "chat.db", options);
+    std::vector<chat::store::NewMessage> batch(static_cast<std::size_t>(state.range(0)));
+    std::int64_t n = 0;
+    for (auto _ : state) {
+      for (auto& m : batch) {
+        m = {"room-" + std::to_string(n % 10), "client-42", "m" + std::to_string(n), std::string(100, 'x'), n};
+        ++n;
+      }
+      auto stored = store->append(batch);
+      benchmark::DoNotOptimize(stored);
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(StoreCommit)->ArgsProduct({{1, 64, 512}, {0, 1}})->ArgNames({"batch", "full_sync"})->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
