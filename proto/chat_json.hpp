@@ -17,6 +17,14 @@ std::string encode(const google::protobuf::Message& message);
 // (for an error frame): invalid JSON, an unknown field, a wrong type.
 std::string decode(std::string_view text, google::protobuf::Message& message);
 
+// protobuf's own printer and parser: what encode and decode must agree with
+// (they fall back to these for anything out of the ordinary). For tests and
+// benchmarks.
+namespace reference {
+std::string encode(const google::protobuf::Message& message);
+std::string decode(std::string_view text, google::protobuf::Message& message);
+}  // namespace reference
+
 // A frame's payload field name, e.g. "chat_message" ("" when none), as
 // error frames name the frame they refuse.
 std::string_view payload_name(const ChatStream& frame);

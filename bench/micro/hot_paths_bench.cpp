@@ -47,6 +47,16 @@ void FrameDecode(benchmark::State& state) {
 }
 BENCHMARK(FrameDecode);
 
+// protobuf's own parser, which decode falls back to: the yardstick.
+void FrameDecodeProtobuf(benchmark::State& state) {
+  chat::ChatStream frame;
+  for (auto _ : state) {
+    auto error = chat::json::reference::decode(kFrame, frame);
+    benchmark::DoNotOptimize(error);
+  }
+}
+BENCHMARK(FrameDecodeProtobuf);
+
 void JsonEncode(benchmark::State& state) {
   const auto event = stored_event();
   for (auto _ : state) {
@@ -55,6 +65,15 @@ void JsonEncode(benchmark::State& state) {
   }
 }
 BENCHMARK(JsonEncode);
+
+void JsonEncodeProtobuf(benchmark::State& state) {
+  const auto event = stored_event();
+  for (auto _ : state) {
+    auto text = chat::json::reference::encode(event);
+    benchmark::DoNotOptimize(text);
+  }
+}
+BENCHMARK(JsonEncodeProtobuf);
 
 void ProtoSerialize(benchmark::State& state) {
   const auto event = stored_event();
