@@ -95,19 +95,26 @@ void Bridge::link_status_changed() {
   // wrong order (links never call back while holding their own lock).
   std::lock_guard lock(mutex_);
   const bool now = available();
-  if (now == announced_available_) return;
-  announced_available_ = now;
-  metrics_.upstream_available->set(now ? 1 : 0);
+  if (now != announced_available_) {
+    announced_available_ = now;
+    metrics_.upstream_available->set(now ? 1 : 0);
+    if (now) {
+      log_->info("chat service available; telling {} clients", sessions_.size());
+    } else {
+      log_->warn("chat service unavailable; telling {} clients, reconnecting", sessions_.size());
+    }
+    const Frame frame = status_frame(now);
+    for (const auto& [id, weak] : sessions_) {
+      if (auto session = weak.lock()) session->send(frame);
+    }
+    changed_.notify_all();
+  }
+  // Only now, with every client told, do the streams that came back re-join
+  // their rooms: what a client missed arrives after the news that the
+  // service is back, never before (also when streams return one by one).
   if (now) {
-    log_->info("chat service available; telling {} clients", sessions_.size());
-  } else {
-    log_->warn("chat service unavailable; telling {} clients, reconnecting", sessions_.size());
+    for (auto& link : links_) link->resume();
   }
-  const Frame frame = status_frame(now);
-  for (const auto& [id, weak] : sessions_) {
-    if (auto session = weak.lock()) session->send(frame);
-  }
-  changed_.notify_all();
 }
 
 // ---------------------------------------------------------------------------

@@ -72,7 +72,15 @@ bool UpstreamLink::stop(std::chrono::milliseconds timeout) {
 
 bool UpstreamLink::available() const {
   std::lock_guard lock(mutex_);
-  return state_ == State::Available;
+  return state_ == State::Connected || state_ == State::Available;
+}
+
+void UpstreamLink::resume() {
+  std::lock_guard lock(mutex_);
+  if (state_ != State::Connected) return;
+  state_ = State::Available;
+  if (!rooms_.empty()) log_->info("stream {} to the chat service: re-joining {} rooms", index_, rooms_.size());
+  rejoin_locked();
 }
 
 // ---------------------------------------------------------------------------
@@ -101,15 +109,14 @@ void UpstreamLink::schedule_reconnect_locked() {
 }
 
 void UpstreamLink::became_available_locked() {
-  state_ = State::Available;
+  state_ = State::Connected;
   attempt_ = 0;
   if (ever_available_) {
-    log_->info("stream {} to the chat service is back; re-joining {} rooms", index_, rooms_.size());
+    log_->info("stream {} to the chat service is back", index_);
   } else {
     log_->debug("stream {} to the chat service is up", index_);
   }
   ever_available_ = true;
-  rejoin_locked();
 }
 
 void UpstreamLink::rejoin_locked() {
@@ -150,7 +157,7 @@ void UpstreamLink::on_ended(ChatCall& call) {
     std::lock_guard lock(mutex_);
     if (call_ != &call) return;
     call_ = nullptr;
-    was_available = state_ == State::Available;
+    was_available = state_ == State::Connected || state_ == State::Available;
     if (state_ != State::Stopped) state_ = State::Connecting;
     // Nothing sent on this call will be answered now: say so.
     for (auto& [key, queue] : pending_) {

@@ -10,8 +10,9 @@
 //
 // When the stream breaks the link keeps its rooms, fails what awaits an
 // answer with UNAVAILABLE, and reconnects with backoff; once the service
-// answers again it re-joins every room with `since` = the last sequence it
-// delivered there, so the replay fills the gap (deduplicated by sequence).
+// answers again and the clients were told (resume()), it re-joins every room
+// with `since` = the last sequence it delivered there, so the replay fills
+// the gap (deduplicated by sequence).
 //
 // Answers to joins are routed by order: grpc-chat answers Joined, the
 // replayed messages, then a presence SNAPSHOT, contiguously on the stream.
@@ -55,8 +56,13 @@ class UpstreamLink final : public ChatCallSink {
   // destroyed).
   bool stop(std::chrono::milliseconds timeout);
 
+  // Whether the stream reaches the chat service (it answered), re-joined or not.
   bool available() const;
   std::size_t index() const { return index_; }
+  // Once the Bridge has told the clients the service is back: re-joins every
+  // room and takes messages again. A stream that answers again waits for
+  // this, so clients hear "available" before the messages they missed.
+  void resume();
 
   // --- from WebSocket sessions (each on its own strand)
 
@@ -97,7 +103,8 @@ class UpstreamLink final : public ChatCallSink {
   };
   using PendingKey = std::tuple<std::string, std::string, std::string>;  // room, sender, upstream id
 
-  enum class State { Idle, Connecting, Available, Stopped };
+  // Connected: the service answered; waiting for resume() to re-join.
+  enum class State { Idle, Connecting, Connected, Available, Stopped };
 
   void start_call_locked();
   void schedule_reconnect_locked();

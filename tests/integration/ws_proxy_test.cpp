@@ -193,8 +193,9 @@ std::string exercise_frame(const std::string& id, const std::string& room, const
          R"(","content":")" + content + R"("}})";
 }
 
-std::size_t index_of(const std::vector<ChatStream>& events, const EventPredicate& predicate) {
-  for (std::size_t i = 0; i < events.size(); ++i) {
+// The first event at or after `from` that matches; events.size() if none.
+std::size_t index_of(const std::vector<ChatStream>& events, const EventPredicate& predicate, std::size_t from = 0) {
+  for (std::size_t i = from; i < events.size(); ++i) {
     if (predicate(events[i])) return i;
   }
   return events.size();
@@ -394,10 +395,10 @@ TEST_F(WsProxyTest, ClientsOfTwoProxyHostsChatThroughOneChatServiceHost) {
   const std::string tables = grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port);
   Host service(dir_.path(), "service", tables, "grpc-chat");
   Host proxy1(dir_.path(), "proxy1", tables, "ws-proxy");
-  // Proxy 2 finds the chat service through the exercise's variables, over a
-  // config file that points elsewhere (the environment comes first).
-  Host proxy2(dir_.path(), "proxy2", ws_proxy_table(free_tcp_port(), "chat_host = \"localhost\"\n"), "ws-proxy",
-              {{"GRPC_HOST", "127.0.0.1"}, {"GRPC_PORT", std::to_string(chat_port)}});
+  // Proxy 2 finds the chat service through the exercise's .env variables,
+  // over a config file that points elsewhere (.env comes first).
+  write_file(dir_.path() / "proxy2" / ".env", "GRPC_HOST=127.0.0.1\nGRPC_PORT=" + std::to_string(chat_port) + "\n");
+  Host proxy2(dir_.path(), "proxy2", ws_proxy_table(free_tcp_port(), "chat_host = \"localhost\"\n"), "ws-proxy");
 
   auto alice = joined_client(proxy1, "alice", "lobby");
   auto bob = joined_client(proxy2, "bob", "lobby");
@@ -512,10 +513,10 @@ TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProx
     ASSERT_TRUE(missed) << proxy1.process().output();
     EXPECT_EQ(missed->chat_message().sequence(), 2U);
     const auto events = client->events();
-    const auto back_at = index_of(events, is_service_status(true));
-    const auto b2_at = index_of(events, is_message_id("b2"));
-    ASSERT_LT(back_at, events.size());
-    EXPECT_LT(back_at, b2_at);
+    const auto down_at = index_of(events, is_service_status(false));
+    const auto back_at = index_of(events, is_service_status(true), down_at);
+    ASSERT_LT(back_at, events.size()) << "no status event saying the service is back";
+    EXPECT_LT(back_at, index_of(events, is_message_id("b2")));
   }
   // Live again, and nothing was delivered twice.
   bob->send(chat_message("r", "bob", "after", "b3"));
