@@ -5,6 +5,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <chrono>
+#include <optional>
 
 namespace chat::service {
 namespace {
@@ -93,7 +94,16 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
   for (auto& pending : batch) {
     const ChatMessage& m = pending.message;
     if (m.resend() && !m.id().empty()) {
-      if (auto original = store_.find_by_client_id(m.room_id(), m.sender_id(), m.id())) {
+      std::optional<store::StoredMessage> original;
+      try {
+        original = store_.find_by_client_id(m.room_id(), m.sender_id(), m.id());
+      } catch (const store::StoreError& e) {
+        // Unknown whether it is stored: storing it again might make a duplicate.
+        store_failed(e, 1);
+        refuse(pending);
+        continue;
+      }
+      if (original) {
         if (pending.sender->speaks_events()) pending.sender->send(ack_event(*original, true));
         continue;
       }
@@ -109,19 +119,14 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
       stored = store_.append(fresh);
       metrics_.commit_seconds.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - append_started).count());
+      store_works();
     }
   } catch (const store::StoreError& e) {
+    // Nothing of the batch is kept and no sequence is used: every message of
+    // it is refused, none acknowledged.
     metrics_.failures.inc();
-    log_->error("could not store {} messages: {}", fresh.size(), e.what());
-    for (Pending* pending : fresh_pending) {
-      ChatStream frame;
-      auto error = make_error(Error::STORE_FAILED, "not sent: the message could not be stored", "chat_message");
-      error.set_id(pending->message.id());
-      error.set_room_id(pending->message.room_id());
-      error.set_user_id(pending->message.sender_id());
-      *frame.mutable_error() = std::move(error);
-      pending->sender->send(encode(frame));
-    }
+    store_failed(e, fresh.size());
+    for (const Pending* pending : fresh_pending) refuse(*pending);
     {
       std::lock_guard lock(mutex_);
       stats_.failed += fresh.size();
@@ -143,6 +148,33 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
     ++stats_.batches;
   }
   for (auto& pending : batch) pending.sender->commit_done();
+}
+
+void MessageCommitter::refuse(const Pending& pending) {
+  ChatStream frame;
+  auto error = make_error(Error::STORE_FAILED, "not sent: the message could not be stored", "chat_message");
+  error.set_id(pending.message.id());
+  error.set_room_id(pending.message.room_id());
+  error.set_user_id(pending.message.sender_id());
+  *frame.mutable_error() = std::move(error);
+  pending.sender->send(encode(frame));
+}
+
+void MessageCommitter::store_failed(const store::StoreError& error, std::size_t refused) {
+  refused_while_failing_ += refused;
+  if (store_failing_) {
+    log_->debug("store still failing, {} more messages refused: {}", refused, error.what());
+    return;
+  }
+  store_failing_ = true;
+  log_->error("the store cannot write; refusing messages until it can: {}", error.what());
+}
+
+void MessageCommitter::store_works() {
+  if (!store_failing_) return;
+  log_->info("the store writes again; {} messages were refused meanwhile", refused_while_failing_);
+  store_failing_ = false;
+  refused_while_failing_ = 0;
 }
 
 }  // namespace chat::service

@@ -55,6 +55,12 @@ class MessageCommitter {
 
   void run();
   void commit(std::vector<Pending>& batch);
+  // Answers a message that could not be stored with STORE_FAILED.
+  static void refuse(const Pending& pending);
+  // One log line when the store starts failing and one when it works again,
+  // however many batches fail in between (a full disk fails every one).
+  void store_failed(const store::StoreError& error, std::size_t refused);
+  void store_works();
 
   store::HistoryStore& store_;
   RoomRegistry& rooms_;
@@ -67,6 +73,9 @@ class MessageCommitter {
   std::deque<Pending> queue_;
   bool stopping_ = false;
   CommitStats stats_;
+  // Only the committer thread uses these two.
+  bool store_failing_ = false;
+  std::uint64_t refused_while_failing_ = 0;
   std::thread thread_;
 };
 

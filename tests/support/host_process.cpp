@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,7 +103,8 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 // as an errno value on `error_fd` (close-on-exec, so a successful exec
 // closes it silently).
 [[noreturn]] void exec_child(const char* executable, char* const* argv, char* const* envp, const char* working_dir,
-                             int stdin_fd, int stdout_fd, int stderr_fd, int error_fd, pid_t parent) {
+                             int stdin_fd, int stdout_fd, int stderr_fd, int error_fd, pid_t parent,
+                             const rlim_t* file_size_limit) {
   // Die with the test process even if it is killed before its destructors run.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);
@@ -115,6 +117,17 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   default_action.sa_handler = SIG_DFL;
   sigemptyset(&default_action.sa_mask);
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
+
+  if (file_size_limit != nullptr) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_FSIZE, &limit) != 0) fail_child(error_fd);
+    limit.rlim_cur = *file_size_limit;
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) fail_child(error_fd);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    ::sigaction(SIGXFSZ, &ignore, nullptr);  // ignored survives exec; a handler would not
+  }
 
   if (working_dir != nullptr && ::chdir(working_dir) != 0) fail_child(error_fd);
   if (::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(stdout_fd, STDOUT_FILENO) < 0 ||
@@ -137,6 +150,8 @@ HostProcess::HostProcess(ProcessOptions options) {
   std::vector<char*> argv = pointers(arg_strings);
   std::vector<char*> envp = pointers(env_strings);
   const std::string working_dir = options.working_dir.string();
+  const std::optional<rlim_t> file_size_limit =
+      options.file_size_limit ? std::optional<rlim_t>(static_cast<rlim_t>(*options.file_size_limit)) : std::nullopt;
 
   const int dev_null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (dev_null < 0) throw_errno("open /dev/null");
@@ -154,7 +169,8 @@ HostProcess::HostProcess(ProcessOptions options) {
   }
   if (pid == 0) {
     exec_child(executable.c_str(), argv.data(), envp.data(), working_dir.empty() ? nullptr : working_dir.c_str(),
-               dev_null, out.write, err.write, exec_error.write, parent);
+               dev_null, out.write, err.write, exec_error.write, parent,
+               file_size_limit ? &*file_size_limit : nullptr);
   }
 
   ::close(dev_null);

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -55,6 +56,11 @@ struct ProcessOptions {
   bool inherit_env = true;
   // Empty: the test's own working directory.
   std::filesystem::path working_dir{};
+  // Set: the child's soft RLIMIT_FSIZE in bytes (the hard limit is kept),
+  // with SIGXFSZ ignored, so a write past it fails with EFBIG instead of
+  // killing the child: a disk that is full for this process alone. Raise it
+  // later with prlimit(2) on pid().
+  std::optional<std::uint64_t> file_size_limit{};
 };
 
 // One captured line that matched: the whole line, the regex groups

@@ -1,0 +1,735 @@
+// Faults with real host processes on loopback: the chat service killed while
+// a hundred clients send, a proxy killed or stopped under load, resends after
+// a reconnect, the chat service unreachable and flapping, a store that cannot
+// write. Each test asserts what clients see and what the store holds after.
+//
+// No timing assertions: load runs until enough has happened, waits are generous.
+#include "support/chat_stream_client.hpp"
+#include "support/host_process.hpp"
+#include "support/test_helpers.hpp"
+#include "support/ws_client.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <csignal>
+#include <functional>
+#include <map>
+#include <thread>
+
+namespace chathost::test {
+namespace {
+
+using chat::ChatMessage;
+using chat::ChatStream;
+using chat::Error;
+
+// Variables the host reacts to: a developer's shell must not change the tests.
+const std::vector<std::string> kUnsetEnv{
+    "GRPC_HOST",          "GRPC_PORT",    "WS_HOST",    "WS_PORT",     "WS_ALLOWED_ORIGINS", "CHAT_STORE",
+    "CHAT_STORE_PATH",    "ADMIN_ID",     "ADMIN_NAME", "ADMIN_EMAIL", "CHATHOST_PLUGINS",   "CHATHOST_PLUGIN_DIR",
+    "CHATHOST_LOG_LEVEL", "WS_REUSE_PORT"};
+
+// Long enough for a sanitizer build on a loaded machine.
+constexpr auto kPatience = 30s;
+
+// [grpc-chat] on 127.0.0.1:port, SQLite at `store` (memory when empty).
+std::string chat_table(std::uint16_t port, const std::filesystem::path& store = {}) {
+  std::string table = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n";
+  if (store.empty()) return table + "store = \"memory\"\n";
+  return table + "store = \"sqlite\"\nsync = \"normal\"\nstore_path = \"" + store.string() + "\"\n";
+}
+
+// [ws-proxy] on any free port, reconnecting quickly to grpc-chat at chat_port.
+std::string proxy_table(std::uint16_t chat_port) {
+  return "[ws-proxy]\nhost = \"127.0.0.1\"\nport = 0\nthreads = 2\nchat_port = " + std::to_string(chat_port) +
+         "\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n";
+}
+
+// One chat-host process, started on construction; SIGTERMed (and expected to
+// exit 0) on destruction if still running.
+class ChatHost {
+ public:
+  ChatHost(const std::filesystem::path& dir, const std::string& name, const std::vector<std::string>& plugins,
+           const std::string& tables, std::optional<std::uint64_t> file_size_limit = {})
+      : dir_(dir / name), file_size_limit_(file_size_limit) {
+    std::string list;
+    for (const auto& plugin : plugins) list += (list.empty() ? "\"" : ", \"") + plugin + "\"";
+    write_file(dir_ / "chat.toml", "[host]\nplugins = [" + list + "]\nstop_timeout_ms = " +
+                                       std::to_string(kStopTimeout.count()) + "\n\n" + tables);
+    start();
+  }
+  ~ChatHost() {
+    if (process_ && process_->running()) {
+      EXPECT_EQ(terminate(), 0) << process_->output();
+    }
+  }
+  ChatHost(const ChatHost&) = delete;
+  ChatHost& operator=(const ChatHost&) = delete;
+
+  // [host] stop_timeout_ms: a stop that takes longer ends with exit code 1.
+  static constexpr std::chrono::milliseconds kStopTimeout = 8s;
+
+  // (Re)starts the process. A restarted grpc-chat takes its port again; a
+  // connection of the previous run in TIME_WAIT can hold it for a moment.
+  void start() {
+    for (int attempt = 0; attempt < 25; ++attempt) {
+      process_.reset();
+      process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
+                                                              .args = {"--config", (dir_ / "chat.toml").string()},
+                                                              .unset_env = kUnsetEnv,
+                                                              .working_dir = dir_,
+                                                              .file_size_limit = file_size_limit_});
+      if (auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"), kPatience)) {
+        std::smatch port;
+        if (std::regex_search(ready->line, port, std::regex(R"(grpc-chat grpc://127\.0\.0\.1:(\d+))"))) {
+          grpc_port_ = static_cast<std::uint16_t>(std::stoi(port[1]));
+        }
+        if (std::regex_search(ready->line, port, std::regex(R"(ws-proxy ws://127\.0\.0\.1:(\d+))"))) {
+          ws_port_ = static_cast<std::uint16_t>(std::stoi(port[1]));
+        }
+        return;
+      }
+      if (process_->output().find("in use") == std::string::npos) break;
+      std::this_thread::sleep_for(200ms);
+    }
+    throw std::runtime_error("host " + dir_.filename().string() + " did not start:\n" + process_->output());
+  }
+
+  // A crash: no goodbye to anyone.
+  void kill() {
+    process_->signal(SIGKILL);
+    process_->wait_exit();
+  }
+
+  // SIGTERM; the exit code (nullopt: still running long after the stop timeout).
+  std::optional<int> terminate() {
+    process_->signal(SIGTERM);
+    return process_->wait_exit(kStopTimeout + kPatience);
+  }
+
+  HostProcess& process() { return *process_; }
+  std::uint16_t grpc_port() const { return grpc_port_; }
+  WsOptions ws(const std::string& target) const { return WsOptions{.port = ws_port_, .target = target}; }
+
+ private:
+  std::filesystem::path dir_;
+  std::optional<std::uint64_t> file_size_limit_;
+  std::unique_ptr<HostProcess> process_;
+  std::uint16_t grpc_port_ = 0;
+  std::uint16_t ws_port_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// What clients saw, and what the store holds
+
+std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
+  std::vector<std::uint64_t> out;
+  for (auto s = first; s <= last; ++s) out.push_back(s);
+  return out;
+}
+
+// The sequences of `room`'s chat messages among `events`, as they arrived.
+std::vector<std::uint64_t> sequences_in(const std::vector<ChatStream>& events, const std::string& room) {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : events) {
+    if (e.has_chat_message() && e.chat_message().room_id() == room) out.push_back(e.chat_message().sequence());
+  }
+  return out;
+}
+
+std::vector<chat::Ack> acks_in(const std::vector<ChatStream>& events) {
+  std::vector<chat::Ack> out;
+  for (const auto& e : events) {
+    if (e.has_ack()) out.push_back(e.ack());
+  }
+  return out;
+}
+
+EventPredicate is_message_id(const std::string& id) {
+  return [id](const ChatStream& e) { return e.has_chat_message() && e.chat_message().id() == id; };
+}
+
+EventPredicate is_answer_to(const std::string& id) {
+  return [id](const ChatStream& e) {
+    return (e.has_ack() && e.ack().id() == id) || (e.has_error() && e.error().id() == id);
+  };
+}
+
+chat::ChatStream resend(chat::ChatStream frame) {
+  frame.mutable_chat_message()->set_resend(true);
+  return frame;
+}
+
+// Every stored message of `room`, oldest first, read from grpc-chat at `port`.
+std::vector<ChatMessage> stored_messages(std::uint16_t port, const std::string& room) {
+  auto stub = chat::ChatService::NewStub(chat_channel("127.0.0.1", port));
+  std::vector<ChatMessage> out;
+  for (;;) {
+    chat::GetChatHistoryRequest request;
+    request.set_room_id(room);
+    request.set_limit(1000);
+    request.set_after(out.empty() ? 0 : out.back().sequence());
+    chat::GetChatHistoryResponse response;
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + kPatience);
+    const auto status = stub->GetChatHistory(&context, request, &response);
+    if (!status.ok()) throw std::runtime_error("GetChatHistory " + room + ": " + status.error_message());
+    out.insert(out.end(), response.messages().begin(), response.messages().end());
+    if (!response.has_more()) return out;
+  }
+}
+
+// A room's history is whole: sequences 1..N without a gap, no (sender, id)
+// stored twice, and each acknowledged message of the room there once, under
+// the sequence its ack named.
+::testing::AssertionResult holds_each_ack_once(const std::vector<ChatMessage>& history, const std::string& room,
+                                               const std::vector<chat::Ack>& acks) {
+  std::vector<std::uint64_t> sequences;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> by_id;  // (sender, id) -> sequence
+  for (const auto& m : history) {
+    sequences.push_back(m.sequence());
+    if (!by_id.emplace(std::pair(m.sender_id(), m.id()), m.sequence()).second) {
+      return ::testing::AssertionFailure() << room << ": " << m.sender_id() << "'s " << m.id() << " stored twice";
+    }
+  }
+  if (sequences != range(1, sequences.size())) {
+    return ::testing::AssertionFailure() << room << ": sequences with a gap, " << sequences.size() << " messages up to "
+                                         << (sequences.empty() ? 0 : sequences.back());
+  }
+  for (const auto& ack : acks) {
+    if (ack.room_id() != room) continue;
+    const auto found = by_id.find({ack.sender_id(), ack.id()});
+    if (found == by_id.end()) {
+      return ::testing::AssertionFailure() << room << ": acknowledged " << ack.sender_id() << "'s " << ack.id()
+                                           << " (sequence " << ack.sequence() << ") is not stored";
+    }
+    if (found->second != ack.sequence()) {
+      return ::testing::AssertionFailure() << room << ": " << ack.id() << " acknowledged as " << ack.sequence()
+                                           << ", stored as " << found->second;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Steady load: every `interval`, send(sender, n) for each sender, round n
+// counting from 0, until stopped (or `max_rounds`).
+class Traffic {
+ public:
+  using Send = std::function<void(std::size_t sender, int round)>;
+  Traffic(std::size_t senders, std::chrono::milliseconds interval, Send send, int max_rounds = 1 << 30)
+      : sent_(senders, 0), thread_([=, this] {
+          for (int round = 0; round < max_rounds && !stopping_; ++round) {
+            for (std::size_t sender = 0; sender < senders && !stopping_; ++sender) {
+              send(sender, round);
+              ++sent_[sender];
+            }
+            rounds_ = round + 1;
+            std::this_thread::sleep_for(interval);
+          }
+        }) {}
+  ~Traffic() { stop(); }
+  Traffic(const Traffic&) = delete;
+  Traffic& operator=(const Traffic&) = delete;
+
+  // Rounds completed: each sender has sent that many messages.
+  int rounds() const { return rounds_; }
+  // Waits until `more` rounds beyond now are done.
+  bool wait_rounds(int more) {
+    const int target = rounds_ + more;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (rounds_ < target) {
+      if (std::chrono::steady_clock::now() > deadline || stopping_) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // After stop(): how many messages `sender` sent, its rounds 0 .. sent - 1.
+  int sent(std::size_t sender) const { return sent_.at(sender); }
+
+ private:
+  std::vector<int> sent_;  // written by the thread only
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> rounds_{0};
+  std::thread thread_;
+};
+
+std::string message_id(const std::string& user, int n) { return user + "-" + std::to_string(n); }
+
+// A WebSocket client joined to `room` as `user` through the query string.
+std::unique_ptr<WsClient> ws_member(const ChatHost& proxy, const std::string& user, const std::string& room,
+                                    const std::shared_ptr<WsIo>& io) {
+  auto client = std::make_unique<WsClient>(proxy.ws("/?user=" + user + "&room=" + room), io);
+  if (!client->wait_for(is_joined(room), kPatience)) throw std::runtime_error(user + " got no joined for " + room);
+  return client;
+}
+
+class FaultTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+// ---------------------------------------------------------------------------
+// kill -9 of the chat service while a hundred clients send
+
+TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndReconnectsRecover) {
+  constexpr std::size_t kClients = 100;
+  constexpr std::size_t kRooms = 10;
+  const auto port = free_tcp_port();
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, dir_ / "chat.db"));
+  const auto user = [](std::size_t i) { return "u" + std::to_string(i); };
+  const auto room = [](std::size_t i) { return "room" + std::to_string(i % kRooms); };
+
+  std::vector<std::unique_ptr<ChatStreamClient>> clients;
+  {
+    const auto channel = chat_channel("127.0.0.1", port);
+    for (std::size_t i = 0; i < kClients; ++i) {
+      clients.push_back(std::make_unique<ChatStreamClient>(channel));
+      clients.back()->send(join(room(i), user(i)));
+    }
+  }
+  for (std::size_t i = 0; i < kClients; ++i) ASSERT_TRUE(clients[i]->wait_for(is_joined(room(i)), kPatience));
+
+  // One message per client per round; at most 80 rounds, so a room's history
+  // fits one page.
+  Traffic traffic(
+      kClients, 10ms,
+      [&](std::size_t i, int n) {
+        const auto id = message_id(user(i), n);
+        clients[i]->send(chat_message(room(i), user(i), "text of " + id, id));
+      },
+      80);
+  // Killed while sending: after 500 acks, well before the rounds run out.
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  for (std::size_t acked = 0; acked < 500 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(20ms);
+    acked = 0;
+    for (const auto& client : clients) acked += acks_in(client->events()).size();
+  }
+  service.kill();
+  const int rounds_at_kill = traffic.rounds();
+  traffic.stop();
+  EXPECT_LT(rounds_at_kill, 80) << "the load ended before the kill";
+
+  // What each client knew when the service died: its acks, and the last
+  // message of its room it saw (live delivery had no gap).
+  std::vector<chat::Ack> acks;
+  std::vector<std::uint64_t> last_seen(kClients, 0);
+  for (std::size_t i = 0; i < kClients; ++i) {
+    const auto events = clients[i]->events();
+    const auto mine = acks_in(events);
+    acks.insert(acks.end(), mine.begin(), mine.end());
+    const auto seen = sequences_in(events, room(i));
+    ASSERT_EQ(seen, range(1, seen.size())) << user(i);
+    last_seen[i] = seen.size();
+  }
+  clients.clear();
+
+  service.start();
+  ASSERT_EQ(service.grpc_port(), port);
+  std::map<std::string, std::vector<ChatMessage>> history;
+  for (std::size_t r = 0; r < kRooms; ++r) {
+    const auto name = room(r);
+    history[name] = stored_messages(port, name);
+    EXPECT_TRUE(holds_each_ack_once(history[name], name, acks));
+  }
+
+  // Each client comes back with since = the last sequence it saw and gets
+  // exactly the rest of its room.
+  const auto channel = chat_channel("127.0.0.1", port);
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<ChatStreamClient>(channel));
+    clients.back()->send(join(room(i), user(i), last_seen[i]));
+  }
+  for (std::size_t i = 0; i < kClients; ++i) {
+    const auto& stored = history[room(i)];
+    auto joined = clients[i]->wait_for(is_joined(room(i)), kPatience);
+    ASSERT_TRUE(joined) << user(i);
+    EXPECT_FALSE(joined->joined().history_gap()) << user(i);
+    EXPECT_EQ(joined->joined().last_sequence(), stored.size()) << user(i);
+    const auto replayed = clients[i]->wait_for_count(is_message_in(room(i)), stored.size() - last_seen[i], kPatience);
+    ASSERT_EQ(sequences_in(replayed, room(i)), range(last_seen[i] + 1, stored.size())) << user(i);
+    for (const auto& e : replayed) {
+      EXPECT_EQ(e.chat_message().id(), stored[e.chat_message().sequence() - 1].id()) << user(i);
+    }
+  }
+}
+
+
+// ---------------------------------------------------------------------------
+// kill -9 of a proxy host
+
+TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProxysClientsNeverNotice) {
+  constexpr std::size_t kPerProxy = 4;
+  const auto port = free_tcp_port();
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
+  auto doomed = std::make_unique<ChatHost>(dir_.path(), "doomed", std::vector<std::string>{"ws-proxy"},
+                                           proxy_table(port));
+  ChatHost steady(dir_.path(), "steady", {"ws-proxy"}, proxy_table(port));
+  const auto room = [](std::size_t i) { return "r" + std::to_string(i % 2); };
+  const auto a = [](std::size_t i) { return "a" + std::to_string(i); };  // on the doomed proxy
+  const auto b = [](std::size_t i) { return "b" + std::to_string(i); };  // on the steady one
+  auto io = std::make_shared<WsIo>(2);
+  std::vector<std::unique_ptr<WsClient>> moving, staying;
+  for (std::size_t i = 0; i < kPerProxy; ++i) {
+    moving.push_back(ws_member(*doomed, a(i), room(i), io));
+    staying.push_back(ws_member(steady, b(i), room(i), io));
+  }
+  for (std::size_t i = 0; i < kPerProxy; ++i) {
+    moving[i]->send(chat_message(room(i), a(i), "before", message_id(a(i), 0)));
+    ASSERT_TRUE(moving[i]->wait_for(is_ack_for(message_id(a(i), 0)), kPatience));
+  }
+
+  Traffic traffic(kPerProxy, 30ms, [&](std::size_t i, int n) {
+    staying[i]->send(chat_message(room(i), b(i), "steady", message_id(b(i), n)));
+  });
+  ASSERT_TRUE(traffic.wait_rounds(5));
+  // A message each on its way when the proxy dies: stored or not, nobody knows.
+  for (std::size_t i = 0; i < kPerProxy; ++i) {
+    moving[i]->send(chat_message(room(i), a(i), "in flight", message_id(a(i), 1)));
+  }
+  doomed->kill();
+  std::vector<chat::Ack> acks;
+  std::vector<std::uint64_t> last_seen;
+  for (std::size_t i = 0; i < kPerProxy; ++i) {
+    ASSERT_TRUE(moving[i]->wait_closed(kPatience));
+    const auto events = moving[i]->events();
+    const auto seen = sequences_in(events, room(i));
+    EXPECT_EQ(seen, range(1, seen.size())) << a(i);
+    last_seen.push_back(seen.size());
+    const auto mine = acks_in(events);
+    acks.insert(acks.end(), mine.begin(), mine.end());
+  }
+  ASSERT_TRUE(traffic.wait_rounds(5));  // what the moving clients miss
+
+  // They come back on the other proxy: join with since, resend what was in flight.
+  std::vector<std::unique_ptr<WsClient>> back;
+  for (std::size_t i = 0; i < kPerProxy; ++i) {
+    back.push_back(std::make_unique<WsClient>(steady.ws("/?user=" + a(i)), io));
+    back[i]->send(join(room(i), a(i), last_seen[i]));
+    auto joined = back[i]->wait_for(is_joined(room(i)), kPatience);
+    ASSERT_TRUE(joined) << a(i);
+    EXPECT_FALSE(joined->joined().history_gap()) << a(i);
+    back[i]->send(resend(chat_message(room(i), a(i), "in flight", message_id(a(i), 1))));
+    ASSERT_TRUE(back[i]->wait_for(is_ack_for(message_id(a(i), 1)), kPatience)) << a(i);
+  }
+  ASSERT_TRUE(traffic.wait_rounds(3));
+  traffic.stop();
+  // A last message per room: whoever has it has everything before it.
+  for (std::size_t r = 0; r < 2; ++r) staying[r]->send(chat_message(room(r), b(r), "last", "end-" + room(r)));
+  for (std::size_t i = 0; i < kPerProxy; ++i) {
+    ASSERT_TRUE(staying[i]->wait_for(is_message_id("end-" + room(i)), kPatience)) << b(i);
+    ASSERT_TRUE(back[i]->wait_for(is_message_id("end-" + room(i)), kPatience)) << a(i);
+  }
+
+  for (std::size_t i = 0; i < kPerProxy; ++i) {
+    // The steady proxy's clients noticed nothing: no error, no status change, no gap.
+    const auto events = staying[i]->events();
+    for (const auto& e : events) {
+      EXPECT_FALSE(e.has_error()) << b(i) << ": " << e.DebugString();
+      EXPECT_FALSE(e.has_service_status() && !e.service_status().available()) << b(i) << ": " << e.DebugString();
+    }
+    const auto seen = sequences_in(events, room(i));
+    EXPECT_EQ(seen, range(1, seen.size())) << b(i);
+    // The moved clients have their room whole: before the kill, then replay and live.
+    const auto after = sequences_in(back[i]->events(), room(i));
+    EXPECT_EQ(after, range(last_seen[i] + 1, seen.size())) << a(i);
+    for (const auto& client : {staying[i].get(), back[i].get()}) {
+      const auto more = acks_in(client->events());
+      acks.insert(acks.end(), more.begin(), more.end());
+    }
+  }
+  for (const std::string name : {"r0", "r1"}) {
+    EXPECT_TRUE(holds_each_ack_once(stored_messages(port, name), name, acks));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A resend after a reconnect
+
+TEST_F(FaultTest, AResendAfterAReconnectIsAcknowledgedAsADuplicateOfTheOriginalAndNotStoredAgain) {
+  const auto port = free_tcp_port();
+  ChatHost host(dir_.path(), "host", {"grpc-chat", "ws-proxy"}, chat_table(port) + "\n" + proxy_table(port));
+  auto io = std::make_shared<WsIo>(1);
+  auto bob = ws_member(host, "bob", "r", io);
+  std::vector<chat::Ack> acks;
+
+  // Over WebSocket: the connection drops after the ack, the client cannot
+  // know whether it arrived, so it sends again on its next connection.
+  const auto hello = chat_message("r", "alice", "hello once", "m1");
+  auto alice = ws_member(host, "alice", "r", io);
+  alice->send(hello);
+  const auto original = alice->wait_for(is_ack_for("m1"), kPatience);
+  ASSERT_TRUE(original);
+  EXPECT_FALSE(original->ack().duplicate());
+  alice.reset();  // the socket closes without a close frame
+  alice = ws_member(host, "alice", "r", io);
+  alice->send(resend(hello));
+  const auto again = alice->wait_for(is_ack_for("m1"), kPatience);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->ack().duplicate());
+  EXPECT_EQ(again->ack().sequence(), original->ack().sequence());
+  EXPECT_EQ(again->ack().server_id(), original->ack().server_id());
+  EXPECT_EQ(again->ack().timestamp().seconds(), original->ack().timestamp().seconds());
+  // A resend of something that never arrived is simply stored.
+  alice->send(resend(chat_message("r", "alice", "lost on the way", "m2")));
+  const auto lost = alice->wait_for(is_ack_for("m2"), kPatience);
+  ASSERT_TRUE(lost);
+  EXPECT_FALSE(lost->ack().duplicate());
+
+  // Over gRPC, a new stream after the first one ended.
+  const auto from_grpc = chat_message("r", "carol", "over gRPC", "g1");
+  std::uint64_t g1_sequence = 0;
+  {
+    ChatStreamClient carol(chat_channel("127.0.0.1", port));
+    carol.send(join("r", "carol"));
+    carol.send(from_grpc);
+    const auto ack = carol.wait_for(is_ack_for("g1"), kPatience);
+    ASSERT_TRUE(ack);
+    g1_sequence = ack->ack().sequence();
+    acks.push_back(ack->ack());
+  }
+  ChatStreamClient carol(chat_channel("127.0.0.1", port));
+  carol.send(join("r", "carol"));
+  carol.send(resend(from_grpc));
+  const auto duplicate = carol.wait_for(is_ack_for("g1"), kPatience);
+  ASSERT_TRUE(duplicate);
+  EXPECT_TRUE(duplicate->ack().duplicate());
+  EXPECT_EQ(duplicate->ack().sequence(), g1_sequence);
+
+  // Bob, in the room all along, saw each message once.
+  alice->send(chat_message("r", "alice", "the end", "m3"));
+  ASSERT_TRUE(bob->wait_for(is_message_id("m3"), kPatience));
+  const auto at_bob = bob->events_matching([](const ChatStream& e) { return e.has_chat_message(); });
+  ASSERT_EQ(at_bob.size(), 4U);
+  EXPECT_EQ(sequences_in(at_bob, "r"), range(1, 4));
+  EXPECT_EQ(at_bob[0].chat_message().id(), "m1");
+  EXPECT_EQ(at_bob[1].chat_message().id(), "m2");
+  EXPECT_EQ(at_bob[2].chat_message().id(), "g1");
+
+  for (const auto& more : {acks_in(alice->events()), acks_in(carol.events())}) {
+    acks.insert(acks.end(), more.begin(), more.end());
+  }
+  acks.push_back(original->ack());
+  const auto stored = stored_messages(port, "r");
+  EXPECT_EQ(stored.size(), 4U);
+  EXPECT_TRUE(holds_each_ack_once(stored, "r", acks));
+}
+
+// ---------------------------------------------------------------------------
+// The chat service unreachable at proxy start, then flapping under load
+
+TEST_F(FaultTest, ChatServiceDownAtProxyStartThenFlappingUnderLoadIsToldEachTimeAndNothingArrivesOutOfOrder) {
+  constexpr std::size_t kClients = 6;
+  constexpr int kFlaps = 3;
+  const auto port = free_tcp_port();
+  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port));
+  const auto user = [](std::size_t i) { return "f" + std::to_string(i); };
+  const auto room = [](std::size_t i) { return "r" + std::to_string(i % 2); };
+  auto io = std::make_shared<WsIo>(2);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<WsClient>(proxy.ws("/?user=" + user(i) + "&room=" + room(i)), io));
+    ASSERT_TRUE(clients[i]->wait_for(is_service_status(false), kPatience)) << user(i);
+  }
+  const auto marks = [&] {
+    std::vector<std::size_t> out;
+    for (const auto& client : clients) out.push_back(client->size());
+    return out;
+  };
+  // Each client was told the status, again, after `mark`.
+  const auto all_told = [&](bool available, const std::vector<std::size_t>& mark) {
+    for (std::size_t i = 0; i < kClients; ++i) {
+      if (!clients[i]->wait_for(is_service_status(available), kPatience, mark[i])) {
+        return ::testing::AssertionFailure() << user(i) << " was not told available=" << available << ":\n"
+                                             << proxy.process().output();
+      }
+    }
+    return ::testing::AssertionSuccess();
+  };
+
+  Traffic traffic(kClients, 50ms, [&](std::size_t i, int n) {
+    clients[i]->send(chat_message(room(i), user(i), "flap", message_id(user(i), n)));
+  });
+  ASSERT_TRUE(traffic.wait_rounds(3));  // refused: nobody to send to
+  auto mark = marks();
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, dir_ / "chat.db"));
+  for (int flap = 0;; ++flap) {
+    ASSERT_TRUE(all_told(true, mark));
+    ASSERT_TRUE(traffic.wait_rounds(10));
+    if (flap == kFlaps) break;
+    mark = marks();
+    if (flap % 2 == 0) {
+      service.kill();
+    } else {
+      ASSERT_EQ(service.terminate(), 0) << service.process().output();
+    }
+    ASSERT_TRUE(all_told(false, mark));
+    ASSERT_TRUE(traffic.wait_rounds(3));
+    mark = marks();
+    service.start();
+  }
+  traffic.stop();
+  EXPECT_TRUE(proxy.process().running()) << proxy.process().output();
+
+  // Every message got exactly one answer: an ack, or UNAVAILABLE.
+  std::vector<chat::Ack> acks;
+  std::size_t refused = 0;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i]->wait_for(is_answer_to(message_id(user(i), traffic.sent(i) - 1)), kPatience)) << user(i);
+    const auto events = clients[i]->events();
+    for (int n = 0; n < traffic.sent(i); ++n) {
+      const auto answers = std::count_if(events.begin(), events.end(), is_answer_to(message_id(user(i), n)));
+      EXPECT_EQ(answers, 1) << message_id(user(i), n);
+    }
+    for (const auto& e : events) {
+      if (!e.has_error()) continue;
+      EXPECT_EQ(e.error().code(), Error::UNAVAILABLE) << e.DebugString();
+      ++refused;
+    }
+    const auto mine = acks_in(events);
+    acks.insert(acks.end(), mine.begin(), mine.end());
+  }
+  EXPECT_GT(refused, 0U);
+  EXPECT_GT(acks.size(), 0U);
+
+  // A last message per room: whoever has it has everything before it, in
+  // sequence order without a gap since it joined.
+  for (std::size_t r = 0; r < 2; ++r) clients[r]->send(chat_message(room(r), user(r), "last", "end-" + room(r)));
+  for (std::size_t i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i]->wait_for(is_message_id("end-" + room(i)), kPatience)) << user(i);
+    const auto seen = sequences_in(clients[i]->events(), room(i));
+    ASSERT_FALSE(seen.empty());
+    EXPECT_EQ(seen, range(seen.front(), seen.back())) << user(i);
+  }
+  for (const std::string name : {"r0", "r1"}) {
+    EXPECT_TRUE(holds_each_ack_once(stored_messages(port, name), name, acks));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// SIGTERM of a proxy host under load
+
+TEST_F(FaultTest, ProxyStoppedUnderLoadClosesEveryClientWithGoingAwayInTimeAndLosesNothingAcknowledged) {
+  constexpr std::size_t kClients = 8;
+  const auto port = free_tcp_port();
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
+  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port));
+  const auto user = [](std::size_t i) { return "s" + std::to_string(i); };
+  const auto room = [](std::size_t i) { return "r" + std::to_string(i % 2); };
+  auto io = std::make_shared<WsIo>(2);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(ws_member(proxy, user(i), room(i), io));
+
+  Traffic traffic(kClients, 20ms, [&](std::size_t i, int n) {
+    clients[i]->send(chat_message(room(i), user(i), "busy", message_id(user(i), n)));
+  });
+  ASSERT_TRUE(traffic.wait_rounds(10));
+  // Exit code 0: stopped within [host] stop_timeout_ms, past which the host
+  // exits with 1.
+  EXPECT_EQ(proxy.terminate(), 0) << proxy.process().output();
+  traffic.stop();
+
+  std::vector<chat::Ack> acks;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    const auto closed = clients[i]->wait_closed(kPatience);
+    ASSERT_TRUE(closed) << user(i);
+    EXPECT_EQ(closed->code, 1001) << user(i) << ": " << closed->error;
+    EXPECT_FALSE(closed->reason.empty()) << user(i);
+    const auto events = clients[i]->events();
+    const auto seen = sequences_in(events, room(i));
+    EXPECT_EQ(seen, range(1, seen.size())) << user(i);
+    const auto mine = acks_in(events);
+    EXPECT_FALSE(mine.empty()) << user(i);
+    acks.insert(acks.end(), mine.begin(), mine.end());
+  }
+  for (const std::string name : {"r0", "r1"}) {
+    EXPECT_TRUE(holds_each_ack_once(stored_messages(port, name), name, acks));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A store that cannot write
+
+TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainOnceItCan) {
+  // A file size limit on the service's process: SQLite's writes past it fail
+  // as they would on a full disk.
+  constexpr std::uint64_t kFileSizeLimit = 256 * 1024;
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(0, dir_ / "chat.db"), kFileSizeLimit);
+  ChatStreamClient writer(chat_channel("127.0.0.1", service.grpc_port()));
+  writer.send(join("r", "writer"));
+  ASSERT_TRUE(writer.wait_for(is_joined("r"), kPatience));
+  const std::string content(3000, 'x');
+  const auto error_lines = [&] {
+    const auto lines = service.process().lines();
+    return std::count_if(lines.begin(), lines.end(), [](const CapturedLine& line) {
+      return std::regex_search(line.text, std::regex(R"(error +\[grpc-chat\])"));
+    });
+  };
+
+  // One at a time until the store is full.
+  std::uint64_t acked = 0;
+  std::optional<ChatStream> refusal;
+  for (int n = 0; n < 1000 && !refusal; ++n) {
+    const auto id = "m" + std::to_string(n);
+    writer.send(chat_message("r", "writer", content, id));
+    auto answer = writer.wait_for(is_answer_to(id), kPatience);
+    ASSERT_TRUE(answer) << id << "\n" << service.process().output();
+    if (answer->has_error()) {
+      refusal = answer;
+    } else {
+      EXPECT_EQ(answer->ack().sequence(), ++acked);
+    }
+  }
+  ASSERT_TRUE(refusal) << "the store never filled up";
+  ASSERT_GT(acked, 0U);
+  EXPECT_EQ(refusal->error().code(), Error::STORE_FAILED) << refusal->DebugString();
+  EXPECT_EQ(refusal->error().frame(), "chat_message");
+  EXPECT_EQ(refusal->error().room_id(), "r");
+
+  // Still full: a burst, every message refused, none acknowledged.
+  for (int n = 0; n < 20; ++n) writer.send(chat_message("r", "writer", content, "full" + std::to_string(n)));
+  for (int n = 0; n < 20; ++n) {
+    const auto answer = writer.wait_for(is_answer_to("full" + std::to_string(n)), kPatience);
+    ASSERT_TRUE(answer);
+    ASSERT_TRUE(answer->has_error()) << answer->DebugString();
+    EXPECT_EQ(answer->error().code(), Error::STORE_FAILED);
+  }
+  EXPECT_EQ(acks_in(writer.events()).size(), acked);
+  // The service lives on, says why once, and serves what it has.
+  EXPECT_TRUE(service.process().running());
+  EXPECT_EQ(error_lines(), 1) << service.process().output();
+  EXPECT_TRUE(service.process().wait_for_line(std::regex(R"(\[grpc-chat\] the store cannot write.*sqlite)"), 1s))
+      << service.process().output();
+  EXPECT_EQ(stored_messages(service.grpc_port(), "r").size(), acked);
+
+  // Space comes back.
+  rlimit limit{};
+  ASSERT_EQ(::prlimit(service.process().pid(), RLIMIT_FSIZE, nullptr, &limit), 0);
+  limit.rlim_cur = limit.rlim_max;
+  ASSERT_EQ(::prlimit(service.process().pid(), RLIMIT_FSIZE, &limit, nullptr), 0);
+  for (int n = 0; n < 5; ++n) {
+    const auto id = "after" + std::to_string(n);
+    writer.send(chat_message("r", "writer", content, id));
+    const auto answer = writer.wait_for(is_answer_to(id), kPatience);
+    ASSERT_TRUE(answer);
+    ASSERT_TRUE(answer->has_ack()) << answer->DebugString() << "\n" << service.process().output();
+    // No sequence went to the refused messages.
+    EXPECT_EQ(answer->ack().sequence(), ++acked);
+  }
+  EXPECT_TRUE(service.process().wait_for_line(std::regex(R"(\[grpc-chat\] the store writes again)"), 1s))
+      << service.process().output();
+  EXPECT_EQ(error_lines(), 1) << service.process().output();
+  const auto stored = stored_messages(service.grpc_port(), "r");
+  EXPECT_EQ(stored.size(), acked);
+  EXPECT_TRUE(holds_each_ack_once(stored, "r", acks_in(writer.events())));
+}
+
+}  // namespace
+}  // namespace chathost::test
