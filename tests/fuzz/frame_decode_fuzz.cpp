@@ -5,9 +5,12 @@
 //
 // Properties, for text that is valid UTF-8 (Beast closes the connection with
 // 1007 on any other text frame, so the bridge never sees it):
+//  - decode agrees with protobuf's own JSON parser (chat::json::reference):
+//    the same frames accepted, to equal messages;
 //  - a frame that decodes re-encodes (chat::json::encode) to JSON that decodes
-//    to an equal message, and survives the protobuf wire format (what the
-//    chat service receives);
+//    to an equal message, the same JSON value as protobuf's own printer
+//    writes, and survives the protobuf wire format (what the chat service
+//    receives);
 //  - a refused frame is described as INVALID_FRAME or UNKNOWN_PAYLOAD, and
 //    its error frame encodes and decodes back to the same error;
 //  - check_id accepts exactly the ids of 1..128 bytes of well-formed UTF-8
@@ -18,6 +21,8 @@
 #include "chat_json.hpp"
 #include "frames.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <cstddef>
@@ -52,13 +57,24 @@ void check_refusal(std::string_view text, const std::string& why) {
   FUZZ_CHECK(back.error().frame() == info.frame);
 }
 
+using google::protobuf::util::MessageDifferencer;
+
+// decode's fast path must not accept what protobuf refuses, or read it
+// differently; where it gives up, protobuf's answer is the answer.
+void check_same_as_reference(std::string_view text, const std::string& why, const ChatStream& frame) {
+  ChatStream theirs;
+  const std::string their_why = chat::json::reference::decode(text, theirs);
+  FUZZ_CHECK(why == their_why);
+  if (why.empty()) FUZZ_CHECK(MessageDifferencer::Equals(frame, theirs));
+}
+
 void check_round_trip(const ChatStream& frame) {
-  using google::protobuf::util::MessageDifferencer;
   const std::string json = chat::json::encode(frame);
   ChatStream again;
   FUZZ_CHECK(chat::json::decode(json, again).empty());
   FUZZ_CHECK(MessageDifferencer::Equals(frame, again));
   FUZZ_CHECK(chat::json::payload_name(again) == chat::json::payload_name(frame));
+  FUZZ_CHECK(boost::json::parse(json) == boost::json::parse(chat::json::reference::encode(frame)));
 
   std::string wire;
   FUZZ_CHECK(frame.SerializeToString(&wire));
@@ -120,6 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!why.empty()) static_cast<void>(chat::proxy::describe_bad_frame(text, why));
     return 0;
   }
+  check_same_as_reference(text, why, frame);
   if (!why.empty()) {
     check_refusal(text, why);
     return 0;
