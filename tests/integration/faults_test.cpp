@@ -6,6 +6,7 @@
 // No timing assertions: load runs until enough has happened, waits are generous.
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
+#include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
 #include "support/ws_client.hpp"
 
@@ -24,12 +25,6 @@ namespace {
 using chat::ChatMessage;
 using chat::ChatStream;
 using chat::Error;
-
-// Variables the host reacts to: a developer's shell must not change the tests.
-const std::vector<std::string> kUnsetEnv{
-    "GRPC_HOST",          "GRPC_PORT",    "WS_HOST",    "WS_PORT",     "WS_ALLOWED_ORIGINS", "CHAT_STORE",
-    "CHAT_STORE_PATH",    "ADMIN_ID",     "ADMIN_NAME", "ADMIN_EMAIL", "CHATHOST_PLUGINS",   "CHATHOST_PLUGIN_DIR",
-    "CHATHOST_LOG_LEVEL", "WS_REUSE_PORT"};
 
 // Long enough for a sanitizer build on a loaded machine.
 constexpr auto kPatience = 30s;
@@ -78,7 +73,7 @@ class ChatHost {
       process_.reset();
       process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
                                                               .args = {"--config", (dir_ / "chat.toml").string()},
-                                                              .unset_env = kUnsetEnv,
+                                                              .unset_env = host_variables(),
                                                               .working_dir = dir_,
                                                               .file_size_limit = file_size_limit_});
       if (auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"), kPatience)) {
@@ -139,11 +134,16 @@ std::vector<std::uint64_t> sequences_in(const std::vector<ChatStream>& events, c
   return out;
 }
 
+// Appends the acks among `events` to `acks`.
+void add_acks(std::vector<chat::Ack>& acks, const std::vector<ChatStream>& events) {
+  for (const auto& e : events) {
+    if (e.has_ack()) acks.push_back(e.ack());
+  }
+}
+
 std::vector<chat::Ack> acks_in(const std::vector<ChatStream>& events) {
   std::vector<chat::Ack> out;
-  for (const auto& e : events) {
-    if (e.has_ack()) out.push_back(e.ack());
-  }
+  add_acks(out, events);
   return out;
 }
 
@@ -210,6 +210,15 @@ std::vector<ChatMessage> stored_messages(std::uint16_t port, const std::string& 
       return ::testing::AssertionFailure() << room << ": " << ack.id() << " acknowledged as " << ack.sequence()
                                            << ", stored as " << found->second;
     }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// holds_each_ack_once for each of `rooms`, as stored by grpc-chat at `port`.
+::testing::AssertionResult rooms_hold_each_ack_once(std::uint16_t port, const std::vector<std::string>& rooms,
+                                                    const std::vector<chat::Ack>& acks) {
+  for (const auto& room : rooms) {
+    if (auto whole = holds_each_ack_once(stored_messages(port, room), room, acks); !whole) return whole;
   }
   return ::testing::AssertionSuccess();
 }
@@ -324,8 +333,7 @@ TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndR
   std::vector<std::uint64_t> last_seen(kClients, 0);
   for (std::size_t i = 0; i < kClients; ++i) {
     const auto events = clients[i]->events();
-    const auto mine = acks_in(events);
-    acks.insert(acks.end(), mine.begin(), mine.end());
+    add_acks(acks, events);
     const auto seen = sequences_in(events, room(i));
     ASSERT_EQ(seen, range(1, seen.size())) << user(i);
     last_seen[i] = seen.size();
@@ -404,8 +412,7 @@ TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProx
     const auto seen = sequences_in(events, room(i));
     EXPECT_EQ(seen, range(1, seen.size())) << a(i);
     last_seen.push_back(seen.size());
-    const auto mine = acks_in(events);
-    acks.insert(acks.end(), mine.begin(), mine.end());
+    add_acks(acks, events);
   }
   ASSERT_TRUE(traffic.wait_rounds(5));  // what the moving clients miss
 
@@ -441,14 +448,10 @@ TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProx
     // The moved clients have their room whole: before the kill, then replay and live.
     const auto after = sequences_in(back[i]->events(), room(i));
     EXPECT_EQ(after, range(last_seen[i] + 1, seen.size())) << a(i);
-    for (const auto& client : {staying[i].get(), back[i].get()}) {
-      const auto more = acks_in(client->events());
-      acks.insert(acks.end(), more.begin(), more.end());
-    }
+    add_acks(acks, staying[i]->events());
+    add_acks(acks, back[i]->events());
   }
-  for (const std::string name : {"r0", "r1"}) {
-    EXPECT_TRUE(holds_each_ack_once(stored_messages(port, name), name, acks));
-  }
+  EXPECT_TRUE(rooms_hold_each_ack_once(port, {"r0", "r1"}, acks));
 }
 
 // ---------------------------------------------------------------------------
@@ -514,9 +517,8 @@ TEST_F(FaultTest, AResendAfterAReconnectIsAcknowledgedAsADuplicateOfTheOriginalA
   EXPECT_EQ(at_bob[1].chat_message().id(), "m2");
   EXPECT_EQ(at_bob[2].chat_message().id(), "g1");
 
-  for (const auto& more : {acks_in(alice->events()), acks_in(carol.events())}) {
-    acks.insert(acks.end(), more.begin(), more.end());
-  }
+  add_acks(acks, alice->events());
+  add_acks(acks, carol.events());
   acks.push_back(original->ack());
   const auto stored = stored_messages(port, "r");
   EXPECT_EQ(stored.size(), 4U);
@@ -597,8 +599,7 @@ TEST_F(FaultTest, ChatServiceDownAtProxyStartThenFlappingUnderLoadIsToldEachTime
       EXPECT_EQ(e.error().code(), Error::UNAVAILABLE) << e.DebugString();
       ++refused;
     }
-    const auto mine = acks_in(events);
-    acks.insert(acks.end(), mine.begin(), mine.end());
+    add_acks(acks, events);
   }
   EXPECT_GT(refused, 0U);
   EXPECT_GT(acks.size(), 0U);
@@ -612,9 +613,7 @@ TEST_F(FaultTest, ChatServiceDownAtProxyStartThenFlappingUnderLoadIsToldEachTime
     ASSERT_FALSE(seen.empty());
     EXPECT_EQ(seen, range(seen.front(), seen.back())) << user(i);
   }
-  for (const std::string name : {"r0", "r1"}) {
-    EXPECT_TRUE(holds_each_ack_once(stored_messages(port, name), name, acks));
-  }
+  EXPECT_TRUE(rooms_hold_each_ack_once(port, {"r0", "r1"}, acks));
 }
 
 // ---------------------------------------------------------------------------
@@ -649,13 +648,10 @@ TEST_F(FaultTest, ProxyStoppedUnderLoadClosesEveryClientWithGoingAwayInTimeAndLo
     const auto events = clients[i]->events();
     const auto seen = sequences_in(events, room(i));
     EXPECT_EQ(seen, range(1, seen.size())) << user(i);
-    const auto mine = acks_in(events);
-    EXPECT_FALSE(mine.empty()) << user(i);
-    acks.insert(acks.end(), mine.begin(), mine.end());
+    EXPECT_FALSE(acks_in(events).empty()) << user(i);
+    add_acks(acks, events);
   }
-  for (const std::string name : {"r0", "r1"}) {
-    EXPECT_TRUE(holds_each_ack_once(stored_messages(port, name), name, acks));
-  }
+  EXPECT_TRUE(rooms_hold_each_ack_once(port, {"r0", "r1"}, acks));
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,26 @@
+// Every environment variable chat-host and its shipped plugins read (the
+// `.env(...)` names of their config keys, as in .env.example). A test unsets
+// them for the hosts it starts (ProcessOptions::unset_env), so a developer's
+// shell cannot change its outcome.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace chathost::test {
+
+inline const std::vector<std::string>& host_variables() {
+  static const std::vector<std::string> names{
+      // [host]
+      "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "ADMIN_ID",
+      "ADMIN_NAME", "ADMIN_EMAIL",
+      // grpc-chat (GRPC_HOST and GRPC_PORT also point the bridges at it)
+      "GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH",
+      // ws-proxy
+      "WS_HOST", "WS_PORT", "WS_ALLOWED_ORIGINS", "WS_REUSE_PORT",
+      // history-http
+      "HTTP_HOST", "HTTP_PORT", "HTTP_ALLOWED_ORIGINS", "HTTP_WEB_ROOT", "PUBLIC_HISTORY_URL", "PUBLIC_WS_URL"};
+  return names;
+}
+
+}  // namespace chathost::test
