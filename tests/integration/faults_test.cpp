@@ -659,12 +659,17 @@ TEST_F(FaultTest, ProxyStoppedUnderLoadClosesEveryClientWithGoingAwayInTimeAndLo
 
 TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainOnceItCan) {
   // A file size limit on the service's process: SQLite's writes past it fail
-  // as they would on a full disk.
+  // as they would on a full disk. A proxy in the same host carries the
+  // answers to a WebSocket client too.
   constexpr std::uint64_t kFileSizeLimit = 256 * 1024;
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(0, dir_ / "chat.db"), kFileSizeLimit);
-  ChatStreamClient writer(chat_channel("127.0.0.1", service.grpc_port()));
+  const auto port = free_tcp_port();
+  ChatHost service(dir_.path(), "service", {"grpc-chat", "ws-proxy"},
+                   chat_table(port, dir_ / "chat.db") + "\n" + proxy_table(port), kFileSizeLimit);
+  ChatStreamClient writer(chat_channel("127.0.0.1", port));
   writer.send(join("r", "writer"));
   ASSERT_TRUE(writer.wait_for(is_joined("r"), kPatience));
+  auto io = std::make_shared<WsIo>(1);
+  auto browser = ws_member(service, "browser", "r", io);
   const std::string content(3000, 'x');
   const auto error_lines = [&] {
     const auto lines = service.process().lines();
@@ -702,12 +707,17 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
     EXPECT_EQ(answer->error().code(), Error::STORE_FAILED);
   }
   EXPECT_EQ(acks_in(writer.events()).size(), acked);
+  browser->send(chat_message("r", "browser", "from the page", "w1"));
+  const auto page_refusal = browser->wait_for(is_answer_to("w1"), kPatience);
+  ASSERT_TRUE(page_refusal);
+  ASSERT_TRUE(page_refusal->has_error()) << page_refusal->DebugString();
+  EXPECT_EQ(page_refusal->error().code(), Error::STORE_FAILED);
   // The service lives on, says why once, and serves what it has.
   EXPECT_TRUE(service.process().running());
   EXPECT_TRUE(service.process().wait_for_line(std::regex(R"(\[grpc-chat\] the store cannot write.*sqlite)"), kPatience))
       << service.process().output();
   EXPECT_EQ(error_lines(), 1) << service.process().output();
-  EXPECT_EQ(stored_messages(service.grpc_port(), "r").size(), acked);
+  EXPECT_EQ(stored_messages(port, "r").size(), acked);
 
   // Space comes back.
   rlimit limit{};
@@ -723,12 +733,19 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
     // No sequence went to the refused messages.
     EXPECT_EQ(answer->ack().sequence(), ++acked);
   }
+  browser->send(chat_message("r", "browser", "from the page", "w2"));
+  const auto page_ack = browser->wait_for(is_answer_to("w2"), kPatience);
+  ASSERT_TRUE(page_ack);
+  ASSERT_TRUE(page_ack->has_ack()) << page_ack->DebugString();
+  EXPECT_EQ(page_ack->ack().sequence(), ++acked);
   EXPECT_TRUE(service.process().wait_for_line(std::regex(R"(\[grpc-chat\] the store writes again)"), kPatience))
       << service.process().output();
   EXPECT_EQ(error_lines(), 1) << service.process().output();
-  const auto stored = stored_messages(service.grpc_port(), "r");
+  const auto stored = stored_messages(port, "r");
   EXPECT_EQ(stored.size(), acked);
-  EXPECT_TRUE(holds_each_ack_once(stored, "r", acks_in(writer.events())));
+  auto acks = acks_in(writer.events());
+  add_acks(acks, browser->events());
+  EXPECT_TRUE(holds_each_ack_once(stored, "r", acks));
 }
 
 }  // namespace
