@@ -13,7 +13,6 @@
 #include <chathost/plugin.hpp>
 
 #include <filesystem>
-#include <thread>
 
 namespace {
 

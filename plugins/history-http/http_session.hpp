@@ -53,7 +53,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Response> response_;  // alive until its write completes
   const HttpApi& api_;
-  const ConnectionLimits& limits_;
+  const ConnectionLimits limits_;
   std::shared_ptr<spdlog::logger> log_;
   std::string peer_;
   // After refusing a request we did not read to its end.

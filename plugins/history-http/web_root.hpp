@@ -8,7 +8,7 @@
 // never listed; symbolic links are followed only to files inside the root.
 #pragma once
 
-#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
