@@ -52,10 +52,9 @@ for name in "${targets[@]}"; do
   # -rss_limit_mb: over millions of runs the fuzzer's RSS (ASan's quarantine
   # and allocator caches, libFuzzer's tables) passes libFuzzer's default 2 GB,
   # while a plain build decoding the same corpus in a loop stays flat.
-  start=$(date +%s)
-  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+  TIMEFORMAT="== $name: %0R s wall, %0U s user, %0S s system"
+  time UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     nice -n 10 "build/fuzz/bin/${name}_fuzz" "$corpus" \
     -runs="$runs" -max_len="${max_len[$name]}" -max_total_time="$max_seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "${dictionary[@]}" 2>&1 | tee "build/fuzz/$name.log"
-  echo "== $name: done in $(($(date +%s) - start)) s"
 done
