@@ -1,5 +1,7 @@
 #include "chat_json.hpp"
 
+#include "chat_text.hpp"
+
 #include <boost/json.hpp>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/timestamp.pb.h>
@@ -28,36 +30,6 @@ constexpr std::size_t kStackBytes = 4096;
 
 bool is_timestamp(const pb::Descriptor* type) { return type->full_name() == "google.protobuf.Timestamp"; }
 
-bool valid_utf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    const unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra = 0;
-    std::uint32_t code = 0;
-    if ((c & 0xE0) == 0xC0) extra = 1, code = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) extra = 2, code = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) extra = 3, code = c & 0x07;
-    else return false;
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      code = (code << 6) | (p[i] & 0x3F);
-    }
-    // Overlong forms, surrogates, beyond U+10FFFF.
-    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) || (extra == 3 && code < 0x10000) ||
-        (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
-      return false;
-    }
-    p += extra + 1;
-  }
-  return true;
-}
-
 // ---- encode ----------------------------------------------------------------
 
 bool put_message(const pb::Message& message, boost::json::object& out);
@@ -82,7 +54,7 @@ bool put_value(const pb::Message& message, const FieldDescriptor* field, int ind
       std::string scratch;
       const std::string& s =
           repeated ? r->GetRepeatedStringReference(message, field, index, &scratch) : r->GetStringReference(message, field, &scratch);
-      if (!valid_utf8(s)) return false;
+      if (!chat::text::is_valid_utf8(s)) return false;
       out = boost::json::string_view(s);
       return true;
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "chat_json.hpp"
+#include "chat_text.hpp"
 
 #include "chat.pb.h"
 #include "service_limits.hpp"
@@ -13,7 +14,7 @@ namespace chat::service {
 
 using chat::json::payload_name;
 
-bool is_valid_utf8(std::string_view text);
+using chat::text::is_valid_utf8;
 
 // Fills `error` (code, message and which frame) and returns false when the
 // message cannot be accepted.

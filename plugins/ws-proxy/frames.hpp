@@ -4,6 +4,7 @@
 #pragma once
 
 #include "chat_json.hpp"
+#include "chat_text.hpp"
 
 #include "chat.pb.h"
 
@@ -48,6 +49,6 @@ ErrorInfo describe_bad_frame(std::string_view text, std::string_view parse_error
 std::optional<ErrorInfo> check_id(std::string_view value, std::string_view field, std::string_view frame,
                                   bool required = true);
 
-bool is_valid_utf8(std::string_view text);
+using chat::text::is_valid_utf8;
 
 }  // namespace chat::proxy

@@ -2,41 +2,11 @@
 
 #include "frames.hpp"
 
+#include "chat_text.hpp"
+
 #include <algorithm>
 
 namespace chat::proxy {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = hex_value(text[i + 1]);
-      const int lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 TargetCheck check_target(std::string_view target) {
   const auto question = target.find('?');
   const std::string_view path = target.substr(0, question);
@@ -56,7 +26,7 @@ TargetCheck check_target(std::string_view target) {
     const std::string_view name = pair.substr(0, eq);
     const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
     if (name != "user" && name != "room") continue;  // other parameters are the page's business
-    auto value = percent_decode(raw);
+    auto value = chat::text::percent_decode(raw, /*plus_is_space=*/true);
     if (!value) return {.target = std::nullopt, .http_status = 400, .error = std::string(name) + ": bad %-escape"};
     if (auto bad = check_id(*value, name, "query")) {
       return {.target = std::nullopt, .http_status = 400, .error = bad->message};

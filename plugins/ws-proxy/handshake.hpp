@@ -25,9 +25,6 @@ struct TargetCheck {
 
 TargetCheck check_target(std::string_view target);
 
-// Decodes %XX escapes and '+' (as a space); nullopt for a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text);
-
 // An exact match against the allowlist, or "*" in it. A request without an
 // Origin header does not come from a browser page and is not checked.
 bool origin_allowed(std::string_view origin, bool has_origin, const std::vector<std::string>& allowed);
