@@ -1,8 +1,8 @@
 #include "metrics_registry.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
 
 namespace chathost {
@@ -32,12 +32,14 @@ std::string render_labels(const Labels& labels, std::string_view extra_name = {}
   return out;
 }
 
+// The shortest text that reads back as the same double: le="0.005", not
+// le="0.0050000000000000001", so queries can name a bucket as configured.
 std::string number(double value) {
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  std::ostringstream out;
-  out.precision(17);
-  out << value;
-  return out.str();
+  if (std::isnan(value)) return "NaN";
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::string(text, end);
 }
 
 void add_double(std::atomic<double>& target, double delta) {

@@ -50,10 +50,10 @@ TEST(MetricsRegistry, HistogramBucketsAreCumulativeWithSumAndCount) {
   const auto text = metrics.render_prometheus();
   EXPECT_TRUE(contains(text, "chat_store_commit_seconds_bucket{le=\"0.001\"} 1\n"));
   EXPECT_TRUE(contains(text, "chat_store_commit_seconds_bucket{le=\"0.01\"} 3\n"));
-  EXPECT_TRUE(contains(text, "chat_store_commit_seconds_bucket{le=\"0.10000000000000001\"} 3\n"));
+  EXPECT_TRUE(contains(text, "chat_store_commit_seconds_bucket{le=\"0.1\"} 3\n"));
   EXPECT_TRUE(contains(text, "chat_store_commit_seconds_bucket{le=\"+Inf\"} 4\n"));
   EXPECT_TRUE(contains(text, "chat_store_commit_seconds_count 4\n"));
-  EXPECT_TRUE(contains(text, "chat_store_commit_seconds_sum 0.51049999999999995\n"));
+  EXPECT_TRUE(contains(text, "chat_store_commit_seconds_sum 0.5105\n"));
 }
 
 TEST(MetricsRegistry, LabelValuesAreEscaped) {
