@@ -229,6 +229,39 @@ bool set_message(const boost::json::object& object, pb::Message& message) {
   return true;
 }
 
+// Members in all objects of `value`.
+std::size_t members(const boost::json::value& value) {
+  std::size_t n = 0;
+  if (value.is_object()) {
+    n += value.get_object().size();
+    for (const auto& member : value.get_object()) n += members(member.value());
+  } else if (value.is_array()) {
+    for (const auto& element : value.get_array()) n += members(element);
+  }
+  return n;
+}
+
+// Members written in `text`, valid JSON: the colons outside strings.
+// Boost.JSON keeps only the last of a repeated key, where protobuf may
+// refuse the frame; a text with more members than its value holds is left
+// to protobuf.
+std::size_t members_written(std::string_view text) {
+  std::size_t n = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ':') {
+      ++n;
+    }
+  }
+  return n;
+}
+
 std::string encode_by_protobuf(const pb::Message& message) {
   pb::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -261,7 +294,7 @@ std::string decode(std::string_view text, google::protobuf::Message& message) {
   boost::json::monotonic_resource memory(stack, sizeof stack);
   boost::json::error_code ec;
   auto value = boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, &memory);
-  if (!ec && value.is_object()) {
+  if (!ec && value.is_object() && members(value) == members_written(text)) {
     message.Clear();
     if (set_message(value.get_object(), message)) return {};
   }

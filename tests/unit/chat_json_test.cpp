@@ -60,6 +60,9 @@ const std::vector<std::string> kOtherFrames = {
     R"({"presence":{"online":[null]}})",
     R"({"join":{"since":"18446744073709551616"}})",
     R"({"chat_message":{"room_id":"r","roomId":"s"}})",
+    R"({"join":{"room_id":"r1","user_id":"u1","since":"x","since":"1"}})",
+    R"({"join":{"room_id":"r1","room_id":"r2"}})",
+    R"({"join":{"room_id":"r1"},"join":{"room_id":"r2"}})",
 };
 
 void expect_same_decode(const std::string& text) {
