@@ -244,7 +244,7 @@ PluginConfig ConfigSource::resolve(const std::string& table, const std::vector<C
   if (values != nullptr) {
     for (const auto& [name, node] : *values) {
       auto declared = std::find_if(keys.begin(), keys.end(),
-                                   [&](const ConfigKey& k) { return k.name == name.str(); });
+                                   [&name = name](const ConfigKey& k) { return k.name == name.str(); });
       if (declared == keys.end()) {
         std::vector<std::string> names;
         for (const auto& k : keys) names.push_back(k.name);
