@@ -3,6 +3,7 @@
 #include "reflection.grpc.pb.h"
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
+#include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
 
 #include <gtest/gtest.h>
@@ -32,8 +33,7 @@ store_path = ")" + (dir / "data" / "chat.db").string() + "\"\n" + table_extra);
     process_ = std::make_unique<HostProcess>(ProcessOptions{
         .executable = host_binary(),
         .args = {"--config", (dir / "chat.toml").string()},
-        .unset_env = {"GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH", "ADMIN_ID", "ADMIN_NAME",
-                      "ADMIN_EMAIL", "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR"},
+        .unset_env = host_variables(),
         .working_dir = dir});
     auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: grpc-chat grpc://127\.0\.0\.1:(\d+))"));
     if (!ready) throw std::runtime_error("grpc-chat did not start:\n" + process_->output());

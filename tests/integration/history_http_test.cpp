@@ -10,6 +10,7 @@
 #include "health.grpc.pb.h"  // from chat_proto
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
+#include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
 #include "support/ws_client.hpp"
 
@@ -44,14 +45,6 @@ namespace json = boost::json;
 using tcp = net::ip::tcp;
 using Response = http::response<http::string_body>;
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-// Variables the shipped config reacts to: a developer's shell must not change the tests.
-const std::vector<std::string> kUnsetEnv{
-    "GRPC_HOST",         "GRPC_PORT",        "HTTP_HOST",           "HTTP_PORT",
-    "HTTP_WEB_ROOT",     "HTTP_ALLOWED_ORIGINS", "PUBLIC_WS_URL",   "PUBLIC_HISTORY_URL",
-    "WS_PORT",           "CHAT_STORE",       "CHAT_STORE_PATH",     "ADMIN_ID",
-    "ADMIN_NAME",        "ADMIN_EMAIL",      "CHATHOST_PLUGINS",    "CHATHOST_PLUGIN_DIR",
-    "CHATHOST_LOG_LEVEL", "WS_HOST"};
 
 constexpr const char* kSecret = "TOP SECRET, outside the web root";
 
@@ -103,7 +96,7 @@ class ChatServiceHost {
       process_ = std::make_unique<HostProcess>(ProcessOptions{
           .executable = host_binary(),
           .args = {"--config", (dir_ / "chat-service.toml").string()},
-          .unset_env = kUnsetEnv,
+          .unset_env = host_variables(),
           .working_dir = dir_});
       auto line = process_->wait_for_line(std::regex(R"(ready in \d+ ms|failed to start)"));
       if (line && line->line.find("ready in") != std::string::npos) return;
@@ -152,7 +145,7 @@ class HttpHost {
     process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
                                                             .args = {"--config", config.string()},
                                                             .env = options.env,
-                                                            .unset_env = kUnsetEnv,
+                                                            .unset_env = host_variables(),
                                                             .working_dir = dir});
     port_ = ready_port(*process_, "history-http", "http");
   }
@@ -776,7 +769,7 @@ std::unique_ptr<HostProcess> shipped_config_host(const std::filesystem::path& di
       ProcessOptions{.executable = host_binary(),
                      .args = {"--config", (source_dir() / "config" / "chat.toml").string(), "--plugins", plugins},
                      .env = std::move(env),
-                     .unset_env = kUnsetEnv,
+                     .unset_env = host_variables(),
                      .working_dir = dir});
 }
 
@@ -1087,7 +1080,7 @@ TEST_F(HistoryHttpTest, ABadConfigurationStopsTheHostBeforeItListens) {
     write_file(dir_ / "bad.toml", "[host]\nplugins = [\"history-http\"]\n\n[history-http]\nport = 0\n" + bad + "\n");
     HostProcess host({.executable = host_binary(),
                       .args = {"--config", (dir_ / "bad.toml").string()},
-                      .unset_env = kUnsetEnv,
+                      .unset_env = host_variables(),
                       .working_dir = dir_.path()});
     EXPECT_EQ(host.wait_exit(), 1) << bad;
     const auto key = bad.substr(0, bad.find(' '));
