@@ -3,6 +3,7 @@
 // one host, one or two proxy hosts talking to it over gRPC).
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
+#include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
 #include "support/ws_client.hpp"
 
@@ -27,12 +28,6 @@ namespace {
 using chat::ChatStream;
 using chat::Error;
 using chat::Presence;
-
-// Variables the shipped config reacts to: a developer's shell must not change the tests.
-const std::vector<std::string> kUnsetEnv{
-    "GRPC_HOST",          "GRPC_PORT",    "WS_HOST",    "WS_PORT",     "WS_ALLOWED_ORIGINS", "CHAT_STORE",
-    "CHAT_STORE_PATH",    "ADMIN_ID",     "ADMIN_NAME", "ADMIN_EMAIL", "CHATHOST_PLUGINS",   "CHATHOST_PLUGIN_DIR",
-    "CHATHOST_LOG_LEVEL", "WS_REUSE_PORT"};
 
 constexpr const char* kAllowedOrigin = "https://chat.example.org";
 
@@ -89,7 +84,7 @@ class Host {
           ProcessOptions{.executable = host_binary(),
                          .args = {"--config", (dir_ / "chat.toml").string(), "--plugins", plugins_},
                          .env = env_,
-                         .unset_env = kUnsetEnv,
+                         .unset_env = host_variables(),
                          .working_dir = dir_});
       auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"));
       if (ready) {
@@ -849,7 +844,7 @@ TEST_F(WsProxyTest, WithReusePortTwoProxyHostsShareOnePort) {
   write_file(lone_dir / "chat.toml", "[host]\n\n" + ws_proxy_table(chat_port, shared_port));
   HostProcess lone(ProcessOptions{.executable = host_binary(),
                                   .args = {"--config", (lone_dir / "chat.toml").string(), "--plugins", "ws-proxy"},
-                                  .unset_env = kUnsetEnv,
+                                  .unset_env = host_variables(),
                                   .working_dir = lone_dir});
   const auto lone_exit = lone.wait_exit(15s);
   ASSERT_TRUE(lone_exit);
