@@ -144,7 +144,12 @@ class WsProxyPlugin final : public chathost::Plugin {
     bridge_->start();
     listener_->run();
     work_.emplace(io_->get_executor());
-    for (std::size_t i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run_io(); });
+    for (std::size_t i = 0; i < options_.threads; ++i) {
+      threads_.emplace_back([this] { run_io(); });
+      // Named here, before start() returns, so the name is there by "ready"
+      // (`top -H` and /proc show the proxy's share of the process).
+      pthread_setname_np(threads_.back().native_handle(), "ws-proxy-io");
+    }
 
     const std::string service = options_.chat_host + ":" + std::to_string(options_.chat_port);
     if (!bridge_->wait_available(kStartupWait)) {
@@ -169,8 +174,6 @@ class WsProxyPlugin final : public chathost::Plugin {
 
  private:
   void run_io() {
-    // Named, so `top -H` and /proc show the proxy's share of the process.
-    pthread_setname_np(pthread_self(), "ws-proxy-io");
     for (;;) {
       try {
         io_->run();
