@@ -1,0 +1,87 @@
+// Bearer tokens: JSON Web Tokens (RFC 7519) signed with HMAC-SHA256 (JWS
+// "HS256", RFC 7515), checked against one shared secret. The token's subject
+// (`sub`) is who the request or connection is; `exp` and `nbf` bound when it
+// counts. Nothing else is accepted: no other algorithm, "none" least of all.
+//
+//   const chat::auth::TokenVerifier verifier(secret);
+//   const auto check = verifier.verify(token);
+//   if (!check.ok()) refuse(check.error);        // 401, never echoing the token
+//   user = check.subject;
+//   if (check.expires_at) end_session_at(*check.expires_at);
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chat::auth {
+
+using Clock = std::chrono::system_clock;
+
+// Longer tokens are refused before any work is done on them.
+inline constexpr std::size_t kMaxTokenBytes = 8 * 1024;
+// As chat ids: 1..128 bytes of UTF-8.
+inline constexpr std::size_t kMaxSubjectBytes = 128;
+// Allowed clock difference between the token's issuer and this host, applied
+// to `exp` and `nbf`.
+inline constexpr std::chrono::seconds kDefaultLeeway{30};
+
+enum class TokenProblem {
+  None,
+  TooLong,      // over kMaxTokenBytes
+  Malformed,    // not three base64url parts of JSON objects
+  Algorithm,    // alg is not HS256 (or missing), or a `crit` header
+  Signature,    // not signed with our secret
+  Subject,      // sub missing, not a string, empty, too long, not UTF-8
+  Claims,       // exp or nbf not a number
+  Expired,      // exp (plus leeway) has passed
+  NotYetValid,  // nbf (minus leeway) has not come yet
+};
+
+// A short English reason, safe to show to the client and to log: it never
+// contains any part of the token.
+std::string_view describe(TokenProblem problem);
+
+struct TokenCheck {
+  TokenProblem problem = TokenProblem::None;
+  std::string error;    // describe(problem); empty when ok()
+  std::string subject;  // the user id, when ok()
+  // When ok() and the token has `exp`: the moment verify() starts refusing
+  // it (exp plus the leeway). A connection authenticated by it ends then.
+  std::optional<Clock::time_point> expires_at;
+
+  bool ok() const { return problem == TokenProblem::None; }
+};
+
+class TokenVerifier {
+ public:
+  // `secret`: the HMAC key, used as it is (bytes). Its length is the
+  // configuration's business (load_token_verifier wants 32 bytes at least).
+  explicit TokenVerifier(std::string secret, std::chrono::seconds leeway = kDefaultLeeway);
+  ~TokenVerifier();  // wipes the secret from memory
+  TokenVerifier(const TokenVerifier&) = delete;
+  TokenVerifier& operator=(const TokenVerifier&) = delete;
+
+  // Thread-safe (const, no shared state).
+  TokenCheck verify(std::string_view token, Clock::time_point now = Clock::now()) const;
+
+  std::chrono::seconds leeway() const { return leeway_; }
+
+ private:
+  std::string secret_;
+  std::chrono::seconds leeway_;
+};
+
+// header.payload.signature in JWS compact form, HMAC-SHA256 over the two
+// JSON texts as given (base64url-encoded here). For tests and tools that need
+// a token of a particular shape.
+std::string sign_token(std::string_view secret, std::string_view header_json, std::string_view payload_json);
+
+// A token for `subject`: {"alg":"HS256","typ":"JWT"} and
+// {"sub":subject,"iat":issued_at[,"exp":expires_at]}, times in whole seconds.
+std::string mint_token(std::string_view secret, std::string_view subject,
+                       std::optional<Clock::time_point> expires_at, Clock::time_point issued_at = Clock::now());
+
+}  // namespace chat::auth
