@@ -2,7 +2,10 @@
 add_library(chat_warnings INTERFACE)
 target_compile_options(chat_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-  -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough
+  # GCC 12 warns about `"x" + std::string(...)` at -O2 (its bug 105329, fixed in 13);
+  # every such warning in a release build was that false positive.
+  $<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>
   $<$<BOOL:${CHATHOST_WERROR}>:-Werror>)
 
 # chat_sanitizers: filled by the asan preset through CHATHOST_SANITIZE.

@@ -169,7 +169,7 @@ void Bridge::close_sessions(std::chrono::milliseconds timeout) {
       if (auto session = weak.lock()) open.push_back(std::move(session));
     }
   }
-  for (const auto& session : open) session->close(boost::beast::websocket::close_code::going_away, "server stopping");
+  for (const auto& session : open) session->close(ws::CloseCode::going_away, "server stopping");
   open.clear();
   std::unique_lock lock(mutex_);
   if (!changed_.wait_for(lock, timeout, [this] { return sessions_.empty(); })) {

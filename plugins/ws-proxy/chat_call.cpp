@@ -74,10 +74,9 @@ void ChatCall::OnDone(const grpc::Status& status) {
   // sink hears last, so a link waiting for its calls to finish never sees
   // one still being torn down.
   ChatCallSink& sink = sink_;
-  const ChatCall* identity = this;
   const grpc::Status final_status = status;
   delete this;
-  sink.on_done(identity, final_status);
+  sink.on_done(final_status);
 }
 
 }  // namespace chat::proxy

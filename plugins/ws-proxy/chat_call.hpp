@@ -27,8 +27,8 @@ class ChatCallSink {
   // The call can carry nothing more (broken, cancelled or finished); no
   // write may follow. Before on_done.
   virtual void on_ended(ChatCall& call) = 0;
-  // Last: the call is gone once this returns (`call` is only an identity).
-  virtual void on_done(const ChatCall* call, const grpc::Status& status) = 0;
+  // Last: the call has already been deleted when this runs.
+  virtual void on_done(const grpc::Status& status) = 0;
 };
 
 class ChatCall final : public grpc::ClientBidiReactor<ChatStream, ChatStream> {

@@ -1,13 +1,25 @@
 #include "frames.hpp"
 
 #include "chat_json.hpp"
+#include "ws_codec.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 namespace chat::proxy {
 
-Frame make_frame(const ChatStream& event) { return std::make_shared<const std::string>(chat::json::encode(event)); }
+Frame Frame::text(std::string_view json) {
+  std::string bytes(ws::kMaxHeaderBytes, '\0');
+  const std::size_t header = ws::write_header(bytes.data(), ws::Opcode::text, json.size());
+  bytes.resize(header);
+  bytes.append(json);
+  Frame frame;
+  frame.bytes_ = std::make_shared<const std::string>(std::move(bytes));
+  frame.header_bytes_ = header;
+  return frame;
+}
+
+Frame make_frame(const ChatStream& event) { return Frame::text(chat::json::encode(event)); }
 
 Frame make_error_frame(const ErrorInfo& info) {
   ChatStream event;

@@ -18,8 +18,23 @@ namespace chat::proxy {
 
 using chat::json::payload_name;
 
-// One serialized text frame; the same buffer goes to every recipient.
-using Frame = std::shared_ptr<const std::string>;
+// One text frame as it goes on the wire: the WebSocket header, then the
+// proto3 JSON of a chat.ChatStream. Serialized once; every recipient shares
+// the same buffer, and a session writes many of them with one system call.
+class Frame {
+ public:
+  Frame() = default;
+  static Frame text(std::string_view json);
+
+  explicit operator bool() const { return bytes_ != nullptr; }
+  std::string_view wire() const { return *bytes_; }
+  std::string_view json() const { return std::string_view(*bytes_).substr(header_bytes_); }
+  bool shares_buffer_with(const Frame& other) const { return bytes_ == other.bytes_; }
+
+ private:
+  std::shared_ptr<const std::string> bytes_;
+  std::size_t header_bytes_ = 0;
+};
 
 // Longest room_id, sender_id, user_id or message id (as grpc-chat).
 inline constexpr std::size_t kMaxIdBytes = 128;

@@ -1,5 +1,5 @@
 // The checks made on a WebSocket upgrade request before it is accepted:
-// path, query (?user=...&room=...) and Origin.
+// path, query (?user=...&room=...), Origin and the WebSocket key.
 #pragma once
 
 #include <optional>
@@ -28,5 +28,12 @@ TargetCheck check_target(std::string_view target);
 // An exact match against the allowlist, or "*" in it. A request without an
 // Origin header does not come from a browser page and is not checked.
 bool origin_allowed(std::string_view origin, bool has_origin, const std::vector<std::string>& allowed);
+
+// Whether `key` can be a Sec-WebSocket-Key: base64 of 16 bytes (RFC 6455 4.1).
+bool valid_websocket_key(std::string_view key);
+
+// The Sec-WebSocket-Accept answer to a Sec-WebSocket-Key: base64 of the
+// SHA-1 of the key and the protocol's GUID (RFC 6455 4.2.2).
+std::string websocket_accept(std::string_view key);
 
 }  // namespace chat::proxy

@@ -187,7 +187,7 @@ void UpstreamLink::on_ended(ChatCall& call) {
   if (was_available) status_changed_();
 }
 
-void UpstreamLink::on_done(const ChatCall* /*call*/, const grpc::Status& status) {
+void UpstreamLink::on_done(const grpc::Status& status) {
   std::lock_guard lock(mutex_);
   --calls_alive_;
   if (state_ != State::Stopped) {

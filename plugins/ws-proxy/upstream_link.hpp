@@ -80,7 +80,7 @@ class UpstreamLink final : public ChatCallSink {
   // --- ChatCallSink
   void on_event(ChatCall& call, const ChatStream& event) override;
   void on_ended(ChatCall& call) override;
-  void on_done(const ChatCall* call, const grpc::Status& status) override;
+  void on_done(const grpc::Status& status) override;
 
  private:
   struct JoinRequest {

@@ -4,41 +4,69 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include <array>
+#include <span>
 
 namespace chat::proxy {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
+using boost::system::error_code;
 
 namespace {
 
 constexpr std::size_t kHeaderLimit = 8 * 1024;
-// A read buffer that grew for one large frame is given back after it.
-constexpr std::size_t kKeptReadBuffer = 16 * 1024;
-constexpr const char* kServerName = "chat-host ws-proxy";
+constexpr std::string_view kServerName = "chat-host ws-proxy";
+// Frames per socket write. Asio hands at most 64 buffers to one writev; two
+// are kept for a pong in front and the close frame behind.
+constexpr std::size_t kFramesPerWrite = 62;
+// Reads per wake-up before letting other connections of the thread have a turn.
+constexpr int kReadsPerTurn = 4;
+
+// What every connection of an I/O thread reads into: an idle connection owns no buffer.
+char* read_scratch(std::size_t& size) {
+  thread_local std::array<char, 64 * 1024> scratch;
+  size = scratch.size();
+  return scratch.data();
+}
+
+bool has_token(std::string_view list, std::string_view token) {
+  for (const auto& item : http::token_list(list)) {
+    if (beast::iequals(item, token)) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
 WsSession::WsSession(net::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id)
-    : ws_(std::move(socket)),
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
       bridge_(bridge),
       id_(id),
+      frames_(bridge.options().max_frame_bytes),
       rate_(bridge.options().max_messages_per_second, bridge.options().message_burst) {
-  beast::error_code ec;
-  const auto remote = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+  error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
   if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
 }
 
 WsSession::~WsSession() = default;
 
 void WsSession::run() {
-  net::dispatch(ws_.get_executor(), beast::bind_front_handler(&WsSession::do_read_request, shared_from_this()));
+  net::dispatch(socket_.get_executor(), beast::bind_front_handler(&WsSession::do_read_request, shared_from_this()));
 }
 
-void WsSession::fail(beast::error_code ec, const char* what) {
-  if (ec == net::error::operation_aborted || ec == websocket::error::closed) return;
+void WsSession::fail(error_code ec, const char* what) {
+  if (ec == net::error::operation_aborted) return;
   bridge_.log()->debug("connection {} ({}): {}: {}", id_, peer_, what, ec.message());
 }
 
@@ -46,79 +74,107 @@ void WsSession::fail(beast::error_code ec, const char* what) {
 // The upgrade
 
 void WsSession::do_read_request() {
-  parser_.emplace();
-  parser_->header_limit(kHeaderLimit);
-  beast::get_lowest_layer(ws_).expires_after(bridge_.options().handshake_timeout);
-  http::async_read(ws_.next_layer(), buffer_, *parser_,
+  request_buffer_ = std::make_unique<beast::flat_buffer>();
+  request_.emplace();
+  request_->header_limit(kHeaderLimit);
+  arm_timer(bridge_.options().handshake_timeout);
+  http::async_read(socket_, *request_buffer_, *request_,
                    beast::bind_front_handler(&WsSession::on_read_request, shared_from_this()));
 }
 
-void WsSession::on_read_request(beast::error_code ec, std::size_t /*bytes*/) {
+void WsSession::on_read_request(error_code ec, std::size_t /*bytes*/) {
   if (ec) {
+    if (ec == http::error::header_limit) return refuse(431, "request headers too large");
     fail(ec, "reading the upgrade request");
     return end();
   }
-  const Request& request = parser_->get();
-  if (!websocket::is_upgrade(request)) {
-    return refuse(http::status::upgrade_required, "this is a WebSocket endpoint: connect with ws://");
+  const auto& request = request_->get();
+  if (request.method() != http::verb::get || request.version() < 11 ||
+      !has_token(request[http::field::connection], "upgrade") ||
+      !has_token(request[http::field::upgrade], "websocket")) {
+    return refuse(426, "this is a WebSocket endpoint: connect with ws://", "Upgrade: websocket\r\nConnection: Upgrade\r\n");
   }
   TargetCheck check = check_target(request.target());
-  if (!check.target) return refuse(static_cast<http::status>(check.http_status), check.error);
+  if (!check.target) return refuse(static_cast<unsigned>(check.http_status), check.error);
+  if (request[http::field::sec_websocket_version] != "13") {
+    return refuse(426, "WebSocket version 13 only", "Sec-WebSocket-Version: 13\r\n");
+  }
+  if (!valid_websocket_key(request[http::field::sec_websocket_key])) {
+    return refuse(400, "missing or malformed Sec-WebSocket-Key");
+  }
   const auto origin = request.find(http::field::origin);
   const bool has_origin = origin != request.end();
   if (!origin_allowed(has_origin ? std::string_view(origin->value()) : std::string_view{}, has_origin,
                       bridge_.options().allowed_origins)) {
     bridge_.log()->debug("connection {} ({}): origin '{}' refused", id_, peer_, std::string(origin->value()));
-    return refuse(http::status::forbidden, "origin not allowed");
+    return refuse(403, "origin not allowed");
   }
   if (!bridge_.try_admit()) {
     bridge_.log()->debug("connection {} ({}): refused, {} connections open", id_, peer_,
                          bridge_.options().max_connections);
-    return refuse(http::status::service_unavailable, "too many connections; try again later");
+    return refuse(503, "too many connections; try again later", "Retry-After: 5\r\n");
   }
   admitted_ = true;
   target_ = std::move(*check.target);
-
-  beast::get_lowest_layer(ws_).expires_never();  // the websocket stream times itself from here
-  websocket::stream_base::timeout timeout = websocket::stream_base::timeout::suggested(beast::role_type::server);
-  timeout.handshake_timeout = bridge_.options().handshake_timeout;
-  timeout.idle_timeout = bridge_.options().idle_timeout;
-  ws_.set_option(timeout);
-  ws_.set_option(websocket::permessage_deflate{});  // off: no per-connection zlib state
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& response) { response.set(http::field::server, kServerName); }));
-  ws_.read_message_max(bridge_.options().max_frame_bytes);
-  ws_.auto_fragment(false);
-  ws_.text(true);
-  ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+  accept();
 }
 
-void WsSession::refuse(http::status status, std::string why) {
-  refusal_ = std::make_unique<Response>(status, parser_->get().version());
-  refusal_->set(http::field::server, kServerName);
-  refusal_->set(http::field::content_type, "text/plain; charset=utf-8");
-  if (status == http::status::service_unavailable) refusal_->set(http::field::retry_after, "5");
-  refusal_->keep_alive(false);
-  refusal_->body() = std::move(why) + "\n";
-  refusal_->prepare_payload();
-  http::async_write(ws_.next_layer(), *refusal_, beast::bind_front_handler(&WsSession::on_refused, shared_from_this()));
+void WsSession::accept() {
+  // No extension is agreed (permessage-deflate would cost every connection its zlib state).
+  handshake_answer_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+  handshake_answer_ += "Sec-WebSocket-Accept: ";
+  handshake_answer_ += websocket_accept(request_->get()[http::field::sec_websocket_key]);
+  handshake_answer_ += "\r\nServer: ";
+  handshake_answer_ += kServerName;
+  handshake_answer_ += "\r\n\r\n";
+  net::async_write(socket_, net::buffer(handshake_answer_),
+                   beast::bind_front_handler(&WsSession::on_handshake_written, shared_from_this()));
 }
 
-void WsSession::on_refused(beast::error_code ec, std::size_t /*bytes*/) {
-  if (ec) fail(ec, "writing a refusal");
-  beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  end();
+void WsSession::refuse(unsigned status, std::string_view why, std::string_view extra_headers) {
+  const std::string body = std::string(why) + "\n";
+  handshake_answer_ = "HTTP/1.1 " + std::to_string(status) + " ";
+  handshake_answer_ += http::obsolete_reason(static_cast<http::status>(status));
+  handshake_answer_ += "\r\nServer: ";
+  handshake_answer_ += kServerName;
+  handshake_answer_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
+  handshake_answer_ += std::to_string(body.size());
+  handshake_answer_ += "\r\nConnection: close\r\n";
+  handshake_answer_ += extra_headers;
+  handshake_answer_ += "\r\n";
+  handshake_answer_ += body;
+  net::async_write(socket_, net::buffer(handshake_answer_),
+                   [self = shared_from_this()](error_code ec, std::size_t /*bytes*/) {
+                     if (ec) self->fail(ec, "writing a refusal");
+                     error_code ignored;
+                     self->socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+                     self->end();
+                   });
 }
 
-void WsSession::on_accept(beast::error_code ec) {
-  parser_.reset();
+void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
+  std::string().swap(handshake_answer_);
   if (ec) {
     fail(ec, "accepting the upgrade");
     return end();
   }
+  // Bytes that came behind the request are the first frames.
+  const auto early = request_buffer_->data();
+  std::string first(static_cast<const char*>(early.data()), early.size());
+  request_.reset();
+  request_buffer_.reset();
+
+  error_code ignored;
+  socket_.non_blocking(true, ignored);  // reads happen when the socket is readable, never blocking
   opened_ = true;
+  last_heard_ = Clock::now();
   bridge_.opened(shared_from_this(), target_);
+  if (bridge_.options().idle_timeout.count() > 0) {
+    arm_timer(bridge_.options().idle_timeout / 4);
+  } else {
+    timer_.cancel();
+  }
+  if (!first.empty() && !consume(first.data(), first.size())) return;
   do_read();
 }
 
@@ -126,52 +182,91 @@ void WsSession::on_accept(beast::error_code ec) {
 // Reading
 
 void WsSession::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  socket_.async_wait(net::ip::tcp::socket::wait_read,
+                     beast::bind_front_handler(&WsSession::on_readable, shared_from_this()));
 }
 
-void WsSession::on_read(beast::error_code ec, std::size_t /*bytes*/) {
+void WsSession::on_readable(error_code ec) {
   if (ec) {
-    if (ec == websocket::error::message_too_big) {
-      // Beast has already closed with 1009 (message too big).
-      bridge_.log()->debug("connection {} ({}): frame over {} bytes; closed with 1009", id_, peer_,
-                           bridge_.options().max_frame_bytes);
-    } else if (ec == websocket::error::closed) {
-      bridge_.log()->debug("connection {} ({}): closed by the client ({})", id_, peer_, ws_.reason().code);
-    } else if (ec == beast::error::timeout) {
-      // Not even a pong for the idle timeout's second half: the peer is gone.
-      bridge_.log()->debug("connection {} ({}): silent for {} s; dropped", id_, peer_,
-                           bridge_.options().idle_timeout.count());
-    } else {
-      fail(ec, "read");
-    }
-    return end();
+    fail(ec, "waiting to read");
+    return hard_close();
   }
   if (ended_) return;
-  bridge_.metrics().messages_in->inc();
-  if (!closing_) {
-    if (rate_.take()) {
-      strikes_ = 0;
-      handle_frame();
-    } else {
-      refuse_fast_frame();
+  std::size_t capacity = 0;
+  char* scratch = read_scratch(capacity);
+  for (int turn = 0; turn < kReadsPerTurn; ++turn) {
+    const std::size_t bytes = socket_.read_some(net::buffer(scratch, capacity), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) break;
+    if (ec) {
+      if (ec != net::error::eof && ec != net::error::connection_reset) fail(ec, "read");
+      bridge_.log()->debug("connection {} ({}): gone without a close frame", id_, peer_);
+      return hard_close();
     }
+    last_heard_ = Clock::now();
+    pinged_ = false;
+    if (!consume(scratch, bytes)) return;
+    if (bytes < capacity) break;
   }
-  buffer_.consume(buffer_.size());
-  if (buffer_.capacity() > kKeptReadBuffer) buffer_.shrink_to_fit();
-  // Also while closing: the read sees the client's close frame and ends the session.
   do_read();
 }
 
-void WsSession::handle_frame() {
-  if (!ws_.got_text()) {
+bool WsSession::consume(char* data, std::size_t size) {
+  frames_.feed(data, size, [this](const ws::Event& event) { on_event(event); });
+  return reading_ && !ended_;
+}
+
+void WsSession::on_event(const ws::Event& event) {
+  using Kind = ws::Event::Kind;
+  switch (event.kind) {
+    case Kind::text:
+    case Kind::binary:
+      on_message(event.payload, event.kind == Kind::text);
+      return;
+    case Kind::ping:
+      queue_control(ws::control_frame(ws::Opcode::pong, event.payload));
+      return;
+    case Kind::pong:
+      return;  // being heard is all a pong is for
+    case Kind::close:
+      bridge_.log()->debug("connection {} ({}): closed by the client ({})", id_, peer_, event.code);
+      reading_ = false;
+      peer_closed_ = true;
+      if (close_written_) return hard_close();
+      // Answer with the same code, after nothing else.
+      {
+        std::lock_guard lock(out_mutex_);
+        outbox_.clear();
+      }
+      return do_close(event.code == static_cast<std::uint16_t>(ws::CloseCode::no_status)
+                          ? ws::CloseCode::normal
+                          : static_cast<ws::CloseCode>(event.code),
+                      {}, /*flush=*/false);
+    case Kind::error:
+      reading_ = false;
+      peer_closed_ = true;  // nothing more is read: closed once our close frame is out
+      if (event.code == static_cast<std::uint16_t>(ws::CloseCode::too_big)) {
+        bridge_.log()->debug("connection {} ({}): frame over {} bytes; closed with 1009", id_, peer_,
+                             bridge_.options().max_frame_bytes);
+      } else {
+        bridge_.log()->debug("connection {} ({}): {}; closed with {}", id_, peer_, event.why, event.code);
+      }
+      return do_close(static_cast<ws::CloseCode>(event.code), event.why, /*flush=*/false);
+  }
+}
+
+void WsSession::on_message(std::string_view text, bool is_text) {
+  if (closing_) return;
+  bridge_.metrics().messages_in->inc();
+  if (!rate_.take()) return refuse_fast_frame(text, is_text);
+  strikes_ = 0;
+  if (!is_text) {
     send(make_error_frame(refusal(Error::INVALID_FRAME, "binary frames are not accepted; send JSON as text frames")));
     return;
   }
-  const auto data = buffer_.cdata();
-  bridge_.on_text(shared_from_this(), std::string_view(static_cast<const char*>(data.data()), data.size()));
+  bridge_.on_text(shared_from_this(), text);
 }
 
-void WsSession::refuse_fast_frame() {
+void WsSession::refuse_fast_frame(std::string_view text, bool is_text) {
   const auto& options = bridge_.options();
   ErrorInfo error =
       refusal(Error::RATE_LIMITED, "not sent: more than " +
@@ -179,9 +274,7 @@ void WsSession::refuse_fast_frame() {
                                        " frames a second");
   // Name the refused message, so the client can mark it failed.
   ChatStream frame;
-  const auto data = buffer_.cdata();
-  if (ws_.got_text() &&
-      chat::json::decode(std::string_view(static_cast<const char*>(data.data()), data.size()), frame).empty()) {
+  if (is_text && chat::json::decode(text, frame).empty()) {
     error.frame = payload_name(frame);
     if (frame.has_chat_message()) {
       const auto& message = frame.chat_message();
@@ -194,7 +287,7 @@ void WsSession::refuse_fast_frame() {
   if (++strikes_ >= options.rate_limit_strikes) {
     bridge_.log()->info("connection {} ({}): closed for sending too fast ({} frames refused in a row)", id_, peer_,
                         strikes_);
-    do_close(websocket::close_code::policy_error, "too many messages", /*flush=*/true);
+    do_close(ws::CloseCode::policy_error, "too many messages", /*flush=*/true);
   }
 }
 
@@ -219,40 +312,86 @@ void WsSession::send(Frame frame) {
       }
     }
   }
-  if (post_write) net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::do_write, shared_from_this()));
-  if (overflow) net::post(ws_.get_executor(), beast::bind_front_handler(&WsSession::drop_slow, shared_from_this()));
+  if (post_write) net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::do_write, shared_from_this()));
+  if (overflow) net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::drop_slow, shared_from_this()));
+}
+
+void WsSession::queue_control(std::string frame) {
+  if (closing_) return;  // only the close frame goes out now
+  control_ += frame;
+  bool start = false;
+  {
+    std::lock_guard lock(out_mutex_);
+    if (!write_scheduled_) write_scheduled_ = start = true;
+  }
+  if (start) do_write();
 }
 
 void WsSession::do_write() {
-  bool close_now = false;
+  // One batch: pongs first, then queued frames, then (once the queue is
+  // empty) the close frame; each frame is one buffer, one writev for all.
   {
     std::lock_guard lock(out_mutex_);
-    if (outbox_.empty() || ended_) {
+    if (ended_) {
       write_scheduled_ = false;
-      if (closing_ && !ended_) close_now = true;
-    } else {
-      in_flight_ = std::move(outbox_.front());
-      outbox_.pop_front();
+      return;
     }
+    const std::size_t take = std::min(outbox_.size(), kFramesPerWrite);
+    const auto first = outbox_.begin();
+    in_flight_.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
+    outbox_.erase(first, first + static_cast<std::ptrdiff_t>(take));
+    const bool close_due = closing_ && !close_in_flight_ && !close_written_ && outbox_.empty();
+    if (in_flight_.empty() && control_.empty() && !close_due) {
+      write_scheduled_ = false;
+      // Whatever grew for a burst is given back.
+      if (outbox_.capacity() > kFramesPerWrite) std::vector<Frame>().swap(outbox_);
+      if (in_flight_.capacity() > 0) std::vector<Frame>().swap(in_flight_);
+      if (buffers_.capacity() > 0) std::vector<net::const_buffer>().swap(buffers_);
+      return;
+    }
+    close_in_flight_ = close_due;
   }
-  if (close_now) return start_close();
-  if (!in_flight_) return;
-  // One frame per write for now; the queue already allows writing several
-  // queued frames at once (coalescing) later.
-  ws_.async_write(net::buffer(*in_flight_), beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+  buffers_.clear();
+  if (!control_.empty()) {
+    control_in_flight_.swap(control_);
+    control_.clear();
+    buffers_.push_back(net::buffer(control_in_flight_));
+  }
+  for (const auto& frame : in_flight_) {
+    const std::string_view wire = frame.wire();
+    buffers_.push_back(net::buffer(wire.data(), wire.size()));
+  }
+  if (close_in_flight_) buffers_.push_back(net::buffer(close_frame_));
+  net::async_write(socket_, std::span<const net::const_buffer>(buffers_),
+                   beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
 }
 
-void WsSession::on_write(beast::error_code ec, std::size_t /*bytes*/) {
-  in_flight_.reset();
+void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
+  const std::size_t frames = in_flight_.size();
+  in_flight_.clear();
+  control_in_flight_.clear();
   if (ec) {
     fail(ec, "write");
-    std::lock_guard lock(out_mutex_);
-    write_scheduled_ = false;
-    out_closed_ = true;
-    outbox_.clear();
-    return;
+    {
+      std::lock_guard lock(out_mutex_);
+      write_scheduled_ = false;
+      out_closed_ = true;
+      outbox_.clear();
+    }
+    return hard_close();
   }
-  bridge_.metrics().messages_out->inc();
+  if (frames > 0) bridge_.metrics().messages_out->inc(frames);
+  if (close_in_flight_) {
+    close_in_flight_ = false;
+    close_written_ = true;
+    // The client's close frame has come (or it broke the protocol): done.
+    // Else wait for it, reading, until the close deadline.
+    if (peer_closed_) {
+      error_code ignored;
+      socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+      return hard_close();
+    }
+  }
   do_write();
 }
 
@@ -260,60 +399,80 @@ void WsSession::drop_slow() {
   bridge_.metrics().slow_clients_dropped->inc();
   bridge_.log()->warn("connection {} ({}, user '{}'): too slow, {} frames waiting; closed with 1008", id_, peer_,
                       chat_state_.user, bridge_.options().send_queue_limit);
-  do_close(websocket::close_code::policy_error, "too slow: frames not read", /*flush=*/false);
+  do_close(ws::CloseCode::policy_error, "too slow: frames not read", /*flush=*/false);
+}
+
+// ---------------------------------------------------------------------------
+// Timing
+
+void WsSession::arm_timer(Clock::duration after) {
+  timer_.expires_after(after);
+  timer_.async_wait(beast::bind_front_handler(&WsSession::on_timer, shared_from_this()));
+}
+
+void WsSession::on_timer(error_code ec) {
+  if (ec || ended_) return;
+  if (!opened_) {
+    bridge_.log()->debug("connection {} ({}): no upgrade request within {} s; dropped", id_, peer_,
+                         bridge_.options().handshake_timeout.count());
+    return hard_close();
+  }
+  if (closing_) {
+    // The close frame could not get out (the client reads nothing), or the
+    // client never answered it: cut the connection.
+    return hard_close();
+  }
+  const auto idle = bridge_.options().idle_timeout;
+  const auto silent = Clock::now() - last_heard_;
+  if (silent >= idle) {
+    // Not even a pong for the idle timeout's second half: the peer is gone.
+    bridge_.log()->debug("connection {} ({}): silent for {} s; dropped", id_, peer_, idle.count());
+    return hard_close();
+  }
+  if (silent >= idle / 2 && !pinged_) {
+    pinged_ = true;
+    queue_control(ws::control_frame(ws::Opcode::ping, {}));
+  }
+  arm_timer(idle / 4);
 }
 
 // ---------------------------------------------------------------------------
 // Closing
 
-void WsSession::close(websocket::close_code code, std::string reason) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-    self->do_close(code, std::move(reason), /*flush=*/true);
+void WsSession::close(ws::CloseCode code, std::string reason) {
+  net::post(socket_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+    self->do_close(code, reason, /*flush=*/true);
   });
 }
 
-void WsSession::do_close(websocket::close_code code, std::string reason, bool flush) {
+void WsSession::do_close(ws::CloseCode code, std::string_view reason, bool flush) {
   if (closing_ || ended_ || !opened_) return;
   closing_ = true;
-  close_reason_ = websocket::close_reason(code, reason);
-  bool writing = false;
+  close_frame_ = ws::close_frame(code, reason);
+  bool start = false;
   {
     std::lock_guard lock(out_mutex_);
     out_closed_ = true;
     if (!flush) outbox_.clear();
-    writing = write_scheduled_;
+    if (!write_scheduled_) write_scheduled_ = start = true;
   }
-  // The close frame can only follow the frame being written. A slow client
+  // The close frame can only follow the frames being written. A slow client
   // that reads again within the handshake timeout gets it (and its code); one
   // that reads nothing never lets it out and is cut off then.
-  close_timer_.emplace(ws_.get_executor());
-  close_timer_->expires_after(bridge_.options().handshake_timeout);
-  close_timer_->async_wait(beast::bind_front_handler(&WsSession::on_close_timeout, shared_from_this()));
-  // With a write going on, do_write starts the close once the queue is empty.
-  if (!writing) start_close();
+  arm_timer(bridge_.options().handshake_timeout);
+  if (start) do_write();
 }
 
-void WsSession::start_close() {
-  if (close_started_) return;
-  close_started_ = true;
-  ws_.async_close(close_reason_, beast::bind_front_handler(&WsSession::on_close, shared_from_this()));
-}
-
-void WsSession::on_close(beast::error_code ec) {
-  if (ec) fail(ec, "close");
+void WsSession::hard_close() {
+  error_code ignored;
+  socket_.close(ignored);  // cancels the pending wait and write; their handlers see ended_
   end();
-}
-
-void WsSession::on_close_timeout(beast::error_code ec) {
-  if (ec || ended_) return;
-  // Cancels the stuck write and the close; their handlers end the session.
-  beast::get_lowest_layer(ws_).close();
 }
 
 void WsSession::end() {
   if (ended_) return;
   ended_ = true;
-  if (close_timer_) close_timer_->cancel();
+  timer_.cancel();
   {
     std::lock_guard lock(out_mutex_);
     out_closed_ = true;
@@ -321,6 +480,8 @@ void WsSession::end() {
   }
   if (opened_) bridge_.closed(*this);
   if (admitted_) bridge_.release_admission();
+  error_code ignored;
+  socket_.close(ignored);
 }
 
 }  // namespace chat::proxy

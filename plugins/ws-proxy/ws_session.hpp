@@ -1,30 +1,42 @@
-// One WebSocket connection (Beast's async server example, hardened): reads
-// the HTTP upgrade request and checks path, query, Origin and the connection
-// limit before answering 101; then reads frames one at a time and hands them
-// to the Bridge; writes what is queued for it, one write in flight.
+// One WebSocket connection, in the shape of Beast's async server examples
+// (a session per connection, a strand, do_read/on_read, one write in
+// flight), with its own RFC 6455 framing (ws_codec.hpp) instead of
+// beast::websocket::stream. Writing frames ourselves is what lets a session
+// send every frame queued for it with one system call, and keeps an idle
+// connection small: it owns no read buffer (reads go to a per-thread one)
+// and nothing else that grows until traffic comes.
+//
+// The upgrade: reads the HTTP request (Beast's parser) and checks path,
+// query, Origin and the connection limit before answering 101. Then: reads
+// frames as they come and hands each message to the Bridge; answers pings;
+// pings a silent client after half the idle timeout and drops it after all
+// of it; closes with the code the protocol asks for.
 //
 // Everything runs on the session's strand except send() and close(), which
-// any thread may call. The outgoing queue holds shared frames (one
-// serialized message shared by all its recipients) and is bounded: a client
-// that does not read fast enough is closed with 1008 (policy violation) and
-// one log line, and nobody else waits for it.
+// any thread may call. The outgoing queue holds shared frames and is
+// bounded: a client that does not read fast enough is closed with 1008
+// (policy violation) and one log line, and nobody else waits for it.
 #pragma once
 
 #include "bridge.hpp"
 #include "client.hpp"
 #include "token_bucket.hpp"
+#include "ws_codec.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 
 #include <atomic>
-#include <deque>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chat::proxy {
 
@@ -41,60 +53,88 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   bool speaks_events() const override { return speaks_events_.load(std::memory_order_relaxed); }
   void set_speaks_events() { speaks_events_.store(true, std::memory_order_relaxed); }
 
-  // Closes the connection with `code`; any thread.
-  void close(boost::beast::websocket::close_code code, std::string reason);
+  // Closes the connection with `code`, after what is queued; any thread.
+  void close(ws::CloseCode code, std::string reason);
 
   // Strand only (the Bridge calls it from on_text, opened and closed).
   ClientState& chat_state() { return chat_state_; }
 
  private:
-  using Request = boost::beast::http::request<boost::beast::http::empty_body>;
-  using Response = boost::beast::http::response<boost::beast::http::string_body>;
+  using Clock = std::chrono::steady_clock;
 
+  // The upgrade
   void do_read_request();
-  void on_read_request(boost::beast::error_code ec, std::size_t bytes);
-  void refuse(boost::beast::http::status status, std::string why);
-  void on_refused(boost::beast::error_code ec, std::size_t bytes);
-  void on_accept(boost::beast::error_code ec);
-  void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
-  void handle_frame();
-  void refuse_fast_frame();
-  void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
-  void drop_slow();
-  // `flush`: write what is queued first (a slow client gets nothing more).
-  void do_close(boost::beast::websocket::close_code code, std::string reason, bool flush);
-  void start_close();
-  void on_close(boost::beast::error_code ec);
-  void on_close_timeout(boost::beast::error_code ec);
-  void end();
-  void fail(boost::beast::error_code ec, const char* what);
+  void on_read_request(boost::system::error_code ec, std::size_t bytes);
+  void accept();
+  void refuse(unsigned status, std::string_view why, std::string_view extra_headers = {});
+  void on_handshake_written(boost::system::error_code ec, std::size_t bytes);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  // Reading
+  void do_read();
+  void on_readable(boost::system::error_code ec);
+  // Returns false once no more should be read.
+  bool consume(char* data, std::size_t size);
+  void on_event(const ws::Event& event);
+  void on_message(std::string_view text, bool is_text);
+  void refuse_fast_frame(std::string_view text, bool is_text);
+
+  // Writing
+  void queue_control(std::string frame);
+  void do_write();
+  void on_write(boost::system::error_code ec, std::size_t bytes);
+  void drop_slow();
+
+  // Timing: the handshake deadline, then the heartbeat, then the close deadline.
+  void arm_timer(Clock::duration after);
+  void on_timer(boost::system::error_code ec);
+
+  // Closing. `flush`: write what is queued first (a slow client gets nothing more).
+  void do_close(ws::CloseCode code, std::string_view reason, bool flush);
+  void hard_close();
+  void end();
+  void fail(boost::system::error_code ec, const char* what);
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;
   Bridge& bridge_;
   const std::uint64_t id_;
   std::string peer_;
-  boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
-  std::unique_ptr<Response> refusal_;
+
+  // The upgrade: only until it is answered.
+  std::unique_ptr<boost::beast::flat_buffer> request_buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> request_;
+  std::string handshake_answer_;
   UpgradeTarget target_;
   bool admitted_ = false;  // holds a connection slot
   bool opened_ = false;    // upgraded and known to the bridge
-  bool ended_ = false;
-  bool closing_ = false;        // no more frames handled; closing once the queue is written
-  bool close_started_ = false;  // the close frame is on its way
-  boost::beast::websocket::close_reason close_reason_;
-  std::optional<boost::asio::steady_timer> close_timer_;
+
+  // Reading
+  ws::FrameParser frames_;
+  bool reading_ = true;  // false after the client's close frame or a protocol error
+  Clock::time_point last_heard_;
+  bool pinged_ = false;  // a ping went out since the client was last heard
   TokenBucket rate_;
   std::size_t strikes_ = 0;  // frames refused in a row for rate
   ClientState chat_state_;
   std::atomic<bool> speaks_events_{false};
 
+  // Writing, on the strand: the batch being written.
+  std::vector<Frame> in_flight_;
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::string control_;            // pongs waiting for the next write
+  std::string control_in_flight_;  // pongs being written
+  std::string close_frame_;        // ours, once closing
+  bool close_in_flight_ = false;
+
+  // Closing
+  bool closing_ = false;      // no more frames handled; the close frame follows the queue
+  bool close_written_ = false;
+  bool peer_closed_ = false;  // the client's close frame came, or it broke the protocol
+  bool ended_ = false;
+
   // Outgoing, shared with send() on other threads.
   std::mutex out_mutex_;
-  std::deque<Frame> outbox_;
-  Frame in_flight_;
+  std::vector<Frame> outbox_;
   bool write_scheduled_ = false;  // a do_write is posted or a write is in flight
   bool out_closed_ = false;       // takes no more frames
 };
