@@ -10,6 +10,8 @@
 #include "http_server.hpp"
 #include "web_root.hpp"
 
+#include "auth/auth_config.hpp"
+
 #include <chathost/plugin.hpp>
 
 #include <filesystem>
@@ -31,7 +33,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   std::string_view name() const override { return "history-http"; }
 
   std::vector<ConfigKey> config_keys() const override {
-    return {
+    std::vector<ConfigKey> keys{
         ConfigKey::string("host", "0.0.0.0", "address to listen on").env("HTTP_HOST"),
         ConfigKey::integer("port", 8081, "port to listen on (0: any free port)").range(0, 65535).env("HTTP_PORT"),
         ConfigKey::string("chat_host", "127.0.0.1",
@@ -67,6 +69,8 @@ class HistoryHttpPlugin final : public chathost::Plugin {
         ConfigKey::integer("max_body_bytes", 64 * 1024, "largest request body accepted (larger: 413)")
             .range(0, 64 << 20),
     };
+    for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
+    return keys;
   }
 
   void configure(chathost::PluginContext ctx) override {
@@ -111,6 +115,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
       config.reject("public_history_url", "expected an http:// or https:// URL, or nothing");
     }
     api_settings_.ws_port = static_cast<std::uint16_t>(config.get_int("ws_port"));
+    api_settings_.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
 
     threads_ = static_cast<std::size_t>(config.get_int("threads"));
     limits_.request_timeout = std::chrono::milliseconds(config.get_int("request_timeout_ms"));
@@ -137,8 +142,9 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     if (!std::filesystem::is_regular_file(web_root_->path() / "client.html", ec)) {
       ctx_.logger->warn("no client.html in the web root {}: GET / answers 404", web_root_->path().string());
     }
-    ctx_.logger->info("serving history, page, health and metrics on {} (chat service at {}, web root {})",
-                      endpoints().front(), upstream_target_, web_root_->path().string());
+    ctx_.logger->info("serving history, page, health and metrics on {} (chat service at {}, web root {}, tokens {})",
+                      endpoints().front(), upstream_target_, web_root_->path().string(),
+                      api_settings_.token_verifier ? "required for /history" : "off");
   }
 
   void stop() override {

@@ -11,7 +11,9 @@
 namespace chat::history_http {
 namespace {
 
-constexpr std::array<std::string_view, 5> kParameters{"room", "user", "limit", "before", "after"};
+// access_token is the bearer token (RFC 6750), checked before the query is
+// read (HttpApi); it selects nothing.
+constexpr std::array<std::string_view, 6> kParameters{"room", "user", "limit", "before", "after", "access_token"};
 constexpr std::size_t kMaxNameInError = 64;
 
 // A client-chosen name made safe to echo in an error: printable ASCII only.
@@ -62,7 +64,7 @@ HistoryQuery parse_history_query(std::string_view query) {
     if (!name) return QueryError{printable(raw_name), "invalid percent-encoding in a parameter name"};
     if (std::find(kParameters.begin(), kParameters.end(), *name) == kParameters.end()) {
       return QueryError{printable(*name), "unknown parameter '" + printable(*name) +
-                                              "' (known: room, user, limit, before, after)"};
+                                              "' (known: room, user, limit, before, after, access_token)"};
     }
     auto value = percent_decode(raw_value, true);
     if (!value) return QueryError{*name, *name + " has invalid percent-encoding"};

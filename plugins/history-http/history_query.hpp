@@ -6,6 +6,8 @@
 //   limit=N    1..1000, default 50
 //   before=S   only messages with sequence < S (S >= 1)
 //   after=S    read forwards from just after S (after=0: from the room's start)
+//   access_token=T  the bearer token, when token authentication is on;
+//                   checked by HttpApi, ignored here
 //
 // Every parameter at most once; anything else is refused, so a typo
 // ("limt=5") is an error instead of a silently ignored filter.

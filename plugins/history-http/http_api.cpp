@@ -3,6 +3,8 @@
 #include "chat_json.hpp"
 #include "history_query.hpp"
 
+#include "auth/bearer_token.hpp"
+
 #include <boost/json.hpp>
 
 #include <regex>
@@ -12,10 +14,12 @@ namespace {
 
 constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
 // Request headers a page may send cross-origin beyond the CORS-safelisted
-// ones: conditional requests and a JSON content type.
-constexpr std::string_view kAllowedHeaders = "Content-Type, If-None-Match";
+// ones: its bearer token, conditional requests and a JSON content type.
+constexpr std::string_view kAllowedHeaders = "Authorization, Content-Type, If-None-Match";
 // Response headers a cross-origin page may read beyond the safelisted ones.
-constexpr std::string_view kExposedHeaders = "ETag, Retry-After";
+constexpr std::string_view kExposedHeaders = "ETag, Retry-After, WWW-Authenticate";
+// The protection space of our bearer challenges (RFC 6750 section 3).
+constexpr std::string_view kRealm = "chat-host";
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -191,7 +195,7 @@ void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) c
   const bool origin_form = !path.empty() && path.front() == '/';
   auto exchange = std::make_shared<Exchange>(*this, request, origin_form ? route_of(path) : Route::Other,
                                              std::move(reply));
-  log_->debug("{} {}", std::string_view(request.method_string()), target);
+  log_->debug("{} {}", std::string_view(request.method_string()), chat::auth::redact_access_token(target));
 
   if (request.method() == http::verb::options) return serve_preflight(request, exchange);
   if (!origin_form) {
@@ -204,7 +208,9 @@ void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) c
     return exchange->finish(std::move(response));
   }
   switch (exchange->route()) {
-    case Route::History: return serve_history(query, exchange);
+    case Route::History:
+      if (auto refusal = refuse_without_token(request)) return exchange->finish(std::move(*refusal));
+      return serve_history(query, exchange);
     case Route::Healthz: return serve_health(exchange);
     case Route::Metrics: return serve_metrics(exchange);
     case Route::Config: return serve_config(request, local, exchange);
@@ -219,6 +225,33 @@ Response HttpApi::refuse_unreadable(http::status status, std::string_view why) c
   response.keep_alive(false);
   response.prepare_payload();
   metrics_.request_done(Route::Other, response.result_int(), {});
+  return response;
+}
+
+std::optional<Response> HttpApi::refuse_without_token(const Request& request) const {
+  if (!settings_.token_verifier) return std::nullopt;
+  const auto presented = chat::auth::presented_token(request[http::field::authorization], request.target());
+  // RFC 6750 section 3.1: no error code when the request has no token at
+  // all, invalid_request when it carries tokens wrongly, invalid_token when
+  // the token is refused. The reasons never quote the token.
+  std::string challenge = "Bearer realm=\"" + std::string(kRealm) + "\"";
+  http::status status = http::status::unauthorized;
+  std::string why;
+  if (!presented.error.empty()) {
+    status = http::status::bad_request;
+    why = presented.error;
+    challenge += ", error=\"invalid_request\", error_description=\"" + why + "\"";
+  } else if (!presented.token) {
+    why = "a bearer token is required (Authorization: Bearer <token>, or access_token=<token>)";
+  } else {
+    const auto check = settings_.token_verifier->verify(*presented.token);
+    if (check.ok()) return std::nullopt;
+    why = check.error;
+    challenge += ", error=\"invalid_token\", error_description=\"" + why + "\"";
+    log_->debug("{} refused: {}", std::string_view(request.method_string()), why);
+  }
+  auto response = json_response(status, json_error(why));
+  response.set(http::field::www_authenticate, challenge);
   return response;
 }
 
@@ -286,6 +319,8 @@ void HttpApi::serve_config(const Request& request, const tcp::endpoint& local,
                        ? "ws://" + hostname_of(authority) + ":" + std::to_string(settings_.ws_port)
                        : settings_.public_ws_url;
   body["history_url"] = settings_.public_history_url.empty() ? "http://" + authority : settings_.public_history_url;
+  // "token": the page must send a bearer token to /history and the WebSocket.
+  body["auth"] = settings_.token_verifier ? "token" : "none";
   exchange->finish(json_response(http::status::ok, boost::json::serialize(body)));
 }
 

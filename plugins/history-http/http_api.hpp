@@ -1,6 +1,7 @@
 // The routes of history-http, and what every response carries:
 //
-//   GET /history       a page of a room's history, from the chat service
+//   GET /history       a page of a room's history, from the chat service;
+//                      with a bearer token when token authentication is on
 //   GET /healthz       200 when the chat service answers its health check
 //   GET /metrics       every plugin's metrics, Prometheus text format
 //   GET /config.json   the public URLs the served page talks to
@@ -17,11 +18,14 @@
 #include "http_types.hpp"
 #include "web_root.hpp"
 
+#include "auth/jwt.hpp"
+
 #include <spdlog/logger.h>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace chat::history_http {
@@ -35,6 +39,9 @@ struct ApiSettings {
   std::uint16_t ws_port = 8080;
   // Sent as Retry-After with a 503 (the chat service is unreachable).
   std::chrono::seconds retry_after{2};
+  // Set: /history wants a valid bearer token (auth_secret_file); the page,
+  // /config.json, /healthz and /metrics stay open. nullptr: no tokens.
+  std::shared_ptr<const chat::auth::TokenVerifier> token_verifier;
 };
 
 class HttpApi {
@@ -54,6 +61,9 @@ class HttpApi {
  private:
   class Exchange;
 
+  // The refusal of a request to a route that wants a token, when it has no
+  // valid one; nullopt when it may go on (or tokens are off).
+  std::optional<Response> refuse_without_token(const Request& request) const;
   void serve_history(std::string_view query, const std::shared_ptr<Exchange>& exchange) const;
   void serve_health(const std::shared_ptr<Exchange>& exchange) const;
   void serve_metrics(const std::shared_ptr<Exchange>& exchange) const;

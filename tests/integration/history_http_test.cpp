@@ -8,6 +8,7 @@
 #include "chat.grpc.pb.h"    // from chat_proto
 #include "chat_json.hpp"     // from chat_proto
 #include "health.grpc.pb.h"  // from chat_proto
+#include "auth/jwt.hpp"       // from chat_auth
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
@@ -990,7 +991,8 @@ TEST_F(HistoryHttpTest, MetricsCountRequestsAndShowEveryPluginOfTheHost) {
 void expect_cors_allowed(const Response& response, const std::string& origin, const std::string& what) {
   EXPECT_EQ(header(response, http::field::access_control_allow_origin), origin) << what;
   EXPECT_EQ(header(response, http::field::vary), "Origin") << what;
-  EXPECT_EQ(header(response, http::field::access_control_expose_headers), "ETag, Retry-After") << what;
+  EXPECT_EQ(header(response, http::field::access_control_expose_headers), "ETag, Retry-After, WWW-Authenticate")
+      << what;
 }
 
 void expect_cors_refused(const Response& response, const std::string& what) {
@@ -1008,7 +1010,7 @@ void expect_preflight_allowed(std::uint16_t port, const std::string& origin) {
   EXPECT_EQ(response.result_int(), 204U) << origin;
   EXPECT_EQ(header(response, http::field::access_control_allow_origin), origin);
   EXPECT_EQ(header(response, http::field::access_control_allow_methods), "GET, HEAD, OPTIONS");
-  EXPECT_EQ(header(response, http::field::access_control_allow_headers), "Content-Type, If-None-Match");
+  EXPECT_EQ(header(response, http::field::access_control_allow_headers), "Authorization, Content-Type, If-None-Match");
   EXPECT_EQ(header(response, http::field::access_control_max_age), "600");
   EXPECT_EQ(header(response, http::field::vary),
             "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
@@ -1279,6 +1281,181 @@ TEST_F(HistoryHttpTest, TheEnvironmentOverridesTheTable) {
                                       {"HTTP_WEB_ROOT", (dir_ / "other-web").string()}}});
   EXPECT_EQ(http.port(), port);
   EXPECT_EQ(get(port, "/").body(), "<p>the other page</p>");
+}
+
+// ---------------------------------------------------------------------------
+// Bearer tokens (auth_secret_file)
+
+const std::string kTokenSecret = "a test secret of more than thirty-two bytes";
+
+// The secret as an operator stores it: a line of its own, readable by its owner only.
+std::filesystem::path write_secret(const std::filesystem::path& dir, const std::string& secret = kTokenSecret) {
+  const auto path = dir / "token-secret";
+  write_file(path, secret + "\n");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return path;
+}
+
+std::string token_for(const std::string& user, std::chrono::seconds valid_for = 1h,
+                      const std::string& secret = kTokenSecret) {
+  const auto now = chat::auth::Clock::now();
+  return chat::auth::mint_token(secret, user, now + valid_for, now);
+}
+
+Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+// Asserts a 401 with a Bearer challenge, an `error` code in it (or none),
+// and the same reason in the JSON body.
+void expect_unauthorized(const Response& response, const std::string& error_code, const std::string& reason,
+                         const std::string& what) {
+  EXPECT_EQ(response.result_int(), 401U) << what << ": " << response.body();
+  EXPECT_EQ(header(response, http::field::content_type), "application/json") << what;
+  const auto challenge = header(response, http::field::www_authenticate);
+  EXPECT_EQ(challenge.rfind("Bearer realm=\"chat-host\"", 0), 0U) << what << ": " << challenge;
+  if (error_code.empty()) {
+    EXPECT_EQ(challenge.find("error="), std::string::npos) << what << ": " << challenge;
+  } else {
+    EXPECT_NE(challenge.find("error=\"" + error_code + "\""), std::string::npos) << what << ": " << challenge;
+    EXPECT_NE(challenge.find("error_description=\"" + reason + "\""), std::string::npos) << what << ": " << challenge;
+  }
+  if (!reason.empty()) {
+    EXPECT_EQ(body_json(response).at("error").as_string(), reason) << what;
+  }
+}
+
+class HistoryHttpTokenTest : public HistoryHttpTest {
+ protected:
+  void SetUp() override {
+    HistoryHttpTest::SetUp();
+    chat_ = std::make_unique<ChatServiceHost>(dir_.path(), free_tcp_port());
+    ChatStreamClient alice(chat_channel("127.0.0.1", chat_->port()));
+    join_room(alice, "lobby", "alice");
+    send_acked(alice, "lobby", "alice", {{"m1", "hello"}});
+  }
+
+  std::unique_ptr<ChatServiceHost> chat_;
+};
+
+TEST_F(HistoryHttpTokenTest, WithASecretHistoryWantsAValidToken) {
+  const auto secret = write_secret(dir_.path());
+  // debug: the request lines are logged too, and must not show the token.
+  HttpHost http(dir_.path(), {.chat_port = chat_->port(),
+                              .extra_config = "auth_secret_file = " + toml_string(secret) + "\n",
+                              .env = {{"CHATHOST_LOG_LEVEL", "debug"}}});
+  const auto port = http.port();
+  const std::string target = "/history?room=lobby";
+
+  expect_unauthorized(get(port, target), "",
+                      "a bearer token is required (Authorization: Bearer <token>, or access_token=<token>)",
+                      "no token");
+  expect_unauthorized(get(port, target, bearer("not-a-token")), "invalid_token", "malformed token", "garbage");
+  expect_unauthorized(get(port, target, bearer(token_for("alice", 1h, "another secret, just as long as ours"))),
+                      "invalid_token", "invalid token signature", "other secret");
+  // Expired beyond the default leeway of 30 s.
+  const auto expired = token_for("alice", -1min);
+  expect_unauthorized(get(port, target, bearer(expired)), "invalid_token", "token expired", "expired header");
+  expect_unauthorized(get(port, target + "&access_token=" + expired), "invalid_token", "token expired",
+                      "expired query");
+  // Two tokens in one request: RFC 6750 allows one method, so 400.
+  const auto token = token_for("alice");
+  auto twice = get(port, target + "&access_token=" + token, bearer(token));
+  EXPECT_EQ(twice.result_int(), 400U) << twice.body();
+  EXPECT_NE(header(twice, http::field::www_authenticate).find("error=\"invalid_request\""), std::string::npos);
+  // HEAD is guarded like GET.
+  EXPECT_EQ(request(port, http::verb::head, target).result_int(), 401U);
+
+  // A valid token, in the header or in the query (as a browser's WebSocket must).
+  auto by_header = get(port, target, bearer(token));
+  ASSERT_EQ(by_header.result_int(), 200U) << by_header.body();
+  EXPECT_EQ(body_json(by_header).at("messages").as_array().size(), 1U);
+  auto by_query = get(port, target + "&limit=5&access_token=" + token);
+  ASSERT_EQ(by_query.result_int(), 200U) << by_query.body();
+  EXPECT_EQ(by_query.body(), by_header.body());
+  // The scheme is case-insensitive.
+  EXPECT_EQ(get(port, target, {{"Authorization", "bearer " + token}}).result_int(), 200U);
+  // Parameters are still checked once the token is.
+  EXPECT_EQ(get(port, "/history?room=lobby&limt=5", bearer(token)).result_int(), 400U);
+
+  // The rest stays open: the page must load to ask for a token.
+  EXPECT_EQ(get(port, "/").result_int(), 200U);
+  EXPECT_EQ(get(port, "/healthz").result_int(), 200U);
+  EXPECT_EQ(get(port, "/metrics").result_int(), 200U);
+  auto config = get(port, "/config.json");
+  ASSERT_EQ(config.result_int(), 200U);
+  EXPECT_EQ(body_json(config).at("auth").as_string(), "token");
+
+  // A cross-origin page may send the header and read the refusal.
+  auto preflight = request(port, http::verb::options, target,
+                           {{"Origin", "https://chat.example.org"}, {"Access-Control-Request-Method", "GET"},
+                            {"Access-Control-Request-Headers", "authorization"}});
+  EXPECT_EQ(preflight.result_int(), 204U);
+  EXPECT_NE(header(preflight, http::field::access_control_allow_headers).find("Authorization"), std::string::npos);
+  auto refused = get(port, target, {{"Origin", "https://chat.example.org"}});
+  EXPECT_EQ(refused.result_int(), 401U);
+  EXPECT_EQ(header(refused, http::field::access_control_allow_origin), "https://chat.example.org");
+
+  EXPECT_EQ(metric(get(port, "/metrics").body(), R"(chat_http_requests_total{route="/history",status="401"})"), 7);
+
+  // Nothing of any token reaches the log, even at debug level.
+  EXPECT_NE(http.process().output().find("token authentication on"), std::string::npos) << http.process().output();
+  EXPECT_NE(http.process().output().find("access_token=REDACTED"), std::string::npos) << http.process().output();
+  for (const auto& presented : {token, expired}) {
+    EXPECT_EQ(http.process().output().find(presented.substr(presented.rfind('.'))), std::string::npos);
+    EXPECT_EQ(http.process().output().find(presented.substr(0, presented.rfind('.'))), std::string::npos);
+  }
+  EXPECT_EQ(http.process().output().find(kTokenSecret), std::string::npos);
+}
+
+TEST_F(HistoryHttpTokenTest, TheSecretFileComesFromTheEnvironmentToo) {
+  const auto secret = write_secret(dir_.path());
+  HttpHost http(dir_.path(), {.chat_port = chat_->port(),
+                              .extra_config = "auth_leeway_seconds = 0\n",
+                              .env = {{"AUTH_SECRET_FILE", secret.string()}}});
+  EXPECT_EQ(get(http.port(), "/history?room=lobby").result_int(), 401U);
+  EXPECT_EQ(get(http.port(), "/history?room=lobby", bearer(token_for("bob"))).result_int(), 200U);
+  // No leeway: a token expired a second ago is refused.
+  expect_unauthorized(get(http.port(), "/history?room=lobby", bearer(token_for("bob", -1s))), "invalid_token",
+                      "token expired", "no leeway");
+}
+
+TEST_F(HistoryHttpTokenTest, WithoutASecretHistoryNeedsNoToken) {
+  HttpHost http(dir_.path(), {.chat_port = chat_->port()});
+  EXPECT_EQ(get(http.port(), "/history?room=lobby").result_int(), 200U);
+  // A page that has a token sends it anyway: accepted and ignored.
+  EXPECT_EQ(get(http.port(), "/history?room=lobby&access_token=whatever", bearer("whatever")).result_int(), 200U);
+  EXPECT_EQ(body_json(get(http.port(), "/config.json")).at("auth").as_string(), "none");
+  EXPECT_EQ(http.process().output().find("token authentication on"), std::string::npos);
+}
+
+TEST_F(HistoryHttpTest, AnUnusableSecretFileStopsTheHostBeforeItListens) {
+  write_file(dir_ / "short-secret", std::string(31, 's') + "\n");
+  const auto missing = dir_ / "no-such-secret";
+  struct Case {
+    std::string line;                        // in [history-http]
+    std::map<std::string, std::string> env;  //
+    std::string expected;                    // in the output
+  };
+  const std::vector<Case> cases{
+      {"auth_secret_file = " + toml_string(missing), {}, "cannot read the secret file " + missing.string()},
+      {"auth_secret_file = " + toml_string(dir_ / "short-secret"), {}, "is 31 bytes; at least 32 are needed"},
+      {"auth_secret_file = " + toml_string(dir_.path()), {}, "is not a regular file"},
+      {"", {{"AUTH_SECRET_FILE", missing.string()}}, "environment variable AUTH_SECRET_FILE: [history-http]"},
+      {"auth_leeway_seconds = 301", {}, "[history-http] auth_leeway_seconds"},
+  };
+  for (const auto& c : cases) {
+    write_file(dir_ / "bad.toml", "[host]\nplugins = [\"history-http\"]\n\n[history-http]\nport = 0\n" + c.line + "\n");
+    HostProcess host({.executable = host_binary(),
+                      .args = {"--config", (dir_ / "bad.toml").string()},
+                      .env = c.env,
+                      .unset_env = host_variables(),
+                      .working_dir = dir_.path()});
+    EXPECT_EQ(host.wait_exit(), 1) << c.line;
+    EXPECT_NE(host.output().find(c.expected), std::string::npos) << host.output();
+    if (c.line.find("auth_secret_file") != std::string::npos) {
+      EXPECT_NE(host.output().find("[history-http] auth_secret_file: "), std::string::npos) << host.output();
+    }
+    EXPECT_EQ(host.output().find("ready in"), std::string::npos) << host.output();
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -19,7 +19,9 @@ inline const std::vector<std::string>& host_variables() {
       // ws-proxy
       "WS_HOST", "WS_PORT", "WS_ALLOWED_ORIGINS", "WS_REUSE_PORT",
       // history-http
-      "HTTP_HOST", "HTTP_PORT", "HTTP_ALLOWED_ORIGINS", "HTTP_WEB_ROOT", "PUBLIC_HISTORY_URL", "PUBLIC_WS_URL"};
+      "HTTP_HOST", "HTTP_PORT", "HTTP_ALLOWED_ORIGINS", "HTTP_WEB_ROOT", "PUBLIC_HISTORY_URL", "PUBLIC_WS_URL",
+      // ws-proxy and history-http: bearer tokens
+      "AUTH_SECRET_FILE", "AUTH_LEEWAY_SECONDS"};
   return names;
 }
 
