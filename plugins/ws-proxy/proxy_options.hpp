@@ -1,9 +1,12 @@
 // The ws-proxy settings, read from its config table once at configure().
 #pragma once
 
+#include "auth/jwt.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,12 @@ struct ProxyOptions {
   std::size_t socket_send_buffer = 0;
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};
+  // Set when auth_secret_file is: every upgrade must then carry a valid
+  // token (chat::auth::presented_token of the request), refused with 401
+  // before the 101 otherwise; the token's subject is the connection's user,
+  // and the connection is closed with 1008 "token expired" at expires_at.
+  // nullptr: no authentication (the development default).
+  std::shared_ptr<const chat::auth::TokenVerifier> token_verifier;
 
   // Chat service side
   std::string chat_host = "127.0.0.1";

@@ -5,6 +5,8 @@
 #include "proxy_options.hpp"
 #include "ws_listener.hpp"
 
+#include "auth/auth_config.hpp"
+
 #include <chathost/plugin.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -38,7 +40,7 @@ class WsProxyPlugin final : public chathost::Plugin {
   std::string_view name() const override { return "ws-proxy"; }
 
   std::vector<ConfigKey> config_keys() const override {
-    return {
+    std::vector<ConfigKey> keys{
         ConfigKey::string("host", "0.0.0.0", "address the WebSocket server listens on").env("WS_HOST"),
         ConfigKey::integer("port", 8080, "WebSocket port (0: any free port)").range(0, 65535).env("WS_PORT"),
         ConfigKey::strings("allowed_origins", {"http://localhost:8081", "http://127.0.0.1:8081", "null"},
@@ -82,6 +84,8 @@ class WsProxyPlugin final : public chathost::Plugin {
             .range(10, 600000),
         ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000),
     };
+    for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
+    return keys;
   }
 
   void configure(chathost::PluginContext ctx) override {
@@ -125,6 +129,7 @@ class WsProxyPlugin final : public chathost::Plugin {
     o.reconnect_min = std::chrono::milliseconds(config.get_int("reconnect_min_ms"));
     o.reconnect_max = std::chrono::milliseconds(config.get_int("reconnect_max_ms"));
     if (o.reconnect_max < o.reconnect_min) config.reject("reconnect_max_ms", "must be at least reconnect_min_ms");
+    o.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
   }
 
   void start() override {
@@ -155,9 +160,9 @@ class WsProxyPlugin final : public chathost::Plugin {
     if (!bridge_->wait_available(kStartupWait)) {
       log->warn("chat service at {} not reachable yet; serving WebSockets anyway and retrying", service);
     }
-    log->info("serving WebSockets on {} ({} threads); chat service {} over {} streams; origins: {}",
+    log->info("serving WebSockets on {} ({} threads); chat service {} over {} streams; origins: {}; tokens: {}",
               endpoints().front(), options_.threads, service, options_.upstream_streams,
-              join(options_.allowed_origins));
+              join(options_.allowed_origins), options_.token_verifier ? "required" : "off");
   }
 
   void stop() override {
