@@ -1,6 +1,7 @@
 // What the browser tests share: real chat-host processes on free loopback
 // ports, and Debian's headless Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,7 @@ export class Host {
   start(timeoutMs = 15000) {
     const env = { ...process.env };
     for (const key of Object.keys(env)) {
-      if (/^(GRPC_|WS_|HTTP_|ADMIN_|CHATHOST_|CHAT_)/.test(key)) delete env[key];
+      if (/^(GRPC_|WS_|HTTP_|ADMIN_|CHATHOST_|CHAT_|AUTH_)/.test(key)) delete env[key];
     }
     this.process = spawn(HOST_BINARY, ['--config', this.config], { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.process.once('exit', (code, signal) => resolve({ code, signal })));
@@ -108,7 +109,9 @@ store_path = "data/chat.db"
 ${extra}`;
 }
 
-export function bridgeToml({ chatPort, wsPort, httpPort, plugins = ['ws-proxy', 'history-http'], reconnectMs = [100, 500] }) {
+// `authSecretFile`: bearer tokens on, in both plugins (docs/http-api.md, "Tokens").
+export function bridgeToml({ chatPort, wsPort, httpPort, plugins = ['ws-proxy', 'history-http'], reconnectMs = [100, 500],
+                             authSecretFile = '' }) {
   return `[host]
 plugins = ${JSON.stringify(plugins)}
 [ws-proxy]
@@ -119,6 +122,7 @@ chat_port = ${chatPort}
 allowed_origins = ["*"]
 reconnect_min_ms = ${reconnectMs[0]}
 reconnect_max_ms = ${reconnectMs[1]}
+auth_secret_file = "${authSecretFile}"
 [history-http]
 host = "127.0.0.1"
 port = ${httpPort}
@@ -127,6 +131,7 @@ chat_port = ${chatPort}
 ws_port = ${wsPort}
 allowed_origins = ["*"]
 web_root = "${join(SOURCE_DIR, 'web')}"
+auth_secret_file = "${authSecretFile}"
 `;
 }
 
@@ -134,11 +139,12 @@ web_root = "${join(SOURCE_DIR, 'web')}"
 // can be restarted where it was. `peerBridge` adds a second host running
 // ws-proxy only: "another proxy" in front of the same chat service.
 // `bridgeReconnectMs` is the first bridge's backoff towards the chat service.
-export async function startCluster(name, { chatExtra = '', peerBridge = false, bridgeReconnectMs } = {}) {
+export async function startCluster(name, { chatExtra = '', peerBridge = false, bridgeReconnectMs, authSecretFile } = {}) {
   const ports = { chat: await freePort(), ws: await freePort(), http: await freePort() };
   const chat = await new Host(`${name}-chat`, chatToml(ports.chat, chatExtra)).start();
   const bridge = await new Host(`${name}-bridge`,
-    bridgeToml({ chatPort: ports.chat, wsPort: ports.ws, httpPort: ports.http, reconnectMs: bridgeReconnectMs })).start();
+    bridgeToml({ chatPort: ports.chat, wsPort: ports.ws, httpPort: ports.http, reconnectMs: bridgeReconnectMs,
+                 authSecretFile })).start();
   let peer = null;
   if (peerBridge) {
     ports.peerWs = await freePort();
@@ -153,6 +159,14 @@ export async function startCluster(name, { chatExtra = '', peerBridge = false, b
   };
   const stop = async () => { await peer?.stop(); await bridge.stop(); await chat.stop(); };
   return { ports, chat, bridge, peer, pageUrl, stop };
+}
+
+// A bearer token for `sub`, as chat-token issues it: a JWT signed with HS256.
+export function mintToken(secret, sub, ttlSeconds = 3600) {
+  const part = (object) => Buffer.from(JSON.stringify(object)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub, iat: now, exp: now + ttlSeconds })}`;
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
 }
 
 // ---- the page

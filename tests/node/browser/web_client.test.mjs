@@ -2,12 +2,13 @@
 // grpc-chat host and one bridge host (ws-proxy + history-http). What happens
 // when those go away is in web_client_connection.test.mjs.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  TIMEOUT, WsPeer, bubbleWith, launchBrowser, liveBodies, lowContrastText, openChat, say, screenshot,
-  startCluster, SOURCE_DIR,
+  TIMEOUT, WsPeer, bubbleWith, launchBrowser, liveBodies, lowContrastText, mintToken, openChat, say, screenshot,
+  startCluster, tempDir, SOURCE_DIR,
 } from './harness.mjs';
 
 const CLIENT_HTML = join(SOURCE_DIR, 'web', 'client.html');
@@ -403,5 +404,44 @@ describe('web client', () => {
     await page.locator('#history .msg').first().waitFor({ timeout: TIMEOUT });
     assert.deepEqual(await lowContrastText(page), []);
     for (const p of [page, friend]) await p.context().close();
+  });
+});
+
+describe('web client with tokens', () => {
+  let browser, cluster, secret;
+  before(async () => {
+    browser = await launchBrowser();
+    secret = randomBytes(48).toString('base64');
+    const secretFile = join(tempDir('tokens'), 'token-secret');
+    writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
+    cluster = await startCluster('tokens', { authSecretFile: secretFile });
+  });
+  after(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  test('asks for a token, then sends it with the WebSocket and with history', async () => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    const page = await context.newPage();
+    const sockets = [];
+    page.on('websocket', (socket) => sockets.push(socket.url()));
+    await page.goto(cluster.pageUrl('guest', 'vault'));
+    await page.locator('#status-text', { hasText: 'wants a token' }).waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(sockets, []);
+
+    const token = mintToken(secret, 'alice');
+    await page.locator('#settings-open').click();
+    await page.locator('#token').fill(token);
+    await page.locator('#settings button[value="save"]').click();
+    await page.locator('#dot.connected').waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.locator('#user').inputValue(), 'alice');  // the token's subject
+    assert.equal(new URL(sockets.at(-1)).searchParams.get('access_token'), token);
+    await say(page, 'for token holders');
+    await page.locator('#log .msg.mine .state', { hasText: 'sent' }).waitFor({ timeout: TIMEOUT });
+    // History answers only with the token (Authorization: Bearer).
+    await page.locator('#tab-history').click();
+    await page.locator('#history .msg .body', { hasText: 'for token holders' }).waitFor({ timeout: TIMEOUT });
+    await context.close();
   });
 });
