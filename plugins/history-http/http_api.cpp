@@ -4,6 +4,7 @@
 #include "history_query.hpp"
 
 #include "auth/bearer_token.hpp"
+#include "auth/request_auth.hpp"
 
 #include <boost/json.hpp>
 
@@ -18,8 +19,6 @@ constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
 constexpr std::string_view kAllowedHeaders = "Authorization, Content-Type, If-None-Match";
 // Response headers a cross-origin page may read beyond the safelisted ones.
 constexpr std::string_view kExposedHeaders = "ETag, Retry-After, WWW-Authenticate";
-// The protection space of our bearer challenges (RFC 6750 section 3).
-constexpr std::string_view kRealm = "chat-host";
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -230,28 +229,12 @@ Response HttpApi::refuse_unreadable(http::status status, std::string_view why) c
 
 std::optional<Response> HttpApi::refuse_without_token(const Request& request) const {
   if (!settings_.token_verifier) return std::nullopt;
-  const auto presented = chat::auth::presented_token(request[http::field::authorization], request.target());
-  // RFC 6750 section 3.1: no error code when the request has no token at
-  // all, invalid_request when it carries tokens wrongly, invalid_token when
-  // the token is refused. The reasons never quote the token.
-  std::string challenge = "Bearer realm=\"" + std::string(kRealm) + "\"";
-  http::status status = http::status::unauthorized;
-  std::string why;
-  if (!presented.error.empty()) {
-    status = http::status::bad_request;
-    why = presented.error;
-    challenge += ", error=\"invalid_request\", error_description=\"" + why + "\"";
-  } else if (!presented.token) {
-    why = "a bearer token is required (Authorization: Bearer <token>, or access_token=<token>)";
-  } else {
-    const auto check = settings_.token_verifier->verify(*presented.token);
-    if (check.ok()) return std::nullopt;
-    why = check.error;
-    challenge += ", error=\"invalid_token\", error_description=\"" + why + "\"";
-    log_->debug("{} refused: {}", std::string_view(request.method_string()), why);
-  }
-  auto response = json_response(status, json_error(why));
-  response.set(http::field::www_authenticate, challenge);
+  const auto auth =
+      chat::auth::authenticate_request(*settings_.token_verifier, request[http::field::authorization], request.target());
+  if (auth.ok()) return std::nullopt;
+  log_->debug("{} refused: {}", std::string_view(request.method_string()), auth.error);
+  auto response = json_response(static_cast<http::status>(auth.http_status), json_error(auth.error));
+  response.set(http::field::www_authenticate, auth.www_authenticate);
   return response;
 }
 

@@ -34,9 +34,10 @@ struct ProxyOptions {
   std::chrono::seconds handshake_timeout{30};
   std::chrono::seconds idle_timeout{300};
   // Set when auth_secret_file is: every upgrade must then carry a valid
-  // token (chat::auth::presented_token of the request), refused with 401
-  // before the 101 otherwise; the token's subject is the connection's user,
-  // and the connection is closed with 1008 "token expired" at expires_at.
+  // token (chat::auth::authenticate_request on its Authorization header and
+  // target), refused with its http_status and WWW-Authenticate before the
+  // 101 otherwise; the token's subject is the connection's user, and the
+  // connection is closed with 1008 "token expired" at its expires_at.
   // nullptr: no authentication (the development default).
   std::shared_ptr<const chat::auth::TokenVerifier> token_verifier;
 
