@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <map>
@@ -1416,6 +1417,34 @@ TEST_F(HistoryHttpTokenTest, TheSecretFileComesFromTheEnvironmentToo) {
   // No leeway: a token expired a second ago is refused.
   expect_unauthorized(get(http.port(), "/history?room=lobby", bearer(token_for("bob", -1s))), "invalid_token",
                       "token expired", "no leeway");
+}
+
+TEST_F(HistoryHttpTokenTest, ATokenFromChatTokenOpensHistory) {
+  const auto secret = write_secret(dir_.path());
+  HttpHost http(dir_.path(), {.chat_port = chat_->port(), .env = {{"AUTH_SECRET_FILE", secret.string()}}});
+  HostProcess tool({.executable = CHAT_TOKEN_BINARY,
+                    .args = {"--secret-file", secret.string(), "--sub", "carol", "--ttl", "60"},
+                    .working_dir = dir_.path()});
+  ASSERT_EQ(tool.wait_exit(), 0) << tool.output();
+  auto token = tool.output(Stream::Stdout);
+  ASSERT_EQ(token.back(), '\n');  // one line
+  token.pop_back();
+  ASSERT_EQ(std::count(token.begin(), token.end(), '.'), 2) << token;
+  EXPECT_EQ(get(http.port(), "/history?room=lobby", bearer(token)).result_int(), 200U);
+  const auto check = chat::auth::TokenVerifier(kTokenSecret).verify(token);
+  EXPECT_EQ(check.subject, "carol");
+  ASSERT_TRUE(check.expires_at);
+  EXPECT_LE(*check.expires_at, chat::auth::Clock::now() + 60s + chat::auth::kDefaultLeeway);
+
+  // Refusals: a secret file it cannot use, a subject the bridges would refuse.
+  HostProcess missing({.executable = CHAT_TOKEN_BINARY,
+                       .args = {"--secret-file", (dir_ / "nothing").string(), "--sub", "carol"}});
+  EXPECT_EQ(missing.wait_exit(), 1);
+  EXPECT_NE(missing.output().find("cannot read the secret file"), std::string::npos) << missing.output();
+  HostProcess long_sub({.executable = CHAT_TOKEN_BINARY,
+                        .args = {"--secret-file", secret.string(), "--sub", std::string(129, 'u')}});
+  EXPECT_EQ(long_sub.wait_exit(), 2);
+  EXPECT_TRUE(long_sub.output(Stream::Stdout).empty());
 }
 
 TEST_F(HistoryHttpTokenTest, WithoutASecretHistoryNeedsNoToken) {
