@@ -36,9 +36,6 @@ TargetCheck check_target(std::string_view target) {
     }
     (name == "user" ? result.user : result.room) = std::move(*value);
   }
-  if (!result.room.empty() && result.user.empty()) {
-    return {.target = std::nullopt, .http_status = 400, .error = "room= needs user= (who joins the room)"};
-  }
   return {.target = result, .http_status = 0, .error = ""};
 }
 

@@ -10,7 +10,8 @@
 namespace chat::proxy {
 
 // What the request target asks for: "/" or "/ws", optionally
-// ?user=<id>&room=<id> (percent-encoded).
+// ?user=<id>&room=<id> (percent-encoded). A room needs a user, from user= or
+// from a token; the session checks that once it knows the token.
 struct UpgradeTarget {
   std::string user;
   std::string room;

@@ -1,5 +1,6 @@
 #include "ws_session.hpp"
 
+#include "auth/request_auth.hpp"
 #include "chat_json.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -96,6 +97,27 @@ void WsSession::on_read_request(error_code ec, std::size_t /*bytes*/) {
   }
   TargetCheck check = check_target(request.target());
   if (!check.target) return refuse(static_cast<unsigned>(check.http_status), check.error);
+  if (const auto& verifier = bridge_.options().token_verifier) {
+    auto auth = chat::auth::authenticate_request(*verifier, request[http::field::authorization], request.target());
+    if (!auth.ok()) {
+      bridge_.log()->debug("connection {} ({}): upgrade refused: {}", id_, peer_, auth.error);
+      return refuse(static_cast<unsigned>(auth.http_status), auth.error,
+                    "WWW-Authenticate: " + auth.www_authenticate + "\r\n");
+    }
+    if (!check.target->user.empty() && check.target->user != auth.subject) {
+      return refuse(401, "user= is not the token's subject",
+                    "WWW-Authenticate: Bearer realm=\"" + std::string(chat::auth::kRealm) + "\"\r\n");
+    }
+    check.target->user = std::move(auth.subject);
+    if (auth.expires_at) {
+      // The token's clock is the wall clock; the session's is steady.
+      token_expires_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          *auth.expires_at - std::chrono::system_clock::now());
+    }
+  }
+  if (!check.target->room.empty() && check.target->user.empty()) {
+    return refuse(400, "room= needs user= (who joins the room)");
+  }
   if (request[http::field::sec_websocket_version] != "13") {
     return refuse(426, "WebSocket version 13 only", "Sec-WebSocket-Version: 13\r\n");
   }
@@ -169,11 +191,7 @@ void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
   opened_ = true;
   last_heard_ = Clock::now();
   bridge_.opened(shared_from_this(), target_);
-  if (bridge_.options().idle_timeout.count() > 0) {
-    arm_timer(bridge_.options().idle_timeout / 4);
-  } else {
-    timer_.cancel();
-  }
+  arm_heartbeat();
   if (!first.empty() && !consume(first.data(), first.size())) return;
   do_read();
 }
@@ -422,18 +440,39 @@ void WsSession::on_timer(error_code ec) {
     // client never answered it: cut the connection.
     return hard_close();
   }
+  const auto now = Clock::now();
+  if (token_expires_ && now >= *token_expires_) {
+    bridge_.log()->debug("connection {} ({}, user '{}'): token expired; closed with 1008", id_, peer_,
+                         chat_state_.user);
+    return do_close(ws::CloseCode::policy_error, "token expired", /*flush=*/true);
+  }
   const auto idle = bridge_.options().idle_timeout;
-  const auto silent = Clock::now() - last_heard_;
-  if (silent >= idle) {
+  const auto silent = now - last_heard_;
+  if (idle.count() > 0 && silent >= idle) {
     // Not even a pong for the idle timeout's second half: the peer is gone.
     bridge_.log()->debug("connection {} ({}): silent for {} s; dropped", id_, peer_, idle.count());
     return hard_close();
   }
-  if (silent >= idle / 2 && !pinged_) {
+  if (idle.count() > 0 && silent >= idle / 2 && !pinged_) {
     pinged_ = true;
     queue_control(ws::control_frame(ws::Opcode::ping, {}));
   }
-  arm_timer(idle / 4);
+  arm_heartbeat();
+}
+
+void WsSession::arm_heartbeat() {
+  // Wakes a few times per idle timeout (to ping, then to drop), and when the token expires.
+  std::optional<Clock::duration> next;
+  if (const auto idle = bridge_.options().idle_timeout; idle.count() > 0) next = idle / 4;
+  if (token_expires_) {
+    const auto until_expiry = std::max<Clock::duration>(*token_expires_ - Clock::now(), Clock::duration::zero());
+    next = next ? std::min(*next, until_expiry) : until_expiry;
+  }
+  if (next) {
+    arm_timer(*next);
+  } else {
+    timer_.cancel();
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -84,8 +84,10 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void on_write(boost::system::error_code ec, std::size_t bytes);
   void drop_slow();
 
-  // Timing: the handshake deadline, then the heartbeat, then the close deadline.
+  // Timing: the handshake deadline, then the heartbeat and the token's
+  // expiry, then the close deadline.
   void arm_timer(Clock::duration after);
+  void arm_heartbeat();
   void on_timer(boost::system::error_code ec);
 
   // Closing. `flush`: write what is queued first (a slow client gets nothing more).
@@ -105,6 +107,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> request_;
   std::string handshake_answer_;
   UpgradeTarget target_;
+  std::optional<Clock::time_point> token_expires_;  // when tokens are on and the token has exp
   bool admitted_ = false;  // holds a connection slot
   bool opened_ = false;    // upgraded and known to the bridge
 

@@ -7,6 +7,7 @@
 #include "support/test_helpers.hpp"
 #include "support/ws_client.hpp"
 
+#include "auth/jwt.hpp"
 #include "frames.hpp"
 #include "local_room.hpp"
 
@@ -806,6 +807,69 @@ TEST_F(WsProxyTest, ASilentClientThatAnswersPingsStaysAndOneThatAnswersNothingIs
   std::size_t dropped = 0;
   for (const auto& line : host->process().lines()) dropped += line.text.find("; dropped") != std::string::npos ? 1 : 0;
   EXPECT_EQ(dropped, 1U) << host->process().output();
+}
+
+// ---------------------------------------------------------------------------
+// Tokens (auth_secret_file)
+
+const std::string kTokenSecret = "a secret of the test, longer than thirty-two bytes";
+
+std::string token_config(const std::filesystem::path& dir) {
+  const auto path = dir / "token-secret";
+  write_file(path, kTokenSecret + "\n");
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return "auth_secret_file = \"" + path.string() + "\"\nauth_leeway_seconds = 0\n";
+}
+
+std::string token_for(const std::string& user, std::chrono::seconds valid_for = 1h,
+                      const std::string& secret = kTokenSecret) {
+  return chat::auth::mint_token(secret, user, std::chrono::system_clock::now() + valid_for);
+}
+
+TEST_F(WsProxyTest, WithASecretTheUpgradeWantsATokenAndItsSubjectIsTheUser) {
+  auto host = all_in_one(dir_.path(), token_config(dir_.path()));
+  auto upgrade = [&host](const std::string& target) { return try_upgrade(host->ws(target)); };
+
+  const auto none = upgrade("/?user=alice&room=r");
+  EXPECT_EQ(none.status, 401) << none.body << none.error;
+  EXPECT_EQ(upgrade("/?access_token=not-a-token").status, 401);
+  EXPECT_EQ(upgrade("/?access_token=" + token_for("alice", 1h, "another secret, quite as long as ours is")).status,
+            401);
+  const auto expired = upgrade("/?access_token=" + token_for("alice", -1min));
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_NE(expired.body.find("token expired"), std::string::npos) << expired.body;
+  const auto impostor = upgrade("/?user=bob&access_token=" + token_for("alice"));
+  EXPECT_EQ(impostor.status, 401);
+  EXPECT_NE(impostor.body.find("subject"), std::string::npos) << impostor.body;
+
+  // A valid token: its subject is the user, even with no user= (room= alone is enough).
+  WsClient alice(host->ws("/?room=r&access_token=" + token_for("alice")));
+  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+  alice.send(chat_message("r", "", "hi", "a1"));
+  auto echo = alice.wait_for(is_message_id("a1"));
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->chat_message().sender_id(), "alice");
+  alice.send(chat_message("r", "mallory", "it was me", "a2"));
+  auto refused = alice.wait_for(is_error_for(Error::NOT_ALLOWED, "a2"));
+  ASSERT_TRUE(refused);
+  EXPECT_TRUE(alice.events_matching(is_message_id("a2")).empty());
+  // The token never reaches the log.
+  for (const auto& line : host->process().lines()) EXPECT_EQ(line.text.find("access_token="), std::string::npos);
+}
+
+TEST_F(WsProxyTest, AnExpiringTokenClosesItsConnectionWith1008) {
+  auto host = all_in_one(dir_.path(), token_config(dir_.path()));
+  WsClient brief(host->ws("/?room=r&access_token=" + token_for("brief", 2s)));
+  WsClient lasting(host->ws("/?room=r&access_token=" + token_for("lasting")));
+  ASSERT_TRUE(brief.wait_for(is_joined("r")));
+  ASSERT_TRUE(lasting.wait_for(is_joined("r")));
+  auto closed = brief.wait_closed(15s);
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1008) << closed->error;
+  EXPECT_EQ(closed->reason, "token expired");
+  // The other connection carries on.
+  lasting.send(chat_message("r", "lasting", "still here", "l1"));
+  ASSERT_TRUE(lasting.wait_for(is_message_id("l1")));
 }
 
 // How many threads of process `pid` carry the name `name`.
