@@ -6,7 +6,9 @@
 //   Hello from chat-host 0.1.0 -- Administrator <admin@localhost>
 #include <chathost/plugin.hpp>
 
-#include <boost/asio.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include <memory>
 #include <optional>
