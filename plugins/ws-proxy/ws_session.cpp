@@ -29,6 +29,8 @@ constexpr std::string_view kServerName = "chat-host ws-proxy";
 // Frames per socket write. Asio hands at most 64 buffers to one writev; two
 // are kept for a pong in front and the close frame behind.
 constexpr std::size_t kFramesPerWrite = 62;
+// Queue slots a session keeps between bursts.
+constexpr std::size_t kKeptSlots = 8;
 // Reads per wake-up before letting other connections of the thread have a turn.
 constexpr int kReadsPerTurn = 4;
 
@@ -361,10 +363,11 @@ void WsSession::do_write() {
     const bool close_due = closing_ && !close_in_flight_ && !close_written_ && outbox_.empty();
     if (in_flight_.empty() && control_.empty() && !close_due) {
       write_scheduled_ = false;
-      // Whatever grew for a burst is given back.
-      if (outbox_.capacity() > kFramesPerWrite) std::vector<Frame>().swap(outbox_);
-      if (in_flight_.capacity() > 0) std::vector<Frame>().swap(in_flight_);
-      if (buffers_.capacity() > 0) std::vector<net::const_buffer>().swap(buffers_);
+      // What grew for a burst is given back; a few slots stay, so steady
+      // traffic does not allocate on every write.
+      if (outbox_.capacity() > kKeptSlots) std::vector<Frame>().swap(outbox_);
+      if (in_flight_.capacity() > kKeptSlots) std::vector<Frame>().swap(in_flight_);
+      if (buffers_.capacity() > kKeptSlots + 2) std::vector<net::const_buffer>().swap(buffers_);
       return;
     }
     close_in_flight_ = close_due;
