@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh                       every target, 10 million executions each
 #   scripts/fuzz.sh frame_decode 100000   one target, 100000 executions
 #   scripts/fuzz.sh config_env 10000000 1800   ... or 30 minutes, whichever comes first
-# Targets: frame_decode, history_query, config_env (tests/fuzz/).
+# Targets: frame_decode, history_query, config_env, ws_codec (tests/fuzz/).
 #
 # Each run starts from a copy of the seed corpus (tests/fuzz/corpus/<target>)
 # in build/fuzz/corpus-out/<target>, where new inputs go and accumulate over
@@ -17,13 +17,13 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-all_targets=(frame_decode history_query config_env)
+all_targets=(frame_decode history_query config_env ws_codec)
 target="${1:-all}"
 runs="${2:-10000000}"
 max_seconds="${3:-0}"  # 0: no time limit
 # Longest input per target: a few frames' worth, a long query string, a
 # config of a few dozen lines.
-declare -A max_len=([frame_decode]=4096 [history_query]=2048 [config_env]=4096)
+declare -A max_len=([frame_decode]=4096 [history_query]=2048 [config_env]=4096 [ws_codec]=4096)
 
 if [[ "$target" == all ]]; then
   targets=("${all_targets[@]}")
