@@ -1,0 +1,85 @@
+#include "tls/tls_config.hpp"
+
+#include "tls/pem_files.hpp"
+
+namespace chat::tls {
+namespace {
+
+constexpr std::string_view kCertFileKey = "tls_cert_file";
+constexpr std::string_view kKeyFileKey = "tls_key_file";
+constexpr std::string_view kCaFileKey = "chat_tls_ca_file";
+constexpr std::string_view kServerNameKey = "chat_tls_server_name";
+
+}  // namespace
+
+std::vector<chathost::ConfigKey> server_config_keys(std::string_view env_prefix, std::string_view serves) {
+  using chathost::ConfigKey;
+  const std::string prefix(env_prefix);
+  return {
+      ConfigKey::string(std::string(kCertFileKey), "",
+                        "PEM certificate chain (the server's certificate first) for TLS on " + std::string(serves) +
+                            "; with tls_key_file; empty: no TLS")
+          .env(prefix + "_TLS_CERT_FILE"),
+      ConfigKey::string(std::string(kKeyFileKey), "",
+                        "PEM private key (unencrypted) of tls_cert_file's certificate; empty: no TLS")
+          .env(prefix + "_TLS_KEY_FILE"),
+  };
+}
+
+std::optional<ServerCertificate> load_server_certificate(const chathost::PluginConfig& config) {
+  ServerCertificate certificate;
+  certificate.cert_file = config.get_string(kCertFileKey);
+  certificate.key_file = config.get_string(kKeyFileKey);
+  if (certificate.cert_file.empty() && certificate.key_file.empty()) return std::nullopt;
+  if (certificate.key_file.empty()) config.reject(kCertFileKey, "needs tls_key_file too (both or neither)");
+  if (certificate.cert_file.empty()) config.reject(kKeyFileKey, "needs tls_cert_file too (both or neither)");
+
+  auto chain = read_certificate_chain(certificate.cert_file);
+  if (!chain.error.empty()) config.reject(kCertFileKey, chain.error);
+  auto key = read_private_key(certificate.key_file);
+  if (!key.error.empty()) config.reject(kKeyFileKey, key.error);
+  if (auto why = check_key_matches(chain.pem, key.pem); !why.empty()) {
+    config.reject(kKeyFileKey, certificate.key_file + " " + why + " in " + certificate.cert_file);
+  }
+  certificate.chain_pem = std::move(chain.pem);
+  certificate.key_pem = std::move(key.pem);
+  return certificate;
+}
+
+std::vector<chathost::ConfigKey> channel_config_keys() {
+  using chathost::ConfigKey;
+  return {
+      ConfigKey::string(std::string(kCaFileKey), "",
+                        "PEM certificates to trust for the chat service (its CA, or its self-signed certificate); "
+                        "set: the channel to grpc-chat uses TLS; empty: insecure")
+          .env("GRPC_TLS_CA_FILE"),
+      ConfigKey::string(std::string(kServerNameKey), "",
+                        "name to check in the chat service's certificate instead of chat_host (a certificate "
+                        "made for another name); empty: chat_host")
+          .env("GRPC_TLS_SERVER_NAME"),
+  };
+}
+
+ChannelSecurity load_channel_security(const chathost::PluginConfig& config) {
+  ChannelSecurity security;
+  security.ca_file = config.get_string(kCaFileKey);
+  security.server_name = config.get_string(kServerNameKey);
+  if (security.ca_file.empty()) {
+    if (!security.server_name.empty()) config.reject(kServerNameKey, "needs chat_tls_ca_file (TLS is off without it)");
+    return security;
+  }
+  if (security.server_name.find_first_of(" /\t\r\n") != std::string::npos) {
+    config.reject(kServerNameKey, "expected a host name, got \"" + security.server_name + "\"");
+  }
+  auto trusted = read_trusted_certificates(security.ca_file);
+  if (!trusted.error.empty()) config.reject(kCaFileKey, trusted.error);
+  security.ca_pem = std::move(trusted.pem);
+  return security;
+}
+
+std::string ChannelSecurity::describe() const {
+  if (!tls()) return "insecure";
+  return "TLS, trusting " + ca_file + (server_name.empty() ? "" : ", certificate name " + server_name);
+}
+
+}  // namespace chat::tls

@@ -1,0 +1,62 @@
+// The config keys that turn TLS on, the same in every plugin, and what they
+// load. Off unless files are named: the development config leaves them empty;
+// docs/deployment.md, "TLS", has the setup of each hop.
+//
+//   listening side (grpc-chat, ws-proxy, history-http):
+//     tls_cert_file, tls_key_file        env <PREFIX>_TLS_CERT_FILE, <PREFIX>_TLS_KEY_FILE
+//   the bridges' channel to grpc-chat (ws-proxy, history-http):
+//     chat_tls_ca_file                   env GRPC_TLS_CA_FILE
+//     chat_tls_server_name               env GRPC_TLS_SERVER_NAME
+//
+// Every file is read and checked in configure(): a missing, unreadable or
+// wrong file is rejected through config.reject, naming the file and the key,
+// and the host exits before it opens any port.
+#pragma once
+
+#include <chathost/plugin.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chat::tls {
+
+// tls_cert_file and tls_key_file, for a plugin's config_keys(). `env_prefix`
+// names the variables ("GRPC" gives GRPC_TLS_CERT_FILE); `serves` says what
+// TLS protects in --help-config, e.g. "the WebSocket server (wss://)".
+std::vector<chathost::ConfigKey> server_config_keys(std::string_view env_prefix, std::string_view serves);
+
+// The server's certificate chain and private key, read and checked.
+struct ServerCertificate {
+  std::string cert_file;
+  std::string key_file;
+  std::string chain_pem;
+  std::string key_pem;
+};
+
+// For configure(): nullopt when neither key is set (TLS off). Both must be
+// set, name readable PEM files, and the key must be the certificate's.
+std::optional<ServerCertificate> load_server_certificate(const chathost::PluginConfig& config);
+
+// chat_tls_ca_file and chat_tls_server_name, for a bridge's config_keys().
+std::vector<chathost::ConfigKey> channel_config_keys();
+
+// How a bridge reaches the chat service.
+struct ChannelSecurity {
+  // Empty: an insecure channel (the development default).
+  std::string ca_file;
+  std::string ca_pem;
+  // Set: the name checked in grpc-chat's certificate instead of the host
+  // the channel connects to.
+  std::string server_name;
+
+  bool tls() const { return !ca_pem.empty(); }
+  // For log lines: "TLS, trusting <file>" or "insecure".
+  std::string describe() const;
+};
+
+// For a bridge's configure(): reads and checks chat_tls_ca_file, if set.
+ChannelSecurity load_channel_security(const chathost::PluginConfig& config);
+
+}  // namespace chat::tls
