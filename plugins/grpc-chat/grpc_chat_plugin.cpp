@@ -6,6 +6,9 @@
 #include "room_registry.hpp"
 #include "store/history_store.hpp"
 
+#include "tls/grpc_credentials.hpp"
+#include "tls/tls_config.hpp"
+
 #include <chathost/plugin.hpp>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -74,7 +77,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
   std::string_view name() const override { return "grpc-chat"; }
 
   std::vector<ConfigKey> config_keys() const override {
-    return {
+    std::vector<ConfigKey> keys{
         ConfigKey::string("host", "0.0.0.0", "address to listen on").env("GRPC_HOST"),
         ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
         ConfigKey::string("store", "sqlite", "where messages live: sqlite (durable) or memory (lost at exit)")
@@ -99,6 +102,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
             .range(16, 10000000),
         ConfigKey::integer("drain_timeout_ms", 5000, "how long stopping waits for streams to finish").range(0, 600000),
     };
+    for (auto& key : chat::tls::server_config_keys("GRPC", "the gRPC port")) keys.push_back(std::move(key));
+    return keys;
   }
 
   void configure(chathost::PluginContext ctx) override {
@@ -120,6 +125,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
     retention_.max_messages_per_room = static_cast<std::uint64_t>(config.get_int("retention_max_messages"));
     retention_.max_age = std::chrono::seconds(config.get_int("retention_max_age_seconds"));
     drain_timeout_ = std::chrono::milliseconds(config.get_int("drain_timeout_ms"));
+    certificate_ = chat::tls::load_server_certificate(config);
 
     // Published through the host (history-http serves them at /metrics);
     // registered now so that they show, at zero, from the first scrape.
@@ -147,7 +153,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
     grpc::ServerBuilder builder;
     // gRPC shares ports by default; a second server on our port must fail instead.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.AddListeningPort(listen_address_, grpc::InsecureServerCredentials(), &bound_port_);
+    builder.AddListeningPort(listen_address_, chat::tls::server_credentials(certificate_), &bound_port_);
     builder.RegisterService(service_.get());
     builder.SetMaxReceiveMessageSize(max_receive_bytes_);
     server_ = builder.BuildAndStart();
@@ -161,8 +167,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
     if (retention_.max_messages_per_room > 0 || retention_.max_age.count() > 0) {
       sweeper_ = std::make_unique<RetentionSweeper>(*store_, retention_, log);
     }
-    log->info("serving chat.ChatService on {} ({} store{})", endpoints().front(), use_sqlite_ ? "sqlite" : "memory",
-              use_sqlite_ ? " " + store_path_ : "");
+    log->info("serving chat.ChatService on {} ({} store{}{})", endpoints().front(), use_sqlite_ ? "sqlite" : "memory",
+              use_sqlite_ ? " " + store_path_ : "",
+              certificate_ ? "; TLS, certificate " + certificate_->cert_file : "");
   }
 
   void stop() override {
@@ -221,6 +228,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
   ServiceLimits limits_;
   int max_receive_bytes_ = 64 * 1024;
   std::chrono::milliseconds drain_timeout_{5000};
+  // Set: the port speaks TLS only (tls_cert_file, tls_key_file).
+  std::optional<chat::tls::ServerCertificate> certificate_;
   int bound_port_ = 0;
   CommitStats committer_stats_;
   std::optional<CommitMetrics> commit_metrics_;
