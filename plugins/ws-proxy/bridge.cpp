@@ -3,6 +3,8 @@
 #include "chat_json.hpp"
 #include "ws_session.hpp"
 
+#include "tls/grpc_credentials.hpp"
+
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -21,8 +23,7 @@ std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::si
   args.SetInt("chat.ws_proxy.stream", static_cast<int>(index));
   const std::string host =
       options.chat_host.find(':') != std::string::npos ? "[" + options.chat_host + "]" : options.chat_host;
-  return grpc::CreateCustomChannel(host + ":" + std::to_string(options.chat_port), grpc::InsecureChannelCredentials(),
-                                   args);
+  return chat::tls::make_chat_channel(host + ":" + std::to_string(options.chat_port), options.chat_tls, args);
 }
 
 // The refused frame's identifiers, for its error; dropped when unusable.

@@ -2,6 +2,9 @@
 #pragma once
 
 #include "auth/jwt.hpp"
+#include "tls/tls_config.hpp"
+
+#include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -18,6 +21,12 @@ struct ProxyOptions {
   std::uint16_t listen_port = 8080;
   bool reuse_port = false;
   std::size_t threads = 1;
+  // Set when tls_cert_file and tls_key_file are: the port speaks wss://
+  // only, every connection a TLS handshake (within handshake_timeout) before
+  // its upgrade. Made by chat::tls::load_server_ssl_context (TLS 1.2+, no
+  // compression, the configured chain and key); shared by every session,
+  // which only reads it. nullptr: plain ws:// (the development default).
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
   // Exact Origin values accepted on the upgrade request; "*" accepts any.
   // A request without an Origin header (not a browser) is always accepted.
   std::vector<std::string> allowed_origins;
@@ -44,6 +53,8 @@ struct ProxyOptions {
   // Chat service side
   std::string chat_host = "127.0.0.1";
   std::uint16_t chat_port = 50051;
+  // chat_tls_ca_file, chat_tls_server_name: TLS on the channel, or insecure.
+  chat::tls::ChannelSecurity chat_tls;
   std::size_t upstream_streams = 2;
   std::size_t upstream_queue_limit = 65536;  // frames waiting for the chat service, per stream
   std::chrono::milliseconds reconnect_min{250};

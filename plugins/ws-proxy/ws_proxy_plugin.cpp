@@ -6,6 +6,8 @@
 #include "ws_listener.hpp"
 
 #include "auth/auth_config.hpp"
+#include "tls/ssl_context.hpp"
+#include "tls/tls_config.hpp"
 
 #include <chathost/plugin.hpp>
 
@@ -85,6 +87,10 @@ class WsProxyPlugin final : public chathost::Plugin {
         ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000),
     };
     for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
+    for (auto& key : chat::tls::server_config_keys("WS", "the WebSocket port (wss://)")) {
+      keys.push_back(std::move(key));
+    }
+    for (auto& key : chat::tls::channel_config_keys()) keys.push_back(std::move(key));
     return keys;
   }
 
@@ -130,6 +136,8 @@ class WsProxyPlugin final : public chathost::Plugin {
     o.reconnect_max = std::chrono::milliseconds(config.get_int("reconnect_max_ms"));
     if (o.reconnect_max < o.reconnect_min) config.reject("reconnect_max_ms", "must be at least reconnect_min_ms");
     o.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
+    o.tls_context = chat::tls::load_server_ssl_context(config);
+    o.chat_tls = chat::tls::load_channel_security(config);
   }
 
   void start() override {
@@ -160,9 +168,10 @@ class WsProxyPlugin final : public chathost::Plugin {
     if (!bridge_->wait_available(kStartupWait)) {
       log->warn("chat service at {} not reachable yet; serving WebSockets anyway and retrying", service);
     }
-    log->info("serving WebSockets on {} ({} threads); chat service {} over {} streams; origins: {}; tokens: {}",
+    log->info("serving WebSockets on {} ({} threads); chat service {} over {} streams ({}); origins: {}; tokens: {}",
               endpoints().front(), options_.threads, service, options_.upstream_streams,
-              join(options_.allowed_origins), options_.token_verifier ? "required" : "off");
+              options_.chat_tls.describe(), join(options_.allowed_origins),
+              options_.token_verifier ? "required" : "off");
   }
 
   void stop() override {
@@ -174,7 +183,8 @@ class WsProxyPlugin final : public chathost::Plugin {
   std::vector<std::string> endpoints() const override {
     const std::uint16_t port = bound_port_ != 0 ? bound_port_ : options_.listen_port;
     const std::string& host = options_.listen_host;
-    return {"ws://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port)};
+    const std::string scheme = options_.tls_context ? "wss://" : "ws://";
+    return {scheme + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port)};
   }
 
  private:
