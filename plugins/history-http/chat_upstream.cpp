@@ -1,5 +1,7 @@
 #include "chat_upstream.hpp"
 
+#include "tls/grpc_credentials.hpp"
+
 namespace chat::history_http {
 namespace {
 
@@ -35,14 +37,15 @@ const grpc::Status kStopping(grpc::StatusCode::CANCELLED, "history-http is stopp
 
 }  // namespace
 
-ChatUpstream::ChatUpstream(const std::string& target, std::chrono::milliseconds deadline)
+ChatUpstream::ChatUpstream(const std::string& target, const chat::tls::ChannelSecurity& security,
+                           std::chrono::milliseconds deadline)
     : target_(target), deadline_(deadline) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kConnectTimeoutMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
-  channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  channel_ = chat::tls::make_chat_channel(target_, security, args);
   chat_ = chat::ChatService::NewStub(channel_);
   health_ = grpc::health::v1::Health::NewStub(channel_);
 }

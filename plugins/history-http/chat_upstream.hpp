@@ -12,6 +12,8 @@
 #include "chat.grpc.pb.h"
 #include "health.grpc.pb.h"
 
+#include "tls/tls_config.hpp"
+
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -29,9 +31,10 @@ class ChatUpstream {
   using HistoryDone = std::function<void(const grpc::Status&, chat::GetChatHistoryResponse&&)>;
   using HealthDone = std::function<void(const grpc::Status&, bool serving)>;
 
-  // `target`: "host:port" of grpc-chat. Connects lazily: the chat service
-  // may be down at start.
-  ChatUpstream(const std::string& target, std::chrono::milliseconds deadline);
+  // `target`: "host:port" of grpc-chat, reached over TLS or not as
+  // `security` says. Connects lazily: the chat service may be down at start.
+  ChatUpstream(const std::string& target, const chat::tls::ChannelSecurity& security,
+               std::chrono::milliseconds deadline);
   ~ChatUpstream();
   ChatUpstream(const ChatUpstream&) = delete;
   ChatUpstream& operator=(const ChatUpstream&) = delete;

@@ -11,6 +11,8 @@
 #include "web_root.hpp"
 
 #include "auth/auth_config.hpp"
+#include "tls/ssl_context.hpp"
+#include "tls/tls_config.hpp"
 
 #include <chathost/plugin.hpp>
 
@@ -52,11 +54,11 @@ class HistoryHttpPlugin final : public chathost::Plugin {
             .range(0, 86400),
         ConfigKey::string("public_ws_url", "",
                           "WebSocket URL given to the page in /config.json; empty: ws://<host the page came "
-                          "from>:<ws_port>")
+                          "from>:<ws_port> (wss:// when this server has TLS)")
             .env("PUBLIC_WS_URL"),
         ConfigKey::string("public_history_url", "",
                           "history URL given to the page in /config.json; empty: http://<host:port the page came "
-                          "from>")
+                          "from> (https:// when this server has TLS)")
             .env("PUBLIC_HISTORY_URL"),
         ConfigKey::integer("ws_port", 8080, "port of the WebSocket bridge (ws-proxy), for the derived ws_url")
             .range(1, 65535)
@@ -70,6 +72,10 @@ class HistoryHttpPlugin final : public chathost::Plugin {
             .range(0, 64 << 20),
     };
     for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
+    for (auto& key : chat::tls::server_config_keys("HTTP", "the HTTP port (https://)")) {
+      keys.push_back(std::move(key));
+    }
+    for (auto& key : chat::tls::channel_config_keys()) keys.push_back(std::move(key));
     return keys;
   }
 
@@ -94,6 +100,8 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     if (chat_host.find(':') != std::string::npos && chat_host.front() != '[') chat_host = "[" + chat_host + "]";
     upstream_target_ = chat_host + ":" + std::to_string(config.get_int("chat_port"));
     upstream_deadline_ = std::chrono::milliseconds(config.get_int("upstream_deadline_ms"));
+    upstream_security_ = chat::tls::load_channel_security(config);
+    tls_ = chat::tls::load_server_ssl_context(config);
 
     const std::string web_root = config.get_string("web_root");
     web_root_path_ = web_root.empty() ? std::filesystem::path(ctx_.share_dir) / "web" : std::filesystem::path(web_root);
@@ -116,6 +124,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     }
     api_settings_.ws_port = static_cast<std::uint16_t>(config.get_int("ws_port"));
     api_settings_.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
+    api_settings_.tls = tls_ != nullptr;
 
     threads_ = static_cast<std::size_t>(config.get_int("threads"));
     limits_.request_timeout = std::chrono::milliseconds(config.get_int("request_timeout_ms"));
@@ -127,11 +136,11 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   }
 
   void start() override {
-    upstream_ = std::make_unique<ChatUpstream>(upstream_target_, upstream_deadline_);
+    upstream_ = std::make_unique<ChatUpstream>(upstream_target_, upstream_security_, upstream_deadline_);
     web_root_ = std::make_unique<WebRoot>(web_root_path_);
     api_ = std::make_unique<HttpApi>(api_settings_, *upstream_, *web_root_, *metrics_, ctx_.metrics, ctx_.logger);
     try {
-      server_ = std::make_unique<HttpServer>(tcp::endpoint(listen_address_, port_), threads_, *api_, limits_,
+      server_ = std::make_unique<HttpServer>(tcp::endpoint(listen_address_, port_), threads_, *api_, limits_, tls_,
                                              ctx_.logger);
     } catch (...) {
       stop_parts();
@@ -142,9 +151,10 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     if (!std::filesystem::is_regular_file(web_root_->path() / "client.html", ec)) {
       ctx_.logger->warn("no client.html in the web root {}: GET / answers 404", web_root_->path().string());
     }
-    ctx_.logger->info("serving history, page, health and metrics on {} (chat service at {}, web root {}, tokens {})",
-                      endpoints().front(), upstream_target_, web_root_->path().string(),
-                      api_settings_.token_verifier ? "required for /history" : "off");
+    ctx_.logger->info(
+        "serving history, page, health and metrics on {} (chat service at {}, {}; web root {}, tokens {})",
+        endpoints().front(), upstream_target_, upstream_security_.describe(), web_root_->path().string(),
+        api_settings_.token_verifier ? "required for /history" : "off");
   }
 
   void stop() override {
@@ -155,7 +165,8 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   std::vector<std::string> endpoints() const override {
     const tcp::endpoint endpoint = server_ ? server_->local_endpoint() : tcp::endpoint(listen_address_, port_);
     const auto address = endpoint.address();
-    return {"http://" + (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+    const std::string scheme = tls_ ? "https://" : "http://";
+    return {scheme + (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
             std::to_string(endpoint.port())};
   }
 
@@ -177,6 +188,9 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   unsigned short port_ = 0;
   std::string upstream_target_;
   std::chrono::milliseconds upstream_deadline_{3000};
+  chat::tls::ChannelSecurity upstream_security_;
+  // Set: https:// only (tls_cert_file, tls_key_file).
+  std::shared_ptr<net::ssl::context> tls_;
   std::filesystem::path web_root_path_;
   ApiSettings api_settings_;
   ConnectionLimits limits_;

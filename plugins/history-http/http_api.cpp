@@ -294,14 +294,19 @@ void HttpApi::serve_metrics(const std::shared_ptr<Exchange>& exchange) const {
 void HttpApi::serve_config(const Request& request, const tcp::endpoint& local,
                            const std::shared_ptr<Exchange>& exchange) const {
   // The page was loaded from this authority, so history is right here; the
-  // WebSocket is on the same host name at the ws-proxy's port. Public URLs
-  // from the config win (other host names, TLS-terminating proxies).
+  // WebSocket is on the same host name at the ws-proxy's port, over TLS when
+  // the page came over TLS (browsers refuse ws:// from an https:// page, so
+  // the proxy of an https history-http serves wss://). Public URLs from the
+  // config win (other host names, TLS-terminating proxies, mixed setups).
   const std::string authority = usable_host(request[http::field::host]).value_or(authority_of(local));
+  const std::string ws_scheme = settings_.tls ? "wss://" : "ws://";
+  const std::string http_scheme = settings_.tls ? "https://" : "http://";
   boost::json::object body;
   body["ws_url"] = settings_.public_ws_url.empty()
-                       ? "ws://" + hostname_of(authority) + ":" + std::to_string(settings_.ws_port)
+                       ? ws_scheme + hostname_of(authority) + ":" + std::to_string(settings_.ws_port)
                        : settings_.public_ws_url;
-  body["history_url"] = settings_.public_history_url.empty() ? "http://" + authority : settings_.public_history_url;
+  body["history_url"] =
+      settings_.public_history_url.empty() ? http_scheme + authority : settings_.public_history_url;
   // "token": the page must send a bearer token to /history and the WebSocket.
   body["auth"] = settings_.token_verifier ? "token" : "none";
   exchange->finish(json_response(http::status::ok, boost::json::serialize(body)));

@@ -37,6 +37,9 @@ struct ApiSettings {
   std::string public_ws_url;
   std::string public_history_url;
   std::uint16_t ws_port = 8080;
+  // history-http serves https:// (tls_cert_file): the derived URLs are
+  // https:// and wss:// (a page loaded over https may not open ws://).
+  bool tls = false;
   // Sent as Retry-After with a 503 (the chat service is unreachable).
   std::chrono::seconds retry_after{2};
   // Set: /history wants a valid bearer token (auth_secret_file); the page,

@@ -20,10 +20,12 @@ std::string describe(const tcp::endpoint& endpoint) {
 }  // namespace
 
 HttpServer::HttpServer(const tcp::endpoint& endpoint, std::size_t threads, const HttpApi& api,
-                       ConnectionLimits limits, std::shared_ptr<spdlog::logger> log)
+                       ConnectionLimits limits, std::shared_ptr<net::ssl::context> tls,
+                       std::shared_ptr<spdlog::logger> log)
     : thread_count_(threads),
       api_(api),
       limits_(limits),
+      tls_(std::move(tls)),
       log_(std::move(log)),
       io_(static_cast<int>(threads)),
       acceptor_(net::make_strand(io_)),
@@ -83,7 +85,11 @@ void HttpServer::on_accept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
-  std::make_shared<HttpSession>(std::move(socket), api_, limits_, log_)->run();
+  if (tls_) {
+    std::make_shared<HttpSession<TlsStream>>(std::move(socket), tls_, api_, limits_, log_)->run();
+  } else {
+    std::make_shared<HttpSession<PlainStream>>(std::move(socket), nullptr, api_, limits_, log_)->run();
+  }
   do_accept();
 }
 

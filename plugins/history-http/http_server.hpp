@@ -1,6 +1,6 @@
 // The listening side of history-http: an acceptor and a pool of threads
 // running one io_context; every connection gets its own strand and an
-// HttpSession.
+// HttpSession, over TLS (https://) when the server has a TLS context.
 #pragma once
 
 #include "http_api.hpp"
@@ -20,9 +20,9 @@ namespace chat::history_http {
 class HttpServer {
  public:
   // Binds and listens at once: throws std::runtime_error naming the address
-  // when it cannot.
+  // when it cannot. `tls`: serve https:// only with it; nullptr: http://.
   HttpServer(const tcp::endpoint& endpoint, std::size_t threads, const HttpApi& api, ConnectionLimits limits,
-             std::shared_ptr<spdlog::logger> log);
+             std::shared_ptr<net::ssl::context> tls, std::shared_ptr<spdlog::logger> log);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -42,6 +42,7 @@ class HttpServer {
   const std::size_t thread_count_;
   const HttpApi& api_;
   const ConnectionLimits limits_;
+  const std::shared_ptr<net::ssl::context> tls_;
   std::shared_ptr<spdlog::logger> log_;
   net::io_context io_;
   tcp::acceptor acceptor_;
