@@ -21,7 +21,10 @@ inline const std::vector<std::string>& host_variables() {
       // history-http
       "HTTP_HOST", "HTTP_PORT", "HTTP_ALLOWED_ORIGINS", "HTTP_WEB_ROOT", "PUBLIC_HISTORY_URL", "PUBLIC_WS_URL",
       // ws-proxy and history-http: bearer tokens
-      "AUTH_SECRET_FILE", "AUTH_LEEWAY_SECONDS"};
+      "AUTH_SECRET_FILE", "AUTH_LEEWAY_SECONDS",
+      // TLS: each plugin's port, and the bridges' channel to grpc-chat
+      "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE", "WS_TLS_CERT_FILE", "WS_TLS_KEY_FILE", "HTTP_TLS_CERT_FILE",
+      "HTTP_TLS_KEY_FILE", "GRPC_TLS_CA_FILE", "GRPC_TLS_SERVER_NAME"};
   return names;
 }
 
