@@ -12,8 +12,9 @@ constexpr std::uint32_t kMaxHistoryLimit = 1000;
 // everything outgoing goes through its StreamSession (one write in flight).
 class ChatStreamReactor final : public StreamReactor {
  public:
-  ChatStreamReactor(ChatServiceImpl& service, SessionPtr session) : service_(service), session_(std::move(session)) {
-    session_->attach(this, &incoming_);
+  ChatStreamReactor(ChatServiceImpl& service, grpc::CallbackServerContext* context, SessionPtr session)
+      : service_(service), session_(std::move(session)) {
+    session_->attach(this, context, &incoming_);
     StartRead(&incoming_);
   }
 
@@ -111,13 +112,13 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerCo
   return finish_now(context, grpc::Status::OK);
 }
 
-StreamReactor* ChatServiceImpl::Chat(grpc::CallbackServerContext* /*context*/) {
+StreamReactor* ChatServiceImpl::Chat(grpc::CallbackServerContext* context) {
   auto session = std::make_shared<StreamSession>(next_session_id_++, limits_.stream_queue_limit,
                                                  limits_.max_pending_per_stream);
   rooms_.add_session(session);
   open_streams_.add(1);
   log_->debug("stream {} opened", session->id());
-  return new ChatStreamReactor(*this, std::move(session));
+  return new ChatStreamReactor(*this, context, std::move(session));
 }
 
 void ChatServiceImpl::stream_ended(const SessionPtr& session) {

@@ -137,9 +137,11 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
 
   for (std::size_t i = 0; i < stored.size(); ++i) {
     const SessionPtr& sender = fresh_pending[i]->sender;
-    // The ack first, so a sender knows its message before it sees the echo.
-    if (sender->speaks_events()) sender->send(ack_event(stored[i], false));
-    rooms_.deliver(stored[i]);
+    if (sender->speaks_events()) {
+      rooms_.deliver(stored[i], sender, ack_event(stored[i], false));
+    } else {
+      rooms_.deliver(stored[i]);
+    }
   }
   metrics_.stored.inc(stored.size());
   {

@@ -169,19 +169,23 @@ bool RoomRegistry::leave(const SessionPtr& session, const std::string& room_id, 
   return true;
 }
 
-void RoomRegistry::deliver(const store::StoredMessage& message) {
+void RoomRegistry::deliver(const store::StoredMessage& message, const SessionPtr& sender, const Event& ack) {
   ChatStream frame;
   *frame.mutable_chat_message() = to_proto(message);
   auto event = encode(frame);
 
   std::lock_guard lock(mutex_);
   known_users_.insert(message.sender_id);
+  // Nobody listening: a later join reads the store. A sequence the room
+  // already counts: the room was created (from the store) after this commit.
   auto it = rooms_.find(message.room_id);
-  if (it == rooms_.end()) return;  // nobody listening; a later join reads the store
-  Room& room = it->second;
-  if (message.sequence <= room.last_sequence) return;  // the room was created after this commit
-  room.last_sequence = message.sequence;
-  for (const auto& [id, member] : room.members) member.session->send(event);
+  Room* room = it == rooms_.end() || message.sequence <= it->second.last_sequence ? nullptr : &it->second;
+  if (room != nullptr) room->last_sequence = message.sequence;
+  // The ack after the room counts the message (a join that follows the ack
+  // includes it) and before the echo (the sender knows its message first).
+  if (sender != nullptr) sender->send(ack);
+  if (room == nullptr) return;
+  for (const auto& [id, member] : room->members) member.session->send(event);
 }
 
 void RoomRegistry::remember_user(const std::string& user) {

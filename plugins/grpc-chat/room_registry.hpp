@@ -43,7 +43,8 @@ class RoomRegistry {
   bool leave(const SessionPtr& session, const std::string& room, const std::string& user);
 
   // Called by the committer, in sequence order per room, after the commit.
-  void deliver(const store::StoredMessage& message);
+  // `ack`, when given, goes to `sender` once the room counts the message.
+  void deliver(const store::StoredMessage& message, const SessionPtr& sender = nullptr, const Event& ack = nullptr);
 
   // Users: anyone who joined or sent, and everyone in the store.
   void remember_user(const std::string& user);

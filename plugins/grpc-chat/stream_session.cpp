@@ -10,15 +10,18 @@ Event encode(const ChatStream& frame) {
   return buffer;
 }
 
-void StreamSession::attach(StreamReactor* reactor, grpc::ByteBuffer* read_buffer) {
+void StreamSession::attach(StreamReactor* reactor, grpc::CallbackServerContext* context,
+                           grpc::ByteBuffer* read_buffer) {
   std::lock_guard lock(mutex_);
   reactor_ = reactor;
+  context_ = context;
   read_buffer_ = read_buffer;
 }
 
 void StreamSession::detach() {
   std::lock_guard lock(mutex_);
   reactor_ = nullptr;
+  context_ = nullptr;
   read_buffer_ = nullptr;
   queue_.clear();
 }
@@ -27,9 +30,16 @@ bool StreamSession::send(Event event) {
   std::lock_guard lock(mutex_);
   if (reactor_ == nullptr || finish_status_) return false;
   if (queue_.size() >= queue_limit_) {
-    queue_.clear();
+    // Keep only the write in flight: its buffer must live until OnWriteDone.
+    while (queue_.size() > (writing_ ? 1U : 0U)) queue_.pop_back();
     finish_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                   "stream too slow: " + std::to_string(queue_limit_) + " events queued");
+    // The write in flight may never complete (a client that reads nothing,
+    // and set no deadline): cancelling completes it with ok = false, so the
+    // call ends either way; such a client sees CANCELLED, not the status.
+    // Safe under the lock: gRPC runs a bidi reactor's reactions on its own
+    // threads, never inline in TryCancel.
+    if (writing_ && context_ != nullptr) context_->TryCancel();
     maybe_finish_locked();
     return false;
   }

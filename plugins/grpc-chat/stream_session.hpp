@@ -41,11 +41,13 @@ class StreamSession {
 
   // Queues an event; false when the stream is finishing or gone. A stream
   // whose queue is full is finished with RESOURCE_EXHAUSTED: its owner
-  // reconnects and recovers with Join.since.
+  // reconnects and recovers with Join.since. With a write still in flight
+  // (which a client that never reads never completes) the call is cancelled
+  // instead, so it ends all the same.
   bool send(Event event);
 
   // --- called by the reactor
-  void attach(StreamReactor* reactor, grpc::ByteBuffer* read_buffer);
+  void attach(StreamReactor* reactor, grpc::CallbackServerContext* context, grpc::ByteBuffer* read_buffer);
   void on_write_done(bool ok);
   // Ends the stream with `status` once queued events are written and every
   // message it sent is committed. `drop_queue`: the peer is gone, skip the rest.
@@ -70,6 +72,7 @@ class StreamSession {
 
   std::mutex mutex_;
   StreamReactor* reactor_ = nullptr;
+  grpc::CallbackServerContext* context_ = nullptr;  // while reactor_ is set
   grpc::ByteBuffer* read_buffer_ = nullptr;
   std::deque<Event> queue_;
   bool writing_ = false;

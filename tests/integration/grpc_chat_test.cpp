@@ -551,6 +551,37 @@ TEST_F(GrpcChatTest, HistoryLimitDefaultsToFiftyAndAllowsAThousand) {
   EXPECT_FALSE(page.has_more());
 }
 
+TEST_F(GrpcChatTest, AStreamThatNeverReadsAndSetNoDeadlineIsEndedAndTheRoomCarriesOn) {
+  ChatHost host(dir_.path(), std::string(kMemory) + "stream_queue_limit = 20\n");
+  // Its own connection: a reader that stalls a shared one would stall everyone on it.
+  grpc::ChannelArguments own;
+  own.SetInt("chat-test-own-connection", 1);
+  auto deaf_channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(host.port()),
+                                                grpc::InsecureChannelCredentials(), own);
+  auto stub = chat::ChatService::NewStub(deaf_channel);
+  grpc::ClientContext context;  // no deadline, and it never reads
+  auto deaf = stub->Chat(&context);
+  ASSERT_TRUE(deaf->Write(join("flood", "deaf")));
+
+  ChatStreamClient talker(host.channel());
+  talker.send(join("flood", "talker"));
+  ASSERT_TRUE(talker.wait_for(is_presence("flood", Presence::SNAPSHOT)));
+  // Enough to fill the deaf client's flow-control windows and then its queue
+  // of 20; a few at a time, so the talker's own queue stays short.
+  const std::string page(4000, 'x');
+  for (int batch = 0; batch < 1000; ++batch) {
+    const std::string prefix = "f" + std::to_string(batch) + "-";
+    for (int i = 0; i < 5; ++i) talker.send(chat_message("flood", "talker", page, prefix + std::to_string(i)));
+    ASSERT_TRUE(talker.wait_for(is_ack_for(prefix + "4"))) << "batch " << batch;
+    if (talker.wait_for(is_presence("flood", Presence::LEFT, "deaf"), 0ms)) break;
+  }
+  // grpc-chat ended the call: the room saw the deaf user leave, and the talker carries on.
+  ASSERT_TRUE(talker.wait_for(is_presence("flood", Presence::LEFT, "deaf"), 10s));
+  talker.send(chat_message("flood", "talker", "still here", "last"));
+  EXPECT_TRUE(talker.wait_for(is_ack_for("last")));
+  context.TryCancel();
+}
+
 TEST_F(GrpcChatTest, MessagesOverTheReceiveLimitAreResourceExhausted) {
   ChatHost host(dir_.path(), std::string(kMemory) + "max_receive_bytes = 4096\n");
   chat::GetChatHistoryResponse page;
