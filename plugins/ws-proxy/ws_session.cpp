@@ -169,11 +169,32 @@ void WsSession::refuse(unsigned status, std::string_view why, std::string_view e
   handshake_answer_ += body;
   net::async_write(socket_, net::buffer(handshake_answer_),
                    [self = shared_from_this()](error_code ec, std::size_t /*bytes*/) {
-                     if (ec) self->fail(ec, "writing a refusal");
+                     if (ec) {
+                       self->fail(ec, "writing a refusal");
+                       return self->hard_close();
+                     }
                      error_code ignored;
                      self->socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-                     self->end();
+                     self->arm_timer(std::chrono::seconds(1));  // the most the drain may take
+                     self->drain_then_close();
                    });
+}
+
+void WsSession::drain_then_close() {
+  // Closing with unread bytes (a request cut short at the header limit)
+  // would reset the connection and could destroy the answer before the
+  // client reads it: read to the client's end first, for a second at most.
+  socket_.async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+    if (ec || self->ended_) return self->hard_close();
+    std::size_t capacity = 0;
+    char* scratch = read_scratch(capacity);
+    self->socket_.non_blocking(true, ec);
+    const std::size_t bytes = self->socket_.read_some(net::buffer(scratch, capacity), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again || (!ec && bytes > 0)) {
+      return self->drain_then_close();
+    }
+    self->hard_close();
+  });
 }
 
 void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
@@ -434,8 +455,10 @@ void WsSession::arm_timer(Clock::duration after) {
 void WsSession::on_timer(error_code ec) {
   if (ec || ended_) return;
   if (!opened_) {
-    bridge_.log()->debug("connection {} ({}): no upgrade request within {} s; dropped", id_, peer_,
-                         bridge_.options().handshake_timeout.count());
+    if (handshake_answer_.empty()) {
+      bridge_.log()->debug("connection {} ({}): no upgrade request within {} s; dropped", id_, peer_,
+                           bridge_.options().handshake_timeout.count());
+    }
     return hard_close();
   }
   if (closing_) {

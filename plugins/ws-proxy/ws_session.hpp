@@ -68,6 +68,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void accept();
   void refuse(unsigned status, std::string_view why, std::string_view extra_headers = {});
   void on_handshake_written(boost::system::error_code ec, std::size_t bytes);
+  void drain_then_close();
 
   // Reading
   void do_read();

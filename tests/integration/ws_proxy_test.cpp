@@ -12,6 +12,8 @@
 #include "local_room.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -693,6 +695,133 @@ TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
   EXPECT_EQ(ws_path.status, 101);
 
   // Nobody already connected noticed.
+  alice->send(chat_message("r", "alice", "still fine", "a1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(alice->events_matching(is_error()).empty());
+}
+
+// A WebSocket peer on a bare TCP socket, for what no well-behaved client
+// library sends: requests and frames written byte by byte.
+class RawPeer {
+ public:
+  explicit RawPeer(std::uint16_t port) : socket_(io_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  }
+
+  // Sends `request` and returns the response's head (status line and headers).
+  std::string request(const std::string& request) {
+    boost::asio::write(socket_, boost::asio::buffer(request));
+    boost::system::error_code ec;
+    const auto end = boost::asio::read_until(socket_, boost::asio::dynamic_buffer(buffer_), "\r\n\r\n", ec);
+    std::string head = buffer_.substr(0, end);
+    buffer_.erase(0, end);
+    return head;
+  }
+
+  std::string upgrade(const std::string& extra_headers = "") {
+    return request("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+                   extra_headers + "\r\n");
+  }
+
+  void send_bytes(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
+
+  // Reads frames until a close frame; its code, or 0 if the connection ended without one.
+  int read_close_code() {
+    for (;;) {
+      if (!fill(2)) return 0;
+      const auto opcode = static_cast<unsigned char>(buffer_[0]) & 0x0F;
+      std::size_t length = static_cast<unsigned char>(buffer_[1]) & 0x7F;
+      std::size_t header = 2;
+      if (length == 126) {
+        if (!fill(4)) return 0;
+        length = (static_cast<unsigned char>(buffer_[2]) << 8) | static_cast<unsigned char>(buffer_[3]);
+        header = 4;
+      }
+      if (!fill(header + length)) return 0;
+      if (opcode == 0x8) {
+        return length < 2 ? 1005
+                          : (static_cast<unsigned char>(buffer_[header]) << 8) |
+                                static_cast<unsigned char>(buffer_[header + 1]);
+      }
+      buffer_.erase(0, header + length);
+    }
+  }
+
+ private:
+  bool fill(std::size_t bytes) {
+    boost::system::error_code ec;
+    while (buffer_.size() < bytes && !ec) {
+      char chunk[4096];
+      const auto got = socket_.read_some(boost::asio::buffer(chunk), ec);
+      buffer_.append(chunk, got);
+    }
+    return buffer_.size() >= bytes;
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string buffer_;
+};
+
+// A client frame with the mask bit as given (clients must mask).
+std::string raw_frame(unsigned char first_byte, const std::string& payload, bool masked = true) {
+  std::string frame;
+  frame.push_back(static_cast<char>(first_byte));
+  frame.push_back(static_cast<char>((masked ? 0x80 : 0x00) | payload.size()));
+  if (masked) frame.append("\0\0\0\0", 4);  // a zero mask leaves the payload as it is
+  return frame + payload;
+}
+
+TEST_F(WsProxyTest, BadUpgradeRequestsAndProtocolErrorsGetTheirAnswersAndOthersCarryOn) {
+  auto host = all_in_one(dir_.path());
+  auto alice = joined_client(*host, "alice", "r");
+
+  auto status_of = [](const std::string& head) { return head.substr(0, head.find("\r\n")); };
+  EXPECT_EQ(status_of(RawPeer(host->ws_port()).upgrade()), "HTTP/1.1 101 Switching Protocols");
+  const auto accept = RawPeer(host->ws_port()).upgrade();
+  EXPECT_NE(accept.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << accept;
+  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")),
+            "HTTP/1.1 426 Upgrade Required");
+  const auto version = RawPeer(host->ws_port())
+                           .request("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+  EXPECT_EQ(status_of(version), "HTTP/1.1 426 Upgrade Required");
+  EXPECT_NE(version.find("Sec-WebSocket-Version: 13"), std::string::npos) << version;
+  EXPECT_EQ(status_of(RawPeer(host->ws_port())
+                          .request("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                   "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n")),
+            "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(status_of(RawPeer(host->ws_port()).upgrade("X-Padding: " + std::string(9000, 'p') + "\r\n")),
+            "HTTP/1.1 431 Request Header Fields Too Large");
+  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request("GET /?user=x&room=%zz HTTP/1.1\r\nHost: x\r\n"
+                                                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                                       "Sec-WebSocket-Version: 13\r\n\r\n")),
+            "HTTP/1.1 400 Bad Request");
+
+  // On an open connection: each protocol error closes it with its code.
+  const std::vector<std::pair<std::string, int>> cases = {
+      {raw_frame(0x81, "unmasked", /*masked=*/false), 1002},
+      {raw_frame(0xC1, "reserved bit"), 1002},
+      {raw_frame(0x83, "opcode 3"), 1002},
+      {raw_frame(0x80, "continuation of nothing"), 1002},
+      {raw_frame(0x09, "fragmented ping"), 1002},
+      {raw_frame(0x81, "not UTF-8 \xff"), 1007},
+      {raw_frame(0x88, std::string("\x03\xe8", 2)), 1000},  // the client's own close, echoed
+  };
+  for (const auto& [bytes, code] : cases) {
+    RawPeer peer(host->ws_port());
+    ASSERT_EQ(status_of(peer.upgrade()), "HTTP/1.1 101 Switching Protocols");
+    peer.send_bytes(bytes);
+    EXPECT_EQ(peer.read_close_code(), code) << "after frame of " << bytes.size() << " bytes";
+  }
+  // A ping is answered; the connection lives on.
+  RawPeer pinger(host->ws_port());
+  ASSERT_EQ(status_of(pinger.upgrade()), "HTTP/1.1 101 Switching Protocols");
+  pinger.send_bytes(raw_frame(0x89, "are you there") + raw_frame(0x88, std::string("\x03\xe8", 2)));
+  EXPECT_EQ(pinger.read_close_code(), 1000);
+
   alice->send(chat_message("r", "alice", "still fine", "a1"));
   ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
   EXPECT_TRUE(alice->events_matching(is_error()).empty());
