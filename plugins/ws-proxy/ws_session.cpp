@@ -5,6 +5,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/string.hpp>
@@ -33,6 +34,8 @@ constexpr std::size_t kFramesPerWrite = 62;
 constexpr std::size_t kKeptSlots = 8;
 // Reads per wake-up before letting other connections of the thread have a turn.
 constexpr int kReadsPerTurn = 4;
+// A TLS session's read buffer: one TLS record.
+constexpr std::size_t kTlsReadBuffer = 16 * 1024;
 
 // What every connection of an I/O thread reads into: an idle connection owns no buffer.
 char* read_scratch(std::size_t& size) {
@@ -60,12 +63,37 @@ WsSession::WsSession(net::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_
   error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
   if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+  if (const auto& context = bridge.options().tls_context) {
+    tls_ = std::make_unique<net::ssl::stream<net::ip::tcp::socket&>>(socket_, *context);
+  }
 }
 
 WsSession::~WsSession() = default;
 
 void WsSession::run() {
-  net::dispatch(socket_.get_executor(), beast::bind_front_handler(&WsSession::do_read_request, shared_from_this()));
+  net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+    if (!self->tls_) return self->do_read_request();
+    self->arm_timer(self->bridge_.options().handshake_timeout);
+    self->tls_->async_handshake(net::ssl::stream_base::server,
+                                beast::bind_front_handler(&WsSession::on_tls_handshake, self));
+  });
+}
+
+void WsSession::on_tls_handshake(error_code ec) {
+  if (ec) {
+    fail(ec, "TLS handshake");
+    return hard_close();
+  }
+  do_read_request();
+}
+
+template <class Buffers, class Handler>
+void WsSession::write_out(const Buffers& buffers, Handler&& handler) {
+  if (tls_) {
+    net::async_write(*tls_, buffers, std::forward<Handler>(handler));
+  } else {
+    net::async_write(socket_, buffers, std::forward<Handler>(handler));
+  }
 }
 
 void WsSession::fail(error_code ec, const char* what) {
@@ -81,8 +109,12 @@ void WsSession::do_read_request() {
   request_.emplace();
   request_->header_limit(kHeaderLimit);
   arm_timer(bridge_.options().handshake_timeout);
-  http::async_read(socket_, *request_buffer_, *request_,
-                   beast::bind_front_handler(&WsSession::on_read_request, shared_from_this()));
+  auto handler = beast::bind_front_handler(&WsSession::on_read_request, shared_from_this());
+  if (tls_) {
+    http::async_read(*tls_, *request_buffer_, *request_, std::move(handler));
+  } else {
+    http::async_read(socket_, *request_buffer_, *request_, std::move(handler));
+  }
 }
 
 void WsSession::on_read_request(error_code ec, std::size_t /*bytes*/) {
@@ -151,8 +183,8 @@ void WsSession::accept() {
   handshake_answer_ += "\r\nServer: ";
   handshake_answer_ += kServerName;
   handshake_answer_ += "\r\n\r\n";
-  net::async_write(socket_, net::buffer(handshake_answer_),
-                   beast::bind_front_handler(&WsSession::on_handshake_written, shared_from_this()));
+  write_out(net::buffer(handshake_answer_),
+            beast::bind_front_handler(&WsSession::on_handshake_written, shared_from_this()));
 }
 
 void WsSession::refuse(unsigned status, std::string_view why, std::string_view extra_headers) {
@@ -167,10 +199,9 @@ void WsSession::refuse(unsigned status, std::string_view why, std::string_view e
   handshake_answer_ += extra_headers;
   handshake_answer_ += "\r\n";
   handshake_answer_ += body;
-  net::async_write(socket_, net::buffer(handshake_answer_),
-                   [self = shared_from_this()](error_code ec, std::size_t /*bytes*/) {
-                     if (ec) {
-                       self->fail(ec, "writing a refusal");
+  write_out(net::buffer(handshake_answer_), [self = shared_from_this()](error_code ec, std::size_t /*bytes*/) {
+                     if (ec || self->tls_) {
+                       if (ec) self->fail(ec, "writing a refusal");
                        return self->hard_close();
                      }
                      error_code ignored;
@@ -210,7 +241,11 @@ void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
   request_buffer_.reset();
 
   error_code ignored;
-  socket_.non_blocking(true, ignored);  // reads happen when the socket is readable, never blocking
+  if (tls_) {
+    tls_read_buffer_ = std::make_unique<char[]>(kTlsReadBuffer);
+  } else {
+    socket_.non_blocking(true, ignored);  // reads happen when the socket is readable, never blocking
+  }
   opened_ = true;
   last_heard_ = Clock::now();
   bridge_.opened(shared_from_this(), target_);
@@ -223,6 +258,11 @@ void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
 // Reading
 
 void WsSession::do_read() {
+  if (tls_) {
+    tls_->async_read_some(net::buffer(tls_read_buffer_.get(), kTlsReadBuffer),
+                          beast::bind_front_handler(&WsSession::on_tls_read, shared_from_this()));
+    return;
+  }
   socket_.async_wait(net::ip::tcp::socket::wait_read,
                      beast::bind_front_handler(&WsSession::on_readable, shared_from_this()));
 }
@@ -251,6 +291,18 @@ void WsSession::on_readable(error_code ec) {
   do_read();
 }
 
+void WsSession::on_tls_read(error_code ec, std::size_t bytes) {
+  if (ec) {
+    fail(ec, "read");
+    return hard_close();
+  }
+  if (ended_) return;
+  last_heard_ = Clock::now();
+  pinged_ = false;
+  if (!consume(tls_read_buffer_.get(), bytes)) return;
+  do_read();
+}
+
 bool WsSession::consume(char* data, std::size_t size) {
   frames_.feed(data, size, [this](const ws::Event& event) { on_event(event); });
   return reading_ && !ended_;
@@ -272,7 +324,7 @@ void WsSession::on_event(const ws::Event& event) {
       bridge_.log()->debug("connection {} ({}): closed by the client ({})", id_, peer_, event.code);
       reading_ = false;
       peer_closed_ = true;
-      if (close_written_) return hard_close();
+      if (close_written_) return finish_close();
       // Answer with the same code, after nothing else.
       {
         std::lock_guard lock(out_mutex_);
@@ -389,6 +441,7 @@ void WsSession::do_write() {
       if (outbox_.capacity() > kKeptSlots) std::vector<Frame>().swap(outbox_);
       if (in_flight_.capacity() > kKeptSlots) std::vector<Frame>().swap(in_flight_);
       if (buffers_.capacity() > kKeptSlots + 2) std::vector<net::const_buffer>().swap(buffers_);
+      if (tls_write_buffer_.capacity() > kTlsReadBuffer) std::string().swap(tls_write_buffer_);
       return;
     }
     close_in_flight_ = close_due;
@@ -404,8 +457,15 @@ void WsSession::do_write() {
     buffers_.push_back(net::buffer(wire.data(), wire.size()));
   }
   if (close_in_flight_) buffers_.push_back(net::buffer(close_frame_));
-  net::async_write(socket_, std::span<const net::const_buffer>(buffers_),
-                   beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+  auto handler = beast::bind_front_handler(&WsSession::on_write, shared_from_this());
+  if (tls_) {
+    // OpenSSL writes one buffer at a time: one copy makes the batch one TLS write.
+    tls_write_buffer_.clear();
+    for (const auto& buffer : buffers_) tls_write_buffer_.append(static_cast<const char*>(buffer.data()), buffer.size());
+    net::async_write(*tls_, net::buffer(tls_write_buffer_), std::move(handler));
+  } else {
+    net::async_write(socket_, std::span<const net::const_buffer>(buffers_), std::move(handler));
+  }
 }
 
 void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
@@ -428,11 +488,7 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
     close_written_ = true;
     // The client's close frame has come (or it broke the protocol): done.
     // Else wait for it, reading, until the close deadline.
-    if (peer_closed_) {
-      error_code ignored;
-      socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-      return hard_close();
-    }
+    if (peer_closed_) return finish_close();
   }
   do_write();
 }
@@ -526,6 +582,18 @@ void WsSession::do_close(ws::CloseCode code, std::string_view reason, bool flush
   // that reads nothing never lets it out and is cut off then.
   arm_timer(bridge_.options().handshake_timeout);
   if (start) do_write();
+}
+
+void WsSession::finish_close() {
+  // Both close frames are through: end TLS with its close_notify (the close
+  // deadline still bounds it), or TCP with a FIN.
+  if (tls_) {
+    tls_->async_shutdown([self = shared_from_this()](error_code) { self->hard_close(); });
+    return;
+  }
+  error_code ignored;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  hard_close();
 }
 
 void WsSession::hard_close() {

@@ -16,6 +16,11 @@
 // any thread may call. The outgoing queue holds shared frames and is
 // bounded: a client that does not read fast enough is closed with 1008
 // (policy violation) and one log line, and nobody else waits for it.
+//
+// With a certificate (wss://) the same session runs over TLS: the TLS
+// handshake comes first, reads go through OpenSSL into a buffer of the
+// session's own, and a batch of frames is copied into one buffer so it
+// still leaves in one TLS write.
 #pragma once
 
 #include "bridge.hpp"
@@ -24,6 +29,7 @@
 #include "ws_codec.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -63,6 +69,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   using Clock = std::chrono::steady_clock;
 
   // The upgrade
+  void on_tls_handshake(boost::system::error_code ec);
   void do_read_request();
   void on_read_request(boost::system::error_code ec, std::size_t bytes);
   void accept();
@@ -73,6 +80,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   // Reading
   void do_read();
   void on_readable(boost::system::error_code ec);
+  void on_tls_read(boost::system::error_code ec, std::size_t bytes);
   // Returns false once no more should be read.
   bool consume(char* data, std::size_t size);
   void on_event(const ws::Event& event);
@@ -80,6 +88,8 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void refuse_fast_frame(std::string_view text, bool is_text);
 
   // Writing
+  template <class Buffers, class Handler>
+  void write_out(const Buffers& buffers, Handler&& handler);
   void queue_control(std::string frame);
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
@@ -93,11 +103,16 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
 
   // Closing. `flush`: write what is queued first (a slow client gets nothing more).
   void do_close(ws::CloseCode code, std::string_view reason, bool flush);
+  void finish_close();
   void hard_close();
   void end();
   void fail(boost::system::error_code ec, const char* what);
 
   boost::asio::ip::tcp::socket socket_;
+  // wss:// only: TLS over socket_, and what it reads into.
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  std::unique_ptr<char[]> tls_read_buffer_;
+  std::string tls_write_buffer_;
   boost::asio::steady_timer timer_;
   Bridge& bridge_;
   const std::uint64_t id_;

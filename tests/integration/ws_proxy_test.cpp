@@ -5,6 +5,7 @@
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
+#include "support/test_tls.hpp"
 #include "support/ws_client.hpp"
 
 #include "auth/jwt.hpp"
@@ -13,10 +14,14 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -92,7 +97,7 @@ class Host {
       auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"));
       if (ready) {
         std::smatch ws;
-        if (std::regex_search(ready->line, ws, std::regex(R"(ws-proxy ws://127\.0\.0\.1:(\d+))"))) {
+        if (std::regex_search(ready->line, ws, std::regex(R"(ws-proxy wss?://127\.0\.0\.1:(\d+))"))) {
           ws_port_ = static_cast<std::uint16_t>(std::stoi(ws[1]));
         }
         return;
@@ -999,6 +1004,47 @@ TEST_F(WsProxyTest, AnExpiringTokenClosesItsConnectionWith1008) {
   // The other connection carries on.
   lasting.send(chat_message("r", "lasting", "still here", "l1"));
   ASSERT_TRUE(lasting.wait_for(is_message_id("l1")));
+}
+
+TEST_F(WsProxyTest, WithACertificateTheProxySpeaksWssAndTheChatWorks) {
+  namespace ssl = boost::asio::ssl;
+  namespace websocket = boost::beast::websocket;
+  const auto cert = make_self_signed_certificate(dir_.path());
+  auto host = all_in_one(dir_.path(), "tls_cert_file = \"" + cert.cert_file.string() + "\"\ntls_key_file = \"" +
+                                          cert.key_file.string() + "\"\n");
+  ASSERT_TRUE(host->process().wait_for_line(std::regex(R"(serving WebSockets on wss://)"), 1s))
+      << host->process().output();
+
+  boost::asio::io_context io;
+  ssl::context trust(ssl::context::tls_client);
+  trust.add_certificate_authority(boost::asio::buffer(cert.cert_pem));
+  trust.set_verify_mode(ssl::verify_peer);
+  websocket::stream<boost::beast::ssl_stream<boost::asio::ip::tcp::socket>> ws(io, trust);
+  // SNI, as SSL_set_tlsext_host_name does (a macro with a C cast).
+  char server_name[] = "localhost";
+  ASSERT_EQ(SSL_ctrl(ws.next_layer().native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                     server_name),
+            1);
+  ws.next_layer().set_verify_callback(ssl::host_name_verification("localhost"));
+  boost::beast::get_lowest_layer(ws).connect({boost::asio::ip::make_address("127.0.0.1"), host->ws_port()});
+  ws.next_layer().handshake(ssl::stream_base::client);
+  ws.handshake("localhost", "/?user=alice&room=r");
+  ws.text(true);
+  // Several frames at once, so some go out in one batch.
+  for (int i = 0; i < 5; ++i) ws.write(boost::asio::buffer(exercise_frame("t" + std::to_string(i), "r", "alice", "over TLS")));
+  std::set<std::string> echoed;
+  for (int frames = 0; frames < 50 && echoed.size() < 5; ++frames) {
+    boost::beast::flat_buffer buffer;
+    ws.read(buffer);
+    ChatStream event;
+    ASSERT_TRUE(chat::json::decode(boost::beast::buffers_to_string(buffer.data()), event).empty());
+    if (event.has_chat_message()) echoed.insert(event.chat_message().id());
+  }
+  EXPECT_EQ(echoed, (std::set<std::string>{"t0", "t1", "t2", "t3", "t4"}));
+  ws.close(websocket::close_code::normal);
+
+  // Plain ws:// to that port gets no upgrade.
+  EXPECT_NE(try_upgrade(host->ws()).status, 101);
 }
 
 // How many threads of process `pid` carry the name `name`.
