@@ -68,9 +68,6 @@ class FrameParser {
   // for every later call.
   bool feed(char* data, std::size_t size, const Handler& on_event);
 
-  // Bytes held for a frame or message still incomplete (for memory accounting).
-  std::size_t buffered() const { return pending_.capacity() + message_.capacity(); }
-
  private:
   // Parses whole frames from [data, data + size); returns how many bytes it used.
   std::size_t parse(char* data, std::size_t size, const Handler& on_event);
