@@ -101,6 +101,16 @@ class GrpcChatPlugin final : public chathost::Plugin {
         ConfigKey::integer("stream_queue_limit", 100000, "events queued for one stream before it is dropped as too slow")
             .range(16, 10000000),
         ConfigKey::integer("drain_timeout_ms", 5000, "how long stopping waits for streams to finish").range(0, 600000),
+        ConfigKey::integer("keepalive_time_ms", 30000,
+                           "ping each client connection this often, also with no call open")
+            .range(1000, 24 * 3600 * 1000),
+        ConfigKey::integer("keepalive_timeout_ms", 10000,
+                           "a ping unanswered for this long drops the connection and ends its streams")
+            .range(1000, 3600 * 1000),
+        ConfigKey::integer("min_client_ping_interval_ms", 10000,
+                           "clients may ping this often without sending data (more often: GOAWAY too_many_pings); "
+                           "at most the bridges' chat_keepalive_time_ms")
+            .range(100, 24 * 3600 * 1000),
     };
     for (auto& key : chat::tls::server_config_keys("GRPC", "the gRPC port")) keys.push_back(std::move(key));
     return keys;
@@ -125,6 +135,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
     retention_.max_messages_per_room = static_cast<std::uint64_t>(config.get_int("retention_max_messages"));
     retention_.max_age = std::chrono::seconds(config.get_int("retention_max_age_seconds"));
     drain_timeout_ = std::chrono::milliseconds(config.get_int("drain_timeout_ms"));
+    keepalive_time_ms_ = static_cast<int>(config.get_int("keepalive_time_ms"));
+    keepalive_timeout_ms_ = static_cast<int>(config.get_int("keepalive_timeout_ms"));
+    min_client_ping_interval_ms_ = static_cast<int>(config.get_int("min_client_ping_interval_ms"));
     certificate_ = chat::tls::load_server_certificate(config);
 
     // Published through the host (history-http serves them at /metrics);
@@ -153,6 +166,16 @@ class GrpcChatPlugin final : public chathost::Plugin {
     grpc::ServerBuilder builder;
     // gRPC shares ports by default; a second server on our port must fail instead.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // A client that stops answering (a frozen bridge host, a link gone
+    // without a reset) is dropped after the keepalive's ping times out: its
+    // streams end, and its users leave their rooms, instead of holding them
+    // forever. Pings go on however long no data flows, and the clients'
+    // own keepalive pings are welcome down to min_client_ping_interval_ms.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_time_ms_);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms_);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, min_client_ping_interval_ms_);
     builder.AddListeningPort(listen_address_, chat::tls::server_credentials(certificate_), &bound_port_);
     builder.RegisterService(service_.get());
     builder.SetMaxReceiveMessageSize(max_receive_bytes_);
@@ -228,6 +251,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
   ServiceLimits limits_;
   int max_receive_bytes_ = 64 * 1024;
   std::chrono::milliseconds drain_timeout_{5000};
+  int keepalive_time_ms_ = 30000;
+  int keepalive_timeout_ms_ = 10000;
+  int min_client_ping_interval_ms_ = 10000;
   // Set: the port speaks TLS only (tls_cert_file, tls_key_file).
   std::optional<chat::tls::ServerCertificate> certificate_;
   int bound_port_ = 0;

@@ -11,6 +11,13 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<
 
 std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, const ChannelSecurity& security,
                                                  grpc::ChannelArguments args) {
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(security.keepalive_time.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(security.keepalive_timeout.count()));
+  // A bridge's channel may be idle (history-http between requests, ws-proxy
+  // between reconnects): it is checked all the same. And the pings go on
+  // however long no data flows, which gRPC otherwise stops after two.
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   if (!security.tls()) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = security.ca_pem;

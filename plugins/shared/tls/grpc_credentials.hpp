@@ -17,7 +17,8 @@ namespace chat::tls {
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<ServerCertificate>& certificate);
 
 // A channel to grpc-chat at `target` ("host:port") with `args`: TLS trusting
-// security.ca_pem (checking security.server_name when set) or insecure.
+// security.ca_pem (checking security.server_name when set) or insecure, and
+// keepalive pings as security says.
 std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, const ChannelSecurity& security,
                                                  grpc::ChannelArguments args);
 

@@ -9,6 +9,8 @@ constexpr std::string_view kCertFileKey = "tls_cert_file";
 constexpr std::string_view kKeyFileKey = "tls_key_file";
 constexpr std::string_view kCaFileKey = "chat_tls_ca_file";
 constexpr std::string_view kServerNameKey = "chat_tls_server_name";
+constexpr std::string_view kKeepaliveTimeKey = "chat_keepalive_time_ms";
+constexpr std::string_view kKeepaliveTimeoutKey = "chat_keepalive_timeout_ms";
 
 }  // namespace
 
@@ -57,11 +59,21 @@ std::vector<chathost::ConfigKey> channel_config_keys() {
                         "name to check in the chat service's certificate instead of chat_host (a certificate "
                         "made for another name); empty: chat_host")
           .env("GRPC_TLS_SERVER_NAME"),
+      ConfigKey::integer(std::string(kKeepaliveTimeKey), 30000,
+                         "ping the chat service this often, also with no call open (grpc-chat's "
+                         "min_client_ping_interval_ms must allow it)")
+          .range(1000, 24 * 3600 * 1000),
+      ConfigKey::integer(std::string(kKeepaliveTimeoutKey), 10000,
+                         "a ping unanswered for this long drops the connection: its streams end, the bridge "
+                         "reconnects")
+          .range(1000, 3600 * 1000),
   };
 }
 
 ChannelSecurity load_channel_security(const chathost::PluginConfig& config) {
   ChannelSecurity security;
+  security.keepalive_time = std::chrono::milliseconds(config.get_int(kKeepaliveTimeKey));
+  security.keepalive_timeout = std::chrono::milliseconds(config.get_int(kKeepaliveTimeoutKey));
   security.ca_file = config.get_string(kCaFileKey);
   security.server_name = config.get_string(kServerNameKey);
   if (security.ca_file.empty()) {

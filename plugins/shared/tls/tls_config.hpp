@@ -7,6 +7,8 @@
 //   the bridges' channel to grpc-chat (ws-proxy, history-http):
 //     chat_tls_ca_file                   env GRPC_TLS_CA_FILE
 //     chat_tls_server_name               env GRPC_TLS_SERVER_NAME
+//     chat_keepalive_time_ms, chat_keepalive_timeout_ms (no TLS of their
+//     own: the channel's HTTP/2 pings, declared with the channel's keys)
 //
 // Every file is read and checked in configure(): a missing, unreadable or
 // wrong file is rejected through config.reject, naming the file and the key,
@@ -15,6 +17,7 @@
 
 #include <chathost/plugin.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,7 +42,8 @@ struct ServerCertificate {
 // set, name readable PEM files, and the key must be the certificate's.
 std::optional<ServerCertificate> load_server_certificate(const chathost::PluginConfig& config);
 
-// chat_tls_ca_file and chat_tls_server_name, for a bridge's config_keys().
+// chat_tls_ca_file, chat_tls_server_name and the channel's keepalive keys,
+// for a bridge's config_keys().
 std::vector<chathost::ConfigKey> channel_config_keys();
 
 // How a bridge reaches the chat service.
@@ -50,13 +54,20 @@ struct ChannelSecurity {
   // Set: the name checked in grpc-chat's certificate instead of the host
   // the channel connects to.
   std::string server_name;
+  // HTTP/2 pings on the channel's connections, with or without a call: a
+  // chat service that stops answering (a frozen host, a dead link without
+  // a reset) is given up after keepalive_time + keepalive_timeout, and its
+  // streams end with UNAVAILABLE instead of waiting forever.
+  std::chrono::milliseconds keepalive_time{30000};
+  std::chrono::milliseconds keepalive_timeout{10000};
 
   bool tls() const { return !ca_pem.empty(); }
   // For log lines: "TLS, trusting <file>" or "insecure".
   std::string describe() const;
 };
 
-// For a bridge's configure(): reads and checks chat_tls_ca_file, if set.
+// For a bridge's configure(): reads and checks chat_tls_ca_file, if set, and
+// reads the keepalive keys.
 ChannelSecurity load_channel_security(const chathost::PluginConfig& config);
 
 }  // namespace chat::tls
