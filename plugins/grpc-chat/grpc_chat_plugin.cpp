@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <thread>
 
 namespace {
@@ -26,6 +27,23 @@ using namespace chat::service;
 
 constexpr const char* kServiceName = "chat.ChatService";
 constexpr std::chrono::milliseconds kFlushGrace{300};
+
+// Why `path`, as far as can be seen without creating anything, can never
+// hold a SQLite database: it is a directory, or the nearest of its parents
+// that exists is not one (a file where a directory should be). Empty when it
+// may; opening the store is what finds out for sure.
+std::string unusable_store_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return path.string() + " is a directory, not a database file";
+  for (auto parent = path.parent_path(); !parent.empty(); parent = parent.parent_path()) {
+    const auto status = std::filesystem::status(parent, ec);
+    if (std::filesystem::exists(status)) {
+      return std::filesystem::is_directory(status) ? "" : parent.string() + " is not a directory";
+    }
+    if (parent == parent.root_path()) break;
+  }
+  return {};
+}
 
 // Applies the retention policy once a minute, off the commit path.
 class RetentionSweeper {
@@ -126,6 +144,12 @@ class GrpcChatPlugin final : public chathost::Plugin {
     use_sqlite_ = config.get_string("store") == "sqlite";
     store_path_ = config.get_string("store_path");
     if (use_sqlite_ && store_path_.empty()) config.reject("store_path", "must not be empty with store = \"sqlite\"");
+    // Found here, before any plugin opens a port (and by --check).
+    if (use_sqlite_) {
+      if (auto why = unusable_store_path(store_path_); !why.empty()) {
+        config.reject("store_path", "\"" + store_path_ + "\" cannot hold the database: " + why);
+      }
+    }
     sqlite_options_.synchronous = config.get_string("sync");
     limits_.max_content_bytes = static_cast<std::size_t>(config.get_int("max_content_bytes"));
     limits_.max_replay = static_cast<std::uint64_t>(config.get_int("max_replay"));
@@ -154,8 +178,14 @@ class GrpcChatPlugin final : public chathost::Plugin {
 
   void start() override {
     auto& log = ctx_.logger;
-    store_ = use_sqlite_ ? chat::store::open_sqlite_store(store_path_, sqlite_options_)
-                         : chat::store::make_memory_store();
+    try {
+      store_ = use_sqlite_ ? chat::store::open_sqlite_store(store_path_, sqlite_options_)
+                           : chat::store::make_memory_store();
+    } catch (const chat::store::StoreError& e) {
+      // Before the port opens: the host logs this once and exits non-zero.
+      throw std::runtime_error("cannot open the store: " + ctx_.config.origin("store_path") + ": store_path \"" +
+                               store_path_ + "\": " + e.what());
+    }
     rooms_ = std::make_unique<RoomRegistry>(*store_, limits_);
     committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log, *commit_metrics_);
     service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, ctx_.admin, log,
