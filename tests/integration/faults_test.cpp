@@ -1,9 +1,14 @@
 // Faults with real host processes on loopback: the chat service killed while
-// a hundred clients send, a proxy killed or stopped under load, resends after
-// a reconnect, the chat service unreachable and flapping, a store that cannot
-// write. Each test asserts what clients see and what the store holds after.
+// a hundred clients send, a proxy killed (its clients moving to another one,
+// or back to it restarted) or stopped under load, resends after a reconnect,
+// the chat service unreachable and flapping, a store that cannot write or
+// cannot be opened, a host frozen (SIGSTOP) until keepalive gives it up. Each
+// test asserts what clients see and what the store holds after.
 //
-// No timing assertions: load runs until enough has happened, waits are generous.
+// No timing assertions: load runs until enough has happened, waits are
+// generous. The one exception is keepalive's point: a frozen host is found
+// out within 15 s (with pings every second), where without keepalive it
+// never is.
 #include "support/chat_stream_client.hpp"
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
@@ -29,18 +34,27 @@ using chat::Error;
 // Long enough for a sanitizer build on a loaded machine.
 constexpr auto kPatience = 30s;
 
-// [grpc-chat] on 127.0.0.1:port, SQLite at `store` (memory when empty).
-std::string chat_table(std::uint16_t port, const std::filesystem::path& store = {}) {
-  std::string table = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n";
+// [grpc-chat] on 127.0.0.1:port, SQLite at `store` (memory when empty),
+// plus the keys of `extra`.
+std::string chat_table(std::uint16_t port, const std::filesystem::path& store = {}, const std::string& extra = "") {
+  std::string table = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n" + extra;
   if (store.empty()) return table + "store = \"memory\"\n";
   return table + "store = \"sqlite\"\nsync = \"normal\"\nstore_path = \"" + store.string() + "\"\n";
 }
 
-// [ws-proxy] on any free port, reconnecting quickly to grpc-chat at chat_port.
-std::string proxy_table(std::uint16_t chat_port) {
-  return "[ws-proxy]\nhost = \"127.0.0.1\"\nport = 0\nthreads = 2\nchat_port = " + std::to_string(chat_port) +
-         "\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n";
+// [ws-proxy] on `port` (0: any free port), reconnecting quickly to grpc-chat
+// at chat_port, plus the keys of `extra`.
+std::string proxy_table(std::uint16_t chat_port, const std::string& extra = "", std::uint16_t port = 0) {
+  return "[ws-proxy]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+         "\nthreads = 2\nchat_port = " + std::to_string(chat_port) +
+         "\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n" + extra;
 }
+
+// Keepalive pings every second, given up after another: a peer that stops
+// answering is found out within seconds instead of the production 40.
+constexpr const char* kQuickServerKeepalive =
+    "keepalive_time_ms = 1000\nkeepalive_timeout_ms = 1000\nmin_client_ping_interval_ms = 500\n";
+constexpr const char* kQuickChannelKeepalive = "chat_keepalive_time_ms = 1000\nchat_keepalive_timeout_ms = 1000\n";
 
 // One chat-host process, started on construction; SIGTERMed (and expected to
 // exit 0) on destruction if still running.
@@ -106,6 +120,7 @@ class ChatHost {
 
   HostProcess& process() { return *process_; }
   std::uint16_t grpc_port() const { return grpc_port_; }
+  std::uint16_t ws_port() const { return ws_port_; }
   WsOptions ws(const std::string& target) const { return WsOptions{.port = ws_port_, .target = target}; }
 
  private:
@@ -114,6 +129,26 @@ class ChatHost {
   std::unique_ptr<HostProcess> process_;
   std::uint16_t grpc_port_ = 0;
   std::uint16_t ws_port_ = 0;
+};
+
+// A host stopped with SIGSTOP, as a hung machine or a link gone silent
+// looks to its peers: its sockets stay open and the kernel still acks, but
+// nothing answers. Thawed (SIGCONT) by thaw(), or at the latest on
+// destruction, so that a failed test still stops the host cleanly.
+class Frozen {
+ public:
+  explicit Frozen(ChatHost& host) : host_(host) { host_.process().signal(SIGSTOP); }
+  ~Frozen() { thaw(); }
+  Frozen(const Frozen&) = delete;
+  Frozen& operator=(const Frozen&) = delete;
+  void thaw() {
+    if (!thawed_) host_.process().signal(SIGCONT);
+    thawed_ = true;
+  }
+
+ private:
+  ChatHost& host_;
+  bool thawed_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -454,6 +489,96 @@ TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProx
   EXPECT_TRUE(rooms_hold_each_ack_once(port, {"r0", "r1"}, acks));
 }
 
+TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissNothing) {
+  constexpr std::size_t kClients = 4;
+  const auto port = free_tcp_port();
+  const auto proxy_port = free_tcp_port();
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
+  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, "", proxy_port));
+  ASSERT_EQ(proxy.ws_port(), proxy_port);
+  const auto room = [](std::size_t r) { return "r" + std::to_string(r % 2); };
+  const auto a = [](std::size_t i) { return "a" + std::to_string(i); };  // on the proxy
+  const auto w = [](std::size_t r) { return "w" + std::to_string(r); };  // writers over gRPC, one per room
+  auto io = std::make_shared<WsIo>(2);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(ws_member(proxy, a(i), room(i), io));
+  std::vector<std::unique_ptr<ChatStreamClient>> writers;
+  for (std::size_t r = 0; r < 2; ++r) {
+    writers.push_back(std::make_unique<ChatStreamClient>(chat_channel("127.0.0.1", port)));
+    writers[r]->send(join(room(r), w(r)));
+    ASSERT_TRUE(writers[r]->wait_for(is_joined(room(r)), kPatience));
+  }
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients[i]->send(chat_message(room(i), a(i), "before", message_id(a(i), 0)));
+    ASSERT_TRUE(clients[i]->wait_for(is_ack_for(message_id(a(i), 0)), kPatience));
+  }
+
+  Traffic traffic(2, 30ms, [&](std::size_t r, int n) {
+    writers[r]->send(chat_message(room(r), w(r), "steady", message_id(w(r), n)));
+  });
+  ASSERT_TRUE(traffic.wait_rounds(5));
+  // A message each on its way when the proxy dies: stored or not, nobody knows.
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients[i]->send(chat_message(room(i), a(i), "in flight", message_id(a(i), 1)));
+  }
+  proxy.kill();
+  std::vector<chat::Ack> acks;
+  std::vector<std::uint64_t> last_seen;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    const auto closed = clients[i]->wait_closed(kPatience);
+    ASSERT_TRUE(closed) << a(i);
+    EXPECT_FALSE(closed->code) << a(i) << ": a close frame from a killed process";
+    const auto events = clients[i]->events();
+    const auto seen = sequences_in(events, room(i));
+    EXPECT_EQ(seen, range(1, seen.size())) << a(i);
+    last_seen.push_back(seen.size());
+    add_acks(acks, events);
+  }
+  ASSERT_TRUE(traffic.wait_rounds(5));  // what the proxy's clients miss
+
+  // The same proxy again, on the same port; its clients come back to it,
+  // join with since and resend what was in flight.
+  proxy.start();
+  ASSERT_EQ(proxy.ws_port(), proxy_port);
+  std::vector<std::unique_ptr<WsClient>> back;
+  for (std::size_t i = 0; i < kClients; ++i) {
+    back.push_back(std::make_unique<WsClient>(proxy.ws("/?user=" + a(i)), io));
+    back[i]->send(join(room(i), a(i), last_seen[i]));
+    auto joined = back[i]->wait_for(is_joined(room(i)), kPatience);
+    ASSERT_TRUE(joined) << a(i) << "\n" << proxy.process().output();
+    EXPECT_FALSE(joined->joined().history_gap()) << a(i);
+    back[i]->send(resend(chat_message(room(i), a(i), "in flight", message_id(a(i), 1))));
+    ASSERT_TRUE(back[i]->wait_for(is_ack_for(message_id(a(i), 1)), kPatience)) << a(i);
+  }
+  ASSERT_TRUE(traffic.wait_rounds(3));
+  traffic.stop();
+  // A last message per room: whoever has it has everything before it.
+  for (std::size_t r = 0; r < 2; ++r) writers[r]->send(chat_message(room(r), w(r), "last", "end-" + room(r)));
+  for (std::size_t i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(back[i]->wait_for(is_message_id("end-" + room(i)), kPatience)) << a(i);
+  }
+
+  for (std::size_t r = 0; r < 2; ++r) {
+    ASSERT_TRUE(writers[r]->wait_for(is_message_id("end-" + room(r)), kPatience)) << w(r);
+    add_acks(acks, writers[r]->events());
+  }
+  for (std::size_t i = 0; i < kClients; ++i) {
+    // The writer of the room was there all along: it saw the whole room.
+    const auto whole = sequences_in(writers[i % 2]->events(), room(i));
+    ASSERT_EQ(whole, range(1, whole.size())) << w(i % 2);
+    // Replay, then live: the rest of the room after what was seen, each once, in order.
+    EXPECT_EQ(sequences_in(back[i]->events(), room(i)), range(last_seen[i] + 1, whole.size())) << a(i);
+    // The message in flight at the kill reached its sender once: before the
+    // kill, in the replay or after the resend.
+    EXPECT_EQ(back[i]->events_matching(is_message_id(message_id(a(i), 1))).size() +
+                  clients[i]->events_matching(is_message_id(message_id(a(i), 1))).size(),
+              1U)
+        << a(i);
+    add_acks(acks, back[i]->events());
+  }
+  EXPECT_TRUE(rooms_hold_each_ack_once(port, {"r0", "r1"}, acks));
+}
+
 // ---------------------------------------------------------------------------
 // A resend after a reconnect
 
@@ -746,6 +871,161 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
   auto acks = acks_in(writer.events());
   add_acks(acks, browser->events());
   EXPECT_TRUE(holds_each_ack_once(stored, "r", acks));
+}
+
+// ---------------------------------------------------------------------------
+// A store that cannot be opened at start
+
+TEST_F(FaultTest, AStoreThatCannotBeOpenedStopsTheHostWithOneLineNamingItAndNoPortLeftOpen) {
+  // grpc-chat listed last: the bridges would start first.
+  write_file(dir_ / "plain", "a file where a directory should be");
+  write_file(dir_ / "text.db", std::string(4096, 'x'));  // a file, but no database
+  struct Case {
+    std::string name;
+    std::filesystem::path store;
+    std::string why;  // in the error line
+    bool bridges_started;
+  };
+  const std::vector<Case> cases{
+      // Seen in configure, before any plugin starts.
+      {"under-a-file", dir_ / "plain" / "chat.db", "is not a directory", false},
+      {"a-directory", dir_.path(), "is a directory", false},
+      // Found when the store opens, before grpc-chat's port; the bridges
+      // that started are stopped again.
+      {"not-a-database", dir_ / "text.db", "not a database", true},
+  };
+  for (const auto& c : cases) {
+    const auto grpc_port = free_tcp_port();
+    const auto ws_port = free_tcp_port();
+    const auto http_port = free_tcp_port();
+    const auto config = dir_ / c.name / "chat.toml";
+    write_file(config, "[host]\nplugins = [\"ws-proxy\", \"history-http\", \"grpc-chat\"]\n\n" +
+                           chat_table(grpc_port, c.store) + "\n" + proxy_table(grpc_port, "", ws_port) +
+                           "\n[history-http]\nhost = \"127.0.0.1\"\nport = " + std::to_string(http_port) +
+                           "\nchat_port = " + std::to_string(grpc_port) + "\n");
+    HostProcess host(ProcessOptions{.executable = host_binary(),
+                                    .args = {"--config", config.string()},
+                                    .unset_env = host_variables(),
+                                    .working_dir = dir_ / c.name});
+    const auto exit_code = host.wait_exit(kPatience);
+    ASSERT_TRUE(exit_code) << c.name << ": still running\n" << host.output();
+    EXPECT_NE(*exit_code, 0) << c.name << "\n" << host.output();
+    // One error line, naming the plugin, the key, the path and why.
+    std::vector<std::string> errors;
+    for (const auto& line : host.lines()) {
+      if (std::regex_search(line.text, std::regex(R"(^\S+ \S+ (error|critical))"))) errors.push_back(line.text);
+    }
+    ASSERT_EQ(errors.size(), 1U) << c.name << "\n" << host.output();
+    for (const auto& part : {std::string("grpc-chat"), std::string("store_path"), c.store.string(), c.why}) {
+      EXPECT_NE(errors[0].find(part), std::string::npos) << c.name << ": no \"" << part << "\" in\n" << errors[0];
+    }
+    EXPECT_EQ(host.output().find("ready in"), std::string::npos) << c.name << "\n" << host.output();
+    EXPECT_EQ(host.output().find("serving WebSockets") != std::string::npos, c.bridges_started)
+        << c.name << "\n" << host.output();
+    // Nothing listens after it.
+    for (const auto port : {grpc_port, ws_port, http_port}) {
+      EXPECT_FALSE(can_connect("127.0.0.1", port, 500ms)) << c.name << ": port " << port << " open";
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A frozen host: keepalive finds what TCP alone never would
+
+// Sends a message of `user` into `room` through `client` until one is
+// acknowledged (a chat service coming back may drop a connection once more
+// before it settles); the id of the one that was.
+std::optional<std::string> send_until_acknowledged(WsClient& client, const std::string& room, const std::string& user,
+                                                   const std::string& prefix) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  for (int n = 0; std::chrono::steady_clock::now() < deadline; ++n) {
+    const auto id = message_id(prefix, n);
+    client.send(chat_message(room, user, "are you there", id));
+    const auto answer = client.wait_for(is_answer_to(id), kPatience);
+    if (answer && answer->has_ack()) return id;
+    std::this_thread::sleep_for(200ms);
+  }
+  return std::nullopt;
+}
+
+TEST_F(FaultTest, AFrozenChatServiceHostIsToldUnavailableThroughKeepaliveAndChatResumesOnceItThaws) {
+  const auto port = free_tcp_port();
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, {}, kQuickServerKeepalive));
+  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, kQuickChannelKeepalive));
+  auto io = std::make_shared<WsIo>(1);
+  auto alice = ws_member(proxy, "alice", "r", io);
+  auto bob = ws_member(proxy, "bob", "r", io);
+  ASSERT_TRUE(alice->wait_available(kPatience));
+  ASSERT_TRUE(bob->wait_available(kPatience));
+
+  // Frozen: its connections stay up, the kernel acks, nothing answers. Only
+  // the channel's unanswered pings (1 s, then 1 s) tell the proxy.
+  const auto marks = std::pair(alice->size(), bob->size());
+  Frozen frozen(service);
+  constexpr auto kWithinSeconds = 15s;
+  ASSERT_TRUE(alice->wait_for(is_service_status(false), kWithinSeconds, marks.first)) << proxy.process().output();
+  ASSERT_TRUE(bob->wait_for(is_service_status(false), kWithinSeconds, marks.second)) << proxy.process().output();
+  // Meanwhile messages are refused, not lost in a silent stream.
+  alice->send(chat_message("r", "alice", "while frozen", "frozen-1"));
+  const auto refused = alice->wait_for(is_answer_to("frozen-1"), kPatience);
+  ASSERT_TRUE(refused);
+  ASSERT_TRUE(refused->has_error()) << refused->DebugString();
+  EXPECT_EQ(refused->error().code(), Error::UNAVAILABLE);
+
+  const auto thawed_at = std::pair(alice->size(), bob->size());
+  frozen.thaw();
+  ASSERT_TRUE(alice->wait_for(is_service_status(true), kPatience, thawed_at.first)) << proxy.process().output();
+  ASSERT_TRUE(bob->wait_for(is_service_status(true), kPatience, thawed_at.second)) << proxy.process().output();
+  const auto id = send_until_acknowledged(*alice, "r", "alice", "thawed");
+  ASSERT_TRUE(id) << proxy.process().output();
+  ASSERT_TRUE(bob->wait_for(is_message_id(*id), kPatience));
+  EXPECT_TRUE(service.process().running());
+  EXPECT_TRUE(proxy.process().running());
+}
+
+TEST_F(FaultTest, AFrozenProxyHostIsDroppedByKeepaliveItsUsersLeaveAndItsClientsRecoverOnceItThaws) {
+  const auto port = free_tcp_port();
+  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, {}, kQuickServerKeepalive));
+  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, kQuickChannelKeepalive));
+  auto io = std::make_shared<WsIo>(1);
+  auto alice = ws_member(proxy, "alice", "r", io);  // on the proxy that freezes
+  ChatStreamClient carol(chat_channel("127.0.0.1", port));  // straight to the chat service
+  carol.send(join("r", "carol"));
+  const auto snapshot = carol.wait_for(is_presence("r", chat::Presence::SNAPSHOT), kPatience);
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(std::vector<std::string>(snapshot->presence().online().begin(), snapshot->presence().online().end()),
+            (std::vector<std::string>{"alice", "carol"}));
+  alice->send(chat_message("r", "alice", "before", "a0"));
+  ASSERT_TRUE(carol.wait_for(is_message_id("a0"), kPatience));
+
+  // Frozen: the chat service's pings to it go unanswered, so it ends the
+  // proxy's streams, and alice leaves the room as far as anyone can tell.
+  Frozen frozen(proxy);
+  const auto left = carol.wait_for(is_presence("r", chat::Presence::LEFT, "alice"), 15s);
+  ASSERT_TRUE(left) << service.process().output();
+  EXPECT_EQ(std::vector<std::string>(left->presence().online().begin(), left->presence().online().end()),
+            (std::vector<std::string>{"carol"}));
+  // What alice misses meanwhile.
+  for (int n = 0; n < 3; ++n) {
+    const auto id = "c" + std::to_string(n);
+    carol.send(chat_message("r", "carol", "while alice's proxy is frozen", id));
+    ASSERT_TRUE(carol.wait_for(is_ack_for(id), kPatience));
+  }
+
+  // Thawed, the proxy finds its streams gone, reconnects, joins again with
+  // since: alice gets what she missed, once, in order, and chats again.
+  const auto mark = carol.events().size();
+  frozen.thaw();
+  ASSERT_TRUE(carol.wait_for(is_presence("r", chat::Presence::JOINED, "alice"), kPatience, mark))
+      << proxy.process().output();
+  ASSERT_TRUE(alice->wait_for(is_message_id("c2"), kPatience)) << proxy.process().output();
+  const auto id = send_until_acknowledged(*alice, "r", "alice", "thawed");
+  ASSERT_TRUE(id) << proxy.process().output();
+  ASSERT_TRUE(carol.wait_for(is_message_id(*id), kPatience));
+  ASSERT_TRUE(alice->wait_for(is_message_id(*id), kPatience));
+  const auto at_carol = sequences_in(carol.events(), "r");
+  ASSERT_EQ(at_carol, range(1, at_carol.size()));
+  EXPECT_EQ(sequences_in(alice->events(), "r"), at_carol);
 }
 
 }  // namespace
