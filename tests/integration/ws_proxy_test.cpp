@@ -24,6 +24,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <gtest/gtest.h>
 
+#include <poll.h>
+
 #include <algorithm>
 #include <csignal>
 #include <map>
@@ -620,6 +622,48 @@ TEST_F(WsProxyTest, InvalidJsonUnknownPayloadsWrongShapesAndBinaryFramesGetError
   EXPECT_EQ(alice->events_matching(is_any_message()).size(), 1U);
 }
 
+TEST_F(WsProxyTest, DeepNestingGetsAnInvalidFrameAndTheConnectionChatsOn) {
+  auto host = all_in_one(dir_.path());
+  auto mallory = joined_client(*host, "mallory", "r");
+  auto alice = joined_client(*host, "alice", "r");
+  const auto nested_arrays = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  // Past 32 levels: 33 arrays, a chat_message whose content is 31 arrays
+  // deep (33 with its two objects), 100 objects, 2000 arrays.
+  std::string deep_objects;
+  for (int i = 0; i < 100; ++i) deep_objects += R"({"a":)";
+  deep_objects += "1" + std::string(100, '}');
+  for (const auto& frame : {nested_arrays(33),
+                            R"({"chat_message":{"id":"d1","room_id":"r","sender_id":"mallory","content":)" +
+                                nested_arrays(31) + "}}",
+                            deep_objects, nested_arrays(2000)}) {
+    const auto seen = mallory->size();
+    mallory->send_text(frame);
+    const auto refused = mallory->wait_for(is_error(), kDefaultTimeout, seen);
+    ASSERT_TRUE(refused) << frame.substr(0, 80);
+    EXPECT_EQ(refused->error().code(), Error::INVALID_FRAME) << refused->DebugString();
+    EXPECT_EQ(refused->error().message(), "invalid JSON: too deep") << frame.substr(0, 80);
+  }
+  // 32 levels are not too deep: what they are is the wrong shape.
+  const auto seen = mallory->size();
+  mallory->send_text(nested_arrays(32));
+  const auto shallower = mallory->wait_for(is_error(), kDefaultTimeout, seen);
+  ASSERT_TRUE(shallower);
+  EXPECT_EQ(shallower->error().code(), Error::INVALID_FRAME);
+  EXPECT_EQ(shallower->error().message().find("too deep"), std::string::npos) << shallower->error().message();
+
+  // The same connection chats on; alice saw none of it.
+  mallory->send(chat_message("r", "mallory", "flat again", "m1"));
+  ASSERT_TRUE(mallory->wait_for(is_ack_for("m1")));
+  ASSERT_TRUE(mallory->wait_for(is_message_id("m1")));
+  ASSERT_TRUE(alice->wait_for(is_message_id("m1")));
+  alice->send(chat_message("r", "alice", "hello mallory", "a1"));
+  ASSERT_TRUE(mallory->wait_for(is_message_id("a1")));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(alice->events_matching(is_error()).empty());
+  EXPECT_EQ(alice->events_matching(is_any_message()).size(), 2U);
+  EXPECT_FALSE(mallory->wait_closed(0ms));
+}
+
 TEST_F(WsProxyTest, OversizeFrameClosesWith1009AndOthersCarryOn) {
   auto host = all_in_one(dir_.path());
   auto big = joined_client(*host, "big", "r");
@@ -731,6 +775,37 @@ class RawPeer {
 
   void send_bytes(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
 
+  // Waits up to `timeout` for the server to end the connection (end of
+  // stream or reset), keeping whatever it sends first; whether it did.
+  bool wait_end(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd readable{.fd = socket_.native_handle(), .events = POLLIN, .revents = 0};
+      if (::poll(&readable, 1, static_cast<int>(left.count())) <= 0) continue;
+      char chunk[4096];
+      boost::system::error_code ec;
+      const auto got = socket_.read_some(boost::asio::buffer(chunk), ec);
+      if (ec) return true;
+      buffer_.append(chunk, got);
+    }
+  }
+
+  // Sends `bytes` one at a time, `interval` apart, then nothing, until the
+  // server ends the connection or `timeout` passes; whether it did.
+  bool trickle_until_end(const std::string& bytes, std::chrono::milliseconds interval,
+                         std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (const char byte : bytes) {
+      boost::system::error_code ec;
+      boost::asio::write(socket_, boost::asio::buffer(&byte, 1), ec);
+      if (ec || wait_end(interval)) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+    }
+    return wait_end(std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  }
+
   // Reads frames until a close frame; its code, or 0 if the connection ended without one.
   int read_close_code() {
     for (;;) {
@@ -799,11 +874,22 @@ TEST_F(WsProxyTest, BadUpgradeRequestsAndProtocolErrorsGetTheirAnswersAndOthersC
             "HTTP/1.1 400 Bad Request");
   EXPECT_EQ(status_of(RawPeer(host->ws_port()).upgrade("X-Padding: " + std::string(9000, 'p') + "\r\n")),
             "HTTP/1.1 431 Request Header Fields Too Large");
-  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request("GET /?user=x&room=%zz HTTP/1.1\r\nHost: x\r\n"
-                                                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                                       "Sec-WebSocket-Version: 13\r\n\r\n")),
-            "HTTP/1.1 400 Bad Request");
+  const auto upgrade_to = [](const std::string& target) {
+    return "GET " + target +
+           " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  };
+  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request(upgrade_to("/?user=x&room=%zz"))), "HTTP/1.1 400 Bad Request");
+  // Ids of the query: 128 bytes are fine, 129 are refused before any 101
+  // (the first answer on the connection is the 400).
+  const std::string id128(128, 'u');
+  const std::string id129(129, 'u');
+  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request(upgrade_to("/?user=" + id128 + "&room=" + id128))),
+            "HTTP/1.1 101 Switching Protocols");
+  const std::string id129_decoded = std::string(43, 'u') + "%C3%A9" + std::string(84, 'u');  // é: two bytes
+  for (const auto& target : {"/?user=" + id129, "/?user=x&room=" + id129, "/?user=" + id129_decoded}) {
+    EXPECT_EQ(status_of(RawPeer(host->ws_port()).request(upgrade_to(target))), "HTTP/1.1 400 Bad Request") << target;
+  }
 
   // On an open connection: each protocol error closes it with its code.
   const std::vector<std::pair<std::string, int>> cases = {
@@ -829,6 +915,38 @@ TEST_F(WsProxyTest, BadUpgradeRequestsAndProtocolErrorsGetTheirAnswersAndOthersC
 
   alice->send(chat_message("r", "alice", "still fine", "a1"));
   ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+  EXPECT_TRUE(alice->events_matching(is_error()).empty());
+}
+
+TEST_F(WsProxyTest, AConnectionWithoutAWholeUpgradeRequestInTheHandshakeTimeoutIsClosed) {
+  auto host = all_in_one(dir_.path(), "handshake_timeout_seconds = 1\n");
+  auto alice = joined_client(*host, "alice", "r");
+  const std::string request =
+      "GET /?user=slow&room=r HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  // Closed by the server (end of stream) well within this, and not before
+  // the timeout: a second.
+  constexpr auto kWithin = 10s;
+  const auto began = std::chrono::steady_clock::now();
+  RawPeer silent(host->ws_port());  // connects, says nothing
+  RawPeer partial(host->ws_port());  // half a request, then nothing
+  partial.send_bytes(request.substr(0, request.size() / 2));
+  // Meanwhile a client that completes its upgrade chats as usual, past the second.
+  auto bob = joined_client(*host, "bob", "r");
+
+  // A byte every 200 ms: bytes keep coming, the request never completes.
+  RawPeer trickle(host->ws_port());
+  const auto trickle_began = std::chrono::steady_clock::now();
+  EXPECT_TRUE(trickle.trickle_until_end(request, 200ms, kWithin));
+  EXPECT_GE(std::chrono::steady_clock::now() - trickle_began, 900ms);
+  EXPECT_TRUE(silent.wait_end(kWithin));
+  EXPECT_TRUE(partial.wait_end(kWithin));
+  EXPECT_GE(std::chrono::steady_clock::now() - began, 900ms);
+
+  bob->send(chat_message("r", "bob", "still here", "b1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("b1")));
+  ASSERT_TRUE(bob->wait_for(is_message_id("b1")));
+  EXPECT_FALSE(bob->wait_closed(0ms));
   EXPECT_TRUE(alice->events_matching(is_error()).empty());
 }
 
