@@ -17,5 +17,12 @@ if(CHATHOST_SANITIZE)
   target_link_options(chat_sanitizers INTERFACE -fsanitize=${CHATHOST_SANITIZE})
 endif()
 
+# chat_fmt_extern: cmake/fmt_extern.hpp ahead of every file (it says why).
+# A target with precompiled headers has it as the first of them instead: a
+# precompiled header is only used when nothing comes before it.
+add_library(chat_fmt_extern INTERFACE)
+target_compile_options(chat_fmt_extern INTERFACE
+  "$<$<NOT:$<OR:$<BOOL:$<TARGET_PROPERTY:PRECOMPILE_HEADERS>>,$<BOOL:$<TARGET_PROPERTY:PRECOMPILE_HEADERS_REUSE_FROM>>>>:SHELL:-include ${CMAKE_CURRENT_LIST_DIR}/fmt_extern.hpp>")
+
 add_library(chat_options INTERFACE)
-target_link_libraries(chat_options INTERFACE chat_warnings chat_sanitizers)
+target_link_libraries(chat_options INTERFACE chat_warnings chat_sanitizers chat_fmt_extern)
