@@ -1,5 +1,6 @@
 #include "ws_listener.hpp"
 
+#include "bridge.hpp"
 #include "ws_session.hpp"
 
 #include <boost/asio/dispatch.hpp>

@@ -2,8 +2,6 @@
 // each (Beast's async server example).
 #pragma once
 
-#include "bridge.hpp"
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +11,8 @@
 #include <memory>
 
 namespace chat::proxy {
+
+class Bridge;
 
 class WsListener : public std::enable_shared_from_this<WsListener> {
  public:

@@ -8,13 +8,16 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include <array>
-#include <span>
 
 namespace chat::proxy {
 
@@ -36,6 +39,8 @@ constexpr std::size_t kKeptSlots = 8;
 constexpr int kReadsPerTurn = 4;
 // A TLS session's read buffer: one TLS record.
 constexpr std::size_t kTlsReadBuffer = 16 * 1024;
+// Reads of the upgrade request: at most this much at a time (http::async_read's figure).
+constexpr std::size_t kRequestReadBytes = 65536;
 
 // What every connection of an I/O thread reads into: an idle connection owns no buffer.
 char* read_scratch(std::size_t& size) {
@@ -53,6 +58,18 @@ bool has_token(std::string_view list, std::string_view token) {
 
 }  // namespace
 
+struct WsSession::Tls {
+  Tls(net::ip::tcp::socket& socket, net::ssl::context& context) : stream(socket, context) {}
+  net::ssl::stream<net::ip::tcp::socket&> stream;
+};
+
+// The upgrade request as it is read: the bytes, and Beast's parser fed
+// with them. Bytes behind the request stay in `buffer` (the first frames).
+struct WsSession::Upgrade {
+  beast::flat_buffer buffer;
+  http::request_parser<http::empty_body> parser;
+};
+
 WsSession::WsSession(net::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id)
     : socket_(std::move(socket)),
       timer_(socket_.get_executor()),
@@ -64,7 +81,7 @@ WsSession::WsSession(net::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_
   const auto remote = socket_.remote_endpoint(ec);
   if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
   if (const auto& context = bridge.options().tls_context) {
-    tls_ = std::make_unique<net::ssl::stream<net::ip::tcp::socket&>>(socket_, *context);
+    tls_ = std::make_unique<Tls>(socket_, *context);
   }
 }
 
@@ -74,8 +91,8 @@ void WsSession::run() {
   net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
     if (!self->tls_) return self->do_read_request();
     self->arm_timer(self->bridge_.options().handshake_timeout);
-    self->tls_->async_handshake(net::ssl::stream_base::server,
-                                beast::bind_front_handler(&WsSession::on_tls_handshake, self));
+    self->tls_->stream.async_handshake(net::ssl::stream_base::server,
+                                       beast::bind_front_handler(&WsSession::on_tls_handshake, self));
   });
 }
 
@@ -87,12 +104,13 @@ void WsSession::on_tls_handshake(error_code ec) {
   do_read_request();
 }
 
-template <class Buffers, class Handler>
-void WsSession::write_out(const Buffers& buffers, Handler&& handler) {
+void WsSession::write_out(std::span<const net::const_buffer> buffers,
+                          void (WsSession::*on_written)(error_code, std::size_t)) {
+  auto handler = beast::bind_front_handler(on_written, shared_from_this());
   if (tls_) {
-    net::async_write(*tls_, buffers, std::forward<Handler>(handler));
+    net::async_write(tls_->stream, buffers, std::move(handler));
   } else {
-    net::async_write(socket_, buffers, std::forward<Handler>(handler));
+    net::async_write(socket_, buffers, std::move(handler));
   }
 }
 
@@ -105,25 +123,54 @@ void WsSession::fail(error_code ec, const char* what) {
 // The upgrade
 
 void WsSession::do_read_request() {
-  request_buffer_ = std::make_unique<beast::flat_buffer>();
-  request_.emplace();
-  request_->header_limit(kHeaderLimit);
+  upgrade_ = std::make_unique<Upgrade>();
+  upgrade_->parser.header_limit(kHeaderLimit);
   arm_timer(bridge_.options().handshake_timeout);
-  auto handler = beast::bind_front_handler(&WsSession::on_read_request, shared_from_this());
+  parse_request();
+}
+
+// What http::async_read does: parse what is buffered, read more while the
+// parser needs it, until the request is complete or an error.
+void WsSession::parse_request() {
+  auto& buffer = upgrade_->buffer;
+  auto& parser = upgrade_->parser;
+  while (buffer.size() > 0 && !parser.is_done()) {
+    error_code ec;
+    buffer.consume(parser.put(buffer.data(), ec));
+    if (ec == http::error::need_more) break;
+    if (ec) return on_read_request(ec);
+  }
+  if (parser.is_done()) return on_read_request({});
+  const auto space = buffer.prepare(beast::read_size(buffer, kRequestReadBytes));
+  auto handler = beast::bind_front_handler(&WsSession::on_request_bytes, shared_from_this());
   if (tls_) {
-    http::async_read(*tls_, *request_buffer_, *request_, std::move(handler));
+    tls_->stream.async_read_some(space, std::move(handler));
   } else {
-    http::async_read(socket_, *request_buffer_, *request_, std::move(handler));
+    socket_.async_read_some(space, std::move(handler));
   }
 }
 
-void WsSession::on_read_request(error_code ec, std::size_t /*bytes*/) {
+void WsSession::on_request_bytes(error_code ec, std::size_t bytes) {
+  upgrade_->buffer.commit(bytes);
+  if (ec == net::error::eof) {
+    // The client's end: nothing at all is end_of_stream; a request cut
+    // short is what the parser makes of its end.
+    if (!upgrade_->parser.got_some()) return on_read_request(http::error::end_of_stream);
+    ec = {};
+    upgrade_->parser.put_eof(ec);
+    return on_read_request(ec);
+  }
+  if (ec) return on_read_request(ec);
+  parse_request();
+}
+
+void WsSession::on_read_request(error_code ec) {
   if (ec) {
     if (ec == http::error::header_limit) return refuse(431, "request headers too large");
     fail(ec, "reading the upgrade request");
     return end();
   }
-  const auto& request = request_->get();
+  const auto& request = upgrade_->parser.get();
   if (request.method() != http::verb::get || request.version() < 11 ||
       !has_token(request[http::field::connection], "upgrade") ||
       !has_token(request[http::field::upgrade], "websocket")) {
@@ -179,12 +226,12 @@ void WsSession::accept() {
   // No extension is agreed (permessage-deflate would cost every connection its zlib state).
   handshake_answer_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
   handshake_answer_ += "Sec-WebSocket-Accept: ";
-  handshake_answer_ += websocket_accept(request_->get()[http::field::sec_websocket_key]);
+  handshake_answer_ += websocket_accept(upgrade_->parser.get()[http::field::sec_websocket_key]);
   handshake_answer_ += "\r\nServer: ";
   handshake_answer_ += kServerName;
   handshake_answer_ += "\r\n\r\n";
-  write_out(net::buffer(handshake_answer_),
-            beast::bind_front_handler(&WsSession::on_handshake_written, shared_from_this()));
+  handshake_buffer_ = net::buffer(handshake_answer_);
+  write_out({&handshake_buffer_, 1}, &WsSession::on_handshake_written);
 }
 
 void WsSession::refuse(unsigned status, std::string_view why, std::string_view extra_headers) {
@@ -199,16 +246,19 @@ void WsSession::refuse(unsigned status, std::string_view why, std::string_view e
   handshake_answer_ += extra_headers;
   handshake_answer_ += "\r\n";
   handshake_answer_ += body;
-  write_out(net::buffer(handshake_answer_), [self = shared_from_this()](error_code ec, std::size_t /*bytes*/) {
-                     if (ec || self->tls_) {
-                       if (ec) self->fail(ec, "writing a refusal");
-                       return self->hard_close();
-                     }
-                     error_code ignored;
-                     self->socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-                     self->arm_timer(std::chrono::seconds(1));  // the most the drain may take
-                     self->drain_then_close();
-                   });
+  handshake_buffer_ = net::buffer(handshake_answer_);
+  write_out({&handshake_buffer_, 1}, &WsSession::on_refusal_written);
+}
+
+void WsSession::on_refusal_written(error_code ec, std::size_t /*bytes*/) {
+  if (ec || tls_) {
+    if (ec) fail(ec, "writing a refusal");
+    return hard_close();
+  }
+  error_code ignored;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  arm_timer(std::chrono::seconds(1));  // the most the drain may take
+  drain_then_close();
 }
 
 void WsSession::drain_then_close() {
@@ -235,10 +285,9 @@ void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
     return end();
   }
   // Bytes that came behind the request are the first frames.
-  const auto early = request_buffer_->data();
+  const auto early = upgrade_->buffer.data();
   std::string first(static_cast<const char*>(early.data()), early.size());
-  request_.reset();
-  request_buffer_.reset();
+  upgrade_.reset();
 
   error_code ignored;
   if (tls_) {
@@ -259,8 +308,8 @@ void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
 
 void WsSession::do_read() {
   if (tls_) {
-    tls_->async_read_some(net::buffer(tls_read_buffer_.get(), kTlsReadBuffer),
-                          beast::bind_front_handler(&WsSession::on_tls_read, shared_from_this()));
+    tls_->stream.async_read_some(net::buffer(tls_read_buffer_.get(), kTlsReadBuffer),
+                                 beast::bind_front_handler(&WsSession::on_tls_read, shared_from_this()));
     return;
   }
   socket_.async_wait(net::ip::tcp::socket::wait_read,
@@ -457,15 +506,13 @@ void WsSession::do_write() {
     buffers_.push_back(net::buffer(wire.data(), wire.size()));
   }
   if (close_in_flight_) buffers_.push_back(net::buffer(close_frame_));
-  auto handler = beast::bind_front_handler(&WsSession::on_write, shared_from_this());
   if (tls_) {
     // OpenSSL writes one buffer at a time: one copy makes the batch one TLS write.
     tls_write_buffer_.clear();
     for (const auto& buffer : buffers_) tls_write_buffer_.append(static_cast<const char*>(buffer.data()), buffer.size());
-    net::async_write(*tls_, net::buffer(tls_write_buffer_), std::move(handler));
-  } else {
-    net::async_write(socket_, std::span<const net::const_buffer>(buffers_), std::move(handler));
+    buffers_.assign(1, net::buffer(tls_write_buffer_));
   }
+  write_out(buffers_, &WsSession::on_write);
 }
 
 void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
@@ -588,7 +635,7 @@ void WsSession::finish_close() {
   // Both close frames are through: end TLS with its close_notify (the close
   // deadline still bounds it), or TCP with a FIN.
   if (tls_) {
-    tls_->async_shutdown([self = shared_from_this()](error_code) { self->hard_close(); });
+    tls_->stream.async_shutdown([self = shared_from_this()](error_code) { self->hard_close(); });
     return;
   }
   error_code ignored;

@@ -28,12 +28,9 @@
 #include "token_bucket.hpp"
 #include "ws_codec.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -41,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -68,13 +66,22 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
  private:
   using Clock = std::chrono::steady_clock;
 
+  // The TLS layer and the upgrade request's reader, defined where they are
+  // used, so that only ws_session.cpp compiles OpenSSL streams and Beast's
+  // HTTP parser.
+  struct Tls;
+  struct Upgrade;
+
   // The upgrade
   void on_tls_handshake(boost::system::error_code ec);
   void do_read_request();
-  void on_read_request(boost::system::error_code ec, std::size_t bytes);
+  void parse_request();
+  void on_request_bytes(boost::system::error_code ec, std::size_t bytes);
+  void on_read_request(boost::system::error_code ec);
   void accept();
   void refuse(unsigned status, std::string_view why, std::string_view extra_headers = {});
   void on_handshake_written(boost::system::error_code ec, std::size_t bytes);
+  void on_refusal_written(boost::system::error_code ec, std::size_t bytes);
   void drain_then_close();
 
   // Reading
@@ -87,9 +94,10 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void on_message(std::string_view text, bool is_text);
   void refuse_fast_frame(std::string_view text, bool is_text);
 
-  // Writing
-  template <class Buffers, class Handler>
-  void write_out(const Buffers& buffers, Handler&& handler);
+  // Writing. Every write goes through write_out, with one buffer type and
+  // one handler type, so each stream compiles one write operation.
+  void write_out(std::span<const boost::asio::const_buffer> buffers,
+                 void (WsSession::*on_written)(boost::system::error_code, std::size_t));
   void queue_control(std::string frame);
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
@@ -110,7 +118,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
 
   boost::asio::ip::tcp::socket socket_;
   // wss:// only: TLS over socket_, and what it reads into.
-  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  std::unique_ptr<Tls> tls_;
   std::unique_ptr<char[]> tls_read_buffer_;
   std::string tls_write_buffer_;
   boost::asio::steady_timer timer_;
@@ -119,9 +127,9 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   std::string peer_;
 
   // The upgrade: only until it is answered.
-  std::unique_ptr<boost::beast::flat_buffer> request_buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> request_;
+  std::unique_ptr<Upgrade> upgrade_;
   std::string handshake_answer_;
+  boost::asio::const_buffer handshake_buffer_;
   UpgradeTarget target_;
   std::optional<Clock::time_point> token_expires_;  // when tokens are on and the token has exp
   bool admitted_ = false;  // holds a connection slot
