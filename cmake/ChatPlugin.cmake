@@ -3,6 +3,8 @@
 # Builds <name>.so, a plugin the host loads by that name from its plugin
 # directory. The plugin sees the host API (chathost::api) and nothing of the
 # host's internals.
+set(CHATHOST_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}")
+
 function(chat_add_plugin name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "NO_INSTALL" "OUTPUT_DIR" "SOURCES;LIBRARIES")
   if(NOT arg_SOURCES)
@@ -27,4 +29,27 @@ function(chat_add_plugin name)
     install(TARGETS ${target} LIBRARY DESTINATION "${CHATHOST_PLUGIN_SUBDIR}")
     add_dependencies(runtime ${target})
   endif()
+endfunction()
+
+# chat_plugin_pch: builds the precompiled header of the Beast/gRPC plugins
+# (cmake/plugin_pch.hpp) once for every target that shares it (see
+# chat_use_plugin_pch). Made here, in the top directory, so that its build
+# statement comes first and Ninja starts it as soon as the generated
+# protocol headers exist, not after everything declared before the plugins.
+add_library(chat_plugin_pch OBJECT "${CHATHOST_CMAKE_DIR}/plugin_pch.cpp")
+# What the plugins and their core libraries link, for the same definitions.
+target_link_libraries(chat_plugin_pch PRIVATE
+  chathost::api chathost::proto Boost::json Threads::Threads chat_options)
+target_precompile_headers(chat_plugin_pch PRIVATE "${CHATHOST_CMAKE_DIR}/plugin_pch.hpp")
+
+# chat_use_plugin_pch(<target>...)
+#
+# Compiles the targets with the plugins' precompiled header. It only serves
+# files compiled with the same options: give these targets no compile
+# definitions or options of their own (GCC's -Winvalid-pch, an error with
+# -Werror, says when one does not fit).
+function(chat_use_plugin_pch)
+  foreach(target IN LISTS ARGN)
+    target_precompile_headers(${target} REUSE_FROM chat_plugin_pch)
+  endforeach()
 endfunction()
