@@ -1,6 +1,6 @@
 #include "cors_policy.hpp"
 
-#include <regex>
+#include "host_port.hpp"
 
 namespace chat::history_http {
 
@@ -17,8 +17,7 @@ CorsPolicy::CorsPolicy(const std::vector<std::string>& allowed_origins) {
 std::string CorsPolicy::check_entry(std::string_view entry) {
   if (entry == "*" || entry == "null") return {};
   // The serialization browsers send: scheme "://" host [":" port], lowercase.
-  static const std::regex origin(R"(^[a-z][a-z0-9+.-]*://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$)");
-  if (std::regex_match(entry.begin(), entry.end(), origin)) return {};
+  if (is_origin(entry)) return {};
   const std::string text(entry);
   if (text.find("://") == std::string::npos) return "\"" + text + "\" is not an origin: expected scheme://host[:port]";
   if (text.back() == '/') return "\"" + text + "\": an origin has no path (remove the trailing /)";

@@ -1,14 +1,14 @@
 #include "http_api.hpp"
 
 #include "chat_json.hpp"
+#include "chat_upstream.hpp"
 #include "history_query.hpp"
+#include "host_port.hpp"
 
 #include "auth/bearer_token.hpp"
 #include "auth/request_auth.hpp"
 
 #include <boost/json.hpp>
-
-#include <regex>
 
 namespace chat::history_http {
 namespace {
@@ -104,8 +104,7 @@ std::string history_body(const std::string& room, const chat::GetChatHistoryResp
 // The Host header when it is a plain host[:port]; anything else (absent,
 // or junk that must not end up in a URL we hand out) is ignored.
 std::optional<std::string> usable_host(std::string_view host) {
-  static const std::regex authority(R"(^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$)");
-  if (host.empty() || host.size() > 255 || !std::regex_match(host.begin(), host.end(), authority)) {
+  if (host.empty() || host.size() > 255 || !is_host_port(host, Letters::any_case)) {
     return std::nullopt;
   }
   return std::string(host);

@@ -12,7 +12,6 @@
 // reference for clients.
 #pragma once
 
-#include "chat_upstream.hpp"
 #include "cors_policy.hpp"
 #include "http_metrics.hpp"
 #include "http_types.hpp"
@@ -29,6 +28,8 @@
 #include <string>
 
 namespace chat::history_http {
+
+class ChatUpstream;
 
 struct ApiSettings {
   CorsPolicy cors;

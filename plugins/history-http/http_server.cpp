@@ -1,6 +1,8 @@
 #include "http_server.hpp"
 
 #include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <spdlog/logger.h>
 
 #include <stdexcept>
 
@@ -85,11 +87,7 @@ void HttpServer::on_accept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
-  if (tls_) {
-    std::make_shared<HttpSession<TlsStream>>(std::move(socket), tls_, api_, limits_, log_)->run();
-  } else {
-    std::make_shared<HttpSession<PlainStream>>(std::move(socket), nullptr, api_, limits_, log_)->run();
-  }
+  serve_connection(std::move(socket), tls_, api_, limits_, log_);
   do_accept();
 }
 

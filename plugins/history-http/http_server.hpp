@@ -1,15 +1,14 @@
 // The listening side of history-http: an acceptor and a pool of threads
-// running one io_context; every connection gets its own strand and an
-// HttpSession, over TLS (https://) when the server has a TLS context.
+// running one io_context; every connection gets its own strand and a
+// session (http_session.hpp), over TLS (https://) when the server has a TLS
+// context.
 #pragma once
 
-#include "http_api.hpp"
 #include "http_session.hpp"
 #include "http_types.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/logger.h>
 
 #include <memory>
 #include <thread>

@@ -1,10 +1,58 @@
+// One HTTP/1.1 connection (Beast's advanced-server pattern): its own strand,
+// one request at a time (pipelined requests wait in the buffer, answered in
+// order), keep-alive, and limits on everything a client controls.
+//
+//   TLS handshake (https)    request_timeout; a client that is not speaking
+//                            TLS (plain http://) is closed without an answer
+//   waiting for a request    idle_timeout, then the connection closes
+//   reading a request        request_timeout from its first byte; headers
+//                            over header_limit -> 431, body over body_limit
+//                            -> 413, malformed -> 400 (each closes)
+//   writing the response     request_timeout
+//
+// The same session serves http:// (over PlainStream) and https:// (over
+// TlsStream); only the handshake and the close differ.
+//
+// Requests go through Beast's parser and responses through its serializer,
+// but the session drives them itself: it reads raw bytes and hands them to
+// the parser (what http::async_read does), and writes each response as one
+// buffer serialized beforehand. Beast's composed read and write operations,
+// instantiated for every stream, handler and buffer type, took most of this
+// file's compile time; here each stream only ever sees a read_some and a
+// write of one buffer.
 #include "http_session.hpp"
+
+#include "http_api.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <spdlog/logger.h>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <type_traits>
 
 namespace chat::history_http {
 namespace {
 
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 // First read of a request: enough for a typical request line and headers.
 constexpr std::size_t kFirstReadBytes = 2048;
+// Later reads of a request: at most this much at a time (http::async_read's figure).
+constexpr std::size_t kReadBytes = 65536;
 // After refusing a request, what the client still sends is read and thrown
 // away for this long (at most this much) before closing, so that the close
 // does not reset the connection before the client has read the refusal.
@@ -14,6 +62,25 @@ constexpr std::size_t kMaxDrainBytes = 256 * 1024;
 constexpr std::chrono::milliseconds kTlsShutdownTime{1000};
 
 const boost::system::error_category& http_errors() { return make_error_code(http::error::bad_target).category(); }
+
+// The bytes of a response as they go on the wire (what http::write sends).
+std::string serialize(const Response& response) {
+  http::serializer<false, http::string_body> serializer{response};
+  std::string wire;
+  beast::error_code ec;
+  do {
+    serializer.next(ec, [&](beast::error_code& /*ec*/, const auto& buffers) {
+      std::size_t bytes = 0;
+      for (const auto buffer : beast::buffers_range_ref(buffers)) {
+        wire.append(static_cast<const char*>(buffer.data()), buffer.size());
+        bytes += buffer.size();
+      }
+      serializer.consume(bytes);
+    });
+  } while (!ec && !serializer.is_done());
+  // A string body cannot fail to serialize; an empty answer would only close.
+  return wire;
+}
 
 template <typename Stream>
 Stream open_stream(tcp::socket&& socket, net::ssl::context* tls) {
@@ -25,7 +92,50 @@ Stream open_stream(tcp::socket&& socket, net::ssl::context* tls) {
   }
 }
 
-}  // namespace
+template <typename Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  // `tls`: the server's context for a TlsStream session (kept alive by the
+  // session); nullptr for a PlainStream one.
+  HttpSession(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpApi& api,
+              const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log);
+
+  void run();
+
+ private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  beast::tcp_stream& lowest_layer() { return beast::get_lowest_layer(stream_); }
+  void on_handshake(beast::error_code ec);
+  void do_read();
+  void on_first_bytes(beast::error_code ec, std::size_t bytes);
+  void do_read_request();
+  void parse();
+  void on_request_bytes(beast::error_code ec, std::size_t bytes);
+  void on_read(beast::error_code ec);
+  void send(Response response);
+  void on_write(beast::error_code ec, std::size_t bytes);
+  void refuse(http::status status, std::string_view why);
+  void do_close();
+  void close_tcp();
+  void on_drain(beast::error_code ec, std::size_t bytes);
+  void fail(beast::error_code ec, std::string_view what);
+
+  std::shared_ptr<net::ssl::context> tls_;  // before stream_, which uses it
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string wire_;           // the response being written, alive until its write completes
+  bool close_after_write_ = false;
+  const HttpApi& api_;
+  const ConnectionLimits limits_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::string peer_;
+  // After refusing a request we did not read to its end.
+  bool drain_before_close_ = false;
+  std::size_t drained_ = 0;
+  std::array<char, 4096> drain_buffer_{};
+};
 
 template <typename Stream>
 HttpSession<Stream>::HttpSession(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpApi& api,
@@ -83,12 +193,41 @@ void HttpSession<Stream>::on_first_bytes(beast::error_code ec, std::size_t bytes
 template <typename Stream>
 void HttpSession<Stream>::do_read_request() {
   lowest_layer().expires_after(limits_.request_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
+  parse();
+}
+
+// What http::async_read does: parse what is buffered, read more while the
+// parser needs it, until the request is complete or an error.
+template <typename Stream>
+void HttpSession<Stream>::parse() {
+  while (buffer_.size() > 0 && !parser_->is_done()) {
+    beast::error_code ec;
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec == http::error::need_more) break;
+    if (ec) return on_read(ec);
+  }
+  if (parser_->is_done()) return on_read({});
+  stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, kReadBytes)),
+                          beast::bind_front_handler(&HttpSession::on_request_bytes, this->shared_from_this()));
 }
 
 template <typename Stream>
-void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t /*bytes*/) {
+void HttpSession<Stream>::on_request_bytes(beast::error_code ec, std::size_t bytes) {
+  buffer_.commit(bytes);
+  if (ec == net::error::eof) {
+    // The client's end: the request is complete if its end is where the
+    // stream ends; nothing at all is end_of_stream.
+    if (!parser_->got_some()) return on_read(http::error::end_of_stream);
+    ec = {};
+    parser_->put_eof(ec);
+    return on_read(ec);
+  }
+  if (ec) return on_read(ec);
+  parse();
+}
+
+template <typename Stream>
+void HttpSession<Stream>::on_read(beast::error_code ec) {
   if (ec == http::error::header_limit) {
     return refuse(http::status::request_header_fields_too_large,
                   "request headers larger than " + std::to_string(limits_.header_limit) + " bytes");
@@ -118,18 +257,18 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t /*bytes*/) {
 
 template <typename Stream>
 void HttpSession<Stream>::send(Response response) {
-  response_ = std::move(response);
-  const bool close = response_->need_eof();
+  close_after_write_ = response.need_eof();
+  wire_ = serialize(response);
   lowest_layer().expires_after(limits_.request_timeout);
-  http::async_write(stream_, *response_,
-                    beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), close));
+  net::async_write(stream_, net::const_buffer(wire_.data(), wire_.size()),
+                   beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this()));
 }
 
 template <typename Stream>
-void HttpSession<Stream>::on_write(bool close, beast::error_code ec, std::size_t /*bytes*/) {
+void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t /*bytes*/) {
   if (ec) return fail(ec, "write");
-  response_.reset();
-  if (close) return do_close();
+  std::string().swap(wire_);
+  if (close_after_write_) return do_close();
   do_read();
 }
 
@@ -159,16 +298,16 @@ void HttpSession<Stream>::close_tcp() {
   if (!drain_before_close_ || ec) return;  // the session ends here, closing the socket
   lowest_layer().expires_after(kDrainTime);
   // Below TLS, if any: the bytes are thrown away unread.
-  lowest_layer().async_read_some(net::buffer(drain_buffer_),
-                        beast::bind_front_handler(&HttpSession::on_drain, this->shared_from_this()));
+  lowest_layer().async_read_some(net::mutable_buffer(drain_buffer_.data(), drain_buffer_.size()),
+                                 beast::bind_front_handler(&HttpSession::on_drain, this->shared_from_this()));
 }
 
 template <typename Stream>
 void HttpSession<Stream>::on_drain(beast::error_code ec, std::size_t bytes) {
   drained_ += bytes;
   if (ec || drained_ > kMaxDrainBytes) return;  // EOF, timeout or enough: close
-  lowest_layer().async_read_some(net::buffer(drain_buffer_),
-                        beast::bind_front_handler(&HttpSession::on_drain, this->shared_from_this()));
+  lowest_layer().async_read_some(net::mutable_buffer(drain_buffer_.data(), drain_buffer_.size()),
+                                 beast::bind_front_handler(&HttpSession::on_drain, this->shared_from_this()));
 }
 
 template <typename Stream>
@@ -181,7 +320,15 @@ void HttpSession<Stream>::fail(beast::error_code ec, std::string_view what) {
   log_->debug("connection {}: {}: {}", peer_, what, ec.message());
 }
 
-template class HttpSession<PlainStream>;
-template class HttpSession<TlsStream>;
+}  // namespace
+
+void serve_connection(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpApi& api,
+                      const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log) {
+  if (tls) {
+    std::make_shared<HttpSession<TlsStream>>(std::move(socket), std::move(tls), api, limits, std::move(log))->run();
+  } else {
+    std::make_shared<HttpSession<PlainStream>>(std::move(socket), nullptr, api, limits, std::move(log))->run();
+  }
+}
 
 }  // namespace chat::history_http

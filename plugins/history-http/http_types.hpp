@@ -1,11 +1,12 @@
-// The Beast types every part of history-http speaks.
+// The Beast types every part of history-http speaks: messages only. Reading
+// and writing them on a connection is http_session.cpp's business alone, so
+// no other file compiles Beast's parser, serializer or stream operations.
 #pragma once
 
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include <functional>
 
