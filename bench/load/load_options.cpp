@@ -104,6 +104,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     ("duration,d", po::value(&o.duration_s)->default_value(o.duration_s), "seconds measured")
     ("drain", po::value(&o.drain_s)->default_value(o.drain_s),
      "longest wait for late deliveries after the window, seconds")
+    ("report-every", po::value(&o.report_every_s)->default_value(o.report_every_s),
+     "fan-out: every this many seconds of the window, print that interval's deliveries/s, latency, "
+     "errors and each --pid's RSS (0: only the totals)")
     ("threads,t", po::value(&o.threads)->default_value(o.threads), "threads, one io_context each")
     ("source-addresses", po::value(&sources)->composing(),
      "bind client sockets to these local IPv4 addresses, round-robin (e.g. 127.0.0.2,127.0.0.3)")

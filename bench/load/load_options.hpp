@@ -29,6 +29,7 @@ struct LoadOptions {
   double warmup_s = 2;
   double duration_s = 10;
   double drain_s = 5;  // longest wait for late deliveries after the window
+  double report_every_s = 0;  // > 0: figures of each such interval of the window, as it runs
   unsigned threads = 1;
   double connect_timeout_s = 60;
   std::uint32_t connect_concurrency = 200;  // connection attempts in flight

@@ -112,6 +112,21 @@ std::string json_line(const RunResult& r) {
       {"processes", processes},
       {"generator", process_json(r.generator, c.open, idle)},
   };
+  if (!r.intervals.empty()) {
+    json::array intervals;
+    for (const auto& i : r.intervals) {
+      json::object rss;
+      for (const auto& [name, kib] : i.rss_kib) rss[name] = kib;
+      intervals.emplace_back(json::object{{"end_s", round_to(i.end_s, 0.001)},
+                                          {"deliveries_per_s", round_to(i.deliveries_per_s, 0.1)},
+                                          {"p50_ms", round_to(ms(i.latency.percentile(0.50)), 0.001)},
+                                          {"p99_ms", round_to(ms(i.latency.percentile(0.99)), 0.001)},
+                                          {"max_ms", round_to(ms(i.latency.max()), 0.001)},
+                                          {"errors", i.errors},
+                                          {"rss_kib", rss}});
+    }
+    line["intervals"] = intervals;
+  }
   if (o.mode == Mode::Seed) {
     line["seed_room"] = o.seed_room;
     line["seeded"] = c.delivered_seed;

@@ -236,6 +236,48 @@ std::uint64_t expected_deliveries(const WorkerCounters& c) {
   return expected;
 }
 
+std::uint64_t error_count(const WorkerCounters& c) {
+  return c.connect_failures + c.server_closes + c.io_errors + c.error_frames + c.send_backlog_drops;
+}
+
+double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+// --report-every: the window cut into intervals, each printed as it ends, so
+// a long run shows whether latency, errors and memory drift.
+void report_intervals(Workers& workers, const LoadOptions& options, Clock::time_point start, Clock::time_point end,
+                      RunResult& result) {
+  on_all(workers, [](LoadWorker& w) { return w.take_interval_latency(); });  // warm-up's stragglers
+  auto previous = gather(workers);
+  auto interval_start = start;
+  while (interval_start < end) {
+    const auto interval_end = std::min(end, interval_start + seconds(options.report_every_s));
+    std::this_thread::sleep_until(interval_end);
+    IntervalFigures figures;
+    figures.end_s = std::chrono::duration<double>(interval_end - start).count();
+    for (const auto& histogram : on_all(workers, [](LoadWorker& w) { return w.take_interval_latency(); })) {
+      figures.latency.merge(histogram);
+    }
+    const auto counters = gather(workers);
+    const double length = std::chrono::duration<double>(interval_end - interval_start).count();
+    figures.deliveries_per_s =
+        static_cast<double>(counters.delivered_measured - previous.delivered_measured) / length;
+    figures.errors = error_count(counters) - error_count(previous);
+    for (const auto& process : options.processes) {
+      const auto sample = sample_process(process.pid);
+      figures.rss_kib.emplace_back(process.name, sample ? sample->rss_kib : 0);
+    }
+    std::cerr << "chat-load: interval to " << figures.end_s << " s: " << figures.deliveries_per_s
+              << " deliveries/s, latency p50/p99/max " << ms(figures.latency.percentile(0.5)) << " / "
+              << ms(figures.latency.percentile(0.99)) << " / " << ms(figures.latency.max()) << " ms, errors "
+              << figures.errors;
+    for (const auto& [name, rss] : figures.rss_kib) std::cerr << ", " << name << " rss " << rss << " KiB";
+    std::cerr << '\n';
+    result.intervals.push_back(std::move(figures));
+    previous = counters;
+    interval_start = interval_end;
+  }
+}
+
 void run_fanout(Workers& workers, const LoadOptions& options, RunResult& result, ProcessWatch& watch) {
   const auto connected = connect_all(workers, options, result);
   const auto joined = join_rooms(workers, connected);
@@ -257,7 +299,11 @@ void run_fanout(Workers& workers, const LoadOptions& options, RunResult& result,
             << " s, then " << options.duration_s << " s measured at " << options.rate << " msg/s\n";
   std::this_thread::sleep_until(measure_start);
   watch.window_start();
-  std::this_thread::sleep_until(measure_end);
+  if (options.report_every_s > 0) {
+    report_intervals(workers, options, measure_start, measure_end, result);
+  } else {
+    std::this_thread::sleep_until(measure_end);
+  }
   watch.window_end();
 
   // Sending stops at the end of the window: from here on, sent and members are final.
@@ -325,10 +371,7 @@ void run_seed(Workers& workers, const LoadOptions& options, RunResult& result, P
 
 }  // namespace
 
-std::uint64_t RunResult::errors() const {
-  return counters.connect_failures + counters.server_closes + counters.io_errors + counters.error_frames +
-         counters.send_backlog_drops;
-}
+std::uint64_t RunResult::errors() const { return error_count(counters); }
 
 RunResult run_load(const LoadOptions& options) {
   RunResult result;

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chathost::bench {
@@ -21,6 +22,15 @@ struct ProcessFigures {
   std::uint64_t rss_before_kib = 0;  // before the first connection
   std::uint64_t rss_kib = 0;         // at the end, connections still open
   std::uint64_t peak_kib = 0;
+};
+
+// One --report-every interval of a fan-out window.
+struct IntervalFigures {
+  double end_s = 0;  // since the window began
+  double deliveries_per_s = 0;
+  LatencyHistogram latency;
+  std::uint64_t errors = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> rss_kib;  // per --pid, at the interval's end
 };
 
 struct RunResult {
@@ -42,6 +52,7 @@ struct RunResult {
   bool drained = false;  // every expected delivery arrived before --drain ran out
   std::vector<ProcessFigures> processes;
   ProcessFigures generator;  // chat-load itself
+  std::vector<IntervalFigures> intervals;  // --report-every
 
   // Errors a clean run has none of: failed connections, connections lost,
   // error frames, messages the generator could not queue.

@@ -193,6 +193,7 @@ void LoadWorker::frame_received(LoadClient& client, std::string_view frame) {
     case Phase::Measured:
       ++counters_.delivered_measured;
       latency_.record(now - payload.send_ns);
+      interval_latency_.record(now - payload.send_ns);
       break;
     case Phase::Seed: ++counters_.delivered_seed; break;
   }

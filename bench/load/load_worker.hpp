@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace chathost::bench {
@@ -98,6 +99,8 @@ class LoadWorker {
   void abort_all();
   const WorkerCounters& counters() const { return counters_; }
   const LatencyHistogram& latency() const { return latency_; }
+  // The measured deliveries' latencies since the last call (--report-every).
+  LatencyHistogram take_interval_latency() { return std::exchange(interval_latency_, {}); }
 
   // For LoadClient:
   boost::asio::io_context& context() { return context_; }
@@ -127,6 +130,7 @@ class LoadWorker {
   boost::asio::steady_timer ping_timer_;
   WorkerCounters counters_;
   LatencyHistogram latency_;
+  LatencyHistogram interval_latency_;
   SendSchedule schedule_;
   std::uint64_t scheduled_ = 0;  // messages due so far, by the schedule
   std::size_t next_sender_ = 0;
