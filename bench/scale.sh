@@ -140,7 +140,7 @@ done
 # "holding"): before that, the join messages' fan-out still loads the hosts.
 deadline=$((SECONDS + 300))
 while ((SECONDS < deadline)); do
-  ready=$(grep -l '^chat-load: holding' "$out"/idle-*.txt 2>/dev/null | wc -l)
+  ready=$( (grep -l '^chat-load: holding' "$out"/idle-*.txt 2>/dev/null || true) | wc -l)
   ((ready >= generators)) && break
   sleep 1
 done
