@@ -24,6 +24,8 @@ set -euo pipefail
 
 mode="${1:-}"; shift || true
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 build="$here/../build/release" out="" proxies=6 generators=6 per_generator=17000 hold=120 rooms=10000
 while (($#)); do
   case "$1" in
@@ -45,9 +47,6 @@ mkdir -p "$out/data"
 host_bin="$build/bin/chat-host" load_bin="$build/bin/chat-load"
 ulimit -n "$(ulimit -Hn)"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 grpc_port=$(free_port) ws_port=$(free_port)
 
 cat > "$out/scale.toml" <<EOF
@@ -67,12 +66,7 @@ threads = 1
 EOF
 
 pids=()
-# Stop in reverse start order: proxies before the chat service they use.
-cleanup() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill "${pids[$i]}" 2>/dev/null && wait "${pids[$i]}" 2>/dev/null || true
-  done
-}
+cleanup() { stop_in_reverse "${pids[@]}"; }
 trap cleanup EXIT
 
 # start_host NAME PLUGINS: starts a host, waits for its "ready" line, sets $started.

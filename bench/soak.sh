@@ -24,6 +24,8 @@ set -euo pipefail
 
 minutes=30 segment=300 clients=10000 rooms=100 rate=200 unbroken=0 split=0
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 build="$here/../build/release" out=""
 while (($#)); do
   case "$1" in
@@ -44,9 +46,6 @@ out="${out:-$(mktemp -d /tmp/chat-soak.XXXXXX)}"
 mkdir -p "$out/data"
 command -v jq >/dev/null || { echo "soak.sh needs jq" >&2; exit 1; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 grpc_port=$(free_port) ws_port=$(free_port) http_port=$(free_port)
 cat > "$out/soak.toml" <<TOML
 [host]
@@ -69,12 +68,9 @@ TOML
 
 ulimit -n "$(ulimit -Hn)"
 names=() hosts=() sampler=""
-# Stop in reverse start order: the edge before the chat service it uses.
 cleanup() {
   [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null || true
-  for ((i = ${#hosts[@]} - 1; i >= 0; i--)); do
-    kill "${hosts[$i]}" 2>/dev/null && wait "${hosts[$i]}" 2>/dev/null || true
-  done
+  stop_in_reverse "${hosts[@]}"
 }
 trap cleanup EXIT
 # start_host NAME PLUGINS: starts a host and waits for its "ready" line.
