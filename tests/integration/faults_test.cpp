@@ -314,6 +314,24 @@ std::unique_ptr<WsClient> ws_member(const ChatHost& proxy, const std::string& us
   return client;
 }
 
+// A client of a killed proxy, back through `proxy`: it joins `room` with
+// since = the last sequence it saw, expecting no history gap, and sends the
+// message it had in flight (message_id(user, 1)) again with resend, which
+// must be acknowledged.
+std::unique_ptr<WsClient> rejoin_and_resend(ChatHost& proxy, const std::string& user, const std::string& room,
+                                            std::uint64_t last_seen, const std::shared_ptr<WsIo>& io) {
+  auto client = std::make_unique<WsClient>(proxy.ws("/?user=" + user), io);
+  client->send(join(room, user, last_seen));
+  auto joined = client->wait_for(is_joined(room), kPatience);
+  if (!joined) throw std::runtime_error(user + " got no joined for " + room + "\n" + proxy.process().output());
+  EXPECT_FALSE(joined->joined().history_gap()) << user;
+  client->send(resend(chat_message(room, user, "in flight", message_id(user, 1))));
+  if (!client->wait_for(is_ack_for(message_id(user, 1)), kPatience)) {
+    throw std::runtime_error(user + " got no ack for the message it sent again");
+  }
+  return client;
+}
+
 class FaultTest : public ::testing::Test {
  protected:
   TempDir dir_;
@@ -453,15 +471,7 @@ TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProx
 
   // They come back on the other proxy: join with since, resend what was in flight.
   std::vector<std::unique_ptr<WsClient>> back;
-  for (std::size_t i = 0; i < kPerProxy; ++i) {
-    back.push_back(std::make_unique<WsClient>(steady.ws("/?user=" + a(i)), io));
-    back[i]->send(join(room(i), a(i), last_seen[i]));
-    auto joined = back[i]->wait_for(is_joined(room(i)), kPatience);
-    ASSERT_TRUE(joined) << a(i);
-    EXPECT_FALSE(joined->joined().history_gap()) << a(i);
-    back[i]->send(resend(chat_message(room(i), a(i), "in flight", message_id(a(i), 1))));
-    ASSERT_TRUE(back[i]->wait_for(is_ack_for(message_id(a(i), 1)), kPatience)) << a(i);
-  }
+  for (std::size_t i = 0; i < kPerProxy; ++i) back.push_back(rejoin_and_resend(steady, a(i), room(i), last_seen[i], io));
   ASSERT_TRUE(traffic.wait_rounds(3));
   traffic.stop();
   // A last message per room: whoever has it has everything before it.
@@ -541,15 +551,7 @@ TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissN
   proxy.start();
   ASSERT_EQ(proxy.ws_port(), proxy_port);
   std::vector<std::unique_ptr<WsClient>> back;
-  for (std::size_t i = 0; i < kClients; ++i) {
-    back.push_back(std::make_unique<WsClient>(proxy.ws("/?user=" + a(i)), io));
-    back[i]->send(join(room(i), a(i), last_seen[i]));
-    auto joined = back[i]->wait_for(is_joined(room(i)), kPatience);
-    ASSERT_TRUE(joined) << a(i) << "\n" << proxy.process().output();
-    EXPECT_FALSE(joined->joined().history_gap()) << a(i);
-    back[i]->send(resend(chat_message(room(i), a(i), "in flight", message_id(a(i), 1))));
-    ASSERT_TRUE(back[i]->wait_for(is_ack_for(message_id(a(i), 1)), kPatience)) << a(i);
-  }
+  for (std::size_t i = 0; i < kClients; ++i) back.push_back(rejoin_and_resend(proxy, a(i), room(i), last_seen[i], io));
   ASSERT_TRUE(traffic.wait_rounds(3));
   traffic.stop();
   // A last message per room: whoever has it has everything before it.
