@@ -122,8 +122,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
         ConfigKey::integer("keepalive_time_ms", 30000,
                            "ping each client connection this often, also with no call open")
             .range(1000, 24 * 3600 * 1000),
-        ConfigKey::integer("keepalive_timeout_ms", 10000,
-                           "a ping unanswered for this long drops the connection and ends its streams")
+        ConfigKey::integer("keepalive_timeout_ms", 20000,
+                           "a ping unanswered (or data unacknowledged) for this long drops the connection and "
+                           "ends its streams")
             .range(1000, 3600 * 1000),
         ConfigKey::integer("min_client_ping_interval_ms", 10000,
                            "clients may ping this often without sending data (more often: GOAWAY too_many_pings); "
@@ -282,7 +283,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
   int max_receive_bytes_ = 64 * 1024;
   std::chrono::milliseconds drain_timeout_{5000};
   int keepalive_time_ms_ = 30000;
-  int keepalive_timeout_ms_ = 10000;
+  int keepalive_timeout_ms_ = 20000;
   int min_client_ping_interval_ms_ = 10000;
   // Set: the port speaks TLS only (tls_cert_file, tls_key_file).
   std::optional<chat::tls::ServerCertificate> certificate_;

@@ -63,9 +63,9 @@ std::vector<chathost::ConfigKey> channel_config_keys() {
                          "ping the chat service this often, also with no call open (grpc-chat's "
                          "min_client_ping_interval_ms must allow it)")
           .range(1000, 24 * 3600 * 1000),
-      ConfigKey::integer(std::string(kKeepaliveTimeoutKey), 10000,
-                         "a ping unanswered for this long drops the connection: its streams end, the bridge "
-                         "reconnects")
+      ConfigKey::integer(std::string(kKeepaliveTimeoutKey), 20000,
+                         "a ping unanswered (or data unacknowledged) for this long drops the connection: its "
+                         "streams end, the bridge reconnects")
           .range(1000, 3600 * 1000),
   };
 }

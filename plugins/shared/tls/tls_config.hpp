@@ -59,7 +59,7 @@ struct ChannelSecurity {
   // a reset) is given up after keepalive_time + keepalive_timeout, and its
   // streams end with UNAVAILABLE instead of waiting forever.
   std::chrono::milliseconds keepalive_time{30000};
-  std::chrono::milliseconds keepalive_timeout{10000};
+  std::chrono::milliseconds keepalive_timeout{20000};
 
   bool tls() const { return !ca_pem.empty(); }
   // For log lines: "TLS, trusting <file>" or "insecure".
