@@ -1,10 +1,12 @@
 // Micro-benchmarks (Google Benchmark) of the hot paths a chat message takes:
 // a WebSocket text frame decoded into a ChatStream, a ChatStream encoded to
 // the JSON every recipient gets, the gRPC wire encoding grpc-chat writes
-// once per stream, and the store commit that precedes every ack.
+// once per stream, the store commit that precedes every ack, and ws-proxy's
+// fan-out of one message to the members of a room.
 //
 //   build/release/bin/chat-micro-bench [--benchmark_filter=Store]
 #include "chat_json.hpp"
+#include "local_room.hpp"
 #include "store/history_store.hpp"
 
 #include "chat.pb.h"
@@ -12,6 +14,8 @@
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -110,6 +114,47 @@ void StoreCommit(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(StoreCommit)->ArgsProduct({{1, 64, 512}, {0, 1}})->ArgNames({"batch", "full_sync"})->UseRealTime();
+
+// A member as ws-proxy's fan-out sees it: send() queues the shared frame
+// under the session's lock, as WsSession::send does, without the post of the
+// write (that, and the socket write, belong to the end-to-end benchmarks).
+class QueueingClient final : public chat::proxy::Client {
+ public:
+  explicit QueueingClient(std::uint64_t id) : id_(id) {}
+  std::uint64_t id() const override { return id_; }
+  void send(chat::proxy::Frame frame) override {
+    std::lock_guard lock(mutex_);
+    outbox_.push_back(std::move(frame));
+    if (outbox_.size() == 64) outbox_.clear();  // as a write taking a batch
+  }
+  bool speaks_events() const override { return false; }
+
+ private:
+  const std::uint64_t id_;
+  std::mutex mutex_;
+  std::vector<chat::proxy::Frame> outbox_;
+};
+
+// One stored message from the chat service to every live member of a room of
+// `range(0)`: its JSON frame built once, then shared with each member.
+void FanOut(benchmark::State& state) {
+  chat::proxy::LocalRoom room;
+  const auto members = static_cast<std::uint64_t>(state.range(0));
+  for (std::uint64_t id = 1; id <= members; ++id) {
+    auto& member = room.members[id];
+    member.client = std::make_shared<QueueingClient>(id);
+    member.user = "client-" + std::to_string(id);
+    member.live = true;
+  }
+  chat::ChatStream event = stored_event();
+  std::uint64_t sequence = 1;
+  for (auto _ : state) {
+    event.mutable_chat_message()->set_sequence(sequence++);
+    room.deliver(event.chat_message(), chat::proxy::make_frame(event));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * members));  // deliveries
+}
+BENCHMARK(FanOut)->Arg(100)->Arg(1000)->ArgName("members");
 
 }  // namespace
 
