@@ -6,6 +6,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,71 @@ TEST(ChatJson, EncodesAHistoryPageWithTimestamps) {
   }
   page.set_has_more(true);
   EXPECT_EQ(boost::json::parse(chat::json::encode(page)), boost::json::parse(chat::json::reference::encode(page)));
+}
+
+// Chat messages are written field by field, not by reflection: every field,
+// every character that needs escaping, every timestamp precision, and random
+// text must come out as the same JSON value protobuf writes, in one line,
+// fields in number order.
+TEST(ChatJson, ChatMessagesWrittenDirectlyMatchProtobuf) {
+  chat::ChatMessage full;
+  full.set_id("m\"1\"");
+  full.set_room_id("r\\1/2");
+  full.set_sender_id("é ✓ 😀");
+  full.set_content(std::string("ctl \x01\x1f \b\f\n\r\t <b>&amp;</b> ") + '\0' + " end");
+  full.set_sequence(18446744073709551615ULL);
+  full.mutable_timestamp()->set_seconds(1795658270);
+  full.mutable_timestamp()->set_nanos(417000000);
+  full.set_server_id("r:1");
+  full.set_resend(true);
+  std::vector<chat::ChatMessage> messages(6);
+  messages[1].set_content("x");
+  messages[2] = full;
+  messages[3].mutable_timestamp();  // set, at the epoch
+  messages[4].mutable_timestamp()->set_nanos(1);
+  messages[4].set_sequence(1);
+  messages[5].mutable_timestamp()->set_nanos(123456000);
+  messages[5].set_resend(true);
+
+  // Timestamps across protobuf's whole range, leap days and every precision.
+  for (const std::int64_t seconds : {-62135596800LL, -62135596799LL, -1LL, 0LL, 951782400LL, 951868799LL,
+                                     4107542399LL, 253402300799LL}) {
+    for (const std::int32_t nanos : {0, 1, 999999999, 5000000, 120000}) {
+      chat::ChatMessage m;
+      m.mutable_timestamp()->set_seconds(seconds);
+      m.mutable_timestamp()->set_nanos(nanos);
+      messages.push_back(m);
+    }
+  }
+  std::mt19937 random(7);
+  for (int i = 0; i < 500; ++i) {
+    chat::ChatMessage m;
+    std::string text;
+    const auto length = random() % 40;
+    for (std::size_t j = 0; j < length; ++j) text += static_cast<char>(random() % 128);  // ASCII: valid UTF-8
+    m.set_content(text);
+    m.set_room_id(std::to_string(random()));
+    m.set_sequence(random() % 3);
+    std::uniform_int_distribution<std::int64_t> any_second(-62135596800LL, 253402300799LL);
+    m.mutable_timestamp()->set_seconds(any_second(random));
+    messages.push_back(m);
+  }
+
+  for (const auto& message : messages) {
+    ChatStream frame;
+    *frame.mutable_chat_message() = message;
+    for (const google::protobuf::Message* m : {static_cast<const google::protobuf::Message*>(&message),
+                                               static_cast<const google::protobuf::Message*>(&frame)}) {
+      const std::string ours = chat::json::encode(*m);
+      const std::string theirs = chat::json::reference::encode(*m);
+      EXPECT_EQ(boost::json::parse(ours), boost::json::parse(theirs)) << ours << "\n" << theirs;
+      EXPECT_EQ(ours.find('\n'), std::string::npos) << ours;
+    }
+  }
+  EXPECT_EQ(chat::json::encode(full),
+            R"({"id":"m\"1\"","room_id":"r\\1/2","sender_id":"é ✓ 😀","content":"ctl \u0001\u001f )"
+            R"(\b\f\n\r\t <b>&amp;</b> \u0000 end","sequence":"18446744073709551615",)"
+            R"("timestamp":"2026-11-26T01:57:50.417Z","server_id":"r:1","resend":true})");
 }
 
 TEST(ChatJson, InvalidUtf8IsLeftToProtobuf) {
