@@ -435,6 +435,13 @@ std::string encode(const google::protobuf::Message& message) {
   return encode_by_protobuf(message);
 }
 
+void append(const ChatMessage& message, std::string& out) {
+  const std::size_t before = out.size();
+  if (append_chat_message(message, out)) return;
+  out.resize(before);  // something unusual: the general way
+  out += encode(message);
+}
+
 std::string decode(std::string_view text, google::protobuf::Message& message) {
   unsigned char stack[kStackBytes];
   boost::json::monotonic_resource memory(stack, sizeof stack);

@@ -12,6 +12,8 @@ namespace chat::json {
 
 // One line of JSON (no newline), proto field names, default values omitted.
 std::string encode(const google::protobuf::Message& message);
+// The same for a chat message, appended to `out` (a page of them, say).
+void append(const ChatMessage& message, std::string& out);
 
 // Parses `text` into `message`. Returns "" on success, else why it failed
 // (for an error frame): invalid JSON, an unknown field, a wrong type.

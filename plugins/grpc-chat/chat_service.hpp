@@ -9,6 +9,9 @@
 
 #include <chathost/plugin.hpp>
 
+#include <google/protobuf/arena.h>
+#include <grpcpp/support/message_allocator.h>
+
 #include <atomic>
 
 namespace chat::service {
@@ -18,6 +21,14 @@ namespace chat::service {
 // instead of ending the stream, and outgoing events are serialized once.
 using ChatServiceBase = ChatService::WithCallbackMethod_GetUser<
     ChatService::WithCallbackMethod_GetChatHistory<ChatService::WithRawCallbackMethod_Chat<ChatService::Service>>>;
+
+// A history page's request and response in one arena: its hundreds of
+// messages and their strings are allocated in a few blocks and freed at
+// once, instead of one by one.
+class HistoryArenaAllocator final : public grpc::MessageAllocator<GetChatHistoryRequest, GetChatHistoryResponse> {
+ public:
+  grpc::MessageHolder<GetChatHistoryRequest, GetChatHistoryResponse>* AllocateMessages() override;
+};
 
 class ChatServiceImpl final : public ChatServiceBase {
  public:
@@ -43,6 +54,7 @@ class ChatServiceImpl final : public ChatServiceBase {
  private:
   void refuse(const SessionPtr& session, Error error);
 
+  HistoryArenaAllocator history_allocator_;
   store::HistoryStore& store_;
   RoomRegistry& rooms_;
   MessageCommitter& committer_;

@@ -3,16 +3,20 @@
 #include <google/protobuf/util/time_util.h>
 
 namespace chat::service {
-ChatMessage to_proto(const store::StoredMessage& message) {
-  ChatMessage out;
-  const std::string server_id = message.room_id + ":" + std::to_string(message.sequence);
+void to_proto(const store::StoredMessage& message, ChatMessage& out) {
+  std::string server_id = message.room_id + ":" + std::to_string(message.sequence);
   out.set_id(message.client_id.empty() ? server_id : message.client_id);
   out.set_room_id(message.room_id);
   out.set_sender_id(message.sender_id);
   out.set_content(message.content);
   out.set_sequence(message.sequence);
   *out.mutable_timestamp() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(message.timestamp_ms);
-  out.set_server_id(server_id);
+  out.set_server_id(std::move(server_id));
+}
+
+ChatMessage to_proto(const store::StoredMessage& message) {
+  ChatMessage out;
+  to_proto(message, out);
   return out;
 }
 
@@ -36,8 +40,11 @@ void RoomRegistry::remove_session(const SessionPtr& session) {
       }
       memberships_.erase(it);
     }
+    // Under the lock: once wait_all_ended() sees no session it may return
+    // and the plugin destroy this registry, so nothing of it may be touched
+    // after the unlock (notifying after it raced with the destructor: TSan).
+    sessions_changed_.notify_all();
   }
-  sessions_changed_.notify_all();
 }
 
 bool RoomRegistry::wait_all_ended(std::chrono::steady_clock::time_point deadline) {

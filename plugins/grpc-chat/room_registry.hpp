@@ -21,8 +21,10 @@
 
 namespace chat::service {
 
-// Builds the ChatMessage a client sees for a stored message.
+// Builds the ChatMessage a client sees for a stored message (in `out`: a
+// message of a response that lives in an arena).
 ChatMessage to_proto(const store::StoredMessage& message);
+void to_proto(const store::StoredMessage& message, ChatMessage& out);
 
 class RoomRegistry {
  public:

@@ -2,6 +2,8 @@
 
 #include "tls/grpc_credentials.hpp"
 
+#include <google/protobuf/arena.h>
+
 namespace chat::history_http {
 namespace {
 
@@ -19,10 +21,19 @@ constexpr int kConnectTimeoutMs = 5000;
 // max_content_bytes each: gRPC's default 4 MiB is not always enough.
 constexpr int kMaxReceiveBytes = 64 << 20;
 
+google::protobuf::ArenaOptions history_arena_options() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;  // a page of 100 messages of 100 bytes fits
+  return options;
+}
+
 struct HistoryCall {
   grpc::ClientContext context;
   chat::GetChatHistoryRequest request;
-  chat::GetChatHistoryResponse response;
+  // The page is parsed into an arena: its hundreds of messages and strings
+  // take a few blocks, freed at once with the call, not one by one.
+  google::protobuf::Arena arena{history_arena_options()};
+  chat::GetChatHistoryResponse* response = google::protobuf::Arena::CreateMessage<chat::GetChatHistoryResponse>(&arena);
   ChatUpstream::HistoryDone done;
 };
 
@@ -80,12 +91,12 @@ void ChatUpstream::get_history(const chat::GetChatHistoryRequest& request, Histo
   call->request = request;
   call->done = std::move(done);
   if (!begin(call)) {
-    call->done(kStopping, {});
+    call->done(kStopping, chat::GetChatHistoryResponse::default_instance());
     return;
   }
-  chat_->async()->GetChatHistory(&call->context, &call->request, &call->response,
+  chat_->async()->GetChatHistory(&call->context, &call->request, call->response,
                                  [this, call](grpc::Status status) mutable {
-                                   call->done(status, std::move(call->response));
+                                   call->done(status, *call->response);
                                    call->done = nullptr;
                                    end(std::move(call));
                                  });

@@ -28,7 +28,8 @@ namespace chat::history_http {
 
 class ChatUpstream {
  public:
-  using HistoryDone = std::function<void(const grpc::Status&, chat::GetChatHistoryResponse&&)>;
+  // The page lives in the call's arena: read it in `done`, keep nothing of it.
+  using HistoryDone = std::function<void(const grpc::Status&, const chat::GetChatHistoryResponse&)>;
   using HealthDone = std::function<void(const grpc::Status&, bool serving)>;
 
   // `target`: "host:port" of grpc-chat, reached over TLS or not as

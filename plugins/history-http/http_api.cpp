@@ -92,9 +92,12 @@ bool is_transient(grpc::StatusCode code) {
 // protocol's JSON mapping, exactly as in the WebSocket frames.
 std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page) {
   std::string body = R"({"room":)" + boost::json::serialize(boost::json::string(room)) + R"(,"messages":[)";
+  std::size_t size = body.size() + 32;
+  for (const auto& message : page.messages()) size += message.ByteSizeLong() + 128;  // JSON's names and quotes
+  body.reserve(size);
   for (int i = 0; i < page.messages_size(); ++i) {
     if (i > 0) body += ',';
-    body += chat::json::encode(page.messages(i));
+    chat::json::append(page.messages(i), body);
   }
   body += R"(],"has_more":)";
   body += page.has_more() ? "true}" : "false}";
@@ -244,7 +247,7 @@ void HttpApi::serve_history(std::string_view query, const std::shared_ptr<Exchan
   }
   const auto& request = std::get<chat::GetChatHistoryRequest>(parsed);
   upstream_.get_history(request, [this, exchange, room = request.room_id()](const grpc::Status& status,
-                                                                            chat::GetChatHistoryResponse&& page) {
+                                                                            const chat::GetChatHistoryResponse& page) {
     if (status.ok()) return exchange->finish(json_response(http::status::ok, history_body(room, page)));
     if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       return exchange->finish(json_response(http::status::bad_request, json_error(status.error_message())));

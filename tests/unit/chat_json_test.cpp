@@ -163,6 +163,9 @@ TEST(ChatJson, ChatMessagesWrittenDirectlyMatchProtobuf) {
   }
 
   for (const auto& message : messages) {
+    std::string page = "[";
+    chat::json::append(message, page);
+    EXPECT_EQ(page, "[" + chat::json::encode(message));
     ChatStream frame;
     *frame.mutable_chat_message() = message;
     for (const google::protobuf::Message* m : {static_cast<const google::protobuf::Message*>(&message),
@@ -183,6 +186,9 @@ TEST(ChatJson, InvalidUtf8IsLeftToProtobuf) {
   ChatStream frame;
   frame.mutable_chat_message()->set_content("bad \xff bytes");
   EXPECT_EQ(chat::json::encode(frame), chat::json::reference::encode(frame));
+  std::string page = "[";
+  chat::json::append(frame.chat_message(), page);
+  EXPECT_EQ(page, "[" + chat::json::reference::encode(frame.chat_message()));
 }
 
 }  // namespace
