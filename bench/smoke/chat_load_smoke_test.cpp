@@ -1,7 +1,8 @@
 // chat-load as a child process, each mode once, for a few seconds: against
 // RoomEchoServer (the exercise's room semantics, in this process) and
-// against a real chat-host with grpc-chat and ws-proxy. They check that the
-// generator counts right, never how fast anything is.
+// against a real chat-host with grpc-chat, ws-proxy and history-http; and
+// the history mode (bench/history_load.sh: chat-load seeds, wrk reads). They
+// check that the generators count right, never how fast anything is.
 #include "room_echo_server.hpp"
 #include "support/host_process.hpp"
 #include "support/test_helpers.hpp"
@@ -135,17 +136,22 @@ TEST(ChatLoadSmoke, NoServerIsAnErrorExitNotAHang) {
 // ws-proxy plugin is built)
 
 std::filesystem::path ws_proxy_plugin() { return std::filesystem::path(CHATHOST_PLUGIN_BUILD_DIR) / "ws-proxy.so"; }
+std::filesystem::path history_http_plugin() {
+  return std::filesystem::path(CHATHOST_PLUGIN_BUILD_DIR) / "history-http.so";
+}
 
 class ChatHostSmoke : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(ws_proxy_plugin())) {
-      GTEST_SKIP() << "no ws-proxy plugin at " << ws_proxy_plugin() << " yet";
+    for (const auto& plugin : {ws_proxy_plugin(), history_http_plugin()}) {
+      ASSERT_TRUE(std::filesystem::exists(plugin)) << "no plugin at " << plugin;
     }
     const auto grpc_port = std::to_string(chathost::test::free_tcp_port());
     const auto ws_port = std::to_string(chathost::test::free_tcp_port());
+    const auto http_port = std::to_string(chathost::test::free_tcp_port());
+    http_url_ = "http://127.0.0.1:" + http_port;
     chathost::test::write_file(dir_ / "chat.toml", R"([host]
-plugins = ["grpc-chat", "ws-proxy"]
+plugins = ["grpc-chat", "ws-proxy", "history-http"]
 
 [grpc-chat]
 host = "127.0.0.1"
@@ -154,14 +160,18 @@ store = "memory"
 
 [ws-proxy]
 host = "127.0.0.1"
-port = )" + ws_port + "\n");
+port = )" + ws_port + R"(
+
+[history-http]
+host = "127.0.0.1"
+port = )" + http_port + "\n");
     host_ = std::make_unique<HostProcess>(ProcessOptions{
         .executable = chathost::test::host_binary(),
         .args = {"--config", (dir_ / "chat.toml").string()},
         // The exercise's variables, so the proxy finds this grpc-chat however it is configured.
         .env = {{"GRPC_HOST", "127.0.0.1"}, {"GRPC_PORT", grpc_port}},
         .unset_env = {"CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHAT_STORE", "CHAT_STORE_PATH", "WS_HOST",
-                      "WS_PORT"},
+                      "WS_PORT", "HTTP_HOST", "HTTP_PORT"},
         .working_dir = dir_.path()});
     auto ready = host_->wait_for_line(std::regex(R"(ready in \d+ ms: .*ws-proxy)"));
     ASSERT_TRUE(ready) << host_->output();
@@ -183,7 +193,8 @@ port = )" + ws_port + "\n");
 
   TempDir dir_;
   std::unique_ptr<HostProcess> host_;
-  std::string url_;
+  std::string url_;       // the WebSocket side
+  std::string http_url_;  // history-http
 };
 
 TEST_F(ChatHostSmoke, FanOutDeliversEveryMessageToItsRoom) {
@@ -195,6 +206,23 @@ TEST_F(ChatHostSmoke, FanOutDeliversEveryMessageToItsRoom) {
   EXPECT_EQ(real(run.json, "delivery_ratio"), 1.0) << run.output;
   EXPECT_EQ(number(run.json, "errors"), 0u) << run.output;
   EXPECT_GT(number(first_process(run.json), "rss_kib"), 0u);
+}
+
+TEST_F(ChatHostSmoke, HistoryModeSeedsARoomAndReadsItsPages) {
+  HostProcess load(ProcessOptions{
+      .executable = "/bin/bash",
+      .args = {HISTORY_LOAD_SCRIPT, "--http", http_url_, "--ws", url_, "--seed", "20", "--limit", "20", "--threads",
+               "1", "--connections", "4", "--duration", "1", "--chat-load", CHAT_LOAD_BINARY, "--json"}});
+  ASSERT_EQ(load.wait_exit(40s), 0) << load.output() << host_->output();
+  boost::json::object json;
+  for (const auto& line : load.lines()) {
+    if (line.stream == Stream::Stdout && line.text.starts_with('{')) json = boost::json::parse(line.text).as_object();
+  }
+  ASSERT_FALSE(json.empty()) << load.output();
+  EXPECT_EQ(number(json, "messages_per_response"), 20u) << load.output();
+  EXPECT_GT(number(json, "requests"), 0u) << load.output();
+  EXPECT_EQ(number(json, "non_2xx"), 0u) << load.output();
+  EXPECT_EQ(number(json, "socket_errors"), 0u) << load.output();
 }
 
 TEST_F(ChatHostSmoke, IdleConnectionsStayOpen) {
