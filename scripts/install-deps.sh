@@ -15,7 +15,7 @@ testing=false
 if [[ "${1:-}" == "--test" ]]; then
   testing=true
   # wrk and jq: the smoke run of the benchmarks' history mode (bench/history_load.sh).
-  packages+=(libgtest-dev libbenchmark-dev curl chromium wrk jq)
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev curl chromium wrk jq)
   # Node.js drives the browser and the exercise's ws client; keep one that is there.
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
