@@ -1,6 +1,7 @@
 #include "chat_service.hpp"
 
 #include "frame_validation.hpp"
+#include "tsan/annotations.hpp"
 
 namespace chat::service {
 namespace {
@@ -10,15 +11,19 @@ constexpr std::uint32_t kMaxHistoryLimit = 1000;
 
 // One Chat call. Reads frames one at a time and hands them to the service;
 // everything outgoing goes through its StreamSession (one write in flight).
+// Every operation on it is started after tsan::handoff(reactor), and every
+// reaction begins with tsan::received(this): see tsan/annotations.hpp.
 class ChatStreamReactor final : public StreamReactor {
  public:
   ChatStreamReactor(ChatServiceImpl& service, grpc::CallbackServerContext* context, SessionPtr session)
       : service_(service), session_(std::move(session)) {
     session_->attach(this, context, &incoming_);
+    tsan::handoff(this);
     StartRead(&incoming_);
   }
 
   void OnReadDone(bool ok) override {
+    tsan::received(this);
     if (!ok) {
       // The client closed its side (or the call ended): finish once our side is written.
       session_->finish(grpc::Status::OK);
@@ -28,11 +33,18 @@ class ChatStreamReactor final : public StreamReactor {
     session_->read_next();
   }
 
-  void OnWriteDone(bool ok) override { session_->on_write_done(ok); }
+  void OnWriteDone(bool ok) override {
+    tsan::received(this);
+    session_->on_write_done(ok);
+  }
 
-  void OnCancel() override { session_->finish(grpc::Status::CANCELLED, /*drop_queue=*/true); }
+  void OnCancel() override {
+    tsan::received(this);
+    session_->finish(grpc::Status::CANCELLED, /*drop_queue=*/true);
+  }
 
   void OnDone() override {
+    tsan::received(this);
     session_->detach();
     service_.stream_ended(session_);
     delete this;

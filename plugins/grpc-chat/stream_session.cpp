@@ -1,5 +1,7 @@
 #include "stream_session.hpp"
 
+#include "tsan/annotations.hpp"
+
 namespace chat::service {
 
 Event encode(const ChatStream& frame) {
@@ -51,6 +53,7 @@ bool StreamSession::send(Event event) {
 void StreamSession::start_write_locked() {
   writing_ = true;
   // The event stays alive in the queue until OnWriteDone pops it.
+  tsan::handoff(reactor_);
   reactor_->StartWrite(queue_.front().get());
 }
 
@@ -86,6 +89,7 @@ void StreamSession::maybe_finish_locked() {
     return;
   }
   finished_ = true;
+  tsan::handoff(reactor_);
   reactor_->Finish(*finish_status_);
 }
 
@@ -99,6 +103,7 @@ void StreamSession::commit_done() {
   if (pending_commits_ > 0) --pending_commits_;
   if (read_paused_ && pending_commits_ <= pending_limit_ / 2 && reactor_ != nullptr && !finish_status_) {
     read_paused_ = false;
+    tsan::handoff(reactor_);
     reactor_->StartRead(read_buffer_);
   }
   maybe_finish_locked();
@@ -111,6 +116,7 @@ void StreamSession::read_next() {
     read_paused_ = true;
     return;
   }
+  tsan::handoff(reactor_);
   reactor_->StartRead(read_buffer_);
 }
 

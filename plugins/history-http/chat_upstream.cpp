@@ -1,6 +1,7 @@
 #include "chat_upstream.hpp"
 
 #include "tls/grpc_credentials.hpp"
+#include "tsan/annotations.hpp"
 
 #include <google/protobuf/arena.h>
 
@@ -94,8 +95,11 @@ void ChatUpstream::get_history(const chat::GetChatHistoryRequest& request, Histo
     call->done(kStopping, chat::GetChatHistoryResponse::default_instance());
     return;
   }
+  // The completion runs on a gRPC thread: see tsan/annotations.hpp.
+  tsan::handoff(call.get());
   chat_->async()->GetChatHistory(&call->context, &call->request, call->response,
                                  [this, call](grpc::Status status) mutable {
+                                   tsan::received(call.get());
                                    call->done(status, *call->response);
                                    call->done = nullptr;
                                    end(std::move(call));
@@ -110,8 +114,10 @@ void ChatUpstream::check_health(HealthDone done) {
     call->done(kStopping, false);
     return;
   }
+  tsan::handoff(call.get());
   health_->async()->Check(&call->context, &call->request, &call->response,
                           [this, call](grpc::Status status) mutable {
+                            tsan::received(call.get());
                             call->done(status, status.ok() && call->response.status() ==
                                                                   grpc::health::v1::HealthCheckResponse::SERVING);
                             call->done = nullptr;

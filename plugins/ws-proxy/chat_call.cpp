@@ -1,5 +1,7 @@
 #include "chat_call.hpp"
 
+#include "tsan/annotations.hpp"
+
 namespace chat::proxy {
 
 ChatCall::ChatCall(ChatService::Stub& stub, ChatCallSink& sink) : sink_(sink) {
@@ -7,14 +9,18 @@ ChatCall::ChatCall(ChatService::Stub& stub, ChatCallSink& sink) : sink_(sink) {
   stub.async()->Chat(&context_, this);
 }
 
+// Every operation is started after tsan::handoff(this), and every reaction
+// begins with tsan::received(this): see tsan/annotations.hpp.
 void ChatCall::start(ChatStream first) {
   AddHold();
+  tsan::handoff(this);
   StartRead(&incoming_);
   {
     std::lock_guard lock(mutex_);
     writes_.push_back(std::move(first));
     start_write_locked();
   }
+  tsan::handoff(this);
   StartCall();
 }
 
@@ -38,10 +44,12 @@ void ChatCall::start_write_locked() {
   grpc::WriteOptions options;
   if (writes_.size() > 1) options.set_buffer_hint();
   // The frame stays in the queue, alive, until OnWriteDone.
+  tsan::handoff(this);
   StartWrite(&writes_.front(), options);
 }
 
 void ChatCall::OnWriteDone(bool ok) {
+  tsan::received(this);
   std::lock_guard lock(mutex_);
   writing_ = false;
   writes_.pop_front();
@@ -54,8 +62,10 @@ void ChatCall::OnWriteDone(bool ok) {
 }
 
 void ChatCall::OnReadDone(bool ok) {
+  tsan::received(this);
   if (ok) {
     sink_.on_event(*this, incoming_);
+    tsan::handoff(this);
     StartRead(&incoming_);
     return;
   }
@@ -66,6 +76,7 @@ void ChatCall::OnReadDone(bool ok) {
     // Keep only the write in flight: its frame must live until OnWriteDone.
     while (writes_.size() > (writing_ ? 1U : 0U)) writes_.pop_back();
   }
+  tsan::handoff(this);
   RemoveHold();
 }
 
@@ -73,6 +84,7 @@ void ChatCall::OnDone(const grpc::Status& status) {
   // Deleting the reactor (and its ClientContext) in OnDone is allowed; the
   // sink hears last, so a link waiting for its calls to finish never sees
   // one still being torn down.
+  tsan::received(this);
   ChatCallSink& sink = sink_;
   const grpc::Status final_status = status;
   delete this;
