@@ -203,14 +203,19 @@ void append_quoted(std::string_view s, std::string& out) {
   out += '"';
 }
 
-// `,"name":"value"` (no comma first), for a string field that is set.
-bool append_string_field(std::string_view name, const std::string& value, bool& first, std::string& out) {
-  if (value.empty()) return true;
-  if (!chat::text::is_valid_utf8(value)) return false;
+// `,"name":` (no comma before the first field).
+void append_key(std::string_view name, bool& first, std::string& out) {
   out += first ? "\"" : ",\"";
   first = false;
   out += name;
   out += "\":";
+}
+
+// `,"name":"value"`, for a string field that is set.
+bool append_string_field(std::string_view name, const std::string& value, bool& first, std::string& out) {
+  if (value.empty()) return true;
+  if (!chat::text::is_valid_utf8(value)) return false;
+  append_key(name, first, out);
   append_quoted(value, out);
   return true;
 }
@@ -226,20 +231,20 @@ bool append_chat_message(const ChatMessage& m, std::string& out) {
   if (m.sequence() != 0) {
     char digits[24];
     const auto end = std::to_chars(digits, digits + sizeof digits, m.sequence()).ptr;
-    out += first ? "\"sequence\":\"" : ",\"sequence\":\"";
-    first = false;
-    out.append(digits, end);
-    out += '"';
+    append_key("sequence", first, out);
+    append_quoted(std::string_view(digits, static_cast<std::size_t>(end - digits)), out);
   }
   if (m.has_timestamp()) {
     std::string text;
     if (!timestamp_text(m.timestamp(), text)) return false;
-    out += first ? "\"timestamp\":" : ",\"timestamp\":";
-    first = false;
+    append_key("timestamp", first, out);
     append_quoted(text, out);
   }
   if (!append_string_field("server_id", m.server_id(), first, out)) return false;
-  if (m.resend()) out += first ? "\"resend\":true" : ",\"resend\":true";
+  if (m.resend()) {
+    append_key("resend", first, out);
+    out += "true";
+  }
   out += '}';
   return true;
 }
@@ -413,19 +418,21 @@ std::string decode_by_protobuf(std::string_view text, pb::Message& message) {
 
 }  // namespace
 
+std::size_t json_size_hint(const ChatMessage& message) { return message.content().size() + 256; }
+
 std::string encode(const google::protobuf::Message& message) {
   const pb::Descriptor* type = message.GetDescriptor();
   if (type == ChatStream::descriptor()) {
     const auto& frame = static_cast<const ChatStream&>(message);
     if (frame.has_chat_message()) {
       std::string out = R"({"chat_message":)";
-      out.reserve(64 + frame.chat_message().content().size() + 3 * 48);
+      out.reserve(out.size() + json_size_hint(frame.chat_message()) + 1);
       if (append_chat_message(frame.chat_message(), out)) return out += '}';
     }
   } else if (type == ChatMessage::descriptor()) {
-    std::string out;
     const auto& chat_message = static_cast<const ChatMessage&>(message);
-    out.reserve(48 + chat_message.content().size() + 3 * 48);
+    std::string out;
+    out.reserve(json_size_hint(chat_message));
     if (append_chat_message(chat_message, out)) return out;
   }
   unsigned char stack[kStackBytes];

@@ -5,6 +5,7 @@
 
 #include "chat.pb.h"
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,9 @@ namespace chat::json {
 std::string encode(const google::protobuf::Message& message);
 // The same for a chat message, appended to `out` (a page of them, say).
 void append(const ChatMessage& message, std::string& out);
+// About how many bytes encode(message) takes: enough for its ids and names,
+// for reserving a buffer ahead (a page of them, say) without a size pass.
+std::size_t json_size_hint(const ChatMessage& message);
 
 // Parses `text` into `message`. Returns "" on success, else why it failed
 // (for an error frame): invalid JSON, an unknown field, a wrong type.

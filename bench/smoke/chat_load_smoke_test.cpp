@@ -15,6 +15,7 @@
 #include <csignal>
 #include <filesystem>
 #include <regex>
+#include <utility>
 
 namespace chathost::bench::test {
 namespace {
@@ -31,13 +32,13 @@ struct LoadRun {
   std::string output;        // everything it printed, for failure messages
 };
 
-LoadRun run_chat_load(std::vector<std::string> args, std::chrono::milliseconds timeout = 40s) {
-  args.emplace_back("--json");
-  HostProcess load(ProcessOptions{.executable = CHAT_LOAD_BINARY, .args = args});
+// Runs a benchmark tool to its end; its results are the JSON object it prints on stdout.
+LoadRun run_tool(ProcessOptions options, std::chrono::milliseconds timeout = 40s) {
+  HostProcess tool(std::move(options));
   LoadRun run;
-  run.exit_code = load.wait_exit(timeout);
-  run.output = load.output();
-  for (const auto& line : load.lines()) {
+  run.exit_code = tool.wait_exit(timeout);
+  run.output = tool.output();
+  for (const auto& line : tool.lines()) {
     if (line.stream == Stream::Stdout && line.text.starts_with('{')) {
       boost::system::error_code ec;
       auto value = boost::json::parse(line.text, ec);
@@ -45,6 +46,11 @@ LoadRun run_chat_load(std::vector<std::string> args, std::chrono::milliseconds t
     }
   }
   return run;
+}
+
+LoadRun run_chat_load(std::vector<std::string> args, std::chrono::milliseconds timeout = 40s) {
+  args.emplace_back("--json");
+  return run_tool(ProcessOptions{.executable = CHAT_LOAD_BINARY, .args = std::move(args)}, timeout);
 }
 
 std::uint64_t number(const boost::json::object& json, std::string_view key) {
@@ -209,20 +215,16 @@ TEST_F(ChatHostSmoke, FanOutDeliversEveryMessageToItsRoom) {
 }
 
 TEST_F(ChatHostSmoke, HistoryModeSeedsARoomAndReadsItsPages) {
-  HostProcess load(ProcessOptions{
+  auto run = run_tool(ProcessOptions{
       .executable = "/bin/bash",
       .args = {HISTORY_LOAD_SCRIPT, "--http", http_url_, "--ws", url_, "--seed", "20", "--limit", "20", "--threads",
                "1", "--connections", "4", "--duration", "1", "--chat-load", CHAT_LOAD_BINARY, "--json"}});
-  ASSERT_EQ(load.wait_exit(40s), 0) << load.output() << host_->output();
-  boost::json::object json;
-  for (const auto& line : load.lines()) {
-    if (line.stream == Stream::Stdout && line.text.starts_with('{')) json = boost::json::parse(line.text).as_object();
-  }
-  ASSERT_FALSE(json.empty()) << load.output();
-  EXPECT_EQ(number(json, "messages_per_response"), 20u) << load.output();
-  EXPECT_GT(number(json, "requests"), 0u) << load.output();
-  EXPECT_EQ(number(json, "non_2xx"), 0u) << load.output();
-  EXPECT_EQ(number(json, "socket_errors"), 0u) << load.output();
+  ASSERT_EQ(run.exit_code, 0) << run.output << host_->output();
+  ASSERT_FALSE(run.json.empty()) << run.output;
+  EXPECT_EQ(number(run.json, "messages_per_response"), 20u) << run.output;
+  EXPECT_GT(number(run.json, "requests"), 0u) << run.output;
+  EXPECT_EQ(number(run.json, "non_2xx"), 0u) << run.output;
+  EXPECT_EQ(number(run.json, "socket_errors"), 0u) << run.output;
 }
 
 TEST_F(ChatHostSmoke, IdleConnectionsStayOpen) {

@@ -93,7 +93,7 @@ bool is_transient(grpc::StatusCode code) {
 std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page) {
   std::string body = R"({"room":)" + boost::json::serialize(boost::json::string(room)) + R"(,"messages":[)";
   std::size_t size = body.size() + 32;
-  for (const auto& message : page.messages()) size += message.ByteSizeLong() + 128;  // JSON's names and quotes
+  for (const auto& message : page.messages()) size += chat::json::json_size_hint(message) + 1;
   body.reserve(size);
   for (int i = 0; i < page.messages_size(); ++i) {
     if (i > 0) body += ',';
