@@ -2,7 +2,7 @@
 // ports, and Debian's headless Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,17 @@ export function freePort() {
   });
 }
 
-export const tempDir = (name) => mkdtempSync(join(tmpdir(), `chathost-browser-${name}-`));
+// The hosts' configs and stores; removed when the test process exits (what a
+// failure needs to be understood is in the host's output and ARTIFACTS).
+const tempDirs = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+export const tempDir = (name) => {
+  const dir = mkdtempSync(join(tmpdir(), `chathost-browser-${name}-`));
+  tempDirs.push(dir);
+  return dir;
+};
 
 // A chat-host process. `toml` is the whole config; the ready line's endpoints
 // come back as { 'grpc-chat': 'grpc://127.0.0.1:1234', ... }.
