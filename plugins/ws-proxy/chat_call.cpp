@@ -4,9 +4,14 @@
 
 namespace chat::proxy {
 
-ChatCall::ChatCall(ChatService::Stub& stub, ChatCallSink& sink) : sink_(sink) {
+const std::string& ChatCall::method() {
+  static const std::string name = "/" + std::string(ChatService::service_full_name()) + "/Chat";
+  return name;
+}
+
+ChatCall::ChatCall(ChatStreamStub& stub, ChatCallSink& sink) : sink_(sink) {
   context_.set_wait_for_ready(true);
-  stub.async()->Chat(&context_, this);
+  stub.PrepareBidiStreamingCall(&context_, method(), grpc::StubOptions{}, this);
 }
 
 // Every operation is started after tsan::handoff(this), and every reaction
@@ -64,7 +69,17 @@ void ChatCall::OnWriteDone(bool ok) {
 void ChatCall::OnReadDone(bool ok) {
   tsan::received(this);
   if (ok) {
-    sink_.on_event(*this, incoming_);
+    // Deserialize consumes the buffer; the next read fills it anew.
+    if (grpc::SerializationTraits<ChatStream>::Deserialize(&incoming_, &event_).ok()) {
+      sink_.on_event(*this, event_);
+      tsan::handoff(this);
+      StartRead(&incoming_);
+      return;
+    }
+    // What gRPC does with a message it cannot parse: end the call. The
+    // read side ends below, after the cancelled read.
+    unparsable_ = true;
+    context_.TryCancel();
     tsan::handoff(this);
     StartRead(&incoming_);
     return;
@@ -86,7 +101,9 @@ void ChatCall::OnDone(const grpc::Status& status) {
   // one still being torn down.
   tsan::received(this);
   ChatCallSink& sink = sink_;
-  const grpc::Status final_status = status;
+  const grpc::Status final_status =
+      unparsable_ ? grpc::Status(grpc::StatusCode::INTERNAL, "the chat service sent a frame that is not a ChatStream")
+                  : status;
   delete this;
   sink.on_done(final_status);
 }

@@ -43,7 +43,7 @@ UpstreamLink::UpstreamLink(std::size_t index, std::shared_ptr<grpc::Channel> cha
                            std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed)
     : index_(index),
       channel_(std::move(channel)),
-      stub_(ChatService::NewStub(channel_)),
+      stub_(channel_),
       options_(options),
       log_(std::move(log)),
       status_changed_(std::move(status_changed)),
@@ -88,7 +88,7 @@ void UpstreamLink::resume() {
 
 void UpstreamLink::start_call_locked() {
   state_ = State::Connecting;
-  call_ = new ChatCall(*stub_, *this);
+  call_ = new ChatCall(stub_, *this);
   ++calls_alive_;
   // A frame without payload is answered at once with UNKNOWN_PAYLOAD: the
   // answer proves the stream reaches a working chat service.

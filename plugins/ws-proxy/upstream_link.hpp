@@ -127,7 +127,7 @@ class UpstreamLink final : public ChatCallSink {
 
   const std::size_t index_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<ChatService::Stub> stub_;
+  ChatStreamStub stub_;
   const ProxyOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
   std::function<void()> status_changed_;

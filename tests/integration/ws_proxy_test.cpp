@@ -2,6 +2,7 @@
 // (grpc-chat and ws-proxy in one host) and split deployments (grpc-chat in
 // one host, one or two proxy hosts talking to it over gRPC).
 #include "support/chat_stream_client.hpp"
+#include "support/garbage_grpc_server.hpp"
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
@@ -462,6 +463,23 @@ TEST_F(WsProxyTest, ChatServiceDownAtStartIsReportedAndUsedOnceItComes) {
   client.send(chat_message("r", "early", "now", "m2"));
   ASSERT_TRUE(client.wait_for(is_message_id("m2")));
   ASSERT_TRUE(client.wait_for(is_ack_for("m2")));
+}
+
+TEST_F(WsProxyTest, AChatServiceThatAnswersGarbageIsReportedAndNeverTrusted) {
+  chathost::test::GarbageGrpcServer garbage;
+  Host proxy(dir_.path(), "proxy", ws_proxy_table(garbage.port()), "ws-proxy");
+  // Each stream's first answer does not parse: the stream is ended, named
+  // in the log with the reason, and tried again (after 100-300 ms).
+  EXPECT_TRUE(proxy.process().wait_for_line(
+      std::regex("stream \\d+ to the chat service ended with 13 \\(the chat service sent a frame that is not a "
+                 "ChatStream\\); reconnecting")));
+
+  WsClient client(proxy.ws("/?user=alice&room=r"));
+  ASSERT_TRUE(client.wait_for(is_service_status(false)));
+  client.send(chat_message("r", "alice", "into the void", "m1"));
+  ASSERT_TRUE(client.wait_for(is_error_for(Error::UNAVAILABLE, "m1")));
+  EXPECT_GE(garbage.answered(), 2) << "the proxy kept trying";
+  EXPECT_TRUE(proxy.process().running());
 }
 
 TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProxySentMeanwhile) {
