@@ -10,6 +10,7 @@
 #include "health.grpc.pb.h"  // from chat_proto
 #include "auth/jwt.hpp"       // from chat_auth
 #include "support/chat_stream_client.hpp"
+#include "support/garbage_grpc_server.hpp"
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
@@ -714,6 +715,21 @@ TEST_F(HistoryHttpTest, EveryAnswerOfTheChatServiceHasItsHttpStatus) {
   EXPECT_EQ(metric(metrics, R"(chat_http_requests_total{route="/history",status="400"})"), 1);
   EXPECT_EQ(metric(metrics, R"(chat_http_requests_total{route="/history",status="502"})"), 1);
   EXPECT_EQ(metric(metrics, R"(chat_http_requests_total{route="/healthz",status="503"})"), 1);
+}
+
+TEST_F(HistoryHttpTest, AnAnswerThatIsNoMessageIsA502AndAnUnhealthyService) {
+  chathost::test::GarbageGrpcServer garbage;
+  HttpHost http(dir_.path(), {.chat_port = garbage.port()});
+
+  auto page = get(http.port(), "/history?room=r");
+  EXPECT_EQ(page.result_int(), 502U);
+  EXPECT_EQ(body_json(page), json::parse(R"json({"error":"the chat service failed (INTERNAL)"})json"));
+  EXPECT_FALSE(has_header(page, http::field::retry_after));
+
+  auto health = get(http.port(), "/healthz");
+  EXPECT_EQ(health.result_int(), 503U);
+  EXPECT_EQ(body_json(health), json::parse(R"({"status":"unavailable","error":"the chat service is not serving"})"));
+  EXPECT_EQ(garbage.answered(), 2);
 }
 
 // ---------------------------------------------------------------------------
