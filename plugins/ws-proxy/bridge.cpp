@@ -118,6 +118,11 @@ void Bridge::link_status_changed() {
   }
 }
 
+bool Bridge::announced_available() const {
+  std::lock_guard lock(mutex_);
+  return announced_available_;
+}
+
 // ---------------------------------------------------------------------------
 // Sessions
 
@@ -237,7 +242,16 @@ void Bridge::on_chat_message(const std::shared_ptr<WsSession>& session, ChatMess
   }
   state.user = message.sender_id();
   const std::string room = message.room_id();
-  switch (link_for(room).send_message(session, message, join_first)) {
+  UpstreamLink& link = link_for(room);
+  SendResult result = link.send_message(session, message, join_first);
+  if (result == SendResult::Unavailable && announced_available()) {
+    // Clients are told the service is back a moment before the links re-join
+    // their rooms and take messages (link_status_changed): a client quick to
+    // answer "available" must not be refused. Past the Bridge's lock that
+    // moment is over.
+    result = link.send_message(session, message, join_first);
+  }
+  switch (result) {
     case SendResult::Sent:
       if (join_first) state.rooms.insert(room);
       return;

@@ -75,6 +75,8 @@ class Bridge {
   void on_leave(const std::shared_ptr<WsSession>& session, Leave& leave);
   UpstreamLink& link_for(const std::string& room);
   void link_status_changed();
+  // What the clients were last told; waits out a link_status_changed() in progress.
+  bool announced_available() const;
   static Frame status_frame(bool available);
 
   const ProxyOptions& options_;
