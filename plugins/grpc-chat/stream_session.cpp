@@ -52,9 +52,16 @@ bool StreamSession::send(Event event) {
 
 void StreamSession::start_write_locked() {
   writing_ = true;
+  // While more events wait behind this one, gRPC may hold it back and send
+  // them together: a burst of fan-out (a join storm's presence events, say)
+  // costs one system call per batch, not one per event, and the threads
+  // that also poll the sockets get back to reading. The last event queued
+  // carries no hint and flushes them all.
+  grpc::WriteOptions options;
+  if (queue_.size() > 1) options.set_buffer_hint();
   // The event stays alive in the queue until OnWriteDone pops it.
   tsan::handoff(reactor_);
-  reactor_->StartWrite(queue_.front().get());
+  reactor_->StartWrite(queue_.front().get(), options);
 }
 
 void StreamSession::on_write_done(bool ok) {
