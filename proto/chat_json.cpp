@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <limits>
+#include <unordered_set>
 
 // Two ways through the same mapping. protobuf's own JSON printer and parser
 // are the reference, but they convert through a type resolver and take tens
@@ -29,6 +30,31 @@ using pb::FieldDescriptor;
 constexpr std::size_t kStackBytes = 4096;
 
 bool is_timestamp(const pb::Descriptor* type) { return type->full_name() == "google.protobuf.Timestamp"; }
+
+void resolve_field_types(const pb::Descriptor* type, std::unordered_set<const pb::Descriptor*>& seen) {
+  if (!seen.insert(type).second) return;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* field = type->field(i);
+    if (field->type() == FieldDescriptor::TYPE_MESSAGE) resolve_field_types(field->message_type(), seen);
+    if (field->type() == FieldDescriptor::TYPE_ENUM) field->enum_type();
+  }
+}
+
+// protobuf resolves a field's type lazily, building what it needs on
+// whichever thread asks first, and publishes it in a way ThreadSanitizer
+// cannot always follow to a reader on another thread. Resolving every type
+// chat.proto reaches, once, inside a function-local static, does that work
+// on one thread before any frame is read or written, and orders every
+// later call after it (it also takes the lazy work off the first frame).
+void resolve_chat_types() {
+  static const bool resolved = [] {
+    std::unordered_set<const pb::Descriptor*> seen;
+    const pb::FileDescriptor* file = ChatStream::descriptor()->file();
+    for (int i = 0; i < file->message_type_count(); ++i) resolve_field_types(file->message_type(i), seen);
+    return true;
+  }();
+  (void)resolved;
+}
 
 // ---- encode ----------------------------------------------------------------
 
@@ -421,6 +447,7 @@ std::string decode_by_protobuf(std::string_view text, pb::Message& message) {
 std::size_t json_size_hint(const ChatMessage& message) { return message.content().size() + 256; }
 
 std::string encode(const google::protobuf::Message& message) {
+  resolve_chat_types();
   const pb::Descriptor* type = message.GetDescriptor();
   if (type == ChatStream::descriptor()) {
     const auto& frame = static_cast<const ChatStream&>(message);
@@ -450,6 +477,7 @@ void append(const ChatMessage& message, std::string& out) {
 }
 
 std::string decode(std::string_view text, google::protobuf::Message& message) {
+  resolve_chat_types();
   unsigned char stack[kStackBytes];
   boost::json::monotonic_resource memory(stack, sizeof stack);
   boost::json::error_code ec;
