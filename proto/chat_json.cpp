@@ -44,8 +44,8 @@ void resolve_field_types(const pb::Descriptor* type, std::unordered_set<const pb
 // whichever thread asks first, and publishes it in a way ThreadSanitizer
 // cannot always follow to a reader on another thread. Resolving every type
 // chat.proto reaches, once, inside a function-local static, does that work
-// on one thread before any frame is read or written, and orders every
-// later call after it (it also takes the lazy work off the first frame).
+// on one thread before any descriptor is walked here, and orders every later
+// walk after it (it also takes the lazy work off the first frame).
 void resolve_chat_types() {
   static const bool resolved = [] {
     std::unordered_set<const pb::Descriptor*> seen;
@@ -447,7 +447,6 @@ std::string decode_by_protobuf(std::string_view text, pb::Message& message) {
 std::size_t json_size_hint(const ChatMessage& message) { return message.content().size() + 256; }
 
 std::string encode(const google::protobuf::Message& message) {
-  resolve_chat_types();
   const pb::Descriptor* type = message.GetDescriptor();
   if (type == ChatStream::descriptor()) {
     const auto& frame = static_cast<const ChatStream&>(message);
@@ -462,6 +461,8 @@ std::string encode(const google::protobuf::Message& message) {
     out.reserve(json_size_hint(chat_message));
     if (append_chat_message(chat_message, out)) return out;
   }
+  // The general way walks the descriptors; a chat message above needs none.
+  resolve_chat_types();
   unsigned char stack[kStackBytes];
   boost::json::monotonic_resource memory(stack, sizeof stack);
   boost::json::object object(&memory);

@@ -148,7 +148,7 @@ void RoomRegistry::replay_locked(const SessionPtr& session, const std::string& r
   session->send(encode(answer));
   for (const auto& message : replay) {
     ChatStream frame;
-    *frame.mutable_chat_message() = to_proto(message);
+    to_proto(message, *frame.mutable_chat_message());
     session->send(encode(frame));
   }
 }
@@ -178,7 +178,7 @@ bool RoomRegistry::leave(const SessionPtr& session, const std::string& room_id, 
 
 void RoomRegistry::deliver(const store::StoredMessage& message, const SessionPtr& sender, const Event& ack) {
   ChatStream frame;
-  *frame.mutable_chat_message() = to_proto(message);
+  to_proto(message, *frame.mutable_chat_message());
   auto event = encode(frame);
 
   std::lock_guard lock(mutex_);
