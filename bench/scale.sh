@@ -48,6 +48,7 @@ host_bin="$build/bin/chat-host" load_bin="$build/bin/chat-load"
 ulimit -n "$(ulimit -Hn)"
 
 grpc_port=$(free_port) ws_port=$(free_port)
+token_file=$(service_token_file "$out")
 
 cat > "$out/scale.toml" <<EOF
 [host]
@@ -56,10 +57,12 @@ plugins = ["grpc-chat", "ws-proxy"]
 host = "127.0.0.1"
 port = $grpc_port
 store_path = "$out/data/chat.db"
+service_token_file = "$token_file"
 [ws-proxy]
 host = "127.0.0.1"
 port = $ws_port
 chat_port = $grpc_port
+service_token_file = "$token_file"
 max_connections = 100000
 reuse_port = true
 threads = 1

@@ -47,6 +47,7 @@ mkdir -p "$out/data"
 command -v jq >/dev/null || { echo "soak.sh needs jq" >&2; exit 1; }
 
 grpc_port=$(free_port) ws_port=$(free_port) http_port=$(free_port)
+token_file=$(service_token_file "$out")
 cat > "$out/soak.toml" <<TOML
 [host]
 plugins = ["grpc-chat", "ws-proxy", "history-http"]
@@ -54,15 +55,18 @@ plugins = ["grpc-chat", "ws-proxy", "history-http"]
 host = "127.0.0.1"
 port = $grpc_port
 store_path = "$out/data/chat.db"
+service_token_file = "$token_file"
 [ws-proxy]
 host = "127.0.0.1"
 port = $ws_port
 chat_port = $grpc_port
+service_token_file = "$token_file"
 max_connections = 100000
 [history-http]
 host = "127.0.0.1"
 port = $http_port
 chat_port = $grpc_port
+service_token_file = "$token_file"
 ws_port = $ws_port
 TOML
 

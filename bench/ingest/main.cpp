@@ -3,7 +3,9 @@
 // and keeps up to --window messages in flight (sent, not yet acknowledged);
 // an ack comes only after the message's commit, so acks/s is the durable
 // ingest rate. Reports acks/s, ack latency and, for --pid, each process's
-// CPU and memory over the measured window.
+// CPU and memory over the measured window. With --service-token-file the
+// streams present the service token, as a bridge's do: without it each is
+// one user at one WebSocket connection's rate, not a measure of ingest.
 #include "latency_histogram.hpp"
 #include "process_stats.hpp"
 
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -32,6 +35,7 @@ namespace po = boost::program_options;
 
 struct IngestOptions {
   std::string target = "127.0.0.1:50051";
+  std::string service_token;  // read from --service-token-file
   unsigned streams = 4;
   unsigned window = 512;
   unsigned size = 100;
@@ -54,6 +58,7 @@ class IngestStream {
         user_("ingest-" + std::to_string(index)),
         content_(options.size, 'x') {
     context_.set_wait_for_ready(true);
+    if (!options.service_token.empty()) context_.AddMetadata("authorization", "Bearer " + options.service_token);
     stream_ = stub_->Chat(&context_);
   }
 
@@ -176,6 +181,9 @@ IngestOptions parse(int argc, char** argv, bool& help) {
       "Options");
   desc.add_options()("help,h", "this text")(
       "target", po::value(&o.target)->default_value(o.target), "grpc-chat address host:port")(
+      "service-token-file", po::value<std::string>()->value_name("FILE"),
+      "grpc-chat's service_token_file: the streams present it, as a bridge's do (without it each stream is one "
+      "user, rate-limited)")(
       "streams", po::value(&o.streams)->default_value(o.streams), "gRPC Chat streams, each in a room of its own")(
       "window", po::value(&o.window)->default_value(o.window), "messages in flight (sent, not acknowledged) per stream")(
       "size", po::value(&o.size)->default_value(o.size), "content bytes per message")(
@@ -187,6 +195,13 @@ IngestOptions parse(int argc, char** argv, bool& help) {
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
   help = vm.count("help") > 0;
+  if (vm.count("service-token-file")) {
+    const auto path = vm["service-token-file"].as<std::string>();
+    std::ifstream file(path);
+    if (!std::getline(file, o.service_token) || o.service_token.empty()) {
+      throw po::error("--service-token-file: cannot read a token from " + path);
+    }
+  }
   if (help) std::cout << desc;
   if (o.streams == 0 || o.window == 0 || o.size == 0 || o.duration_s <= 0 || o.warmup_s < 0) {
     throw po::error("--streams, --window, --size and --duration must be positive");

@@ -10,12 +10,15 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
+#include <system_error>
 #include <thread>
 
 #ifndef CHATHOST_VERSION
@@ -134,6 +137,7 @@ struct HostSettings {
   std::string log_level;
   std::chrono::milliseconds stop_timeout{0};
   AdminIdentity admin;
+  bool insecure = false;
 };
 
 // Everything up to configured plugins, shared by `run` and `--check`.
@@ -143,7 +147,27 @@ struct PreparedHost {
   std::string env_file;  // "" when none was read
   std::shared_ptr<MetricsRegistry> metrics;
   std::vector<LoadedPlugin> plugins;
+  std::string secret;  // PluginContext::host_secret
 };
+
+// 32 bytes from the kernel's random source, as hex.
+std::string make_host_secret() {
+  unsigned char bytes[32];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "getrandom");
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string secret;
+  for (const unsigned char byte : bytes) {
+    secret.push_back(kHex[byte >> 4]);
+    secret.push_back(kHex[byte & 0x0F]);
+  }
+  return secret;
+}
 
 std::optional<EnvFile> read_env_file(const HostOptions& options) {
   if (options.env_file) return load_env_file(*options.env_file);
@@ -174,6 +198,7 @@ HostSettings resolve_settings(const ConfigSource& config, const HostOptions& opt
   settings.stop_timeout = std::chrono::milliseconds(table.get_int("stop_timeout_ms"));
   settings.admin = AdminIdentity{table.get_string("admin_id"), table.get_string("admin_name"),
                                  table.get_string("admin_email")};
+  settings.insecure = options.insecure || table.get_bool("insecure");
   return settings;
 }
 
@@ -196,7 +221,8 @@ std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch&
                                                        .settings = std::move(settings),
                                                        .env_file = env_file ? env_file->path : "",
                                                        .metrics = std::make_shared<MetricsRegistry>(),
-                                                       .plugins = {}});
+                                                       .plugins = {},
+                                                       .secret = make_host_secret()});
   } catch (const std::exception& e) {
     log->error("{}", e.what());
     return nullptr;
@@ -225,6 +251,8 @@ std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch&
         latch.request("plugin '" + name + "' failed: " + reason, true);
       };
       context.metrics = host->metrics;
+      context.host_secret = host->secret;
+      context.insecure = host->settings.insecure;
       plugin.configure(std::move(context));
     } catch (const ConfigError& e) {
       log->error("plugin '{}': {}", loaded.name(), e.what());
@@ -281,6 +309,10 @@ std::vector<ConfigKey> host_config_keys() {
       ConfigKey::string("admin_name", "Administrator", "display name of the administrator").env("ADMIN_NAME"),
       ConfigKey::string("admin_email", "admin@localhost", "e-mail address of the administrator")
           .env("ADMIN_EMAIL"),
+      ConfigKey::boolean("insecure", false,
+                         "let WebSocket and HTTP listeners beyond loopback run open (any origin, no tokens); "
+                         "they log a warning. Never in production")
+          .env("CHATHOST_INSECURE"),
   };
 }
 

@@ -20,6 +20,7 @@ struct HostOptions {
   std::optional<std::vector<std::string>> plugins;
   std::optional<std::filesystem::path> plugin_dir;
   std::optional<std::string> log_level;
+  bool insecure = false;  // --insecure: as [host] insecure = true
   bool check_only = false;
 };
 

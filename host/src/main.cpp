@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
     ("plugin-dir", po::value<std::string>()->value_name("DIR"), "directory holding the plugin libraries")
     ("log-level", po::value<std::string>()->value_name("LEVEL"),
      "trace, debug, info, warn, error, critical or off")
+    ("insecure", "allow open listeners beyond loopback: any origin, no tokens (as [host] insecure = true; "
+     "never in production)")
     ("check", "validate configuration and plugins, open no port, exit 0 (valid) or 1")
     ("help-config", "list every configuration key of the host and of each plugin")
     ("version", "print the version and exit")
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
     }
     host.log_level = level;
   }
+  host.insecure = vm.count("insecure") > 0;
   host.check_only = vm.count("check") > 0;
 
   if (vm.count("help-config")) return chathost::print_config_help(host);

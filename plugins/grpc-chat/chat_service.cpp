@@ -56,6 +56,19 @@ class ChatStreamReactor final : public StreamReactor {
   grpc::ByteBuffer incoming_;
 };
 
+// A Chat call refused before it began: finished at once with `status`.
+class RefusedStream final : public StreamReactor {
+ public:
+  explicit RefusedStream(const grpc::Status& status) {
+    tsan::handoff(this);
+    Finish(status);
+  }
+  void OnDone() override {
+    tsan::received(this);
+    delete this;
+  }
+};
+
 // Answers a unary call at once.
 grpc::ServerUnaryReactor* finish_now(grpc::CallbackServerContext* context, const grpc::Status& status) {
   auto* reactor = context->DefaultReactor();
@@ -89,20 +102,40 @@ grpc::MessageHolder<GetChatHistoryRequest, GetChatHistoryResponse>* HistoryArena
 }
 
 ChatServiceImpl::ChatServiceImpl(store::HistoryStore& store, RoomRegistry& rooms, MessageCommitter& committer,
-                         const ServiceLimits& limits, chathost::AdminIdentity admin,
-                         std::shared_ptr<spdlog::logger> log, chathost::Gauge& open_streams)
+                                 const ServiceLimits& limits, const CallerPolicy& callers,
+                                 chathost::AdminIdentity admin, std::shared_ptr<spdlog::logger> log,
+                                 chathost::Gauge& open_streams, chathost::Counter& refused_calls)
     : store_(store),
       rooms_(rooms),
       committer_(committer),
       limits_(limits),
+      callers_(callers),
       admin_(std::move(admin)),
       log_(std::move(log)),
-      open_streams_(open_streams) {
+      open_streams_(open_streams),
+      refused_calls_(refused_calls) {
   SetMessageAllocatorFor_GetChatHistory(&history_allocator_);
+}
+
+CallerCheck ChatServiceImpl::check_caller(const grpc::CallbackServerContext& context, const char* method) {
+  auto check = callers_.check(context);
+  if (check.ok()) return check;
+  refused_calls_.inc();
+  // At most one line a second: a caller knocking again and again must not
+  // flood the log (the counter has them all).
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  auto last = last_refusal_logged_.load(std::memory_order_relaxed);
+  if (now > last && last_refusal_logged_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    log_->warn("refused a {} call from {}: {}", method, context.peer(), check.status.error_message());
+  }
+  return check;
 }
 
 grpc::ServerUnaryReactor* ChatServiceImpl::GetUser(grpc::CallbackServerContext* context, const GetUserRequest* request,
                                                GetUserResponse* response) {
+  if (auto caller = check_caller(*context, "GetUser"); !caller.ok()) return finish_now(context, caller.status);
   const std::string& id = request->user_id();
   if (id.empty()) return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT, "user_id is required"});
   auto status = rooms_.user_status(id);
@@ -125,6 +158,7 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetUser(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerContext* context,
                                                       const GetChatHistoryRequest* request,
                                                       GetChatHistoryResponse* response) {
+  if (auto caller = check_caller(*context, "GetChatHistory"); !caller.ok()) return finish_now(context, caller.status);
   if (request->room_id().empty()) {
     return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT, "room_id is required"});
   }
@@ -151,8 +185,11 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerCo
 }
 
 StreamReactor* ChatServiceImpl::Chat(grpc::CallbackServerContext* context) {
-  auto session = std::make_shared<StreamSession>(next_session_id_++, limits_.stream_queue_limit,
-                                                 limits_.max_pending_per_stream);
+  const auto caller = check_caller(*context, "Chat");
+  if (!caller.ok()) return new RefusedStream(caller.status);
+  auto session = std::make_shared<StreamSession>(
+      next_session_id_++, limits_.stream_queue_limit, limits_.max_pending_per_stream,
+      StreamCaller(caller.role, limits_.user_stream_messages_per_second, limits_.user_stream_message_burst));
   rooms_.add_session(session);
   open_streams_.add(1);
   log_->debug("stream {} opened", session->id());
@@ -184,11 +221,67 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const grpc::ByteBu
   handle_frame(session, frame);
 }
 
+bool ChatServiceImpl::take_rate(const SessionPtr& session, const ChatStream& frame) {
+  auto& caller = session->caller();
+  if (caller.role == CallerRole::Bridge || caller.rate.take()) {
+    caller.strikes = 0;
+    return true;
+  }
+  auto error = make_error(Error::RATE_LIMITED,
+                          "not sent: more than " +
+                              std::to_string(static_cast<long long>(limits_.user_stream_messages_per_second)) +
+                              " frames a second",
+                          payload_name(frame));
+  if (frame.has_chat_message()) {
+    error.set_id(frame.chat_message().id());
+    error.set_room_id(frame.chat_message().room_id());
+    error.set_user_id(frame.chat_message().sender_id());
+  }
+  refuse(session, std::move(error));
+  if (++caller.strikes >= limits_.user_stream_rate_limit_strikes) {
+    log_->info("stream {} (user '{}'): ended for sending too fast ({} frames refused in a row)", session->id(),
+               caller.user, caller.strikes);
+    session->finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many frames: slow down"));
+  }
+  return false;
+}
+
+std::optional<Error> ChatServiceImpl::may_speak_as(const SessionPtr& session, const std::string& user) {
+  auto& caller = session->caller();
+  if (caller.role == CallerRole::Bridge) return std::nullopt;
+  if (caller.user.empty()) caller.user = user;  // the stream's one user from now on
+  if (user == caller.user) return std::nullopt;
+  return make_error(Error::NOT_ALLOWED,
+                    "this stream speaks for '" + caller.user +
+                        "' only: one user per stream for a caller without the service token",
+                    "");
+}
+
+std::optional<Error> ChatServiceImpl::may_join(const SessionPtr& session) {
+  const bool bridge = session->caller().role == CallerRole::Bridge;
+  const std::size_t limit = bridge ? limits_.max_memberships_per_stream : limits_.user_stream_max_rooms;
+  if (rooms_.memberships(session) < limit) return std::nullopt;
+  return make_error(Error::NOT_ALLOWED,
+                    bridge ? "a stream may hold at most " + std::to_string(limit) + " memberships"
+                           : "a stream may be in at most " + std::to_string(limit) + " rooms",
+                    "");
+}
+
 void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& frame) {
+  if (!take_rate(session, frame)) return;
   switch (frame.payload_case()) {
     case ChatStream::kChatMessage: {
       const ChatMessage& message = frame.chat_message();
       if (auto error = check_chat_message(message, limits_)) return refuse(session, std::move(*error));
+      // Refusals name the message, so its sender can tell which one failed.
+      const auto named = [&message](Error error) {
+        error.set_frame("chat_message");
+        error.set_id(message.id());
+        error.set_room_id(message.room_id());
+        error.set_user_id(message.sender_id());
+        return error;
+      };
+      if (auto error = may_speak_as(session, message.sender_id())) return refuse(session, named(std::move(*error)));
       if (draining_) {
         auto error = make_error(Error::UNAVAILABLE, "not sent: the chat service is stopping", "chat_message");
         error.set_id(message.id());
@@ -198,6 +291,7 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
       }
       // The exercise's clients never join: sending into a room joins it.
       if (!rooms_.is_member(session, message.room_id(), message.sender_id())) {
+        if (auto error = may_join(session)) return refuse(session, named(std::move(*error)));
         rooms_.join_implicitly(session, message.room_id(), message.sender_id());
       }
       if (!committer_.submit(session, message)) {
@@ -211,7 +305,11 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
     }
     case ChatStream::kJoin: {
       const Join& join = frame.join();
-      if (auto error = check_join(join, limits_)) {
+      auto error = check_join(join, limits_);
+      if (!error) error = may_speak_as(session, join.user_id());
+      if (!error && !rooms_.is_member(session, join.room_id(), join.user_id())) error = may_join(session);
+      if (error) {
+        error->set_frame("join");
         error->set_room_id(join.room_id());
         error->set_user_id(join.user_id());
         return refuse(session, std::move(*error));
@@ -222,21 +320,28 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
         rooms_.join(session, join.room_id(), join.user_id(), since);
       } catch (const store::StoreError& e) {
         log_->error("join could not read the store: {}", e.what());
-        auto error = make_error(Error::STORE_FAILED, "the room's history could not be read", "join");
-        error.set_room_id(join.room_id());
-        error.set_user_id(join.user_id());
-        refuse(session, std::move(error));
+        auto failed = make_error(Error::STORE_FAILED, "the room's history could not be read", "join");
+        failed.set_room_id(join.room_id());
+        failed.set_user_id(join.user_id());
+        refuse(session, std::move(failed));
       }
       return;
     }
     case ChatStream::kLeave: {
       const Leave& leave = frame.leave();
-      if (auto error = check_leave(leave, limits_)) return refuse(session, std::move(*error));
+      auto error = check_leave(leave, limits_);
+      if (!error) error = may_speak_as(session, leave.user_id());
+      if (error) {
+        error->set_frame("leave");
+        error->set_room_id(leave.room_id());
+        error->set_user_id(leave.user_id());
+        return refuse(session, std::move(*error));
+      }
       if (!rooms_.leave(session, leave.room_id(), leave.user_id())) {
-        auto error = make_error(Error::NOT_MEMBER, "user is not in that room on this stream", "leave");
-        error.set_room_id(leave.room_id());
-        error.set_user_id(leave.user_id());
-        refuse(session, std::move(error));
+        auto not_member = make_error(Error::NOT_MEMBER, "user is not in that room on this stream", "leave");
+        not_member.set_room_id(leave.room_id());
+        not_member.set_user_id(leave.user_id());
+        refuse(session, std::move(not_member));
       }
       return;
     }

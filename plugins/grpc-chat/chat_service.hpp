@@ -2,6 +2,7 @@
 // ChatStreamReactor per Chat call.
 #pragma once
 
+#include "caller_policy.hpp"
 #include "chat.grpc.pb.h"
 #include "message_committer.hpp"
 #include "room_registry.hpp"
@@ -32,9 +33,12 @@ class HistoryArenaAllocator final : public grpc::MessageAllocator<GetChatHistory
 
 class ChatServiceImpl final : public ChatServiceBase {
  public:
+  // Every call is checked against `callers` first: one refused ends with
+  // UNAUTHENTICATED and counts in `refused_calls`.
   ChatServiceImpl(store::HistoryStore& store, RoomRegistry& rooms, MessageCommitter& committer,
-              const ServiceLimits& limits, chathost::AdminIdentity admin, std::shared_ptr<spdlog::logger> log,
-              chathost::Gauge& open_streams);
+                  const ServiceLimits& limits, const CallerPolicy& callers, chathost::AdminIdentity admin,
+                  std::shared_ptr<spdlog::logger> log, chathost::Gauge& open_streams,
+                  chathost::Counter& refused_calls);
 
   grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context, const GetUserRequest* request,
                                     GetUserResponse* response) override;
@@ -53,15 +57,28 @@ class ChatServiceImpl final : public ChatServiceBase {
 
  private:
   void refuse(const SessionPtr& session, Error error);
+  // A call's caller, checked; logs and counts a refusal.
+  CallerCheck check_caller(const grpc::CallbackServerContext& context, const char* method);
+  // A user stream (not a bridge's): its frames at a WebSocket connection's
+  // rate; false when this one is refused (answered, and the stream ended
+  // after too many in a row).
+  bool take_rate(const SessionPtr& session, const ChatStream& frame);
+  // Whether the stream may speak as `user` (a user stream names one user
+  // only) and join one more room; the refusal otherwise.
+  std::optional<Error> may_speak_as(const SessionPtr& session, const std::string& user);
+  std::optional<Error> may_join(const SessionPtr& session);
 
   HistoryArenaAllocator history_allocator_;
   store::HistoryStore& store_;
   RoomRegistry& rooms_;
   MessageCommitter& committer_;
   const ServiceLimits limits_;
+  const CallerPolicy& callers_;
   const chathost::AdminIdentity admin_;
   std::shared_ptr<spdlog::logger> log_;
-  chathost::Gauge& open_streams_;  // chat_grpc_streams
+  chathost::Gauge& open_streams_;     // chat_grpc_streams
+  chathost::Counter& refused_calls_;  // chat_grpc_unauthenticated_calls_total
+  std::atomic<std::int64_t> last_refusal_logged_{0};  // steady clock, seconds
   std::atomic<std::uint64_t> next_session_id_{1};
   std::atomic<bool> draining_{false};
 };

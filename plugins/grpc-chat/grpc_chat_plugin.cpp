@@ -6,6 +6,8 @@
 #include "room_registry.hpp"
 #include "store/history_store.hpp"
 
+#include "net/listen_address.hpp"
+#include "service_auth/service_auth_config.hpp"
 #include "tls/grpc_credentials.hpp"
 #include "tls/tls_config.hpp"
 
@@ -96,7 +98,10 @@ class GrpcChatPlugin final : public chathost::Plugin {
 
   std::vector<ConfigKey> config_keys() const override {
     std::vector<ConfigKey> keys{
-        ConfigKey::string("host", "0.0.0.0", "address to listen on").env("GRPC_HOST"),
+        ConfigKey::string("host", "127.0.0.1",
+                          "address to listen on; beyond loopback only with service_token_file or "
+                          "tls_client_ca_file (or allow_unauthenticated)")
+            .env("GRPC_HOST"),
         ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
         ConfigKey::string("store", "sqlite", "where messages live: sqlite (durable) or memory (lost at exit)")
             .one_of({"sqlite", "memory"})
@@ -132,6 +137,29 @@ class GrpcChatPlugin final : public chathost::Plugin {
             .range(100, 24 * 3600 * 1000),
     };
     for (auto& key : chat::tls::server_config_keys("GRPC", "the gRPC port")) keys.push_back(std::move(key));
+    keys.push_back(chat::tls::client_ca_config_key());
+    keys.push_back(chat::service_auth::service_token_file_key(
+        "callers must present it (the bridges do); empty: only this host's own bridges may speak for many users"));
+    keys.push_back(ConfigKey::boolean("allow_unauthenticated", false,
+                                      "listen beyond loopback with neither service token nor client CA: for a "
+                                      "trusted private network only (logs a warning)"));
+    keys.push_back(ConfigKey::string("reflection", "auto",
+                                     "gRPC server reflection: auto (on when listening on loopback only), on, off")
+                       .one_of({"auto", "on", "off"}));
+    keys.push_back(ConfigKey::integer("max_memberships_per_stream", 1000000,
+                                      "(room, user) memberships one stream may hold, a bridge's too")
+                       .range(1, 100000000));
+    keys.push_back(ConfigKey::integer("user_stream_max_rooms", 100,
+                                      "rooms a stream of a caller without the service token may be in "
+                                      "(such a stream is one user)")
+                       .range(1, 1000000));
+    keys.push_back(ConfigKey::number("user_stream_messages_per_second", 50,
+                                     "frames a second such a stream may send, sustained (RATE_LIMITED beyond)"));
+    keys.push_back(ConfigKey::number("user_stream_message_burst", 100, "frames such a stream may send at once"));
+    keys.push_back(ConfigKey::integer("user_stream_rate_limit_strikes", 50,
+                                      "frames refused for rate in a row before such a stream is ended "
+                                      "(RESOURCE_EXHAUSTED)")
+                       .range(1, 1000000));
     return keys;
   }
 
@@ -140,8 +168,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
     const auto& config = ctx_.config;
     const std::string host = config.get_string("host");
     if (host.empty()) config.reject("host", "must not be empty");
-    listen_address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                      std::to_string(config.get_int("port"));
+    listen_address_ = chat::net::host_port(host, static_cast<std::uint16_t>(config.get_int("port")));
+    loopback_only_ = chat::net::is_loopback_host(host);
     use_sqlite_ = config.get_string("store") == "sqlite";
     store_path_ = config.get_string("store_path");
     if (use_sqlite_ && store_path_.empty()) config.reject("store_path", "must not be empty with store = \"sqlite\"");
@@ -164,6 +192,17 @@ class GrpcChatPlugin final : public chathost::Plugin {
     keepalive_timeout_ms_ = static_cast<int>(config.get_int("keepalive_timeout_ms"));
     min_client_ping_interval_ms_ = static_cast<int>(config.get_int("min_client_ping_interval_ms"));
     certificate_ = chat::tls::load_server_certificate(config);
+    chat::tls::load_client_ca(config, certificate_);
+    configure_callers();
+    limits_.max_memberships_per_stream = static_cast<std::size_t>(config.get_int("max_memberships_per_stream"));
+    limits_.user_stream_max_rooms = static_cast<std::size_t>(config.get_int("user_stream_max_rooms"));
+    limits_.user_stream_messages_per_second = config.get_double("user_stream_messages_per_second");
+    if (!(limits_.user_stream_messages_per_second > 0)) {
+      config.reject("user_stream_messages_per_second", "must be more than 0");
+    }
+    limits_.user_stream_message_burst = config.get_double("user_stream_message_burst");
+    if (!(limits_.user_stream_message_burst >= 1)) config.reject("user_stream_message_burst", "must be at least 1");
+    limits_.user_stream_rate_limit_strikes = static_cast<std::size_t>(config.get_int("user_stream_rate_limit_strikes"));
 
     // Published through the host (history-http serves them at /metrics);
     // registered now so that they show, at zero, from the first scrape.
@@ -175,6 +214,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
         metrics.counter("chat_store_failures_total", "Commits that failed; their messages were refused, not stored"),
     });
     open_streams_ = &metrics.gauge("chat_grpc_streams", "Open Chat streams (clients and bridges)");
+    refused_calls_ = &metrics.counter("chat_grpc_unauthenticated_calls_total",
+                                      "gRPC calls refused for lacking the service token or a client certificate");
   }
 
   void start() override {
@@ -189,12 +230,19 @@ class GrpcChatPlugin final : public chathost::Plugin {
     }
     rooms_ = std::make_unique<RoomRegistry>(*store_, limits_);
     committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log, *commit_metrics_);
-    service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, ctx_.admin, log,
-                                                 *open_streams_);
+    service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, *callers_, ctx_.admin, log,
+                                                 *open_streams_, *refused_calls_);
 
+    // The health service answers anyone (SERVING or not, nothing more): the
+    // bridges and load balancers ask it before they have a stream.
     grpc::EnableDefaultHealthCheckService(true);
+    // Reflection lists every service and message: on loopback a help for
+    // grpcurl, beyond it a map for an attacker, so off there unless asked.
+    // Linking gRPC's reflection library registers its plugin for every
+    // server of the process; NoReflection takes it out of this one.
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
+    if (!reflection_) builder.SetOption(std::make_unique<NoReflection>());
     // gRPC shares ports by default; a second server on our port must fail instead.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     // A client that stops answering (a frozen bridge host, a link gone
@@ -221,9 +269,10 @@ class GrpcChatPlugin final : public chathost::Plugin {
     if (retention_.max_messages_per_room > 0 || retention_.max_age.count() > 0) {
       sweeper_ = std::make_unique<RetentionSweeper>(*store_, retention_, log);
     }
-    log->info("serving chat.ChatService on {} ({} store{}{})", endpoints().front(), use_sqlite_ ? "sqlite" : "memory",
-              use_sqlite_ ? " " + store_path_ : "",
-              certificate_ ? "; TLS, certificate " + certificate_->cert_file : "");
+    log->info("serving chat.ChatService on {} ({} store{}{}; callers authenticated by {}; reflection {})",
+              endpoints().front(), use_sqlite_ ? "sqlite" : "memory", use_sqlite_ ? " " + store_path_ : "",
+              certificate_ ? "; TLS, certificate " + certificate_->cert_file : "", callers_->describe(),
+              reflection_ ? "on" : "off");
   }
 
   void stop() override {
@@ -244,6 +293,45 @@ class GrpcChatPlugin final : public chathost::Plugin {
   }
 
  private:
+  // Who may call (caller_policy.hpp), and whether the port may listen
+  // beyond loopback with that.
+  void configure_callers() {
+    const auto& config = ctx_.config;
+    std::optional<chat::service_auth::ServiceToken> token;
+    if (auto text = chat::service_auth::load_service_token(config, *ctx_.logger); !text.empty()) token.emplace(text);
+    std::optional<chat::service_auth::ServiceToken> host_secret;
+    if (!ctx_.host_secret.empty()) host_secret.emplace(ctx_.host_secret);
+    const bool client_certificates = certificate_ && !certificate_->client_ca_pem.empty();
+    callers_.emplace(std::move(token), std::move(host_secret), client_certificates);
+    if (!loopback_only_ && !callers_->authenticates()) {
+      if (!config.get_bool("allow_unauthenticated")) {
+        config.reject("host",
+                      "\"" + config.get_string("host") +
+                          "\" is reachable from the network, and every caller would be anyone: set "
+                          "service_token_file (CHAT_SERVICE_TOKEN_FILE) and/or tls_client_ca_file "
+                          "(GRPC_TLS_CLIENT_CA_FILE), or allow_unauthenticated = true on a trusted private network "
+                          "(docs/security.md)");
+      }
+      ctx_.logger->warn("listening on {} with no caller authentication (allow_unauthenticated): anyone who reaches "
+                        "the port may call as any user",
+                        listen_address_);
+    }
+    const auto reflection = config.get_string("reflection");
+    reflection_ = reflection == "on" || (reflection == "auto" && loopback_only_);
+  }
+
+  // Keeps gRPC's reflection plugin, registered for every server of the
+  // process, off one server.
+  class NoReflection final : public grpc::ServerBuilderOption {
+   public:
+    void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+    void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+      plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                    [](const auto& plugin) { return plugin->name() == "proto_server_reflection"; }),
+                     plugins->end());
+    }
+  };
+
   // Drains in dependency order: no new messages, commit what was sent,
   // finish every stream, stop the server, close the store.
   void stop_parts() {
@@ -275,6 +363,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
 
   chathost::PluginContext ctx_;
   std::string listen_address_;
+  bool loopback_only_ = true;
+  bool reflection_ = true;
+  std::optional<CallerPolicy> callers_;
   bool use_sqlite_ = true;
   std::string store_path_;
   chat::store::SqliteOptions sqlite_options_;
@@ -291,6 +382,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
   CommitStats committer_stats_;
   std::optional<CommitMetrics> commit_metrics_;
   chathost::Gauge* open_streams_ = nullptr;
+  chathost::Counter* refused_calls_ = nullptr;
 
   std::unique_ptr<chat::store::HistoryStore> store_;
   std::unique_ptr<RoomRegistry> rooms_;

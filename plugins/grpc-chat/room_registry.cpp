@@ -167,6 +167,12 @@ bool RoomRegistry::is_member(const SessionPtr& session, const std::string& room_
   return it != memberships_.end() && it->second.contains({room_id, user});
 }
 
+std::size_t RoomRegistry::memberships(const SessionPtr& session) const {
+  std::lock_guard lock(mutex_);
+  auto it = memberships_.find(session->id());
+  return it == memberships_.end() ? 0 : it->second.size();
+}
+
 bool RoomRegistry::leave(const SessionPtr& session, const std::string& room_id, const std::string& user) {
   std::lock_guard lock(mutex_);
   auto it = memberships_.find(session->id());

@@ -41,6 +41,8 @@ class RoomRegistry {
   // The exercise's implicit join by sending: membership only, no answer.
   void join_implicitly(const SessionPtr& session, const std::string& room, const std::string& user);
   bool is_member(const SessionPtr& session, const std::string& room, const std::string& user) const;
+  // (room, user) memberships the stream holds.
+  std::size_t memberships(const SessionPtr& session) const;
   // False when the user was not in the room on that stream.
   bool leave(const SessionPtr& session, const std::string& room, const std::string& user);
 

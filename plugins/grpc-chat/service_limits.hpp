@@ -13,6 +13,14 @@ struct ServiceLimits {
   std::size_t max_batch = 1024;           // messages per group commit
   std::size_t stream_queue_limit = 100000;  // outgoing events per stream before it is dropped
   std::size_t max_pending_per_stream = 1024;  // uncommitted messages before reading pauses
+  // Any stream, a bridge's too: (room, user) memberships at most.
+  std::size_t max_memberships_per_stream = 1000000;
+  // A stream of a caller that is no bridge (caller_policy.hpp) is one user,
+  // with the limits of one WebSocket connection.
+  std::size_t user_stream_max_rooms = 100;
+  double user_stream_messages_per_second = 50;  // frames, sustained
+  double user_stream_message_burst = 100;       // frames, at once
+  std::size_t user_stream_rate_limit_strikes = 50;  // refused in a row before the stream ends
 };
 
 }  // namespace chat::service

@@ -7,6 +7,9 @@
 // drops what is sent after the reactor is gone.
 #pragma once
 
+#include "caller_policy.hpp"
+#include "limits/token_bucket.hpp"
+
 #include "chat.grpc.pb.h"
 
 #include <grpcpp/grpcpp.h>
@@ -27,12 +30,26 @@ using StreamReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer
 
 Event encode(const ChatStream& frame);
 
+// Who a stream speaks for: a bridge, any users; anyone else, one user, named
+// by the first frame that names one, and frames at a WebSocket connection's
+// rate. Used from the stream's reads only, one at a time: not synchronized.
+struct StreamCaller {
+  StreamCaller(CallerRole caller_role, double messages_per_second, double burst)
+      : role(caller_role), rate(messages_per_second, burst) {}
+
+  CallerRole role;
+  std::string user;  // a user stream's one user, once named
+  chat::limits::TokenBucket rate;
+  std::size_t strikes = 0;  // frames refused for rate in a row
+};
+
 class StreamSession {
  public:
-  StreamSession(std::uint64_t id, std::size_t queue_limit, std::size_t pending_limit)
-      : id_(id), queue_limit_(queue_limit), pending_limit_(pending_limit) {}
+  StreamSession(std::uint64_t id, std::size_t queue_limit, std::size_t pending_limit, StreamCaller caller)
+      : id_(id), queue_limit_(queue_limit), pending_limit_(pending_limit), caller_(std::move(caller)) {}
 
   std::uint64_t id() const { return id_; }
+  StreamCaller& caller() { return caller_; }
 
   // Streams that never sent a Join (the exercise's clients) receive chat
   // messages and errors only: presence and acks would reach them as empty frames.
@@ -68,6 +85,7 @@ class StreamSession {
   const std::uint64_t id_;
   const std::size_t queue_limit_;
   const std::size_t pending_limit_;
+  StreamCaller caller_;
   std::atomic<bool> speaks_events_{false};
 
   std::mutex mutex_;

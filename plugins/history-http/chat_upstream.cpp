@@ -1,5 +1,7 @@
 #include "chat_upstream.hpp"
 
+#include "service_auth/service_auth_config.hpp"
+
 #include "tls/grpc_credentials.hpp"
 #include "tsan/annotations.hpp"
 
@@ -93,7 +95,11 @@ class ChatUpstream::Call final : public grpc::ClientUnaryReactor {
 
 ChatUpstream::ChatUpstream(const std::string& target, const chat::tls::ChannelSecurity& security,
                            std::chrono::milliseconds deadline)
-    : target_(target), deadline_(deadline), channel_(make_channel(target_, security)), stub_(channel_) {}
+    : target_(target),
+      deadline_(deadline),
+      service_token_(security.service_token),
+      channel_(make_channel(target_, security)),
+      stub_(channel_) {}
 
 ChatUpstream::~ChatUpstream() { shutdown(); }
 
@@ -103,6 +109,7 @@ void ChatUpstream::start(Call* call, const std::string& method, const google::pr
     return call->refuse(grpc::Status(grpc::StatusCode::INTERNAL, "the request could not be serialized"));
   }
   call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
+  chat::service_auth::present(call->context, service_token_);
   bool closing = false;
   {
     std::lock_guard lock(mutex_);

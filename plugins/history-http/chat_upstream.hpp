@@ -69,6 +69,7 @@ class ChatUpstream {
 
   const std::string target_;
   const std::chrono::milliseconds deadline_;
+  const std::string service_token_;  // presented on every call (service_auth/)
   std::shared_ptr<grpc::Channel> channel_;
   grpc::GenericStub stub_;
 

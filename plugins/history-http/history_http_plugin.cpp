@@ -11,11 +11,14 @@
 #include "web_root.hpp"
 
 #include "auth/auth_config.hpp"
+#include "net/listen_address.hpp"
+#include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
 #include "tls/tls_config.hpp"
 
 #include <chathost/plugin.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace {
@@ -36,7 +39,10 @@ class HistoryHttpPlugin final : public chathost::Plugin {
 
   std::vector<ConfigKey> config_keys() const override {
     std::vector<ConfigKey> keys{
-        ConfigKey::string("host", "0.0.0.0", "address to listen on").env("HTTP_HOST"),
+        ConfigKey::string("host", "127.0.0.1",
+                          "address to listen on; beyond loopback, allowed_origins = [\"*\"] needs tokens "
+                          "(auth_secret_file) or [host] insecure")
+            .env("HTTP_HOST"),
         ConfigKey::integer("port", 8081, "port to listen on (0: any free port)").range(0, 65535).env("HTTP_PORT"),
         ConfigKey::string("chat_host", "127.0.0.1",
                           "host of the chat service (grpc-chat); 0.0.0.0 or :: means this machine")
@@ -76,6 +82,9 @@ class HistoryHttpPlugin final : public chathost::Plugin {
       keys.push_back(std::move(key));
     }
     for (auto& key : chat::tls::channel_config_keys()) keys.push_back(std::move(key));
+    keys.push_back(chat::service_auth::service_token_file_key(
+        "presented to the chat service on every call; empty: this host's own secret (enough for a grpc-chat in "
+        "the same host)"));
     return keys;
   }
 
@@ -101,6 +110,8 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     upstream_target_ = chat_host + ":" + std::to_string(config.get_int("chat_port"));
     upstream_deadline_ = std::chrono::milliseconds(config.get_int("upstream_deadline_ms"));
     upstream_security_ = chat::tls::load_channel_security(config);
+    upstream_security_.service_token = chat::service_auth::load_service_token(config, *ctx_.logger);
+    if (upstream_security_.service_token.empty()) upstream_security_.service_token = ctx_.host_secret;
     tls_ = chat::tls::load_server_ssl_context(config);
 
     const std::string web_root = config.get_string("web_root");
@@ -125,6 +136,19 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     api_settings_.ws_port = static_cast<std::uint16_t>(config.get_int("ws_port"));
     api_settings_.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
     api_settings_.tls = tls_ != nullptr;
+    const bool any_origin = std::find(origins.begin(), origins.end(), "*") != origins.end();
+    if (!chat::net::is_loopback_host(config.get_string("host")) && any_origin && !api_settings_.token_verifier) {
+      if (!ctx_.insecure) {
+        config.reject("host", "\"" + config.get_string("host") +
+                                  "\" is reachable from the network, and with allowed_origins = [\"*\"] and no "
+                                  "tokens any page could read every room's history: list your origins, set "
+                                  "auth_secret_file (AUTH_SECRET_FILE), or start with --insecure ([host] insecure = "
+                                  "true) to accept it (docs/security.md)");
+      }
+      ctx_.logger->warn("listening on {} for pages of any origin without tokens (insecure): anyone may read any "
+                        "room's history",
+                        config.get_string("host"));
+    }
 
     threads_ = static_cast<std::size_t>(config.get_int("threads"));
     limits_.request_timeout = std::chrono::milliseconds(config.get_int("request_timeout_ms"));

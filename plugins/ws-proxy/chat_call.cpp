@@ -1,5 +1,6 @@
 #include "chat_call.hpp"
 
+#include "service_auth/service_auth_config.hpp"
 #include "tsan/annotations.hpp"
 
 namespace chat::proxy {
@@ -9,8 +10,9 @@ const std::string& ChatCall::method() {
   return name;
 }
 
-ChatCall::ChatCall(ChatStreamStub& stub, ChatCallSink& sink) : sink_(sink) {
+ChatCall::ChatCall(ChatStreamStub& stub, ChatCallSink& sink, const std::string& service_token) : sink_(sink) {
   context_.set_wait_for_ready(true);
+  chat::service_auth::present(context_, service_token);
   stub.PrepareBidiStreamingCall(&context_, method(), grpc::StubOptions{}, this);
 }
 

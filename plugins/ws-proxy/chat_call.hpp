@@ -46,7 +46,8 @@ class ChatCall final : public grpc::ClientBidiReactor<ChatStream, grpc::ByteBuff
   // The method's full name, for ChatStreamStub.
   static const std::string& method();
 
-  ChatCall(ChatStreamStub& stub, ChatCallSink& sink);
+  // `service_token`: presented to the chat service (service_auth/).
+  ChatCall(ChatStreamStub& stub, ChatCallSink& sink, const std::string& service_token);
 
   // Starts the call with `first` as its first frame. Waits for the channel
   // to be ready (wait_for_ready): a chat service that is down is waited for.

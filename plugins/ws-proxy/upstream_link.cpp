@@ -88,7 +88,7 @@ void UpstreamLink::resume() {
 
 void UpstreamLink::start_call_locked() {
   state_ = State::Connecting;
-  call_ = new ChatCall(stub_, *this);
+  call_ = new ChatCall(stub_, *this, options_.chat_tls.service_token);
   ++calls_alive_;
   // A frame without payload is answered at once with UNKNOWN_PAYLOAD: the
   // answer proves the stream reaches a working chat service.

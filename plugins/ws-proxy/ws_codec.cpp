@@ -72,11 +72,16 @@ std::size_t write_header(char* out, Opcode opcode, std::uint64_t payload_bytes) 
 }
 
 std::string control_frame(Opcode opcode, std::string_view payload) {
-  payload = payload.substr(0, kMaxControlPayload);
-  std::string frame(kMaxHeaderBytes, '\0');
-  frame.resize(write_header(frame.data(), opcode, payload.size()));
-  frame.append(payload);
+  std::string frame;
+  control_frame(opcode, payload, frame);
   return frame;
+}
+
+void control_frame(Opcode opcode, std::string_view payload, std::string& out) {
+  payload = payload.substr(0, kMaxControlPayload);
+  out.resize(kMaxHeaderBytes);
+  out.resize(write_header(out.data(), opcode, payload.size()));
+  out.append(payload);
 }
 
 std::string close_frame(CloseCode code, std::string_view reason) {

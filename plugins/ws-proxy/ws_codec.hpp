@@ -39,6 +39,9 @@ std::size_t write_header(char* out, Opcode opcode, std::uint64_t payload_bytes);
 // A whole control frame (close, ping or pong) as the server sends it. A close
 // frame's reason is cut to fit the 125 bytes a control frame may carry.
 std::string control_frame(Opcode opcode, std::string_view payload);
+// The same, written over `out` in the capacity it already has: a pong
+// answering a ping flood costs no allocation per ping.
+void control_frame(Opcode opcode, std::string_view payload, std::string& out);
 std::string close_frame(CloseCode code, std::string_view reason);
 
 // What the parser found. Views point into the bytes given to feed() or into

@@ -6,6 +6,8 @@
 #include "ws_listener.hpp"
 
 #include "auth/auth_config.hpp"
+#include "net/listen_address.hpp"
+#include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
 #include "tls/tls_config.hpp"
 
@@ -16,6 +18,8 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <pthread.h>
+
+#include <algorithm>
 
 #include <thread>
 
@@ -43,7 +47,10 @@ class WsProxyPlugin final : public chathost::Plugin {
 
   std::vector<ConfigKey> config_keys() const override {
     std::vector<ConfigKey> keys{
-        ConfigKey::string("host", "0.0.0.0", "address the WebSocket server listens on").env("WS_HOST"),
+        ConfigKey::string("host", "127.0.0.1",
+                          "address the WebSocket server listens on; beyond loopback, allowed_origins = [\"*\"] "
+                          "needs tokens (auth_secret_file) or [host] insecure")
+            .env("WS_HOST"),
         ConfigKey::integer("port", 8080, "WebSocket port (0: any free port)").range(0, 65535).env("WS_PORT"),
         ConfigKey::strings("allowed_origins", {"http://localhost:8081", "http://127.0.0.1:8081", "null"},
                            "Origin values a browser page may connect from, exactly; \"*\" allows any (development "
@@ -91,6 +98,9 @@ class WsProxyPlugin final : public chathost::Plugin {
       keys.push_back(std::move(key));
     }
     for (auto& key : chat::tls::channel_config_keys()) keys.push_back(std::move(key));
+    keys.push_back(chat::service_auth::service_token_file_key(
+        "presented to the chat service, which then lets this bridge speak for many users on a stream; empty: "
+        "this host's own secret (enough for a grpc-chat in the same host)"));
     return keys;
   }
 
@@ -138,6 +148,21 @@ class WsProxyPlugin final : public chathost::Plugin {
     o.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
     o.tls_context = chat::tls::load_server_ssl_context(config);
     o.chat_tls = chat::tls::load_channel_security(config);
+    o.chat_tls.service_token = chat::service_auth::load_service_token(config, *ctx_.logger);
+    if (o.chat_tls.service_token.empty()) o.chat_tls.service_token = ctx_.host_secret;
+    if (!chat::net::is_loopback_host(o.listen_host) && !o.token_verifier &&
+        std::find(o.allowed_origins.begin(), o.allowed_origins.end(), "*") != o.allowed_origins.end()) {
+      if (!ctx_.insecure) {
+        config.reject("host", "\"" + o.listen_host +
+                                  "\" is reachable from the network, and with allowed_origins = [\"*\"] and no "
+                                  "tokens any page could chat as anyone: list your origins, set auth_secret_file "
+                                  "(AUTH_SECRET_FILE), or start with --insecure ([host] insecure = true) to accept "
+                                  "it (docs/security.md)");
+      }
+      ctx_.logger->warn("listening on {} for pages of any origin without tokens (insecure): anyone who reaches the "
+                        "port may chat as any user",
+                        o.listen_host);
+    }
   }
 
   void start() override {

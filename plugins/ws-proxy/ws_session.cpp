@@ -307,6 +307,15 @@ void WsSession::on_handshake_written(error_code ec, std::size_t /*bytes*/) {
 // Reading
 
 void WsSession::do_read() {
+  // Closing: the client's next frames can only be ignored, and its close
+  // frame is awaited once ours is out (on_write reads again then, for a
+  // while). Reading stops meanwhile, so a client that sends without reading
+  // is held back by its own socket instead of keeping this session busy;
+  // the close deadline ends it.
+  if (closing_ && (!close_written_ || close_read_budget_ == 0)) {
+    read_paused_ = true;
+    return;
+  }
   if (tls_) {
     tls_->stream.async_read_some(net::buffer(tls_read_buffer_.get(), kTlsReadBuffer),
                                  beast::bind_front_handler(&WsSession::on_tls_read, shared_from_this()));
@@ -335,7 +344,7 @@ void WsSession::on_readable(error_code ec) {
     last_heard_ = Clock::now();
     pinged_ = false;
     if (!consume(scratch, bytes)) return;
-    if (bytes < capacity) break;
+    if (bytes < capacity || closing_) break;
   }
   do_read();
 }
@@ -353,6 +362,7 @@ void WsSession::on_tls_read(error_code ec, std::size_t bytes) {
 }
 
 bool WsSession::consume(char* data, std::size_t size) {
+  if (close_written_) close_read_budget_ -= std::min(size, close_read_budget_);
   frames_.feed(data, size, [this](const ws::Event& event) { on_event(event); });
   return reading_ && !ended_;
 }
@@ -365,7 +375,7 @@ void WsSession::on_event(const ws::Event& event) {
       on_message(event.payload, event.kind == Kind::text);
       return;
     case Kind::ping:
-      queue_control(ws::control_frame(ws::Opcode::pong, event.payload));
+      queue_pong(event.payload);
       return;
     case Kind::pong:
       return;  // being heard is all a pong is for
@@ -442,7 +452,7 @@ void WsSession::send(Frame frame) {
   {
     std::lock_guard lock(out_mutex_);
     if (out_closed_) return;
-    if (outbox_.size() >= bridge_.options().send_queue_limit) {
+    if (outbox_.size() + pongs_owed_ >= bridge_.options().send_queue_limit) {
       out_closed_ = true;
       outbox_.clear();
       overflow = true;
@@ -458,9 +468,32 @@ void WsSession::send(Frame frame) {
   if (overflow) net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::drop_slow, shared_from_this()));
 }
 
-void WsSession::queue_control(std::string frame) {
+void WsSession::queue_ping() {
   if (closing_) return;  // only the close frame goes out now
-  control_ += frame;
+  ping_due_ = true;
+  start_control_write();
+}
+
+void WsSession::queue_pong(std::string_view payload) {
+  if (closing_) return;
+  // Replaces an unanswered pong in place: however many pings come while
+  // the client reads nothing, one pong waits, and no memory is taken.
+  ws::control_frame(ws::Opcode::pong, payload, pong_);
+  bool over = false;
+  {
+    std::lock_guard lock(out_mutex_);
+    // Answered while a write is pending: the client is owed one more frame.
+    if (write_scheduled_ && outbox_.size() + ++pongs_owed_ > bridge_.options().send_queue_limit) {
+      out_closed_ = true;
+      outbox_.clear();
+      over = true;
+    }
+  }
+  if (over) return drop_slow();
+  start_control_write();
+}
+
+void WsSession::start_control_write() {
   bool start = false;
   {
     std::lock_guard lock(out_mutex_);
@@ -483,7 +516,7 @@ void WsSession::do_write() {
     in_flight_.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
     outbox_.erase(first, first + static_cast<std::ptrdiff_t>(take));
     const bool close_due = closing_ && !close_in_flight_ && !close_written_ && outbox_.empty();
-    if (in_flight_.empty() && control_.empty() && !close_due) {
+    if (in_flight_.empty() && pong_.empty() && !ping_due_ && !close_due) {
       write_scheduled_ = false;
       // What grew for a burst is given back; a few slots stay, so steady
       // traffic does not allocate on every write.
@@ -496,9 +529,12 @@ void WsSession::do_write() {
     close_in_flight_ = close_due;
   }
   buffers_.clear();
-  if (!control_.empty()) {
-    control_in_flight_.swap(control_);
-    control_.clear();
+  if (!pong_.empty() || ping_due_) {
+    // Swapped, not copied: both strings keep their capacity for the next ping.
+    control_in_flight_.clear();
+    control_in_flight_.swap(pong_);
+    if (ping_due_) control_in_flight_ += ws::control_frame(ws::Opcode::ping, {});
+    ping_due_ = false;
     buffers_.push_back(net::buffer(control_in_flight_));
   }
   for (const auto& frame : in_flight_) {
@@ -530,12 +566,23 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
     return hard_close();
   }
   if (frames > 0) bridge_.metrics().messages_out->inc(frames);
+  {
+    std::lock_guard lock(out_mutex_);
+    pongs_owed_ = 0;
+  }
   if (close_in_flight_) {
     close_in_flight_ = false;
     close_written_ = true;
+    // Enough for a few frames sent before the client saw ours, and its
+    // close frame; a flood beyond that is left unread until the deadline.
+    close_read_budget_ = std::max<std::size_t>(256 * 1024, 2 * bridge_.options().max_frame_bytes);
     // The client's close frame has come (or it broke the protocol): done.
-    // Else wait for it, reading, until the close deadline.
+    // Else wait for it, reading again, until the close deadline.
     if (peer_closed_) return finish_close();
+    if (read_paused_) {
+      read_paused_ = false;
+      do_read();
+    }
   }
   do_write();
 }
@@ -584,7 +631,7 @@ void WsSession::on_timer(error_code ec) {
   }
   if (idle.count() > 0 && silent >= idle / 2 && !pinged_) {
     pinged_ = true;
-    queue_control(ws::control_frame(ws::Opcode::ping, {}));
+    queue_ping();
   }
   arm_heartbeat();
 }

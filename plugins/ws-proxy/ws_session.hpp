@@ -15,7 +15,12 @@
 // Everything runs on the session's strand except send() and close(), which
 // any thread may call. The outgoing queue holds shared frames and is
 // bounded: a client that does not read fast enough is closed with 1008
-// (policy violation) and one log line, and nobody else waits for it.
+// (policy violation) and one log line, and nobody else waits for it. Pongs
+// count toward that bound too, though at most one is ever kept (RFC 6455
+// lets a server answer only the latest ping): a client that pings without
+// reading is closed like one that chats without reading. Once closing, a
+// session reads nothing more until its close frame is out, so a client that
+// never reads cannot make it read (and drop) without end.
 //
 // With a certificate (wss://) the same session runs over TLS: the TLS
 // handshake comes first, reads go through OpenSSL into a buffer of the
@@ -25,7 +30,7 @@
 
 #include "bridge.hpp"
 #include "client.hpp"
-#include "token_bucket.hpp"
+#include "limits/token_bucket.hpp"
 #include "ws_codec.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -98,7 +103,11 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   // one handler type, so each stream compiles one write operation.
   void write_out(std::span<const boost::asio::const_buffer> buffers,
                  void (WsSession::*on_written)(boost::system::error_code, std::size_t));
-  void queue_control(std::string frame);
+  // Our heartbeat ping and the pong to the client's latest ping: each at
+  // most once in the next write.
+  void queue_ping();
+  void queue_pong(std::string_view payload);
+  void start_control_write();
   void do_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
   void drop_slow();
@@ -138,9 +147,11 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   // Reading
   ws::FrameParser frames_;
   bool reading_ = true;  // false after the client's close frame or a protocol error
+  bool read_paused_ = false;  // closing: no read until our close frame is out
+  std::size_t close_read_budget_ = 0;  // bytes still read, once our close frame is out
   Clock::time_point last_heard_;
   bool pinged_ = false;  // a ping went out since the client was last heard
-  TokenBucket rate_;
+  chat::limits::TokenBucket rate_;
   std::size_t strikes_ = 0;  // frames refused in a row for rate
   ClientState chat_state_;
   std::atomic<bool> speaks_events_{false};
@@ -148,8 +159,9 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   // Writing, on the strand: the batch being written.
   std::vector<Frame> in_flight_;
   std::vector<boost::asio::const_buffer> buffers_;
-  std::string control_;            // pongs waiting for the next write
-  std::string control_in_flight_;  // pongs being written
+  std::string pong_;               // the answer to the latest ping, waiting for the next write
+  bool ping_due_ = false;          // our heartbeat ping, waiting for the next write
+  std::string control_in_flight_;  // the pong and ping being written
   std::string close_frame_;        // ours, once closing
   bool close_in_flight_ = false;
 
@@ -163,6 +175,9 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   std::mutex out_mutex_;
   std::vector<Frame> outbox_;
   bool write_scheduled_ = false;  // a do_write is posted or a write is in flight
+  // Pings answered since the last write completed: frames the client asked
+  // for and has not read, counted with outbox_ against send_queue_limit.
+  std::size_t pongs_owed_ = 0;
   bool out_closed_ = false;       // takes no more frames
 };
 

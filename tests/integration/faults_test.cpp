@@ -10,6 +10,7 @@
 // out within 15 s (with pings every second), where without keepalive it
 // never is.
 #include "support/chat_stream_client.hpp"
+#include "support/config_tables.hpp"
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
@@ -37,7 +38,8 @@ constexpr auto kPatience = 30s;
 // [grpc-chat] on 127.0.0.1:port, SQLite at `store` (memory when empty),
 // plus the keys of `extra`.
 std::string chat_table(std::uint16_t port, const std::filesystem::path& store = {}, const std::string& extra = "") {
-  std::string table = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n" + extra;
+  std::string table =
+      "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n" + service_token_key() + extra;
   if (store.empty()) return table + "store = \"memory\"\n";
   return table + "store = \"sqlite\"\nsync = \"normal\"\nstore_path = \"" + store.string() + "\"\n";
 }
@@ -47,7 +49,7 @@ std::string chat_table(std::uint16_t port, const std::filesystem::path& store = 
 std::string proxy_table(std::uint16_t chat_port, const std::string& extra = "", std::uint16_t port = 0) {
   return "[ws-proxy]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
          "\nthreads = 2\nchat_port = " + std::to_string(chat_port) +
-         "\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n" + extra;
+         "\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n" + service_token_key() + extra;
 }
 
 // Keepalive pings every second, given up after another: a peer that stops
@@ -207,10 +209,9 @@ std::vector<ChatMessage> stored_messages(std::uint16_t port, const std::string& 
     request.set_limit(1000);
     request.set_after(out.empty() ? 0 : out.back().sequence());
     chat::GetChatHistoryResponse response;
-    grpc::ClientContext context;
-    context.set_wait_for_ready(true);
-    context.set_deadline(std::chrono::system_clock::now() + kPatience);
-    const auto status = stub->GetChatHistory(&context, request, &response);
+    auto context = call_context(test_service_token(), kPatience);
+    context->set_wait_for_ready(true);
+    const auto status = stub->GetChatHistory(context.get(), request, &response);
     if (!status.ok()) throw std::runtime_error("GetChatHistory " + room + ": " + status.error_message());
     out.insert(out.end(), response.messages().begin(), response.messages().end());
     if (!response.has_more()) return out;
@@ -352,7 +353,7 @@ TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndR
   {
     const auto channel = chat_channel("127.0.0.1", port);
     for (std::size_t i = 0; i < kClients; ++i) {
-      clients.push_back(std::make_unique<ChatStreamClient>(channel));
+      clients.push_back(std::make_unique<ChatStreamClient>(channel, test_service_token()));
       clients.back()->send(join(room(i), user(i)));
     }
   }
@@ -406,7 +407,7 @@ TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndR
   // exactly the rest of its room.
   const auto channel = chat_channel("127.0.0.1", port);
   for (std::size_t i = 0; i < kClients; ++i) {
-    clients.push_back(std::make_unique<ChatStreamClient>(channel));
+    clients.push_back(std::make_unique<ChatStreamClient>(channel, test_service_token()));
     clients.back()->send(join(room(i), user(i), last_seen[i]));
   }
   for (std::size_t i = 0; i < kClients; ++i) {
@@ -514,7 +515,7 @@ TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissN
   for (std::size_t i = 0; i < kClients; ++i) clients.push_back(ws_member(proxy, a(i), room(i), io));
   std::vector<std::unique_ptr<ChatStreamClient>> writers;
   for (std::size_t r = 0; r < 2; ++r) {
-    writers.push_back(std::make_unique<ChatStreamClient>(chat_channel("127.0.0.1", port)));
+    writers.push_back(std::make_unique<ChatStreamClient>(chat_channel("127.0.0.1", port), test_service_token()));
     writers[r]->send(join(room(r), w(r)));
     ASSERT_TRUE(writers[r]->wait_for(is_joined(room(r)), kPatience));
   }
@@ -618,7 +619,7 @@ TEST_F(FaultTest, AResendAfterAReconnectIsAcknowledgedAsADuplicateOfTheOriginalA
   const auto from_grpc = chat_message("r", "carol", "over gRPC", "g1");
   std::uint64_t g1_sequence = 0;
   {
-    ChatStreamClient carol(chat_channel("127.0.0.1", port));
+    ChatStreamClient carol(chat_channel("127.0.0.1", port), test_service_token());
     carol.send(join("r", "carol"));
     carol.send(from_grpc);
     const auto ack = carol.wait_for(is_ack_for("g1"), kPatience);
@@ -626,7 +627,7 @@ TEST_F(FaultTest, AResendAfterAReconnectIsAcknowledgedAsADuplicateOfTheOriginalA
     g1_sequence = ack->ack().sequence();
     acks.push_back(ack->ack());
   }
-  ChatStreamClient carol(chat_channel("127.0.0.1", port));
+  ChatStreamClient carol(chat_channel("127.0.0.1", port), test_service_token());
   carol.send(join("r", "carol"));
   carol.send(resend(from_grpc));
   const auto duplicate = carol.wait_for(is_ack_for("g1"), kPatience);
@@ -792,7 +793,7 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
   const auto port = free_tcp_port();
   ChatHost service(dir_.path(), "service", {"grpc-chat", "ws-proxy"},
                    chat_table(port, dir_ / "chat.db") + "\n" + proxy_table(port), kFileSizeLimit);
-  ChatStreamClient writer(chat_channel("127.0.0.1", port));
+  ChatStreamClient writer(chat_channel("127.0.0.1", port), test_service_token());
   writer.send(join("r", "writer"));
   ASSERT_TRUE(writer.wait_for(is_joined("r"), kPatience));
   auto io = std::make_shared<WsIo>(1);
@@ -991,7 +992,7 @@ TEST_F(FaultTest, AFrozenProxyHostIsDroppedByKeepaliveItsUsersLeaveAndItsClients
   ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, kQuickChannelKeepalive));
   auto io = std::make_shared<WsIo>(1);
   auto alice = ws_member(proxy, "alice", "r", io);  // on the proxy that freezes
-  ChatStreamClient carol(chat_channel("127.0.0.1", port));  // straight to the chat service
+  ChatStreamClient carol(chat_channel("127.0.0.1", port), test_service_token());  // straight to the chat service
   carol.send(join("r", "carol"));
   const auto snapshot = carol.wait_for(is_presence("r", chat::Presence::SNAPSHOT), kPatience);
   ASSERT_TRUE(snapshot);

@@ -77,11 +77,22 @@ std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
   return out;
 }
 
-grpc::Status history(ChatHost& host, chat::GetChatHistoryRequest request, chat::GetChatHistoryResponse* response) {
+// What a bridge presents: with it (kBridgeKeys in the table) a stream may
+// speak for many users at any rate, as ws-proxy's do; without it, every
+// stream is one user with a WebSocket connection's limits.
+const std::string kBridgeToken = "the bridges' service token in these tests, over 32 bytes";
+
+std::string bridge_keys(const std::filesystem::path& dir) {
+  write_file(dir / "service-token", kBridgeToken);
+  std::filesystem::permissions(dir / "service-token",
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return "service_token_file = \"" + (dir / "service-token").string() + "\"\n";
+}
+
+grpc::Status history(ChatHost& host, chat::GetChatHistoryRequest request, chat::GetChatHistoryResponse* response,
+                     const std::string& token = "") {
   auto stub = chat::ChatService::NewStub(host.channel());
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  return stub->GetChatHistory(&context, request, response);
+  return stub->GetChatHistory(call_context(token, std::chrono::seconds(5)).get(), request, response);
 }
 
 chat::GetChatHistoryRequest history_request(const std::string& room, std::uint32_t limit = 0,
@@ -453,15 +464,16 @@ TEST_F(GrpcChatTest, EveryInvalidFrameGetsAnErrorAndTheStreamLivesOn) {
 }
 
 TEST_F(GrpcChatTest, OneStreamMultiplexesUsersAndRoomsAndGetsEachMessageOnce) {
-  ChatHost host(dir_.path(), kMemory);
-  ChatStreamClient bridge(host.channel());
+  ChatHost host(dir_.path(), kMemory + bridge_keys(dir_.path()));
+  ChatStreamClient bridge(host.channel(), kBridgeToken);
   bridge.send(join("r1", "u1"));
   bridge.send(join("r1", "u3"));  // a second user in r1 over the same stream
   bridge.send(join("r2", "u2"));
   ASSERT_EQ(bridge.wait_for_count(is_joined("r1"), 2).size(), 2U);
   ASSERT_TRUE(bridge.wait_for(is_joined("r2")));
 
-  ChatStreamClient alice(host.channel()), bob(host.channel()), carol(host.channel());
+  ChatStreamClient alice(host.channel(), kBridgeToken), bob(host.channel(), kBridgeToken),
+      carol(host.channel(), kBridgeToken);
   alice.send(chat_message("r1", "alice", "to r1", "a"));
   bob.send(chat_message("r2", "bob", "to r2", "b"));
   carol.send(chat_message("r3", "carol", "to r3", "c"));
@@ -552,7 +564,8 @@ TEST_F(GrpcChatTest, HistoryLimitDefaultsToFiftyAndAllowsAThousand) {
 }
 
 TEST_F(GrpcChatTest, AStreamThatNeverReadsAndSetNoDeadlineIsEndedAndTheRoomCarriesOn) {
-  ChatHost host(dir_.path(), std::string(kMemory) + "stream_queue_limit = 20\n");
+  // Bridges: the talker sends faster than one user may.
+  ChatHost host(dir_.path(), std::string(kMemory) + "stream_queue_limit = 20\n" + bridge_keys(dir_.path()));
   // Its own connection: a reader that stalls a shared one would stall everyone on it.
   grpc::ChannelArguments own;
   own.SetInt("chat-test-own-connection", 1);
@@ -560,10 +573,11 @@ TEST_F(GrpcChatTest, AStreamThatNeverReadsAndSetNoDeadlineIsEndedAndTheRoomCarri
                                                 grpc::InsecureChannelCredentials(), own);
   auto stub = chat::ChatService::NewStub(deaf_channel);
   grpc::ClientContext context;  // no deadline, and it never reads
+  context.AddMetadata("authorization", "Bearer " + kBridgeToken);
   auto deaf = stub->Chat(&context);
   ASSERT_TRUE(deaf->Write(join("flood", "deaf")));
 
-  ChatStreamClient talker(host.channel());
+  ChatStreamClient talker(host.channel(), kBridgeToken);
   talker.send(join("flood", "talker"));
   ASSERT_TRUE(talker.wait_for(is_presence("flood", Presence::SNAPSHOT)));
   // Enough to fill the deaf client's flow-control windows and then its queue
@@ -625,8 +639,9 @@ TEST_F(GrpcChatTest, HealthTurnsNotServingWhenTheHostDrains) {
 TEST_F(GrpcChatTest, StopFinishesStreamsWithUnavailableAndLosesNoAcknowledgedMessage) {
   std::vector<std::string> acked;
   {
-    ChatHost host(dir_.path(), kSqlite);
-    ChatStreamClient alice(host.channel());
+    // A bridge's stream: sending as fast as it can, beyond one user's rate.
+    ChatHost host(dir_.path(), kSqlite + bridge_keys(dir_.path()));
+    ChatStreamClient alice(host.channel(), kBridgeToken);
     alice.send(join("stop", "alice"));
     ASSERT_TRUE(alice.wait_for(is_joined("stop")));
     // Keep sending while the host stops.
@@ -649,13 +664,13 @@ TEST_F(GrpcChatTest, StopFinishesStreamsWithUnavailableAndLosesNoAcknowledgedMes
     }
   }
   ASSERT_GT(acked.size(), 100U);
-  ChatHost host(dir_.path(), kSqlite);
+  ChatHost host(dir_.path(), kSqlite + bridge_keys(dir_.path()));
   chat::GetChatHistoryResponse page;
   std::vector<std::string> stored;
   std::uint64_t after = 0;
   do {
     page.Clear();
-    ASSERT_TRUE(history(host, history_request("stop", 1000, 0, after), &page).ok());
+    ASSERT_TRUE(history(host, history_request("stop", 1000, 0, after), &page, kBridgeToken).ok());
     for (const auto& m : page.messages()) {
       EXPECT_EQ(m.sequence(), after + 1);  // no gaps
       after = m.sequence();

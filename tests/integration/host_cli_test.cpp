@@ -144,7 +144,7 @@ class HostCliTest : public ::testing::Test {
 TEST_F(HostCliTest, VersionPrintsNameAndVersion) {
   auto host = spawn({"--version"});
   expect_exit(*host, 0);
-  EXPECT_EQ(host->output(Stream::Stdout), "chat-host " + kVersion + " (plugin API 1.1)\n");
+  EXPECT_EQ(host->output(Stream::Stdout), "chat-host " + kVersion + " (plugin API 1.2)\n");
   EXPECT_EQ(host->output(Stream::Stderr), "");
 }
 
@@ -335,14 +335,14 @@ TEST_F(HostCliTest, LibraryWithoutFactoryIsNoPlugin) {
 
 TEST_F(HostCliTest, PluginForAnotherMajorApiIsRefused) {
   expect_start_failure("[host]\nplugins = [\"test-wrong-api-version\"]\n",
-                       "was built for host API 2.0, this host provides 1.1; rebuild the plugin");
+                       "was built for host API 2.0, this host provides 1.2; rebuild the plugin");
 }
 
 TEST_F(HostCliTest, PluginForANewerMinorApiIsRefused) {
   expect_start_failure(
       "[host]\nplugins = [\"test-newer-minor-version\"]\n",
       "plugin 'test-newer-minor-version': " + (test_plugin_dir() / "test-newer-minor-version.so").string() +
-          " was built for host API 1.2, this host provides 1.1");
+          " was built for host API 1.3, this host provides 1.2");
 }
 
 TEST_F(HostCliTest, ConfigureThrowingFailsTheHost) {

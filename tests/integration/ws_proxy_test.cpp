@@ -2,10 +2,13 @@
 // (grpc-chat and ws-proxy in one host) and split deployments (grpc-chat in
 // one host, one or two proxy hosts talking to it over gRPC).
 #include "support/chat_stream_client.hpp"
+#include "support/config_tables.hpp"
 #include "support/garbage_grpc_server.hpp"
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
+#include "support/raw_peer.hpp"
 #include "support/test_helpers.hpp"
+#include "support/test_host.hpp"
 #include "support/test_tls.hpp"
 #include "support/ws_client.hpp"
 
@@ -44,7 +47,7 @@ constexpr const char* kAllowedOrigin = "https://chat.example.org";
 
 // [grpc-chat] on 127.0.0.1:port; SQLite at `store_path`, or memory when empty.
 std::string grpc_chat_table(std::uint16_t port, const std::filesystem::path& store_path = {}) {
-  std::string table = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n";
+  std::string table = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n" + service_token_key();
   if (store_path.empty()) return table + "store = \"memory\"\n";
   return table + "store = \"sqlite\"\nsync = \"normal\"\nstore_path = \"" + store_path.string() + "\"\n";
 }
@@ -66,7 +69,7 @@ std::string ws_proxy_table(std::uint16_t chat_port, const std::string& extra = "
       {"allowed_origins", std::string("[\"") + kAllowedOrigin + "\"]"},
       {"reconnect_min_ms", "100"},
       {"reconnect_max_ms", "300"}};
-  std::string table = "[ws-proxy]\n";
+  std::string table = "[ws-proxy]\n" + service_token_key();
   for (const auto& [key, value] : defaults) {
     if (!sets_key(extra, key)) table += key + " = " + value + "\n";
   }
@@ -135,23 +138,8 @@ class Host {
     return process_->wait_exit(15s);
   }
 
-  // SIGTERM, then exit code 0. One exception: LeakSanitizer's own tracer
-  // sometimes crashes at exit while scanning the dynamic TLS of dlopen'ed
-  // plugins ("Tracer caught signal 11", a bug of GCC 12's sanitizer runtime
-  // with glibc 2.36): that is no leak report, and not this test's business.
-  ::testing::AssertionResult stop_cleanly() {
-    const auto code = stop();
-    if (code == 0) return ::testing::AssertionSuccess();
-    const std::string output = process_->output();
-    if (code == 128 + SIGABRT && output.find("Tracer caught signal") != std::string::npos &&
-        output.find("LeakSanitizer has encountered a fatal error") != std::string::npos &&
-        output.find("detected memory leaks") == std::string::npos) {
-      return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << "host " << dir_.filename().string() << " exited with "
-                                         << (code ? std::to_string(*code) : "nothing (still running)") << ":\n"
-                                         << output;
-  }
+  // SIGTERM, then exit code 0 (clean_exit: or the sanitizer's own crash).
+  ::testing::AssertionResult stop_cleanly() { return clean_exit(stop(), *process_, dir_.filename().string()); }
 
   WsOptions ws(const std::string& target = "/") const { return WsOptions{.port = ws_port_, .target = target}; }
 
@@ -568,7 +556,7 @@ TEST_F(WsProxyTest, ARecoveryGapTooLongToReplayTellsClientsToReloadHistory) {
   ASSERT_TRUE(alice->wait_for(is_service_status(false)));
   service.start();
   // While the proxy waits to reconnect, more is said than a join may replay.
-  ChatStreamClient direct(chat_channel("127.0.0.1", chat_port));
+  ChatStreamClient direct(chat_channel("127.0.0.1", chat_port), test_service_token());
   for (int i = 0; i < 3; ++i) direct.send(chat_message("r", "bob", "missed", "b" + std::to_string(i)));
   ASSERT_TRUE(direct.wait_for(is_message_id("b2")));
 
@@ -765,110 +753,6 @@ TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
   alice->send(chat_message("r", "alice", "still fine", "a1"));
   ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
   EXPECT_TRUE(alice->events_matching(is_error()).empty());
-}
-
-// A WebSocket peer on a bare TCP socket, for what no well-behaved client
-// library sends: requests and frames written byte by byte.
-class RawPeer {
- public:
-  explicit RawPeer(std::uint16_t port) : socket_(io_) {
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  }
-
-  // Sends `request` and returns the response's head (status line and headers).
-  std::string request(const std::string& request) {
-    boost::asio::write(socket_, boost::asio::buffer(request));
-    boost::system::error_code ec;
-    const auto end = boost::asio::read_until(socket_, boost::asio::dynamic_buffer(buffer_), "\r\n\r\n", ec);
-    std::string head = buffer_.substr(0, end);
-    buffer_.erase(0, end);
-    return head;
-  }
-
-  std::string upgrade(const std::string& extra_headers = "") {
-    return request("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-                   extra_headers + "\r\n");
-  }
-
-  void send_bytes(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
-
-  // Waits up to `timeout` for the server to end the connection (end of
-  // stream or reset), keeping whatever it sends first; whether it did.
-  bool wait_end(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd readable{.fd = socket_.native_handle(), .events = POLLIN, .revents = 0};
-      if (::poll(&readable, 1, static_cast<int>(left.count())) <= 0) continue;
-      char chunk[4096];
-      boost::system::error_code ec;
-      const auto got = socket_.read_some(boost::asio::buffer(chunk), ec);
-      if (ec) return true;
-      buffer_.append(chunk, got);
-    }
-  }
-
-  // Sends `bytes` one at a time, `interval` apart, then nothing, until the
-  // server ends the connection or `timeout` passes; whether it did.
-  bool trickle_until_end(const std::string& bytes, std::chrono::milliseconds interval,
-                         std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (const char byte : bytes) {
-      boost::system::error_code ec;
-      boost::asio::write(socket_, boost::asio::buffer(&byte, 1), ec);
-      if (ec || wait_end(interval)) return true;
-      if (std::chrono::steady_clock::now() > deadline) return false;
-    }
-    return wait_end(std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
-  }
-
-  // Reads frames until a close frame; its code, or 0 if the connection ended without one.
-  int read_close_code() {
-    for (;;) {
-      if (!fill(2)) return 0;
-      const auto opcode = static_cast<unsigned char>(buffer_[0]) & 0x0F;
-      std::size_t length = static_cast<unsigned char>(buffer_[1]) & 0x7F;
-      std::size_t header = 2;
-      if (length == 126) {
-        if (!fill(4)) return 0;
-        length = (static_cast<unsigned char>(buffer_[2]) << 8) | static_cast<unsigned char>(buffer_[3]);
-        header = 4;
-      }
-      if (!fill(header + length)) return 0;
-      if (opcode == 0x8) {
-        return length < 2 ? 1005
-                          : (static_cast<unsigned char>(buffer_[header]) << 8) |
-                                static_cast<unsigned char>(buffer_[header + 1]);
-      }
-      buffer_.erase(0, header + length);
-    }
-  }
-
- private:
-  bool fill(std::size_t bytes) {
-    boost::system::error_code ec;
-    while (buffer_.size() < bytes && !ec) {
-      char chunk[4096];
-      const auto got = socket_.read_some(boost::asio::buffer(chunk), ec);
-      buffer_.append(chunk, got);
-    }
-    return buffer_.size() >= bytes;
-  }
-
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_;
-  std::string buffer_;
-};
-
-// A client frame with the mask bit as given (clients must mask).
-std::string raw_frame(unsigned char first_byte, const std::string& payload, bool masked = true) {
-  std::string frame;
-  frame.push_back(static_cast<char>(first_byte));
-  frame.push_back(static_cast<char>((masked ? 0x80 : 0x00) | payload.size()));
-  if (masked) frame.append("\0\0\0\0", 4);  // a zero mask leaves the payload as it is
-  return frame + payload;
 }
 
 TEST_F(WsProxyTest, BadUpgradeRequestsAndProtocolErrorsGetTheirAnswersAndOthersCarryOn) {

@@ -6,9 +6,10 @@ std::shared_ptr<grpc::Channel> chat_channel(const std::string& host, std::uint16
   return grpc::CreateChannel(host + ":" + std::to_string(port), grpc::InsecureChannelCredentials());
 }
 
-ChatStreamClient::ChatStreamClient(const std::shared_ptr<grpc::Channel>& channel)
+ChatStreamClient::ChatStreamClient(const std::shared_ptr<grpc::Channel>& channel, const std::string& service_token)
     : stub_(chat::ChatService::NewStub(channel)) {
   context_.set_wait_for_ready(true);
+  if (!service_token.empty()) context_.AddMetadata("authorization", "Bearer " + service_token);
   stream_ = stub_->Chat(&context_);
   reader_ = std::thread([this] { read_loop(); });
 }
@@ -147,6 +148,13 @@ EventPredicate is_presence(const std::string& room, chat::Presence::Kind kind, c
     return e.has_presence() && e.presence().room_id() == room && e.presence().kind() == kind &&
            (user.empty() || e.presence().user_id() == user);
   };
+}
+
+std::unique_ptr<grpc::ClientContext> call_context(const std::string& service_token, std::chrono::milliseconds timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!service_token.empty()) context->AddMetadata("authorization", "Bearer " + service_token);
+  return context;
 }
 
 }  // namespace chathost::test

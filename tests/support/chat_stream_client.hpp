@@ -29,7 +29,9 @@ std::shared_ptr<grpc::Channel> chat_channel(const std::string& host, std::uint16
 
 class ChatStreamClient {
  public:
-  explicit ChatStreamClient(const std::shared_ptr<grpc::Channel>& channel);
+  // `service_token`: sent as `authorization: Bearer` metadata, as the
+  // bridges do (empty: none, a plain client).
+  explicit ChatStreamClient(const std::shared_ptr<grpc::Channel>& channel, const std::string& service_token = "");
   ~ChatStreamClient();
   ChatStreamClient(const ChatStreamClient&) = delete;
   ChatStreamClient& operator=(const ChatStreamClient&) = delete;
@@ -73,6 +75,11 @@ chat::ChatStream chat_message(const std::string& room, const std::string& sender
                               const std::string& id = "");
 chat::ChatStream join(const std::string& room, const std::string& user, std::optional<std::uint64_t> since = {});
 chat::ChatStream leave(const std::string& room, const std::string& user);
+
+// A client context with a deadline of `timeout`, presenting `service_token`
+// (when not empty) as the bridges do.
+std::unique_ptr<grpc::ClientContext> call_context(const std::string& service_token = "",
+                                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // Predicates.
 EventPredicate is_message_in(const std::string& room);

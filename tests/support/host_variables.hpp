@@ -12,7 +12,7 @@ namespace chathost::test {
 inline const std::vector<std::string>& host_variables() {
   static const std::vector<std::string> names{
       // [host]
-      "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "ADMIN_ID",
+      "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "CHATHOST_INSECURE", "ADMIN_ID",
       "ADMIN_NAME", "ADMIN_EMAIL",
       // grpc-chat (GRPC_HOST and GRPC_PORT also point the bridges at it)
       "GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH",
@@ -24,7 +24,10 @@ inline const std::vector<std::string>& host_variables() {
       "AUTH_SECRET_FILE", "AUTH_LEEWAY_SECONDS",
       // TLS: each plugin's port, and the bridges' channel to grpc-chat
       "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE", "WS_TLS_CERT_FILE", "WS_TLS_KEY_FILE", "HTTP_TLS_CERT_FILE",
-      "HTTP_TLS_KEY_FILE", "GRPC_TLS_CA_FILE", "GRPC_TLS_SERVER_NAME"};
+      "HTTP_TLS_KEY_FILE", "GRPC_TLS_CA_FILE", "GRPC_TLS_SERVER_NAME", "GRPC_TLS_CLIENT_CA_FILE",
+      "GRPC_TLS_CLIENT_CERT_FILE", "GRPC_TLS_CLIENT_KEY_FILE",
+      // the service token between the bridges and grpc-chat
+      "CHAT_SERVICE_TOKEN_FILE"};
   return names;
 }
 

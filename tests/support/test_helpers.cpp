@@ -206,3 +206,16 @@ TempDir::~TempDir() {
 }
 
 }  // namespace chathost::test
+
+namespace chathost::test {
+
+std::uint64_t resident_bytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmRSS:   1234 kB"
+  }
+  return 0;
+}
+
+}  // namespace chathost::test

@@ -56,6 +56,12 @@ std::optional<std::string> connect_and_read_line(const std::string& host, std::u
                                                  std::chrono::milliseconds timeout = kDefaultTimeout);
 
 // ---------------------------------------------------------------------------
+// Processes
+
+// The resident memory of process `pid` (VmRSS), in bytes; 0 if unreadable.
+std::uint64_t resident_bytes(pid_t pid);
+
+// ---------------------------------------------------------------------------
 // Files
 
 // Writes `text` to `path` (creating parent directories), replacing the file.

@@ -90,7 +90,8 @@ TEST_F(TlsFilesTest, AnEncryptedKeyIsRefusedWithoutAskingForAPassphrase) {
 
 TEST_F(TlsFilesTest, TheServerContextAllowsTls12AndLaterWithoutCompression) {
   const auto context = make_server_ssl_context(
-      {.cert_file = "", .key_file = "", .chain_pem = cert_.cert_pem, .key_pem = cert_.key_pem});
+      {.cert_file = "", .key_file = "", .chain_pem = cert_.cert_pem, .key_pem = cert_.key_pem, .client_ca_file = "",
+       .client_ca_pem = ""});
   SSL_CTX* native = context->native_handle();
   EXPECT_EQ(SSL_CTX_get_min_proto_version(native), TLS1_2_VERSION);
   EXPECT_NE(SSL_CTX_get_options(native) & SSL_OP_NO_COMPRESSION, 0U);

@@ -45,7 +45,7 @@ struct ApiVersion {
   std::uint32_t minor;
 };
 
-inline constexpr ApiVersion kApiVersion{1, 1};
+inline constexpr ApiVersion kApiVersion{1, 2};
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -255,6 +255,15 @@ struct PluginContext {
   std::function<void(std::string reason)> request_shutdown;
   // The host's metrics, shared by every plugin; outlives all of them.
   std::shared_ptr<Metrics> metrics;
+  // (1.2) A random secret made at start, the same for every plugin of this
+  // host process and written nowhere: plugins of one host recognise each
+  // other by it (grpc-chat takes it as the service token of this host's own
+  // bridges when none is configured). 64 hex digits.
+  std::string host_secret;
+  // (1.2) --insecure or [host] insecure = true: the operator accepts
+  // listeners beyond loopback that let anyone in (any origin, no tokens).
+  // Without it a plugin refuses to start such a listener.
+  bool insecure = false;
 };
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,13 @@ namespace chat::tls {
 
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<ServerCertificate>& certificate) {
   if (!certificate) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  // With a client CA, a certificate the client shows is verified by TLS;
+  // one that shows none gets through the handshake and is refused per call
+  // (CallerPolicy), with an UNAUTHENTICATED that says what is missing.
+  grpc::SslServerCredentialsOptions options(certificate->client_ca_pem.empty()
+                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = certificate->client_ca_pem;
   options.pem_key_cert_pairs.push_back({certificate->key_pem, certificate->chain_pem});
   return grpc::SslServerCredentials(options);
 }
@@ -21,6 +27,8 @@ std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, cons
   if (!security.tls()) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = security.ca_pem;
+  options.pem_private_key = security.client_key_pem;
+  options.pem_cert_chain = security.client_chain_pem;
   if (!security.server_name.empty()) args.SetSslTargetNameOverride(security.server_name);
   return grpc::CreateCustomChannel(target, grpc::SslCredentials(options), args);
 }

@@ -12,13 +12,14 @@
 
 namespace chat::tls {
 
-// TLS with `certificate` (no client certificates asked for), or insecure
-// without one.
+// TLS with `certificate` (asking for client certificates when it has a
+// client CA), or insecure without one.
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<ServerCertificate>& certificate);
 
 // A channel to grpc-chat at `target` ("host:port") with `args`: TLS trusting
-// security.ca_pem (checking security.server_name when set) or insecure, and
-// keepalive pings as security says.
+// security.ca_pem (checking security.server_name when set, showing the
+// client certificate when there is one) or insecure, and keepalive pings as
+// security says. The service token goes on each call (service_auth/).
 std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, const ChannelSecurity& security,
                                                  grpc::ChannelArguments args);
 

@@ -9,6 +9,9 @@ constexpr std::string_view kCertFileKey = "tls_cert_file";
 constexpr std::string_view kKeyFileKey = "tls_key_file";
 constexpr std::string_view kCaFileKey = "chat_tls_ca_file";
 constexpr std::string_view kServerNameKey = "chat_tls_server_name";
+constexpr std::string_view kClientCaKey = "tls_client_ca_file";
+constexpr std::string_view kClientCertKey = "chat_tls_cert_file";
+constexpr std::string_view kClientKeyKey = "chat_tls_key_file";
 constexpr std::string_view kKeepaliveTimeKey = "chat_keepalive_time_ms";
 constexpr std::string_view kKeepaliveTimeoutKey = "chat_keepalive_timeout_ms";
 
@@ -48,6 +51,23 @@ std::optional<ServerCertificate> load_server_certificate(const chathost::PluginC
   return certificate;
 }
 
+chathost::ConfigKey client_ca_config_key() {
+  return chathost::ConfigKey::string(std::string(kClientCaKey), "",
+                                     "PEM certificates of the CA that signs the bridges' client certificates; set: "
+                                     "every caller must present one (mutual TLS, needs tls_cert_file)")
+      .env("GRPC_TLS_CLIENT_CA_FILE");
+}
+
+void load_client_ca(const chathost::PluginConfig& config, std::optional<ServerCertificate>& certificate) {
+  const std::string path = config.get_string(kClientCaKey);
+  if (path.empty()) return;
+  if (!certificate) config.reject(kClientCaKey, "needs TLS on the port: set tls_cert_file and tls_key_file too");
+  auto trusted = read_trusted_certificates(path);
+  if (!trusted.error.empty()) config.reject(kClientCaKey, trusted.error);
+  certificate->client_ca_file = path;
+  certificate->client_ca_pem = std::move(trusted.pem);
+}
+
 std::vector<chathost::ConfigKey> channel_config_keys() {
   using chathost::ConfigKey;
   return {
@@ -59,6 +79,13 @@ std::vector<chathost::ConfigKey> channel_config_keys() {
                         "name to check in the chat service's certificate instead of chat_host (a certificate "
                         "made for another name); empty: chat_host")
           .env("GRPC_TLS_SERVER_NAME"),
+      ConfigKey::string(std::string(kClientCertKey), "",
+                        "PEM certificate chain the bridge shows the chat service (mutual TLS, grpc-chat's "
+                        "tls_client_ca_file); with chat_tls_key_file and chat_tls_ca_file; empty: none")
+          .env("GRPC_TLS_CLIENT_CERT_FILE"),
+      ConfigKey::string(std::string(kClientKeyKey), "",
+                        "PEM private key (unencrypted) of chat_tls_cert_file's certificate")
+          .env("GRPC_TLS_CLIENT_KEY_FILE"),
       ConfigKey::integer(std::string(kKeepaliveTimeKey), 30000,
                          "ping the chat service this often, also with no call open (grpc-chat's "
                          "min_client_ping_interval_ms must allow it)")
@@ -76,9 +103,28 @@ ChannelSecurity load_channel_security(const chathost::PluginConfig& config) {
   security.keepalive_timeout = std::chrono::milliseconds(config.get_int(kKeepaliveTimeoutKey));
   security.ca_file = config.get_string(kCaFileKey);
   security.server_name = config.get_string(kServerNameKey);
+  security.client_cert_file = config.get_string(kClientCertKey);
+  const std::string client_key_file = config.get_string(kClientKeyKey);
   if (security.ca_file.empty()) {
     if (!security.server_name.empty()) config.reject(kServerNameKey, "needs chat_tls_ca_file (TLS is off without it)");
+    if (!security.client_cert_file.empty()) {
+      config.reject(kClientCertKey, "needs chat_tls_ca_file (TLS is off without it)");
+    }
+    if (!client_key_file.empty()) config.reject(kClientKeyKey, "needs chat_tls_ca_file (TLS is off without it)");
     return security;
+  }
+  if (!security.client_cert_file.empty() || !client_key_file.empty()) {
+    if (client_key_file.empty()) config.reject(kClientCertKey, "needs chat_tls_key_file too (both or neither)");
+    if (security.client_cert_file.empty()) config.reject(kClientKeyKey, "needs chat_tls_cert_file too (both or neither)");
+    auto chain = read_certificate_chain(security.client_cert_file);
+    if (!chain.error.empty()) config.reject(kClientCertKey, chain.error);
+    auto key = read_private_key(client_key_file);
+    if (!key.error.empty()) config.reject(kClientKeyKey, key.error);
+    if (auto why = check_key_matches(chain.pem, key.pem); !why.empty()) {
+      config.reject(kClientKeyKey, client_key_file + " " + why + " in " + security.client_cert_file);
+    }
+    security.client_chain_pem = std::move(chain.pem);
+    security.client_key_pem = std::move(key.pem);
   }
   if (security.server_name.find_first_of(" /\t\r\n") != std::string::npos) {
     config.reject(kServerNameKey, "expected a host name, got \"" + security.server_name + "\"");
@@ -91,7 +137,8 @@ ChannelSecurity load_channel_security(const chathost::PluginConfig& config) {
 
 std::string ChannelSecurity::describe() const {
   if (!tls()) return "insecure";
-  return "TLS, trusting " + ca_file + (server_name.empty() ? "" : ", certificate name " + server_name);
+  return "TLS, trusting " + ca_file + (server_name.empty() ? "" : ", certificate name " + server_name) +
+         (client_cert_file.empty() ? "" : ", client certificate " + client_cert_file);
 }
 
 }  // namespace chat::tls

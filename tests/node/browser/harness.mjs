@@ -107,6 +107,17 @@ export const screenshot = (page, name) => page.screenshot({ path: join(ARTIFACTS
 
 // ---- configurations: a grpc-chat host, and bridge hosts (ws-proxy + history-http)
 
+// The service token every host of this test process shares, as the hosts of
+// one deployment do: grpc-chat wants it of every caller, the bridges present it.
+let serviceTokenPath = null;
+export function serviceTokenFile() {
+  if (!serviceTokenPath) {
+    serviceTokenPath = join(tempDir('service-token'), 'service-token');
+    writeFileSync(serviceTokenPath, `the browser tests' service token, ${process.pid}\n`, { mode: 0o600 });
+  }
+  return serviceTokenPath;
+}
+
 export function chatToml(port, extra = '') {
   return `[host]
 plugins = ["grpc-chat"]
@@ -116,6 +127,7 @@ port = ${port}
 store = "sqlite"
 sync = "normal"
 store_path = "data/chat.db"
+service_token_file = "${serviceTokenFile()}"
 ${extra}`;
 }
 
@@ -133,6 +145,7 @@ allowed_origins = ["*"]
 reconnect_min_ms = ${reconnectMs[0]}
 reconnect_max_ms = ${reconnectMs[1]}
 auth_secret_file = "${authSecretFile}"
+service_token_file = "${serviceTokenFile()}"
 [history-http]
 host = "127.0.0.1"
 port = ${httpPort}
@@ -142,6 +155,7 @@ ws_port = ${wsPort}
 allowed_origins = ["*"]
 web_root = "${join(SOURCE_DIR, 'web')}"
 auth_secret_file = "${authSecretFile}"
+service_token_file = "${serviceTokenFile()}"
 `;
 }
 

@@ -1,11 +1,12 @@
 // A per-connection rate limit: `rate` tokens a second, at most `burst` saved.
-// One frame costs one token. Used on one strand only, so not synchronized.
+// One frame costs one token. Used by one reader at a time (a WebSocket
+// session's strand, a Chat stream's reads), so not synchronized.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 
-namespace chat::proxy {
+namespace chat::limits {
 
 class TokenBucket {
  public:
@@ -30,4 +31,4 @@ class TokenBucket {
   Clock::time_point last_;
 };
 
-}  // namespace chat::proxy
+}  // namespace chat::limits

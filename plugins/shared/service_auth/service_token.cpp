@@ -1,0 +1,40 @@
+#include "service_auth/service_token.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace chat::service_auth {
+namespace {
+
+std::array<unsigned char, 32> sha256(std::string_view text) {
+  std::array<unsigned char, 32> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return digest;
+}
+
+}  // namespace
+
+ServiceToken::ServiceToken(std::string_view token) : digest_(sha256(token)) {}
+
+bool ServiceToken::matches(std::string_view presented) const {
+  if (presented.empty()) return false;
+  const auto digest = sha256(presented);
+  return CRYPTO_memcmp(digest.data(), digest_.data(), digest.size()) == 0;
+}
+
+std::string_view bearer_token(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return {};
+  const bool is_bearer = std::equal(kScheme.begin(), kScheme.end(), authorization.begin(), [](char a, char b) {
+    return a == std::tolower(static_cast<unsigned char>(b));
+  });
+  if (!is_bearer) return {};
+  auto token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  return token;
+}
+
+}  // namespace chat::service_auth

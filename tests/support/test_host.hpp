@@ -1,0 +1,85 @@
+// One chat-host process for an integration test: writes its config from
+// TOML tables, starts it with the plugins asked for, and reads every
+// plugin's address from its "ready" line. Its environment is the test's
+// without any variable the host reads (host_variables.hpp), plus `env`.
+//
+//   TestHost host(dir.path(), {.plugins = {"grpc-chat", "ws-proxy"},
+//                              .tables = chat_table() + proxy_table()});
+//   WsClient alice({.port = host.port("ws-proxy"), .target = "/?user=alice"});
+//
+// On destruction a host still running is stopped with SIGTERM and must exit
+// 0 (under the sanitizers that also means: no leak, no error at exit).
+#pragma once
+
+#include "support/host_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chathost::test {
+
+struct TestHostOptions {
+  std::string name = "host";            // its directory under the test's
+  std::vector<std::string> plugins{};   // [host] plugins, in start order
+  std::string tables{};                 // the plugins' tables (and any other TOML after [host])
+  std::string host_keys{};              // more keys of [host]
+  std::vector<std::string> args{};      // more command-line arguments, e.g. "--insecure"
+  std::map<std::string, std::string> env{};
+  // false: the host is expected to exit before it is ready (a refused
+  // config); construction then waits for the exit instead.
+  bool expect_ready = true;
+};
+
+// Where a plugin listens, as the ready line says: "ws-proxy ws://127.0.0.1:8080".
+struct Endpoint {
+  std::string scheme;
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// Whether a host that exited with `code` (nullopt: still running) stopped
+// cleanly: 0, or the one sanitizer crash at exit that is not ours (see the
+// .cpp). The failure names the host and carries its output.
+::testing::AssertionResult clean_exit(const std::optional<int>& code, const HostProcess& process,
+                                      const std::string& name);
+
+class TestHost {
+ public:
+  // Starts the host; throws std::runtime_error with its output when it is
+  // not ready in time (or, with expect_ready = false, still runs).
+  TestHost(const std::filesystem::path& dir, TestHostOptions options);
+  ~TestHost();
+  TestHost(const TestHost&) = delete;
+  TestHost& operator=(const TestHost&) = delete;
+
+  HostProcess& process() { return *process_; }
+  std::string output() const { return process_->output(); }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // The address of `plugin` from the ready line; throws if it has none.
+  const Endpoint& endpoint(std::string_view plugin) const;
+  std::uint16_t port(std::string_view plugin) const { return endpoint(plugin).port; }
+
+  // SIGTERM and the exit code (nullopt if it still runs after 15 s).
+  std::optional<int> stop();
+  // SIGTERM, then exit code 0 (see stop_cleanly in the .cpp for the one
+  // sanitizer exception).
+  ::testing::AssertionResult stop_cleanly();
+  // SIGKILL: a crash, no goodbye to anyone.
+  void kill();
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<HostProcess> process_;
+  std::map<std::string, Endpoint, std::less<>> endpoints_;
+};
+
+}  // namespace chathost::test
