@@ -220,6 +220,8 @@ host = "127.0.0.1"
 port = 8080
 # The idle scenario holds up to 19,000 connections: above the default cap.
 max_connections = 100000
+# The load comes from a few loopback addresses: no cap per address.
+max_connections_per_address = 0
 TOML
   if [[ "$ours_plugins" == *history-http* ]]; then
     printf '\n[history-http]\nhost = "127.0.0.1"\nport = 8081\n' >>"$config"

@@ -64,6 +64,8 @@ port = $ws_port
 chat_port = $grpc_port
 service_token_file = "$token_file"
 max_connections = 100000
+# The load comes from a few loopback addresses: no cap per address.
+max_connections_per_address = 0
 reuse_port = true
 threads = 1
 EOF

@@ -62,6 +62,8 @@ port = $ws_port
 chat_port = $grpc_port
 service_token_file = "$token_file"
 max_connections = 100000
+# The load comes from a few loopback addresses: no cap per address.
+max_connections_per_address = 0
 [history-http]
 host = "127.0.0.1"
 port = $http_port

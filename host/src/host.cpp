@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -330,11 +331,26 @@ std::filesystem::path default_config_path() {
   return default_share_dir() / "config" / "chat.toml";
 }
 
+// Every socket is a file descriptor, and the soft limit is often 1024: it is
+// raised to the hard limit, so that the plugins' connection caps, not the
+// kernel, decide how many clients a host holds (nginx's
+// worker_rlimit_nofile does the same).
+void raise_open_file_limit(const std::shared_ptr<spdlog::logger>& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const auto before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    log->debug("open-file limit raised from {} to {}", before, limit.rlim_cur);
+  }
+}
+
 int run_host(const HostOptions& options) {
   SignalWatcher::block_in_this_thread();
   if (options.log_level) set_log_level(spdlog::level::from_str(*options.log_level));
   auto log = make_logger("host");
   ShutdownLatch latch;
+  raise_open_file_limit(log);
 
   const auto began = Clock::now();
   auto host = prepare(options, latch, log);

@@ -3,6 +3,9 @@
 #include "frame_validation.hpp"
 #include "tsan/annotations.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 namespace chat::service {
 namespace {
 
@@ -172,6 +175,10 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerCo
   query.limit = request->limit() == 0 ? kDefaultHistoryLimit : request->limit();
   query.before = request->before();
   if (request->has_after()) query.after = request->after();
+  // A page of 1000 long messages is megabytes, built and sent per call:
+  // bounded by the server whatever the caller asks.
+  query.max_bytes = request->max_bytes() == 0 ? limits_.max_history_page_bytes
+                                              : std::min<std::size_t>(request->max_bytes(), limits_.max_history_page_bytes);
   try {
     auto page = store_.history(query);
     response->mutable_messages()->Reserve(static_cast<int>(page.messages.size()));

@@ -146,6 +146,14 @@ class GrpcChatPlugin final : public chathost::Plugin {
     keys.push_back(ConfigKey::string("reflection", "auto",
                                      "gRPC server reflection: auto (on when listening on loopback only), on, off")
                        .one_of({"auto", "on", "off"}));
+    keys.push_back(ConfigKey::integer("max_history_page_bytes", 4 << 20,
+                                      "bytes of one GetChatHistory page at most (content plus 256 a message): a "
+                                      "longer page ends early with has_more")
+                       .range(4096, 1 << 30));
+    keys.push_back(ConfigKey::integer("presence_list_max", 500,
+                                      "names in the presence snapshot a joiner gets at most; online_count tells "
+                                      "how many are in the room")
+                       .range(0, 1000000));
     keys.push_back(ConfigKey::integer("max_memberships_per_stream", 1000000,
                                       "(room, user) memberships one stream may hold, a bridge's too")
                        .range(1, 100000000));
@@ -195,6 +203,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
     chat::tls::load_client_ca(config, certificate_);
     configure_callers();
     limits_.max_memberships_per_stream = static_cast<std::size_t>(config.get_int("max_memberships_per_stream"));
+    limits_.presence_list_max = static_cast<std::size_t>(config.get_int("presence_list_max"));
+    limits_.max_history_page_bytes = static_cast<std::size_t>(config.get_int("max_history_page_bytes"));
     limits_.user_stream_max_rooms = static_cast<std::size_t>(config.get_int("user_stream_max_rooms"));
     limits_.user_stream_messages_per_second = config.get_double("user_stream_messages_per_second");
     if (!(limits_.user_stream_messages_per_second > 0)) {

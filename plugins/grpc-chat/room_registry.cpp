@@ -92,7 +92,15 @@ void RoomRegistry::send_presence_locked(const std::string& room_id, const Room& 
   presence->set_room_id(room_id);
   presence->set_kind(kind);
   presence->set_user_id(user);
-  for (const auto& [name, streams] : room.user_streams) presence->add_online(name);
+  presence->set_online_count(static_cast<std::uint32_t>(room.user_streams.size()));
+  if (kind == Presence::SNAPSHOT) {
+    // The list goes to the joiner only, and only so long: a room of
+    // thousands would make every join a long frame.
+    for (const auto& [name, streams] : room.user_streams) {
+      if (static_cast<std::size_t>(presence->online_size()) >= limits_.presence_list_max) break;
+      presence->add_online(name);
+    }
+  }
   auto event = encode(frame);
   if (only_to) {
     only_to->send(event);

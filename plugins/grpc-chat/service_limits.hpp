@@ -13,6 +13,10 @@ struct ServiceLimits {
   std::size_t max_batch = 1024;           // messages per group commit
   std::size_t stream_queue_limit = 100000;  // outgoing events per stream before it is dropped
   std::size_t max_pending_per_stream = 1024;  // uncommitted messages before reading pauses
+  // Bytes of one history page at most (store::page_bytes, about its JSON).
+  std::size_t max_history_page_bytes = 4 << 20;
+  // Names in a presence snapshot at most (online_count tells the rest).
+  std::size_t presence_list_max = 500;
   // Any stream, a bridge's too: (room, user) memberships at most.
   std::size_t max_memberships_per_stream = 1000000;
   // A stream of a caller that is no bridge (caller_policy.hpp) is one user,

@@ -7,10 +7,12 @@
 #include "cors_policy.hpp"
 #include "http_api.hpp"
 #include "http_metrics.hpp"
+#include "host_port.hpp"
 #include "http_server.hpp"
 #include "web_root.hpp"
 
 #include "auth/auth_config.hpp"
+#include "limits/connection_config.hpp"
 #include "net/listen_address.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
@@ -19,6 +21,8 @@
 #include <chathost/plugin.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <filesystem>
 
 namespace {
@@ -76,7 +80,31 @@ class HistoryHttpPlugin final : public chathost::Plugin {
             .range(100, 3600000),
         ConfigKey::integer("max_body_bytes", 64 * 1024, "largest request body accepted (larger: 413)")
             .range(0, 64 << 20),
+        ConfigKey::integer("max_history_calls", 32,
+                           "history calls to the chat service under way at once; more wait (backpressure)")
+            .range(1, 100000),
+        ConfigKey::integer("max_history_bytes_in_flight", 64 << 20,
+                           "bytes of history answers being built or written at once; more requests wait")
+            .range(64 << 10, INT64_C(64) << 30),
+        ConfigKey::integer("max_history_page_bytes", 1 << 20,
+                           "most bytes one history answer carries (about): a longer page ends early with "
+                           "has_more")
+            .range(16 << 10, 256 << 20),
+        ConfigKey::integer("history_wait_ms", 10000,
+                           "how long a history request may wait for room before it is answered 503")
+            .range(0, 600000),
+        ConfigKey::strings("allowed_hosts", {"localhost", "127.0.0.1", "[::1]"},
+                           "Host header names (any port) /config.json may build the page's URLs from when "
+                           "public_ws_url / public_history_url are empty; another Host gets the listening address"),
+        ConfigKey::string("metrics_host", "127.0.0.1", "address of the metrics listener (with metrics_port)")
+            .env("HTTP_METRICS_HOST"),
+        ConfigKey::integer("metrics_port", -1,
+                           "-1: /metrics on the main port; else a listener of its own on metrics_host:metrics_port "
+                           "(0: any free port) serving /metrics and /healthz only, and none on the main port")
+            .range(-1, 65535)
+            .env("HTTP_METRICS_PORT"),
     };
+    for (auto& key : chat::limits::connection_config_keys(1000, 64)) keys.push_back(std::move(key));
     for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
     for (auto& key : chat::tls::server_config_keys("HTTP", "the HTTP port (https://)")) {
       keys.push_back(std::move(key));
@@ -136,6 +164,24 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     api_settings_.ws_port = static_cast<std::uint16_t>(config.get_int("ws_port"));
     api_settings_.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
     api_settings_.tls = tls_ != nullptr;
+    api_settings_.allowed_hosts.clear();
+    for (auto host : config.get_strings("allowed_hosts")) {
+      std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      // A name or an IPv4 address, or an IPv6 one in brackets: no scheme, no port.
+      const bool has_port = host.empty() || (host.front() == '[' ? host.back() != ']' : host.find(':') != std::string::npos);
+      if (has_port || !is_host_port(host, Letters::lowercase)) {
+        config.reject("allowed_hosts", "\"" + host + "\" is not a host name (no scheme, no port)");
+      }
+      api_settings_.allowed_hosts.push_back(std::move(host));
+    }
+    const auto metrics_port = config.get_int("metrics_port");
+    if (metrics_port >= 0) {
+      boost::system::error_code metrics_ec;
+      metrics_address_ = net::ip::make_address(config.get_string("metrics_host"), metrics_ec);
+      if (metrics_ec) config.reject("metrics_host", "expected an IP address, got \"" + config.get_string("metrics_host") + "\"");
+      metrics_port_ = static_cast<unsigned short>(metrics_port);
+      api_settings_.serve_metrics = false;
+    }
     const bool any_origin = std::find(origins.begin(), origins.end(), "*") != origins.end();
     if (!chat::net::is_loopback_host(config.get_string("host")) && any_origin && !api_settings_.token_verifier) {
       if (!ctx_.insecure) {
@@ -154,6 +200,16 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     limits_.request_timeout = std::chrono::milliseconds(config.get_int("request_timeout_ms"));
     limits_.idle_timeout = std::chrono::milliseconds(config.get_int("idle_timeout_ms"));
     limits_.body_limit = static_cast<std::uint64_t>(config.get_int("max_body_bytes"));
+    api_settings_.history.max_calls = static_cast<std::size_t>(config.get_int("max_history_calls"));
+    api_settings_.history.max_bytes = static_cast<std::size_t>(config.get_int("max_history_bytes_in_flight"));
+    api_settings_.history.page_bytes = static_cast<std::size_t>(config.get_int("max_history_page_bytes"));
+    api_settings_.history.max_wait = std::chrono::milliseconds(config.get_int("history_wait_ms"));
+    if (api_settings_.history.page_bytes > api_settings_.history.max_bytes) {
+      config.reject("max_history_page_bytes", "must be at most max_history_bytes_in_flight");
+    }
+    const auto connections = chat::limits::load_connection_limits(config, *ctx_.logger);
+    limits_.max_connections = connections.total;
+    limits_.max_connections_per_address = connections.per_address;
 
     // Registered now, so that the series exist (at zero) from the first scrape.
     metrics_ = std::make_unique<HttpMetrics>(*ctx_.metrics);
@@ -171,13 +227,30 @@ class HistoryHttpPlugin final : public chathost::Plugin {
       throw;
     }
     server_->start();
+    if (metrics_port_) {
+      ApiSettings metrics_settings = api_settings_;
+      metrics_settings.serve_metrics = true;
+      metrics_settings.metrics_only = true;
+      metrics_api_ = std::make_unique<HttpApi>(metrics_settings, *upstream_, *web_root_, *metrics_, ctx_.metrics,
+                                               ctx_.logger);
+      try {
+        // Plain HTTP, one thread: for a scraper on a private address.
+        metrics_server_ = std::make_unique<HttpServer>(tcp::endpoint(metrics_address_, *metrics_port_), 1,
+                                                       *metrics_api_, limits_, nullptr, ctx_.logger);
+      } catch (...) {
+        stop_parts();
+        throw;
+      }
+      metrics_server_->start();
+      ctx_.logger->info("serving /metrics and /healthz on http://{}", describe(metrics_server_->local_endpoint()));
+    }
     std::error_code ec;
     if (!std::filesystem::is_regular_file(web_root_->path() / "client.html", ec)) {
       ctx_.logger->warn("no client.html in the web root {}: GET / answers 404", web_root_->path().string());
     }
     ctx_.logger->info(
-        "serving history, page, health and metrics on {} (chat service at {}, {}; web root {}, tokens {})",
-        endpoints().front(), upstream_target_, upstream_security_.describe(), web_root_->path().string(),
+        "serving history, page, health{} on {} (chat service at {}, {}; web root {}, tokens {})",
+        metrics_port_ ? "" : " and metrics", endpoints().front(), upstream_target_, upstream_security_.describe(), web_root_->path().string(),
         api_settings_.token_verifier ? "required for /history" : "off");
   }
 
@@ -188,20 +261,28 @@ class HistoryHttpPlugin final : public chathost::Plugin {
 
   std::vector<std::string> endpoints() const override {
     const tcp::endpoint endpoint = server_ ? server_->local_endpoint() : tcp::endpoint(listen_address_, port_);
-    const auto address = endpoint.address();
-    const std::string scheme = tls_ ? "https://" : "http://";
-    return {scheme + (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
-            std::to_string(endpoint.port())};
+    std::vector<std::string> out{(tls_ ? "https://" : "http://") + describe(endpoint)};
+    if (metrics_server_) out.push_back("metrics http://" + describe(metrics_server_->local_endpoint()));
+    return out;
   }
 
  private:
   // In dependency order: calls to the chat service end first (their answers
   // go to connections still served), then the connections and threads, then
   // what they used.
+  static std::string describe(const tcp::endpoint& endpoint) {
+    const auto address = endpoint.address();
+    return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+           std::to_string(endpoint.port());
+  }
+
   void stop_parts() {
     if (upstream_) upstream_->shutdown();
+    if (metrics_server_) metrics_server_->stop();
     if (server_) server_->stop();
+    metrics_server_.reset();
     server_.reset();
+    metrics_api_.reset();
     api_.reset();
     web_root_.reset();
     upstream_.reset();
@@ -225,6 +306,11 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   std::unique_ptr<WebRoot> web_root_;
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<HttpServer> server_;
+  // metrics_port set: /metrics and /healthz on a listener of their own.
+  net::ip::address metrics_address_;
+  std::optional<unsigned short> metrics_port_;
+  std::unique_ptr<HttpApi> metrics_api_;
+  std::unique_ptr<HttpServer> metrics_server_;
 };
 
 }  // namespace

@@ -10,6 +10,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 namespace chat::history_http {
 namespace {
 
@@ -47,6 +50,8 @@ Response make_response(http::status status, std::string_view content_type, std::
 // What every response carries, however it came about.
 void add_common_headers(Response& response) {
   response.set("X-Content-Type-Options", "nosniff");
+  // Links out of the page (and its requests) tell nothing of where they came from.
+  response.set("Referrer-Policy", "no-referrer");
   // Whatever the outcome, the answer depends on the Origin: caches must not
   // hand one origin's answer to another.
   if (response.find(http::field::vary) == response.end()) response.set(http::field::vary, "Origin");
@@ -89,18 +94,39 @@ bool is_transient(grpc::StatusCode code) {
 }
 
 // {"room":R,"messages":[...],"has_more":b}; each message is the chat
-// protocol's JSON mapping, exactly as in the WebSocket frames.
-std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page) {
+// protocol's JSON mapping, exactly as in the WebSocket frames. At most about
+// `max_bytes`: a page that would be longer keeps the messages nearest where
+// reading started (the newest, reading backwards; the oldest, reading
+// forwards with `after`) and says has_more, so the client pages on.
+std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page, bool forwards,
+                         std::size_t max_bytes) {
   std::string body = R"({"room":)" + boost::json::serialize(boost::json::string(room)) + R"(,"messages":[)";
   std::size_t size = body.size() + 32;
-  for (const auto& message : page.messages()) size += chat::json::json_size_hint(message) + 1;
+  int first = 0;
+  int end = page.messages_size();
+  bool has_more = page.has_more();
+  // Always one message, however long: a page must move the reader on.
+  for (int kept = 0; kept < page.messages_size(); ++kept) {
+    const int i = forwards ? kept : page.messages_size() - 1 - kept;
+    const std::size_t more = chat::json::json_size_hint(page.messages(i)) + 1;
+    if (kept > 0 && size + more > max_bytes) {
+      has_more = true;
+      if (forwards) {
+        end = i;
+      } else {
+        first = i + 1;
+      }
+      break;
+    }
+    size += more;
+  }
   body.reserve(size);
-  for (int i = 0; i < page.messages_size(); ++i) {
-    if (i > 0) body += ',';
+  for (int i = first; i < end; ++i) {
+    if (i > first) body += ',';
     chat::json::append(page.messages(i), body);
   }
   body += R"(],"has_more":)";
-  body += page.has_more() ? "true}" : "false}";
+  body += has_more ? "true}" : "false}";
   return body;
 }
 
@@ -124,7 +150,35 @@ std::string authority_of(const tcp::endpoint& endpoint) {
   return host + ":" + std::to_string(endpoint.port());
 }
 
+// "scheme://host[:port]" of a URL (its origin, as CSP sources want it).
+std::string origin_of(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  return url.substr(0, url.find('/', scheme_end + 3));
+}
+
 }  // namespace
+
+std::optional<std::string> refuse_head(const http::request_header<>& head) {
+  if (head.find(http::field::transfer_encoding) != head.end()) {
+    return head.find(http::field::content_length) != head.end()
+               ? "Transfer-Encoding and Content-Length together are refused"
+               : "Transfer-Encoding is not accepted (no request here has a body that needs it)";
+  }
+  if (head.version() >= 11 && head.find(http::field::host) == head.end()) return "HTTP/1.1 requests need a Host header";
+  return std::nullopt;
+}
+
+std::string content_security_policy(const StaticFile& page, const std::vector<std::string>& connect) {
+  const auto join = [](const std::vector<std::string>& sources) {
+    std::string out;
+    for (const auto& source : sources) out += " " + source;
+    return out;
+  };
+  return "default-src 'self'; script-src 'self'" + join(page.inline_script_hashes) + "; style-src 'self'" +
+         join(page.inline_style_hashes) + "; connect-src 'self'" + join(connect) +
+         "; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+}
 
 // One request in progress: what its response needs from the request, and
 // what every response gets (CORS, payload framing, metrics) before it goes.
@@ -144,7 +198,8 @@ class HttpApi::Exchange {
   bool origin_allowed() const { return origin_allowed_; }
   Route route() const { return route_; }
 
-  void finish(Response response) {
+  // `hold`: kept by the connection until the response is written.
+  void finish(Response response, std::shared_ptr<const void> hold = nullptr) {
     response.version(version_);
     response.keep_alive(keep_alive_);
     add_common_headers(response);
@@ -164,7 +219,7 @@ class HttpApi::Exchange {
       response.prepare_payload();
     }
     api_.metrics_.request_done(route_, response.result_int(), std::chrono::steady_clock::now() - started_);
-    reply_(std::move(response));
+    reply_(std::move(response), std::move(hold));
   }
 
  private:
@@ -182,11 +237,14 @@ class HttpApi::Exchange {
 HttpApi::HttpApi(ApiSettings settings, ChatUpstream& upstream, const WebRoot& web_root, HttpMetrics& metrics,
                  std::shared_ptr<chathost::Metrics> registry, std::shared_ptr<spdlog::logger> log)
     : settings_(std::move(settings)),
+      history_budget_(HistoryBudget::make(settings_.history)),
       upstream_(upstream),
       web_root_(web_root),
       metrics_(metrics),
       registry_(std::move(registry)),
       log_(std::move(log)) {}
+
+HttpApi::~HttpApi() { history_budget_->close(); }
 
 void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) const {
   const std::string_view target = request.target();
@@ -208,15 +266,29 @@ void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) c
     response.set(http::field::allow, kAllowedMethods);
     return exchange->finish(std::move(response));
   }
-  switch (exchange->route()) {
-    case Route::History:
-      if (auto refusal = refuse_without_token(request)) return exchange->finish(std::move(*refusal));
-      return serve_history(query, exchange);
+  // The metrics listener serves metrics (and health) only; the main one
+  // no metrics when they have a listener of their own.
+  const auto route = exchange->route();
+  if ((settings_.metrics_only && route != Route::Metrics && route != Route::Healthz) ||
+      (!settings_.serve_metrics && route == Route::Metrics)) {
+    return exchange->finish(json_response(http::status::not_found, json_error("not found")));
+  }
+  switch (route) {
+    case Route::History: {
+      chat::auth::RoomGrant granted;
+      if (settings_.token_verifier) {
+        auto auth = chat::auth::authenticate_request(*settings_.token_verifier, request[http::field::authorization],
+                                                     request.target());
+        if (!auth.ok()) return exchange->finish(refusal_for(request, auth));
+        granted = std::move(auth.rooms);
+      }
+      return serve_history(query, granted, exchange);
+    }
     case Route::Healthz: return serve_health(exchange);
     case Route::Metrics: return serve_metrics(exchange);
     case Route::Config: return serve_config(request, local, exchange);
     case Route::Static:
-    case Route::Other: return serve_file(request, path, exchange);
+    case Route::Other: return serve_file(request, local, path, exchange);
   }
 }
 
@@ -229,26 +301,53 @@ Response HttpApi::refuse_unreadable(http::status status, std::string_view why) c
   return response;
 }
 
-std::optional<Response> HttpApi::refuse_without_token(const Request& request) const {
-  if (!settings_.token_verifier) return std::nullopt;
-  const auto auth =
-      chat::auth::authenticate_request(*settings_.token_verifier, request[http::field::authorization], request.target());
-  if (auth.ok()) return std::nullopt;
+Response HttpApi::refusal_for(const Request& request, const chat::auth::RequestAuth& auth) const {
   log_->debug("{} refused: {}", std::string_view(request.method_string()), auth.error);
   auto response = json_response(static_cast<http::status>(auth.http_status), json_error(auth.error));
   response.set(http::field::www_authenticate, auth.www_authenticate);
   return response;
 }
 
-void HttpApi::serve_history(std::string_view query, const std::shared_ptr<Exchange>& exchange) const {
+void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant& granted,
+                            const std::shared_ptr<Exchange>& exchange) const {
   auto parsed = parse_history_query(query);
   if (const auto* error = std::get_if<QueryError>(&parsed)) {
     return exchange->finish(json_response(http::status::bad_request, json_error(error->message, error->parameter)));
   }
-  const auto& request = std::get<chat::GetChatHistoryRequest>(parsed);
-  upstream_.get_history(request, [this, exchange, room = request.room_id()](const grpc::Status& status,
-                                                                            const chat::GetChatHistoryResponse& page) {
-    if (status.ok()) return exchange->finish(json_response(http::status::ok, history_body(room, page)));
+  if (const auto& room = std::get<chat::GetChatHistoryRequest>(parsed).room_id(); !granted.allows(room)) {
+    return exchange->finish(
+        json_response(http::status::forbidden, json_error("the token does not grant room '" + room + "'", "room")));
+  }
+  auto request = std::get<chat::GetChatHistoryRequest>(std::move(parsed));
+  // A call and its answer's bytes wait for room in the budget; a request
+  // that waits too long is told the service is busy.
+  history_budget_->acquire(
+      [this, exchange, request = std::move(request)](std::shared_ptr<HistoryBudget::Lease> lease) {
+        fetch_history(request, exchange, std::move(lease));
+      },
+      [this, exchange] {
+        metrics_.upstream_error("GetChatHistory", "BUSY");
+        auto response = json_response(http::status::service_unavailable,
+                                      json_error("history is busy: too many answers under way; try again"));
+        response.set(http::field::retry_after, std::to_string(settings_.retry_after.count()));
+        exchange->finish(std::move(response));
+      });
+}
+
+void HttpApi::fetch_history(chat::GetChatHistoryRequest request, const std::shared_ptr<Exchange>& exchange,
+                            std::shared_ptr<HistoryBudget::Lease> lease) const {
+  // The chat service stops at the same size, so nothing much larger is
+  // built, sent or parsed on the way.
+  request.set_max_bytes(static_cast<std::uint32_t>(settings_.history.page_bytes));
+  upstream_.get_history(request, [this, exchange, room = request.room_id(), forwards = request.has_after(),
+                                  lease = std::move(lease)](const grpc::Status& status,
+                                                            const chat::GetChatHistoryResponse& page) {
+    if (status.ok()) {
+      auto body = history_body(room, page, forwards, settings_.history.page_bytes);
+      lease->call_done(body.size());
+      return exchange->finish(json_response(http::status::ok, std::move(body)), lease);
+    }
+    lease->call_done(0);
     if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       return exchange->finish(json_response(http::status::bad_request, json_error(status.error_message())));
     }
@@ -293,28 +392,41 @@ void HttpApi::serve_metrics(const std::shared_ptr<Exchange>& exchange) const {
   exchange->finish(std::move(response));
 }
 
-void HttpApi::serve_config(const Request& request, const tcp::endpoint& local,
-                           const std::shared_ptr<Exchange>& exchange) const {
+HttpApi::PublicUrls HttpApi::public_urls(const Request& request, const tcp::endpoint& local) const {
   // The page was loaded from this authority, so history is right here; the
   // WebSocket is on the same host name at the ws-proxy's port, over TLS when
   // the page came over TLS (browsers refuse ws:// from an https:// page, so
   // the proxy of an https history-http serves wss://). Public URLs from the
   // config win (other host names, TLS-terminating proxies, mixed setups).
-  const std::string authority = usable_host(request[http::field::host]).value_or(authority_of(local));
+  // The Host header is the client's to choose: only a name on the allowlist
+  // is echoed into a URL, else the address the request came in on.
+  std::string authority = authority_of(local);
+  if (auto host = usable_host(request[http::field::host])) {
+    std::string name = hostname_of(*host);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const auto& allowed = settings_.allowed_hosts;
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) authority = *host;
+  }
   const std::string ws_scheme = settings_.tls ? "wss://" : "ws://";
   const std::string http_scheme = settings_.tls ? "https://" : "http://";
+  return PublicUrls{settings_.public_ws_url.empty()
+                        ? ws_scheme + hostname_of(authority) + ":" + std::to_string(settings_.ws_port)
+                        : settings_.public_ws_url,
+                    settings_.public_history_url.empty() ? http_scheme + authority : settings_.public_history_url};
+}
+
+void HttpApi::serve_config(const Request& request, const tcp::endpoint& local,
+                           const std::shared_ptr<Exchange>& exchange) const {
+  const auto urls = public_urls(request, local);
   boost::json::object body;
-  body["ws_url"] = settings_.public_ws_url.empty()
-                       ? ws_scheme + hostname_of(authority) + ":" + std::to_string(settings_.ws_port)
-                       : settings_.public_ws_url;
-  body["history_url"] =
-      settings_.public_history_url.empty() ? http_scheme + authority : settings_.public_history_url;
+  body["ws_url"] = urls.ws_url;
+  body["history_url"] = urls.history_url;
   // "token": the page must send a bearer token to /history and the WebSocket.
   body["auth"] = settings_.token_verifier ? "token" : "none";
   exchange->finish(json_response(http::status::ok, boost::json::serialize(body)));
 }
 
-void HttpApi::serve_file(const Request& request, std::string_view path,
+void HttpApi::serve_file(const Request& request, const tcp::endpoint& local, std::string_view path,
                          const std::shared_ptr<Exchange>& exchange) const {
   const auto file = web_root_.find(path);
   if (!file) return exchange->finish(json_response(http::status::not_found, json_error("not found")));
@@ -325,6 +437,13 @@ void HttpApi::serve_file(const Request& request, std::string_view path,
   response.set(http::field::etag, file->etag);
   // Always revalidated (cheap with the ETag): a new page shows at once.
   response.set(http::field::cache_control, "no-cache");
+  if (file->content_type.rfind("text/html", 0) == 0) {
+    // The page may talk to its own origin, its WebSocket and its history
+    // service only, run only its own scripts, and be framed by nobody.
+    const auto urls = public_urls(request, local);
+    response.set("Content-Security-Policy",
+                 content_security_policy(*file, {origin_of(urls.ws_url), origin_of(urls.history_url)}));
+  }
   exchange->finish(std::move(response));
 }
 

@@ -13,11 +13,15 @@
 #pragma once
 
 #include "cors_policy.hpp"
+#include "history_budget.hpp"
 #include "http_metrics.hpp"
 #include "http_types.hpp"
 #include "web_root.hpp"
 
 #include "auth/jwt.hpp"
+#include "auth/request_auth.hpp"
+
+#include "chat.pb.h"
 
 #include <spdlog/logger.h>
 
@@ -26,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chat::history_http {
 
@@ -46,12 +51,37 @@ struct ApiSettings {
   // Set: /history wants a valid bearer token (auth_secret_file); the page,
   // /config.json, /healthz and /metrics stay open. nullptr: no tokens.
   std::shared_ptr<const chat::auth::TokenVerifier> token_verifier;
+  // Host header names (without port, lowercase) that /config.json may build
+  // URLs from; another Host gets the address the request came in on.
+  std::vector<std::string> allowed_hosts{"localhost", "127.0.0.1", "[::1]"};
+  // Which routes this listener serves: the main one everything (without
+  // /metrics when metrics have a listener of their own), the metrics
+  // listener /metrics and /healthz only.
+  bool serve_metrics = true;
+  bool metrics_only = false;
+  // What history answers may hold at once (history_budget.hpp); page_bytes
+  // is also the most one answer carries (fewer messages, has_more: true).
+  HistoryBudget::Limits history;
 };
+
+// Why a request's head cannot be served, found as soon as it is read and
+// before any body: a Transfer-Encoding (no route takes a body that needs
+// one, and one beside Content-Length is how requests are smuggled past a
+// front proxy), or HTTP/1.1 without Host. nullopt: fine.
+std::optional<std::string> refuse_head(const http::request_header<>& head);
+
+// The Content-Security-Policy of a page: its own origin, the WebSocket and
+// history origins it talks to (`connect`), the inline scripts and styles of
+// `page` by their SHA-256, no framing.
+std::string content_security_policy(const StaticFile& page, const std::vector<std::string>& connect);
 
 class HttpApi {
  public:
   HttpApi(ApiSettings settings, ChatUpstream& upstream, const WebRoot& web_root, HttpMetrics& metrics,
           std::shared_ptr<chathost::Metrics> registry, std::shared_ptr<spdlog::logger> log);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
 
   // Answers one request: `reply` runs exactly once, now or later, on any
   // thread. `local`: the address the request came in on (for /config.json
@@ -65,18 +95,30 @@ class HttpApi {
  private:
   class Exchange;
 
-  // The refusal of a request to a route that wants a token, when it has no
-  // valid one; nullopt when it may go on (or tokens are off).
-  std::optional<Response> refuse_without_token(const Request& request) const;
-  void serve_history(std::string_view query, const std::shared_ptr<Exchange>& exchange) const;
+  // The answer to a request whose token authenticate_request() refused.
+  Response refusal_for(const Request& request, const chat::auth::RequestAuth& auth) const;
+  // `granted`: the rooms the request's token opens (every room without tokens).
+  void serve_history(std::string_view query, const chat::auth::RoomGrant& granted,
+                     const std::shared_ptr<Exchange>& exchange) const;
+  // The call, once the budget has room for it; `lease` goes with the answer.
+  void fetch_history(chat::GetChatHistoryRequest request, const std::shared_ptr<Exchange>& exchange,
+                     std::shared_ptr<HistoryBudget::Lease> lease) const;
   void serve_health(const std::shared_ptr<Exchange>& exchange) const;
   void serve_metrics(const std::shared_ptr<Exchange>& exchange) const;
   void serve_config(const Request& request, const tcp::endpoint& local,
                     const std::shared_ptr<Exchange>& exchange) const;
-  void serve_file(const Request& request, std::string_view path, const std::shared_ptr<Exchange>& exchange) const;
+  void serve_file(const Request& request, const tcp::endpoint& local, std::string_view path,
+                  const std::shared_ptr<Exchange>& exchange) const;
   void serve_preflight(const Request& request, const std::shared_ptr<Exchange>& exchange) const;
+  // The URLs the page talks to, as /config.json gives them.
+  struct PublicUrls {
+    std::string ws_url;
+    std::string history_url;
+  };
+  PublicUrls public_urls(const Request& request, const tcp::endpoint& local) const;
 
   const ApiSettings settings_;
+  std::shared_ptr<HistoryBudget> history_budget_;
   ChatUpstream& upstream_;
   const WebRoot& web_root_;
   HttpMetrics& metrics_;

@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include "limits/socket_refusal.hpp"
+
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <spdlog/logger.h>
@@ -8,10 +10,6 @@
 
 namespace chat::history_http {
 namespace {
-
-// After a failed accept (out of file descriptors, say), wait before the next
-// one instead of spinning.
-constexpr std::chrono::milliseconds kAcceptRetry{100};
 
 std::string describe(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
@@ -31,7 +29,9 @@ HttpServer::HttpServer(const tcp::endpoint& endpoint, std::size_t threads, const
       log_(std::move(log)),
       io_(static_cast<int>(threads)),
       acceptor_(net::make_strand(io_)),
-      accept_retry_(acceptor_.get_executor()) {
+      accept_retry_(acceptor_.get_executor()),
+      gate_(chat::limits::ConnectionGate::make(
+          {.total = limits.max_connections, .per_address = limits.max_connections_per_address})) {
   beast::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
@@ -80,14 +80,36 @@ void HttpServer::do_accept() {
 void HttpServer::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
-    log_->warn("accept failed: {}", ec.message());
-    accept_retry_.expires_after(kAcceptRetry);
+    if (auto line = backoff_.failed("accepting a connection failed: " + ec.message())) log_->warn("{}", *line);
+    accept_retry_.expires_after(chat::limits::AcceptBackoff::kRetry);
     accept_retry_.async_wait([this](beast::error_code wait_ec) {
       if (!wait_ec) do_accept();
     });
     return;
   }
-  serve_connection(std::move(socket), tls_, api_, limits_, log_);
+  beast::error_code ignored;
+  const auto remote = socket.remote_endpoint(ignored);
+  auto admission = gate_->admit(remote.address(), socket.native_handle());
+  using Verdict = chat::limits::ConnectionGate::Verdict;
+  if (admission.verdict == Verdict::over_files) {
+    if (auto line = backoff_.failed("refusing connections: this process is nearly out of file descriptors")) {
+      log_->warn("{}", *line);
+    }
+  } else if (admission.verdict == Verdict::admitted) {
+    serve_connection(std::move(socket), tls_, api_, limits_, log_, std::move(admission.ticket));
+  } else if (admission.verdict != Verdict::dropped && !tls_) {
+    // Answered without reading the request; a TLS port (where plain text is
+    // noise) and refusals beyond those under way are closed unanswered.
+    log_->debug("connection from {} refused: over max_connections{}", remote.address().to_string(),
+                admission.verdict == Verdict::over_address ? "_per_address" : "");
+    static const std::string kTooMany =
+        chat::limits::refusal_response(503, "Service Unavailable", "too many connections; try again later");
+    static const std::string kTooManyFromYou =
+        chat::limits::refusal_response(429, "Too Many Requests", "too many connections from your address");
+    chat::limits::refuse_socket(std::move(socket),
+                                admission.verdict == Verdict::over_address ? kTooManyFromYou : kTooMany,
+                                std::move(admission.ticket));
+  }
   do_accept();
 }
 

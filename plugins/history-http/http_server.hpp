@@ -1,7 +1,9 @@
 // The listening side of history-http: an acceptor and a pool of threads
 // running one io_context; every connection gets its own strand and a
 // session (http_session.hpp), over TLS (https://) when the server has a TLS
-// context.
+// context. Each socket takes a slot of the server's ConnectionGate at accept
+// (limits.max_connections, .max_connections_per_address); one over a limit
+// is answered 503 or 429 and closed without a session.
 #pragma once
 
 #include "http_session.hpp"
@@ -9,6 +11,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include "limits/accept_backoff.hpp"
+#include "limits/connection_gate.hpp"
 
 #include <memory>
 #include <thread>
@@ -46,6 +51,8 @@ class HttpServer {
   net::io_context io_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_;
+  std::shared_ptr<chat::limits::ConnectionGate> gate_;
+  chat::limits::AcceptBackoff backoff_;
   tcp::endpoint bound_;
   std::vector<std::thread> threads_;
 };

@@ -7,7 +7,9 @@
 //   waiting for a request    idle_timeout, then the connection closes
 //   reading a request        request_timeout from its first byte; headers
 //                            over header_limit -> 431, body over body_limit
-//                            -> 413, malformed -> 400 (each closes)
+//                            -> 413, malformed -> 400, a head refuse_head()
+//                            refuses (Transfer-Encoding, no Host) -> 400
+//                            before any body (each closes)
 //   writing the response     request_timeout
 //
 // The same session serves http:// (over PlainStream) and https:// (over
@@ -98,7 +100,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // `tls`: the server's context for a TlsStream session (kept alive by the
   // session); nullptr for a PlainStream one.
   HttpSession(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpApi& api,
-              const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log);
+              const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log,
+              chat::limits::ConnectionGate::Ticket ticket);
 
   void run();
 
@@ -123,9 +126,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   std::shared_ptr<net::ssl::context> tls_;  // before stream_, which uses it
   Stream stream_;
+  chat::limits::ConnectionGate::Ticket ticket_;  // the socket's slot, given back with the session
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  bool head_checked_ = false;  // refuse_head() has seen this request's head
   std::string wire_;           // the response being written, alive until its write completes
+  std::shared_ptr<const void> hold_;  // what the response being written keeps reserved (Reply)
   bool close_after_write_ = false;
   const HttpApi& api_;
   const ConnectionLimits limits_;
@@ -139,9 +145,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
 template <typename Stream>
 HttpSession<Stream>::HttpSession(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpApi& api,
-                                 const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log)
+                                 const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log,
+                                 chat::limits::ConnectionGate::Ticket ticket)
     : tls_(std::move(tls)),
       stream_(open_stream<Stream>(std::move(socket), tls_.get())),
+      ticket_(std::move(ticket)),
       api_(api),
       limits_(limits),
       log_(std::move(log)) {
@@ -173,6 +181,7 @@ void HttpSession<Stream>::on_handshake(beast::error_code ec) {
 template <typename Stream>
 void HttpSession<Stream>::do_read() {
   parser_.emplace();
+  head_checked_ = false;
   parser_->header_limit(limits_.header_limit);
   parser_->body_limit(limits_.body_limit);
   if (buffer_.size() > 0) return do_read_request();  // a pipelined request is already here
@@ -205,6 +214,11 @@ void HttpSession<Stream>::parse() {
     buffer_.consume(parser_->put(buffer_.data(), ec));
     if (ec == http::error::need_more) break;
     if (ec) return on_read(ec);
+    // The head is judged before any of the body is read.
+    if (parser_->is_header_done() && !head_checked_) {
+      head_checked_ = true;
+      if (auto why = refuse_head(parser_->get())) return refuse(http::status::bad_request, *why);
+    }
   }
   if (parser_->is_done()) return on_read({});
   stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, kReadBytes)),
@@ -244,11 +258,14 @@ void HttpSession<Stream>::on_read(beast::error_code ec) {
   beast::error_code local_ec;
   const auto local = lowest_layer().socket().local_endpoint(local_ec);
   try {
-    api_.handle(parser_->release(), local, [self = this->shared_from_this()](Response response) {
-      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->send(std::move(response));
-      });
-    });
+    api_.handle(parser_->release(), local,
+                [self = this->shared_from_this()](Response response, std::shared_ptr<const void> hold) {
+                  net::post(self->stream_.get_executor(),
+                            [self, response = std::move(response), hold = std::move(hold)]() mutable {
+                              self->hold_ = std::move(hold);
+                              self->send(std::move(response));
+                            });
+                });
   } catch (const std::exception& e) {
     log_->error("request from {} failed: {}", peer_, e.what());
     refuse(http::status::internal_server_error, "internal error");
@@ -266,6 +283,7 @@ void HttpSession<Stream>::send(Response response) {
 
 template <typename Stream>
 void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t /*bytes*/) {
+  hold_.reset();  // written (or never will be): its share is free
   if (ec) return fail(ec, "write");
   std::string().swap(wire_);
   if (close_after_write_) return do_close();
@@ -323,11 +341,16 @@ void HttpSession<Stream>::fail(beast::error_code ec, std::string_view what) {
 }  // namespace
 
 void serve_connection(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpApi& api,
-                      const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log) {
+                      const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log,
+                      chat::limits::ConnectionGate::Ticket ticket) {
   if (tls) {
-    std::make_shared<HttpSession<TlsStream>>(std::move(socket), std::move(tls), api, limits, std::move(log))->run();
+    std::make_shared<HttpSession<TlsStream>>(std::move(socket), std::move(tls), api, limits, std::move(log),
+                                             std::move(ticket))
+        ->run();
   } else {
-    std::make_shared<HttpSession<PlainStream>>(std::move(socket), nullptr, api, limits, std::move(log))->run();
+    std::make_shared<HttpSession<PlainStream>>(std::move(socket), nullptr, api, limits, std::move(log),
+                                               std::move(ticket))
+        ->run();
   }
 }
 

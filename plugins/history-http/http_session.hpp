@@ -6,6 +6,8 @@
 
 #include "http_types.hpp"
 
+#include "limits/connection_gate.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -27,13 +29,18 @@ struct ConnectionLimits {
   std::chrono::milliseconds request_timeout{10000};
   std::uint32_t header_limit = 8 * 1024;
   std::uint64_t body_limit = 64 * 1024;
+  // Sockets, counted from accept (the server's ConnectionGate).
+  std::size_t max_connections = 1000;
+  std::size_t max_connections_per_address = 64;  // 0: no limit
 };
 
 // Serves requests on `socket` (already on a strand of its own) until the
 // connection ends; returns at once. `tls`: https:// with this context (kept
 // alive by the session); nullptr: http://. `api` must outlive the
-// connection (the server's io_context stops before it goes).
+// connection (the server's io_context stops before it goes). `ticket`: the
+// socket's slot of the server's ConnectionGate, held until the connection ends.
 void serve_connection(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpApi& api,
-                      const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log);
+                      const ConnectionLimits& limits, std::shared_ptr<spdlog::logger> log,
+                      chat::limits::ConnectionGate::Ticket ticket);
 
 }  // namespace chat::history_http

@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <functional>
+#include <memory>
 
 namespace chat::history_http {
 
@@ -22,7 +23,8 @@ using Response = http::response<http::string_body>;
 
 // Hands a finished response back to its connection. Called exactly once per
 // request, from any thread (a gRPC callback, say); the connection moves it
-// onto its own strand.
-using Reply = std::function<void(Response)>;
+// onto its own strand. `hold`: kept by the connection until the response is
+// written (a history answer's share of the HistoryBudget), or null.
+using Reply = std::function<void(Response, std::shared_ptr<const void> hold)>;
 
 }  // namespace chat::history_http

@@ -2,7 +2,11 @@
 
 #include "text_decoding.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cstdint>
 #include <fstream>
@@ -113,11 +117,49 @@ std::optional<StaticFile> WebRoot::find(std::string_view target_path) const {
   StaticFile file;
   file.etag = "\"" + hex(fnv1a(*content)) + "-" + hex(content->size()) + "\"";
   file.content_type = std::string(content_type_for(real));
+  if (file.content_type.rfind("text/html", 0) == 0) {
+    file.inline_script_hashes = inline_block_hashes(*content, "script");
+    file.inline_style_hashes = inline_block_hashes(*content, "style");
+  }
   file.content = std::move(content);
   std::lock_guard lock(mutex_);
   // Size and mtime as seen before reading: a file changed meanwhile is read again next time.
   cache_[real] = Cached{modified, size, file};
   return file;
+}
+
+std::vector<std::string> inline_block_hashes(std::string_view html, std::string_view tag) {
+  const auto lower = [](std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+  };
+  const std::string text = lower(html);  // tags in any case; offsets stay those of `html`
+  const std::string open = "<" + std::string(tag);
+  const std::string close = "</" + std::string(tag);
+  std::vector<std::string> hashes;
+  for (std::size_t at = text.find(open); at != std::string::npos; at = text.find(open, at + 1)) {
+    const std::size_t name_end = at + open.size();
+    if (name_end >= text.size() || (text[name_end] != '>' && !std::isspace(static_cast<unsigned char>(text[name_end])))) {
+      continue;  // <scripts>, <styles>...: another element
+    }
+    const std::size_t head_end = text.find('>', name_end);
+    if (head_end == std::string::npos) break;
+    const std::size_t body_end = text.find(close, head_end + 1);
+    if (body_end == std::string::npos) break;
+    const std::string_view attributes(text.data() + name_end, head_end - name_end);
+    if (attributes.find("src") == std::string_view::npos) {
+      const auto body = html.substr(head_end + 1, body_end - head_end - 1);
+      unsigned char digest[SHA256_DIGEST_LENGTH];
+      SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest);
+      unsigned char encoded[4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1];
+      const int length = EVP_EncodeBlock(encoded, digest, SHA256_DIGEST_LENGTH);
+      hashes.push_back("'sha256-" + std::string(reinterpret_cast<const char*>(encoded), static_cast<std::size_t>(length)) +
+                       "'");
+    }
+    at = body_end;
+  }
+  return hashes;
 }
 
 std::string_view content_type_for(const fs::path& file) {

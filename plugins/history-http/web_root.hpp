@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chat::history_http {
 
@@ -23,7 +24,15 @@ struct StaticFile {
   std::shared_ptr<const std::string> content;
   std::string etag;  // strong, quoted: "\"<hash>-<size>\""
   std::string content_type;
+  // HTML only: CSP sources for its inline <script> and <style> blocks,
+  // 'sha256-<base64>' each, so the page runs under default-src 'self'.
+  std::vector<std::string> inline_script_hashes;
+  std::vector<std::string> inline_style_hashes;
 };
+
+// The 'sha256-...' CSP sources of the inline blocks of element `tag`
+// ("script" or "style", without a src attribute) in `html`.
+std::vector<std::string> inline_block_hashes(std::string_view html, std::string_view tag);
 
 class WebRoot {
  public:

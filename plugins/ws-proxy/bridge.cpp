@@ -47,6 +47,10 @@ std::optional<ErrorInfo> check_room_and_user(const std::string& room, const std:
   return bad;
 }
 
+ErrorInfo not_granted(const std::string& room) {
+  return refusal(Error::NOT_ALLOWED, "the token does not grant room '" + room + "'");
+}
+
 ErrorInfo too_many_rooms(std::size_t limit) {
   return refusal(Error::NOT_ALLOWED, "a connection may be in at most " + std::to_string(limit) + " rooms");
 }
@@ -126,15 +130,6 @@ bool Bridge::announced_available() const {
 // ---------------------------------------------------------------------------
 // Sessions
 
-bool Bridge::try_admit() {
-  std::size_t current = admitted_.load();
-  while (current < options_.max_connections) {
-    if (admitted_.compare_exchange_weak(current, current + 1)) return true;
-  }
-  return false;
-}
-
-void Bridge::release_admission() { --admitted_; }
 
 void Bridge::opened(const std::shared_ptr<WsSession>& session, const UpgradeTarget& target) {
   {
@@ -145,6 +140,7 @@ void Bridge::opened(const std::shared_ptr<WsSession>& session, const UpgradeTarg
   }
   metrics_.connections->add(1);
   ClientState& state = session->chat_state();
+  state.granted = target.rooms;
   if (!target.user.empty()) {
     state.user = target.user;
     session->set_speaks_events();
@@ -236,6 +232,7 @@ void Bridge::on_chat_message(const std::shared_ptr<WsSession>& session, ChatMess
     return refuse(refusal(Error::NOT_ALLOWED, "this connection is user '" + state.user + "'; it cannot send as '" +
                                                   message.sender_id() + "'"));
   }
+  if (!state.granted.allows(message.room_id())) return refuse(not_granted(message.room_id()));
   const bool join_first = !state.rooms.contains(message.room_id());
   if (join_first && state.rooms.size() >= options_.max_rooms_per_connection) {
     return refuse(too_many_rooms(options_.max_rooms_per_connection));
@@ -272,6 +269,7 @@ void Bridge::on_join(const std::shared_ptr<WsSession>& session, Join& join) {
     return refuse(refusal(Error::NOT_ALLOWED,
                           "this connection is user '" + state.user + "'; it cannot join as '" + join.user_id() + "'"));
   }
+  if (!state.granted.allows(join.room_id())) return refuse(not_granted(join.room_id()));
   if (!state.rooms.contains(join.room_id()) && state.rooms.size() >= options_.max_rooms_per_connection) {
     return refuse(too_many_rooms(options_.max_rooms_per_connection));
   }

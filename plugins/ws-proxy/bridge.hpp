@@ -4,6 +4,8 @@
 // chat service becomes unavailable or is back.
 #pragma once
 
+#include "auth/room_grant.hpp"
+
 #include "handshake.hpp"
 #include "proxy_metrics.hpp"
 #include "proxy_options.hpp"
@@ -30,6 +32,7 @@ class WsSession;
 struct ClientState {
   std::string user;  // fixed by ?user=, the first join or the first message
   std::set<std::string> rooms;
+  chat::auth::RoomGrant granted;  // the token's rooms (every room without tokens)
 };
 
 class Bridge {
@@ -49,9 +52,6 @@ class Bridge {
 
   // --- sessions
   std::uint64_t next_session_id() { return next_session_id_++; }
-  // A connection slot (max_connections), taken before the upgrade.
-  bool try_admit();
-  void release_admission();
   // After the upgrade: registered, told the service status, ?user/?room applied.
   void opened(const std::shared_ptr<WsSession>& session, const UpgradeTarget& target);
   // The connection ended: it leaves its rooms. On the session's strand.
@@ -84,7 +84,6 @@ class Bridge {
   ProxyMetrics metrics_;
   std::vector<std::unique_ptr<UpstreamLink>> links_;
   std::atomic<std::uint64_t> next_session_id_{1};
-  std::atomic<std::size_t> admitted_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

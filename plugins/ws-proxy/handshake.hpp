@@ -2,6 +2,8 @@
 // path, query (?user=...&room=...), Origin and the WebSocket key.
 #pragma once
 
+#include "auth/room_grant.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,7 @@ namespace chat::proxy {
 struct UpgradeTarget {
   std::string user;
   std::string room;
+  chat::auth::RoomGrant rooms;  // the token's (every room without tokens)
 };
 
 // The target's meaning, or why it is refused (`error` set, for a 404 or 400).

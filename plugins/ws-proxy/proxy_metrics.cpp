@@ -19,7 +19,7 @@ ProxyMetrics ProxyMetrics::registered_with(chathost::Metrics* metrics) {
   if (metrics == nullptr) {
     static NoCounter counter;
     static NoGauge gauge;
-    return {&gauge, &counter, &counter, &counter, &gauge};
+    return {&gauge, &counter, &counter, &counter, &gauge, &counter};
   }
   return {
       &metrics->gauge("chat_ws_connections", "open WebSocket connections"),
@@ -28,6 +28,8 @@ ProxyMetrics ProxyMetrics::registered_with(chathost::Metrics* metrics) {
       &metrics->counter("chat_ws_slow_clients_dropped_total",
                         "WebSocket clients closed because they did not read fast enough"),
       &metrics->gauge("chat_ws_upstream_available", "1 when every stream to the chat service is up, else 0"),
+      &metrics->counter("chat_ws_connections_refused_total",
+                        "sockets refused at accept: over max_connections or max_connections_per_address"),
   };
 }
 

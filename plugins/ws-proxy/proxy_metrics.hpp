@@ -11,6 +11,7 @@ struct ProxyMetrics {
   chathost::Counter* messages_out = nullptr;
   chathost::Counter* slow_clients_dropped = nullptr;
   chathost::Gauge* upstream_available = nullptr;
+  chathost::Counter* connections_refused = nullptr;
 
   // Registers every metric; a host without metrics gets no-op ones.
   static ProxyMetrics registered_with(chathost::Metrics* metrics);

@@ -31,7 +31,8 @@ struct ProxyOptions {
   // A request without an Origin header (not a browser) is always accepted.
   std::vector<std::string> allowed_origins;
   std::size_t max_frame_bytes = 64 * 1024;
-  std::size_t max_connections = 10000;
+  std::size_t max_connections = 10000;             // sockets, counted from accept
+  std::size_t max_connections_per_address = 256;   // from one client address (0: no limit)
   double max_messages_per_second = 50;  // per connection, sustained
   double message_burst = 100;           // per connection, at once
   std::size_t rate_limit_strikes = 50;  // refused frames in a row before closing 1008

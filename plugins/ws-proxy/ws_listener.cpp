@@ -3,6 +3,8 @@
 #include "bridge.hpp"
 #include "ws_session.hpp"
 
+#include "limits/socket_refusal.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -15,7 +17,13 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
 WsListener::WsListener(net::io_context& io, Bridge& bridge, const tcp::endpoint& endpoint, bool reuse_port)
-    : io_(io), bridge_(bridge), strand_(net::make_strand(io)), acceptor_(strand_), retry_timer_(strand_) {
+    : io_(io),
+      bridge_(bridge),
+      strand_(net::make_strand(io)),
+      acceptor_(strand_),
+      retry_timer_(strand_),
+      gate_(chat::limits::ConnectionGate::make(
+          {.total = bridge.options().max_connections, .per_address = bridge.options().max_connections_per_address})) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   if (reuse_port) {
@@ -49,21 +57,60 @@ void WsListener::do_accept() {
 void WsListener::on_accept(beast::error_code ec, tcp::socket socket) {
   if (stopped_ || ec == net::error::operation_aborted) return;
   if (ec) {
-    // Out of file descriptors, say: wait a little instead of spinning.
-    bridge_.log()->warn("accepting a connection failed: {}", ec.message());
-    retry_timer_.expires_after(std::chrono::milliseconds(100));
+    // Out of file descriptors, say: wait a little instead of spinning, and
+    // say so once a second at most.
+    if (auto line = backoff_.failed("accepting a connection failed: " + ec.message())) bridge_.log()->warn("{}", *line);
+    retry_timer_.expires_after(chat::limits::AcceptBackoff::kRetry);
     retry_timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
       if (!wait_ec) self->do_accept();
     });
     return;
   }
   beast::error_code ignored;
+  const auto remote = socket.remote_endpoint(ignored);
+  auto admission = gate_->admit(remote.address(), socket.native_handle());
+  using Verdict = chat::limits::ConnectionGate::Verdict;
+  if (admission.verdict == Verdict::over_files) {
+    bridge_.metrics().connections_refused->inc();
+    if (auto line = backoff_.failed("refusing connections: this process is nearly out of file descriptors")) {
+      bridge_.log()->warn("{}", *line);
+    }
+    return do_accept();  // the socket closes here, unanswered
+  }
+  if (admission.verdict != Verdict::admitted) {
+    refuse(std::move(socket), admission, remote);
+    return do_accept();
+  }
   socket.set_option(tcp::no_delay(true), ignored);
   if (const auto bytes = bridge_.options().socket_send_buffer; bytes > 0) {
     socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(bytes)), ignored);
   }
-  std::make_shared<WsSession>(std::move(socket), bridge_, bridge_.next_session_id())->run();
+  std::make_shared<WsSession>(std::move(socket), bridge_, bridge_.next_session_id(), std::move(admission.ticket))
+      ->run();
   do_accept();
+}
+
+void WsListener::refuse(tcp::socket socket, chat::limits::ConnectionGate::Admission& admission,
+                        const tcp::endpoint& remote) {
+  using Verdict = chat::limits::ConnectionGate::Verdict;
+  bridge_.metrics().connections_refused->inc();
+  const auto& limits = gate_->limits();
+  if (admission.verdict == Verdict::dropped || bridge_.options().tls_context) {
+    // Too many refusals under way, or a TLS port (a plain answer would be
+    // noise to the client): closed unanswered.
+    bridge_.log()->debug("connection from {} closed at once: over the connection limits", remote.address().to_string());
+    return;
+  }
+  const bool per_address = admission.verdict == Verdict::over_address;
+  bridge_.log()->debug("connection from {} refused: {}", remote.address().to_string(),
+                       per_address ? "over max_connections_per_address" : "over max_connections");
+  static const std::string kTooMany = chat::limits::refusal_response(
+      503, "Service Unavailable", "too many connections; try again later");
+  static const std::string kTooManyFromYou = chat::limits::refusal_response(
+      429, "Too Many Requests", "too many connections from your address");
+  chat::limits::refuse_socket(std::move(socket), per_address ? kTooManyFromYou : kTooMany,
+                              std::move(admission.ticket));
+  static_cast<void>(limits);
 }
 
 }  // namespace chat::proxy

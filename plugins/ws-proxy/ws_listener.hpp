@@ -1,5 +1,8 @@
 // Accepts TCP connections and starts a WsSession on a strand of its own for
-// each (Beast's async server example).
+// each (Beast's async server example). Each socket takes a slot of the
+// listener's ConnectionGate at accept (max_connections in all,
+// max_connections_per_address from one address); one over a limit is
+// answered 503 or 429 and closed, without a session.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -7,6 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/error.hpp>
+
+#include "limits/accept_backoff.hpp"
+#include "limits/connection_gate.hpp"
 
 #include <memory>
 
@@ -28,12 +34,17 @@ class WsListener : public std::enable_shared_from_this<WsListener> {
  private:
   void do_accept();
   void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+  // A socket over a limit: answered 503 (429 over the per-address one) and closed.
+  void refuse(boost::asio::ip::tcp::socket socket, chat::limits::ConnectionGate::Admission& admission,
+              const boost::asio::ip::tcp::endpoint& remote);
 
   boost::asio::io_context& io_;
   Bridge& bridge_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
+  std::shared_ptr<chat::limits::ConnectionGate> gate_;
+  chat::limits::AcceptBackoff backoff_;
   boost::asio::ip::tcp::endpoint local_;
   bool stopped_ = false;
 };

@@ -6,6 +6,7 @@
 #include "ws_listener.hpp"
 
 #include "auth/auth_config.hpp"
+#include "limits/connection_config.hpp"
 #include "net/listen_address.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
@@ -59,8 +60,6 @@ class WsProxyPlugin final : public chathost::Plugin {
             .env("WS_ALLOWED_ORIGINS"),
         ConfigKey::integer("max_frame_bytes", 64 * 1024, "largest frame accepted; a larger one closes with 1009")
             .range(1024, 16 << 20),
-        ConfigKey::integer("max_connections", 10000, "open connections; more are refused with HTTP 503")
-            .range(1, 10000000),
         ConfigKey::integer("max_messages_per_second", 50, "frames a connection may send per second, sustained")
             .range(1, 1000000),
         ConfigKey::integer("message_burst", 100, "frames a connection may send at once before the rate applies")
@@ -93,6 +92,7 @@ class WsProxyPlugin final : public chathost::Plugin {
             .range(10, 600000),
         ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000),
     };
+    for (auto& key : chat::limits::connection_config_keys(10000, 256)) keys.push_back(std::move(key));
     for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
     for (auto& key : chat::tls::server_config_keys("WS", "the WebSocket port (wss://)")) {
       keys.push_back(std::move(key));
@@ -125,7 +125,9 @@ class WsProxyPlugin final : public chathost::Plugin {
       }
     }
     o.max_frame_bytes = static_cast<std::size_t>(config.get_int("max_frame_bytes"));
-    o.max_connections = static_cast<std::size_t>(config.get_int("max_connections"));
+    const auto connections = chat::limits::load_connection_limits(config, *ctx_.logger);
+    o.max_connections = connections.total;
+    o.max_connections_per_address = connections.per_address;
     o.max_messages_per_second = static_cast<double>(config.get_int("max_messages_per_second"));
     o.message_burst = static_cast<double>(config.get_int("message_burst"));
     o.rate_limit_strikes = static_cast<std::size_t>(config.get_int("rate_limit_strikes"));

@@ -70,8 +70,10 @@ struct WsSession::Upgrade {
   http::request_parser<http::empty_body> parser;
 };
 
-WsSession::WsSession(net::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id)
+WsSession::WsSession(net::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id,
+                     chat::limits::ConnectionGate::Ticket ticket)
     : socket_(std::move(socket)),
+      ticket_(std::move(ticket)),
       timer_(socket_.get_executor()),
       bridge_(bridge),
       id_(id),
@@ -190,6 +192,7 @@ void WsSession::on_read_request(error_code ec) {
                     "WWW-Authenticate: Bearer realm=\"" + std::string(chat::auth::kRealm) + "\"\r\n");
     }
     check.target->user = std::move(auth.subject);
+    check.target->rooms = std::move(auth.rooms);
     if (auth.expires_at) {
       // The token's clock is the wall clock; the session's is steady.
       token_expires_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -198,6 +201,9 @@ void WsSession::on_read_request(error_code ec) {
   }
   if (!check.target->room.empty() && check.target->user.empty()) {
     return refuse(400, "room= needs user= (who joins the room)");
+  }
+  if (!check.target->room.empty() && !check.target->rooms.allows(check.target->room)) {
+    return refuse(403, "the token does not grant room '" + check.target->room + "'");
   }
   if (request[http::field::sec_websocket_version] != "13") {
     return refuse(426, "WebSocket version 13 only", "Sec-WebSocket-Version: 13\r\n");
@@ -212,12 +218,6 @@ void WsSession::on_read_request(error_code ec) {
     bridge_.log()->debug("connection {} ({}): origin '{}' refused", id_, peer_, std::string(origin->value()));
     return refuse(403, "origin not allowed");
   }
-  if (!bridge_.try_admit()) {
-    bridge_.log()->debug("connection {} ({}): refused, {} connections open", id_, peer_,
-                         bridge_.options().max_connections);
-    return refuse(503, "too many connections; try again later", "Retry-After: 5\r\n");
-  }
-  admitted_ = true;
   target_ = std::move(*check.target);
   accept();
 }
@@ -706,9 +706,9 @@ void WsSession::end() {
     outbox_.clear();
   }
   if (opened_) bridge_.closed(*this);
-  if (admitted_) bridge_.release_admission();
   error_code ignored;
   socket_.close(ignored);
+  ticket_ = {};  // the socket's slot is free again
 }
 
 }  // namespace chat::proxy

@@ -7,7 +7,8 @@
 // and nothing else that grows until traffic comes.
 //
 // The upgrade: reads the HTTP request (Beast's parser) and checks path,
-// query, Origin and the connection limit before answering 101. Then: reads
+// query, token and Origin before answering 101 (the connection limits were
+// applied at accept, by the listener's ConnectionGate). Then: reads
 // frames as they come and hands each message to the Bridge; answers pings;
 // pings a silent client after half the idle timeout and drops it after all
 // of it; closes with the code the protocol asks for.
@@ -30,6 +31,7 @@
 
 #include "bridge.hpp"
 #include "client.hpp"
+#include "limits/connection_gate.hpp"
 #include "limits/token_bucket.hpp"
 #include "ws_codec.hpp"
 
@@ -51,7 +53,9 @@ namespace chat::proxy {
 
 class WsSession final : public Client, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(boost::asio::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id);
+  // `ticket`: the socket's slot of the listener's ConnectionGate, held until the session ends.
+  WsSession(boost::asio::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id,
+            chat::limits::ConnectionGate::Ticket ticket);
   ~WsSession() override;
 
   // Starts reading the upgrade request.
@@ -126,6 +130,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void fail(boost::system::error_code ec, const char* what);
 
   boost::asio::ip::tcp::socket socket_;
+  chat::limits::ConnectionGate::Ticket ticket_;
   // wss:// only: TLS over socket_, and what it reads into.
   std::unique_ptr<Tls> tls_;
   std::unique_ptr<char[]> tls_read_buffer_;
@@ -141,7 +146,6 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   boost::asio::const_buffer handshake_buffer_;
   UpgradeTarget target_;
   std::optional<Clock::time_point> token_expires_;  // when tokens are on and the token has exp
-  bool admitted_ = false;  // holds a connection slot
   bool opened_ = false;    // upgraded and known to the bridge
 
   // Reading

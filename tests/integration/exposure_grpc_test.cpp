@@ -229,6 +229,46 @@ TEST(ExposureGrpc, BridgesPresentingTheSharedTokenChatAndOnesWithoutItAreRefused
 }
 
 // ---------------------------------------------------------------------------
+// Amplification: presence
+
+// The review's finding: every JOINED and LEFT carried the whole online list,
+// so a room's presence traffic grew with the square of its size (22 MB to
+// one listener for 600 users). Now a change carries the change and a count;
+// the list goes to a joiner only, and only so long.
+TEST(ExposureGrpc, PresenceCarriesTheChangeAndTheListOnlyInAJoinersBoundedSnapshot) {
+  TempDir dir;
+  auto host = chat_service(dir.path(), token_key(dir.path()) + "presence_list_max = 50\n");
+  auto channel = chat_channel("127.0.0.1", host->port("grpc-chat"));
+  ChatStreamClient listener(channel, kServiceToken);
+  listener.send(join("big", "listener"));
+  ASSERT_TRUE(listener.wait_for(is_presence("big", chat::Presence::SNAPSHOT)));
+
+  constexpr int kUsers = 300;
+  ChatStreamClient crowd(channel, kServiceToken);
+  for (int i = 0; i < kUsers; ++i) crowd.send(join("big", "user-" + std::to_string(i)));
+  const auto joined = listener.wait_for_count(
+      [](const ChatStream& e) {
+        return e.has_presence() && e.presence().kind() == chat::Presence::JOINED && e.presence().user_id() != "listener";
+      },
+      kUsers);
+  ASSERT_EQ(joined.size(), static_cast<std::size_t>(kUsers));
+  std::size_t bytes = 0;
+  for (const auto& event : joined) {
+    EXPECT_EQ(event.presence().online_size(), 0) << "a change carries no list";
+    bytes += event.ByteSizeLong();
+  }
+  EXPECT_EQ(joined.back().presence().online_count(), static_cast<std::uint32_t>(kUsers + 1));
+  EXPECT_LT(bytes, static_cast<std::size_t>(kUsers) * 64U) << "presence traffic to one listener";
+
+  ChatStreamClient late(channel, kServiceToken);
+  late.send(join("big", "late"));
+  const auto snapshot = late.wait_for(is_presence("big", chat::Presence::SNAPSHOT));
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->presence().online_size(), 50);
+  EXPECT_EQ(snapshot->presence().online_count(), static_cast<std::uint32_t>(kUsers + 2));
+}
+
+// ---------------------------------------------------------------------------
 // Client certificates (mutual TLS)
 
 TEST(ExposureGrpc, WithAClientCaOnlyCallersWithACertificateItSignedGetIn) {

@@ -673,12 +673,12 @@ TEST_F(HistoryHttpTest, TheQueryBecomesAGetChatHistoryCallWithADeadline) {
                                          R"("has_more":true})"));
   ASSERT_EQ(get(http.port(), "/history?room=r").result_int(), 200U);
 
-  // Field by field; `after` present only when given.
+  // Field by field; `after` present only when given; max_bytes is max_history_page_bytes.
   const auto calls = service.chat.calls();
   ASSERT_EQ(calls.size(), 2U);
   EXPECT_EQ(calls[0].request.ShortDebugString(),
-            request_text(R"(room_id: "café au lait" sender_id: "bob" limit: 7 before: 90 after: 3)"));
-  EXPECT_EQ(calls[1].request.ShortDebugString(), request_text(R"(room_id: "r" limit: 50)"));
+            request_text(R"(room_id: "café au lait" sender_id: "bob" limit: 7 before: 90 after: 3 max_bytes: 1048576)"));
+  EXPECT_EQ(calls[1].request.ShortDebugString(), request_text(R"(room_id: "r" limit: 50 max_bytes: 1048576)"));
   // Each call has a deadline (gRPC's "none" is the end of time).
   for (const auto& call : calls) EXPECT_LT(call.deadline, std::chrono::system_clock::now() + 1h);
 }
@@ -832,10 +832,15 @@ TEST_F(HistoryHttpTest, SplitDeploymentTheChatServiceOnOneHostTheBridgesOnTwoOth
   const std::string ws_url = "ws://127.0.0.1:" + std::to_string(b.ws_port);
   EXPECT_EQ(config.at("ws_url").as_string(), ws_url);
   EXPECT_EQ(config.at("history_url").as_string(), "http://127.0.0.1:" + std::to_string(b.http_port));
-  // Under another host name, the page gets URLs under that name.
-  auto named = body_json(HttpConnection(b.http_port).get("/config.json", {{"Host", "chat-b.example.org:8081"}}));
-  EXPECT_EQ(named.at("ws_url").as_string(), "ws://chat-b.example.org:" + std::to_string(b.ws_port));
-  EXPECT_EQ(named.at("history_url").as_string(), "http://chat-b.example.org:8081");
+  // Under a host name of allowed_hosts (the shipped config's: localhost,
+  // 127.0.0.1, [::1]), the page gets URLs under that name; under any other
+  // (a Host header is the client's to choose), B's own address.
+  auto named = body_json(HttpConnection(b.http_port).get("/config.json", {{"Host", "localhost:8081"}}));
+  EXPECT_EQ(named.at("ws_url").as_string(), "ws://localhost:" + std::to_string(b.ws_port));
+  EXPECT_EQ(named.at("history_url").as_string(), "http://localhost:8081");
+  auto other = body_json(HttpConnection(b.http_port).get("/config.json", {{"Host", "chat-b.example.org:8081"}}));
+  EXPECT_EQ(other.at("ws_url").as_string(), ws_url);
+  EXPECT_EQ(other.at("history_url").as_string(), "http://127.0.0.1:" + std::to_string(b.http_port));
 
   // Alice chats through B's WebSocket, at the URL B's page was given; A
   // stores the message; the history of B and of C has it.
@@ -1255,7 +1260,8 @@ TEST_F(HistoryHttpTest, WithoutClientHtmlThePageIsAPlain404) {
 // /config.json
 
 TEST_F(HistoryHttpTest, ConfigJsonDerivesItsUrlsFromTheAddressThePageCameFrom) {
-  HttpHost http(dir_.path(), {});
+  HttpHost http(dir_.path(),
+                {.extra_config = "allowed_hosts = [\"chat.example.org\", \"192.168.1.20\", \"[::1]\"]\n"});
   const auto port = http.port();
   auto urls = [&](const std::string& host) {
     HttpConnection connection(port);
@@ -1270,8 +1276,10 @@ TEST_F(HistoryHttpTest, ConfigJsonDerivesItsUrlsFromTheAddressThePageCameFrom) {
   config = urls("[::1]:9000");
   EXPECT_EQ(config.at("ws_url").as_string(), "ws://[::1]:8080");
   EXPECT_EQ(config.at("history_url").as_string(), "http://[::1]:9000");
-  // A Host header that is not a plain host[:port] is not echoed into a URL.
-  for (const std::string junk : {"evil.example/path", "a b", "\"quoted\"", "x:y:z", "<script>"}) {
+  // A Host header that is not a plain host[:port], or names a host that is
+  // not on the allowlist, is not echoed into a URL.
+  for (const std::string junk :
+       {"evil.example/path", "a b", "\"quoted\"", "x:y:z", "<script>", "evil.example", "chat.example.org.evil:80"}) {
     config = urls(junk);
     EXPECT_EQ(config.at("history_url").as_string(), "http://127.0.0.1:" + std::to_string(port)) << junk;
     EXPECT_EQ(config.at("ws_url").as_string(), "ws://127.0.0.1:8080") << junk;

@@ -313,7 +313,8 @@ TEST_F(TlsTest, HistoryHttpWithACertificateServesHttpsOnlyAndOutlivesPlainReques
   const auto chat_port = free_tcp_port();
   auto host = start_host(dir_.path(), "https",
                          "[host]\nplugins = [\"grpc-chat\", \"history-http\"]\n\n" + grpc_chat_table(chat_port) +
-                             "\n[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"127.0.0.1\"\n",
+                             "\n[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"127.0.0.1\"\n"
+                             "allowed_hosts = [\"chat.example.org\"]\n",
                          {{"GRPC_PORT", std::to_string(chat_port)},
                           {"HTTP_TLS_CERT_FILE", cert.cert_file.string()},
                           {"HTTP_TLS_KEY_FILE", cert.key_file.string()}});

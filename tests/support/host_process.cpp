@@ -104,7 +104,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 // closes it silently).
 [[noreturn]] void exec_child(const char* executable, char* const* argv, char* const* envp, const char* working_dir,
                              int stdin_fd, int stdout_fd, int stderr_fd, int error_fd, pid_t parent,
-                             const rlim_t* file_size_limit) {
+                             const rlim_t* file_size_limit, const rlim_t* open_files_limit) {
   // Die with the test process even if it is killed before its destructors run.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);
@@ -127,6 +127,12 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);
     ::sigaction(SIGXFSZ, &ignore, nullptr);  // ignored survives exec; a handler would not
+  }
+
+  if (open_files_limit != nullptr) {
+    // Soft and hard: the host cannot raise it back.
+    const rlimit limit{*open_files_limit, *open_files_limit};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) fail_child(error_fd);
   }
 
   if (working_dir != nullptr && ::chdir(working_dir) != 0) fail_child(error_fd);
@@ -152,6 +158,8 @@ HostProcess::HostProcess(ProcessOptions options) {
   const std::string working_dir = options.working_dir.string();
   const std::optional<rlim_t> file_size_limit =
       options.file_size_limit ? std::optional<rlim_t>(static_cast<rlim_t>(*options.file_size_limit)) : std::nullopt;
+  const std::optional<rlim_t> open_files_limit =
+      options.open_files_limit ? std::optional<rlim_t>(static_cast<rlim_t>(*options.open_files_limit)) : std::nullopt;
 
   const int dev_null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (dev_null < 0) throw_errno("open /dev/null");
@@ -170,7 +178,7 @@ HostProcess::HostProcess(ProcessOptions options) {
   if (pid == 0) {
     exec_child(executable.c_str(), argv.data(), envp.data(), working_dir.empty() ? nullptr : working_dir.c_str(),
                dev_null, out.write, err.write, exec_error.write, parent,
-               file_size_limit ? &*file_size_limit : nullptr);
+               file_size_limit ? &*file_size_limit : nullptr, open_files_limit ? &*open_files_limit : nullptr);
   }
 
   ::close(dev_null);

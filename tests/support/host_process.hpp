@@ -61,6 +61,9 @@ struct ProcessOptions {
   // killing the child: a disk that is full for this process alone. Raise it
   // later with prlimit(2) on pid().
   std::optional<std::uint64_t> file_size_limit{};
+  // Set: the child's RLIMIT_NOFILE, soft and hard (so it cannot raise it):
+  // a host that runs out of file descriptors.
+  std::optional<std::uint64_t> open_files_limit{};
 };
 
 // One captured line that matched: the whole line, the regex groups

@@ -19,9 +19,9 @@ inline const std::vector<std::string>& host_variables() {
       // ws-proxy
       "WS_HOST", "WS_PORT", "WS_ALLOWED_ORIGINS", "WS_REUSE_PORT",
       // history-http
-      "HTTP_HOST", "HTTP_PORT", "HTTP_ALLOWED_ORIGINS", "HTTP_WEB_ROOT", "PUBLIC_HISTORY_URL", "PUBLIC_WS_URL",
+      "HTTP_HOST", "HTTP_PORT", "HTTP_METRICS_HOST", "HTTP_METRICS_PORT", "HTTP_ALLOWED_ORIGINS", "HTTP_WEB_ROOT", "PUBLIC_HISTORY_URL", "PUBLIC_WS_URL",
       // ws-proxy and history-http: bearer tokens
-      "AUTH_SECRET_FILE", "AUTH_LEEWAY_SECONDS",
+      "AUTH_SECRET_FILE", "AUTH_LEEWAY_SECONDS", "AUTH_MAX_TOKEN_TTL_SECONDS", "AUTH_ISSUER", "AUTH_AUDIENCE",
       // TLS: each plugin's port, and the bridges' channel to grpc-chat
       "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE", "WS_TLS_CERT_FILE", "WS_TLS_KEY_FILE", "HTTP_TLS_CERT_FILE",
       "HTTP_TLS_KEY_FILE", "GRPC_TLS_CA_FILE", "GRPC_TLS_SERVER_NAME", "GRPC_TLS_CLIENT_CA_FILE",

@@ -16,6 +16,7 @@ RawPeer::RawPeer(std::uint16_t port, RawPeerOptions options) : socket_(io_) {
   if (options.receive_buffer_bytes > 0) {
     socket_.set_option(net::socket_base::receive_buffer_size(options.receive_buffer_bytes));
   }
+  if (!options.source.empty()) socket_.bind({net::ip::make_address(options.source), 0});
   socket_.connect(endpoint);
 }
 
@@ -129,6 +130,13 @@ std::optional<std::string> RawPeer::read_pong() {
     if (frame->first != 0x1 && frame->first != 0x2) return std::nullopt;  // a ping of ours, or a close
   }
   return std::nullopt;
+}
+
+std::string RawPeer::read_bytes(std::size_t count) {
+  fill(count);
+  std::string out = buffer_.substr(0, count);
+  buffer_.erase(0, out.size());
+  return out;
 }
 
 bool RawPeer::fill(std::size_t bytes) {

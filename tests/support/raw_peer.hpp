@@ -22,6 +22,7 @@ namespace chathost::test {
 struct RawPeerOptions {
   std::string host = "127.0.0.1";
   int receive_buffer_bytes = 0;  // SO_RCVBUF set before connecting (0: the system's)
+  std::string source{};          // bound before connecting: another loopback address is another client
 };
 
 class RawPeer {
@@ -60,6 +61,9 @@ class RawPeer {
 
   // What was read and not yet consumed (a response's body, say).
   const std::string& buffered() const { return buffer_; }
+  // The next `count` bytes (a body of known length), read as needed; fewer
+  // if the connection ends first.
+  std::string read_bytes(std::size_t count);
 
  private:
   bool fill(std::size_t bytes);

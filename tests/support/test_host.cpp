@@ -23,7 +23,8 @@ TestHost::TestHost(const std::filesystem::path& dir, TestHostOptions options) : 
                                                           .args = args,
                                                           .env = options.env,
                                                           .unset_env = host_variables(),
-                                                          .working_dir = dir_});
+                                                          .working_dir = dir_,
+                                                          .open_files_limit = options.open_files_limit});
   if (!options.expect_ready) {
     if (!process_->wait_exit(kStartPatience)) {
       throw std::runtime_error("host " + options.name + " was expected to exit, and runs:\n" + process_->output());

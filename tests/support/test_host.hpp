@@ -33,6 +33,7 @@ struct TestHostOptions {
   std::string host_keys{};              // more keys of [host]
   std::vector<std::string> args{};      // more command-line arguments, e.g. "--insecure"
   std::map<std::string, std::string> env{};
+  std::optional<std::uint64_t> open_files_limit{};  // ProcessOptions::open_files_limit
   // false: the host is expected to exit before it is ready (a refused
   // config); construction then waits for the exit instead.
   bool expect_ready = true;

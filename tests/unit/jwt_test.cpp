@@ -20,6 +20,9 @@ std::int64_t unix_seconds(Clock::time_point t) {
 
 std::string payload_with(const std::string& members) { return "{" + members + "}"; }
 
+// An exp an hour after kNow, as a member of a payload.
+std::string exp_in_an_hour() { return R"("exp":)" + std::to_string(unix_seconds(kNow + 1h)); }
+
 std::string token_with_payload(const std::string& payload) {
   return sign_token(kSecret, R"({"alg":"HS256","typ":"JWT"})", payload);
 }
@@ -38,16 +41,16 @@ TokenProblem problem_of(const std::string& token, const TokenVerifier& verifier)
 // ---------------------------------------------------------------------------
 // Published vectors
 
-TEST(TokenVerifier, AcceptsTheJwtIoExample) {
+TEST(TokenVerifier, TheJwtIoExampleIsSignedRightButNeverEnds) {
   // The example token of jwt.io, HS256 with the secret "your-256-bit-secret".
+  // Its signature and subject pass (they are checked first); it has no
+  // exp, and a token that never ends is refused.
   const TokenVerifier verifier("your-256-bit-secret");
-  const auto check = verifier.verify(
+  const std::string token =
       "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIy"
-      "fQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-      kNow);
-  ASSERT_TRUE(check.ok()) << check.error;
-  EXPECT_EQ(check.subject, "1234567890");
-  EXPECT_FALSE(check.expires_at);  // no exp
+      "fQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+  EXPECT_EQ(verifier.verify(token, kNow).problem, TokenProblem::NoExpiry);
+  EXPECT_EQ(TokenVerifier("another secret").verify(token, kNow).problem, TokenProblem::Signature);
 }
 
 TEST(TokenVerifier, VerifiesTheSignatureOfRfc7515ExampleA1) {
@@ -106,11 +109,67 @@ TEST(TokenVerifier, AcceptsWhatMintTokenIssues) {
   }
 }
 
-TEST(TokenVerifier, ATokenWithoutExpNeverExpires) {
+TEST(TokenVerifier, ATokenMustEndAndNotTooFarAhead) {
   const TokenVerifier verifier(kSecret);
-  const auto check = verifier.verify(mint_token(kSecret, "bob", std::nullopt, kNow), kNow + 24h * 3650);
-  ASSERT_TRUE(check.ok()) << check.error;
-  EXPECT_FALSE(check.expires_at);
+  const auto forever = verifier.verify(mint_token(kSecret, "bob", std::nullopt, kNow), kNow);
+  EXPECT_EQ(forever.problem, TokenProblem::NoExpiry);
+  EXPECT_EQ(forever.error, "token has no exp");
+  // 24 hours ahead at most by default (plus the leeway); the policy says how far.
+  EXPECT_TRUE(verifier.verify(mint_token(kSecret, "bob", kNow + 24h, kNow), kNow).ok());
+  EXPECT_EQ(verifier.verify(mint_token(kSecret, "bob", kNow + 25h, kNow), kNow).problem, TokenProblem::TooFarAhead);
+  TokenPolicy week;
+  week.max_ttl = 7 * 24h;
+  const TokenVerifier weekly(kSecret, week);
+  EXPECT_TRUE(weekly.verify(mint_token(kSecret, "bob", kNow + 25h, kNow), kNow).ok());
+  EXPECT_EQ(weekly.verify(mint_token(kSecret, "bob", kNow + 24h * 3650, kNow), kNow).problem,
+            TokenProblem::TooFarAhead);
+}
+
+TEST(TokenVerifier, IssuerAndAudienceAreCheckedWhenThePolicyNamesThem) {
+  TokenPolicy policy;
+  policy.issuer = "chat.example.org";
+  policy.audience = "chat-host";
+  const TokenVerifier strict(kSecret, policy);
+  const auto with = [](std::string issuer, std::string audience) {
+    return mint_token(kSecret, "alice", kNow + 1h, kNow,
+                      TokenClaims{.rooms = {}, .issuer = std::move(issuer), .audience = std::move(audience)});
+  };
+  EXPECT_TRUE(strict.verify(with("chat.example.org", "chat-host"), kNow).ok());
+  EXPECT_EQ(strict.verify(with("evil.example", "chat-host"), kNow).problem, TokenProblem::Issuer);
+  EXPECT_EQ(strict.verify(with("", "chat-host"), kNow).problem, TokenProblem::Issuer);
+  EXPECT_EQ(strict.verify(with("chat.example.org", "another-app"), kNow).problem, TokenProblem::Audience);
+  EXPECT_EQ(strict.verify(with("chat.example.org", ""), kNow).problem, TokenProblem::Audience);
+  // aud may be a list that names it.
+  const auto listed = token_with_payload(payload_with(R"("sub":"a","iss":"chat.example.org","aud":["x","chat-host"],)" +
+                                                      exp_in_an_hour()));
+  EXPECT_TRUE(strict.verify(listed, kNow).ok());
+  // Without them in the policy, iss and aud are whatever they are.
+  EXPECT_TRUE(TokenVerifier(kSecret).verify(with("anyone", "anything"), kNow).ok());
+}
+
+TEST(TokenVerifier, TheRoomsClaimGrantsItsNamesAndPrefixesAndNoClaimGrantsEveryRoom) {
+  const TokenVerifier verifier(kSecret);
+  const auto rooms = [&](const std::vector<std::string>& names) {
+    return verifier.verify(mint_token(kSecret, "alice", kNow + 1h, kNow, TokenClaims{.rooms = names, .issuer = "", .audience = ""}), kNow);
+  };
+  const auto team = rooms({"lobby", "team-*"});
+  ASSERT_TRUE(team.ok()) << team.error;
+  EXPECT_TRUE(team.rooms.allows("lobby"));
+  EXPECT_TRUE(team.rooms.allows("team-red"));
+  EXPECT_TRUE(team.rooms.allows("team-"));
+  EXPECT_FALSE(team.rooms.allows("lobby2"));
+  EXPECT_FALSE(team.rooms.allows("private-ceo"));
+  EXPECT_FALSE(team.rooms.allows("tea"));
+  EXPECT_TRUE(rooms({"*"}).rooms.allows("private-ceo"));
+  EXPECT_TRUE(verifier.verify(mint_token(kSecret, "alice", kNow + 1h, kNow), kNow).rooms.allows("private-ceo"));
+  // A claim that is not a list of names is refused, not read as "every room".
+  const std::string too_long_name = "[\"" + std::string(200, 'r') + "\"]";
+  for (const std::string& claim : std::vector<std::string>{R"("lobby")", "[]", "[1]", R"([""])", "{}", "null", too_long_name}) {
+    EXPECT_EQ(problem_of(token_with_payload(payload_with(R"("sub":"a","rooms":)" + claim + "," + exp_in_an_hour())),
+                         verifier),
+              TokenProblem::Rooms)
+        << claim;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -172,7 +231,7 @@ TEST(TokenVerifier, RefusesAlgNone) {
 
 TEST(TokenVerifier, RefusesOtherAlgorithmsAMissingAlgAndCrit) {
   const TokenVerifier verifier(kSecret);
-  const std::string claims = R"({"sub":"alice"})";
+  const std::string claims = payload_with(R"("sub":"alice",)" + exp_in_an_hour());
   for (const std::string header :
        {R"({"alg":"HS512","typ":"JWT"})", R"({"alg":"HS384"})", R"({"alg":"RS256"})", R"({"alg":"ES256"})",
         R"({"typ":"JWT"})", R"({})", R"({"alg":null})", R"({"alg":["HS256"]})",
@@ -260,7 +319,8 @@ TEST(TokenVerifier, RefusesAnExpiredToken) {
 
 TEST(TokenVerifier, RefusesATokenNotYetValid) {
   const TokenVerifier verifier(kSecret, 0s);
-  const auto later = token_with_payload(payload_with(R"("sub":"a","nbf":)" + std::to_string(unix_seconds(kNow + 60s))));
+  const auto later = token_with_payload(
+      payload_with(R"("sub":"a","nbf":)" + std::to_string(unix_seconds(kNow + 60s)) + "," + exp_in_an_hour()));
   const auto check = verifier.verify(later, kNow);
   EXPECT_EQ(check.problem, TokenProblem::NotYetValid);
   EXPECT_EQ(check.error, "token not yet valid");
@@ -276,7 +336,8 @@ TEST(TokenVerifier, RefusesATooLongTokenBeforeLookingAtIt) {
       token_with_payload(R"({"sub":"alice","pad":")" + std::string(kMaxTokenBytes, 'x') + "\"}");
   EXPECT_EQ(problem_of(long_token, verifier), TokenProblem::TooLong);
   EXPECT_EQ(problem_of(std::string(kMaxTokenBytes + 1, 'a'), verifier), TokenProblem::TooLong);
-  const auto fits = token_with_payload(R"({"sub":"alice","pad":")" + std::string(kMaxTokenBytes / 2, 'x') + "\"}");
+  const auto fits =
+      token_with_payload(R"({"sub":"alice",)" + exp_in_an_hour() + R"(,"pad":")" + std::string(kMaxTokenBytes / 2, 'x') + "\"}");
   EXPECT_TRUE(verifier.verify(fits, kNow).ok());
 }
 

@@ -1,12 +1,13 @@
 // chat-token: prints a bearer token for one user, signed with the secret
 // that ws-proxy and history-http check tokens against (auth_secret_file).
 //
-//   chat-token --secret-file /etc/chat-host/token-secret --sub alice --ttl 3600
+//   chat-token --secret-file /etc/chat-host/token-secret --sub alice --ttl 3600 --rooms lobby,team-*
 #include "auth/jwt.hpp"
 #include "auth/secret_file.hpp"
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <string>
@@ -20,6 +21,8 @@ constexpr std::int64_t kMaxTtlSeconds = 366LL * 24 * 3600;
 int run(int argc, char** argv) {
   std::string secret_file;
   std::string subject;
+  std::string rooms;
+  chat::auth::TokenClaims claims;
   std::int64_t ttl = 3600;
   po::options_description options("chat-token: issues a bearer token (JWT, HS256) for chat-host.\n\nOptions");
   options.add_options()
@@ -28,7 +31,12 @@ int run(int argc, char** argv) {
        "file holding the secret, as auth_secret_file of ws-proxy and history-http (required)")
       ("sub", po::value(&subject)->value_name("USER"), "the user id the token stands for (required)")
       ("ttl", po::value(&ttl)->value_name("SECONDS")->default_value(ttl),
-       "how long the token is valid, 1 second to 366 days");
+       "how long the token is valid, 1 second to 366 days (the plugins refuse tokens valid longer than their "
+       "max_token_ttl_seconds, 24 h by default)")
+      ("rooms", po::value(&rooms)->value_name("LIST"),
+       "the rooms it opens, comma-separated: names, and prefixes ending in * (team-*); without it, every room")
+      ("iss", po::value(&claims.issuer)->value_name("ISSUER"), "the iss claim (the plugins' auth_issuer)")
+      ("aud", po::value(&claims.audience)->value_name("AUDIENCE"), "the aud claim (the plugins' auth_audience)");
   po::variables_map values;
   po::store(po::command_line_parser(argc, argv).options(options).run(), values);
   po::notify(values);
@@ -51,14 +59,21 @@ int run(int argc, char** argv) {
     std::cerr << "chat-token: " << file.error << "\n";
     return 1;
   }
+  for (std::size_t start = 0; start < rooms.size();) {
+    const auto comma = std::min(rooms.find(',', start), rooms.size());
+    if (comma > start) claims.rooms.push_back(rooms.substr(start, comma - start));
+    start = comma + 1;
+  }
   const auto now = chat::auth::Clock::now();
-  const auto token = chat::auth::mint_token(file.secret, subject, now + std::chrono::seconds(ttl), now);
-  // Checked as the plugins will check it, so that a subject they would
-  // refuse (too long, not UTF-8) fails here and not at the first login.
-  const auto check = chat::auth::TokenVerifier(std::move(file.secret)).verify(token, now);
+  const auto token = chat::auth::mint_token(file.secret, subject, now + std::chrono::seconds(ttl), now, claims);
+  // Checked as the plugins will check it, so that a subject or rooms they
+  // would refuse fail here and not at the first login.
+  chat::auth::TokenPolicy policy;
+  policy.max_ttl = std::chrono::seconds(kMaxTtlSeconds);
+  const auto check = chat::auth::TokenVerifier(std::move(file.secret), policy).verify(token, now);
   if (!check.ok()) {
     std::cerr << "chat-token: " << check.error << " (--sub must be 1 to " << chat::auth::kMaxSubjectBytes
-              << " bytes of UTF-8)\n";
+              << " bytes of UTF-8; --rooms up to " << chat::auth::RoomGrant::kMaxEntries << " names)\n";
     return 2;
   }
   std::cout << token << "\n";

@@ -41,7 +41,14 @@ struct HistoryQuery {
   // Set: read forwards, oldest first, from just after it (0: from the
   // room's start). Unset: read backwards from `before` or the newest.
   std::optional<std::uint64_t> after;
+  // The page ends early (has_more) once its messages take this many bytes
+  // by page_bytes(); always one message at least. 0: no bound.
+  std::size_t max_bytes = 0;
 };
+
+// What a message counts toward HistoryQuery::max_bytes: its content and
+// 256 for the rest (ids, numbers, names), about its size as JSON.
+inline std::size_t page_bytes(const std::string& content) { return content.size() + 256; }
 
 struct HistoryPage {
   std::vector<StoredMessage> messages;  // oldest first

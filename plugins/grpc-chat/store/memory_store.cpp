@@ -92,23 +92,24 @@ class MemoryStore final : public HistoryStore {
     if (query.before != 0) to = std::lower_bound(from, messages.end(), query.before, before_sequence);
     if (from >= to) return page;
 
+    std::size_t bytes = 0;
+    // Whether the page is full before `m`; takes it otherwise.
+    const auto full_before = [&](const StoredMessage& m) {
+      if (page.messages.size() == query.limit || (query.max_bytes > 0 && bytes >= query.max_bytes)) {
+        page.has_more = true;
+        return true;
+      }
+      page.messages.push_back(m);
+      bytes += page_bytes(m.content);
+      return false;
+    };
     if (query.after) {  // forwards from `after`
       for (auto m = from; m != to; ++m) {
-        if (!matches(*m)) continue;
-        if (page.messages.size() == query.limit) {
-          page.has_more = true;
-          break;
-        }
-        page.messages.push_back(*m);
+        if (matches(*m) && full_before(*m)) break;
       }
     } else {  // backwards from `before` or the newest
       for (auto m = std::make_reverse_iterator(to); m != std::make_reverse_iterator(from); ++m) {
-        if (!matches(*m)) continue;
-        if (page.messages.size() == query.limit) {
-          page.has_more = true;
-          break;
-        }
-        page.messages.push_back(*m);
+        if (matches(*m) && full_before(*m)) break;
       }
       std::reverse(page.messages.begin(), page.messages.end());
     }

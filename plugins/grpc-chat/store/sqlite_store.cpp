@@ -197,12 +197,14 @@ class SqliteStore final : public HistoryStore {
 
     HistoryPage page;
     page.messages.reserve(std::min<std::size_t>(query.limit, 1024));
+    std::size_t bytes = 0;
     while (select.step()) {
-      if (page.messages.size() == query.limit) {
+      if (page.messages.size() == query.limit || (query.max_bytes > 0 && bytes >= query.max_bytes)) {
         page.has_more = true;
         break;
       }
       page.messages.push_back(read_message(select, query.room_id));
+      bytes += page_bytes(page.messages.back().content);
     }
     if (!forwards) std::reverse(page.messages.begin(), page.messages.end());
     return page;

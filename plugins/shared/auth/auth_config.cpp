@@ -5,6 +5,9 @@ namespace {
 
 constexpr std::string_view kSecretFileKey = "auth_secret_file";
 constexpr std::string_view kLeewayKey = "auth_leeway_seconds";
+constexpr std::string_view kMaxTtlKey = "max_token_ttl_seconds";
+constexpr std::string_view kIssuerKey = "auth_issuer";
+constexpr std::string_view kAudienceKey = "auth_audience";
 
 }  // namespace
 
@@ -19,6 +22,12 @@ std::vector<chathost::ConfigKey> config_keys() {
                          "clock difference allowed when checking a token's exp and nbf")
           .range(0, 300)
           .env("AUTH_LEEWAY_SECONDS"),
+      ConfigKey::integer(std::string(kMaxTtlKey), kDefaultMaxTtl.count(),
+                         "a token's exp may be at most this far ahead (every token needs one)")
+          .range(60, 366LL * 24 * 3600)
+          .env("AUTH_MAX_TOKEN_TTL_SECONDS"),
+      ConfigKey::string(std::string(kIssuerKey), "", "set: a token's iss must be this").env("AUTH_ISSUER"),
+      ConfigKey::string(std::string(kAudienceKey), "", "set: a token's aud must name this").env("AUTH_AUDIENCE"),
   };
 }
 
@@ -28,10 +37,15 @@ std::shared_ptr<const TokenVerifier> load_token_verifier(const chathost::PluginC
   auto file = read_secret_file(path);
   if (!file.error.empty()) config.reject(kSecretFileKey, file.error);
   if (file.readable_by_others) log.warn("the token secret file {} is readable by other users (chmod 600 it)", path);
-  const std::chrono::seconds leeway(config.get_int(kLeewayKey));
-  auto verifier = std::make_shared<const TokenVerifier>(std::move(file.secret), leeway);
-  log.info("token authentication on: secret from {} (leeway {} s)", path, leeway.count());
-  return verifier;
+  TokenPolicy policy;
+  policy.leeway = std::chrono::seconds(config.get_int(kLeewayKey));
+  policy.max_ttl = std::chrono::seconds(config.get_int(kMaxTtlKey));
+  policy.issuer = config.get_string(kIssuerKey);
+  policy.audience = config.get_string(kAudienceKey);
+  log.info("token authentication on: secret from {} (leeway {} s, tokens valid {} s at most{}{})", path,
+           policy.leeway.count(), policy.max_ttl.count(), policy.issuer.empty() ? "" : ", issuer " + policy.issuer,
+           policy.audience.empty() ? "" : ", audience " + policy.audience);
+  return std::make_shared<const TokenVerifier>(std::move(file.secret), std::move(policy));
 }
 
 }  // namespace chat::auth

@@ -78,14 +78,21 @@ std::string_view describe(TokenProblem problem) {
     case TokenProblem::Claims: return "invalid exp or nbf in token";
     case TokenProblem::Expired: return "token expired";
     case TokenProblem::NotYetValid: return "token not yet valid";
+    case TokenProblem::NoExpiry: return "token has no exp";
+    case TokenProblem::TooFarAhead: return "token expires too far ahead";
+    case TokenProblem::Issuer: return "token has the wrong issuer";
+    case TokenProblem::Audience: return "token is for another audience";
+    case TokenProblem::Rooms: return "invalid rooms claim in token";
   }
   return "invalid token";
 }
 
-TokenVerifier::TokenVerifier(std::string secret, std::chrono::seconds leeway)
-    : secret_(std::move(secret)), leeway_(leeway) {
+TokenVerifier::TokenVerifier(std::string secret, TokenPolicy policy)
+    : secret_(std::move(secret)), policy_(std::move(policy)) {
   if (secret_.empty()) throw std::invalid_argument("a token secret must not be empty");
-  if (leeway_ < std::chrono::seconds::zero()) throw std::invalid_argument("a token leeway must not be negative");
+  if (policy_.leeway < std::chrono::seconds::zero()) {
+    throw std::invalid_argument("a token leeway must not be negative");
+  }
 }
 
 TokenVerifier::~TokenVerifier() { OPENSSL_cleanse(secret_.data(), secret_.size()); }
@@ -134,12 +141,38 @@ TokenCheck TokenVerifier::verify(std::string_view token, Clock::time_point now) 
   const auto nbf = numeric_date(*claims, "nbf");
   if (!exp.valid || !nbf.valid) return refuse(TokenProblem::Claims);
   const double now_seconds = std::chrono::duration<double>(now.time_since_epoch()).count();
-  const double leeway = static_cast<double>(leeway_.count());
-  // RFC 7519: the current time must be before exp, and at or after nbf.
-  if (exp.present && now_seconds >= exp.seconds + leeway) return refuse(TokenProblem::Expired);
+  const double leeway = static_cast<double>(policy_.leeway.count());
+  // RFC 7519: the current time must be before exp, and at or after nbf. A
+  // token must end, and not in years: one that leaks is good only so long.
+  if (!exp.present) return refuse(TokenProblem::NoExpiry);
+  if (now_seconds >= exp.seconds + leeway) return refuse(TokenProblem::Expired);
+  if (exp.seconds > now_seconds + static_cast<double>(policy_.max_ttl.count()) + leeway) {
+    return refuse(TokenProblem::TooFarAhead);
+  }
   if (nbf.present && now_seconds + leeway < nbf.seconds) return refuse(TokenProblem::NotYetValid);
 
+  if (!policy_.issuer.empty()) {
+    const auto* iss = claims->if_contains("iss");
+    if (iss == nullptr || !iss->is_string() || iss->get_string() != policy_.issuer) {
+      return refuse(TokenProblem::Issuer);
+    }
+  }
+  if (!policy_.audience.empty()) {
+    // RFC 7519 section 4.1.3: a string, or a list of them.
+    const auto* aud = claims->if_contains("aud");
+    bool named = aud != nullptr && aud->is_string() && aud->get_string() == policy_.audience;
+    if (aud != nullptr && aud->is_array()) {
+      for (const auto& entry : aud->get_array()) named = named || (entry.is_string() && entry.get_string() == policy_.audience);
+    }
+    if (!named) return refuse(TokenProblem::Audience);
+  }
+
   TokenCheck check;
+  if (const auto* rooms = claims->if_contains("rooms")) {
+    auto grant = RoomGrant::from_claim(*rooms);
+    if (!grant) return refuse(TokenProblem::Rooms);
+    check.rooms = std::move(*grant);
+  }
   check.subject = std::string(subject);
   if (exp.present && exp.seconds + leeway < kLatestRepresentableSeconds) {
     check.expires_at = Clock::time_point(
@@ -158,7 +191,8 @@ std::string sign_token(std::string_view secret, std::string_view header_json, st
 }
 
 std::string mint_token(std::string_view secret, std::string_view subject,
-                       std::optional<Clock::time_point> expires_at, Clock::time_point issued_at) {
+                       std::optional<Clock::time_point> expires_at, Clock::time_point issued_at,
+                       const TokenClaims& extra) {
   const auto seconds = [](Clock::time_point t) {
     return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
   };
@@ -166,6 +200,13 @@ std::string mint_token(std::string_view secret, std::string_view subject,
   claims["sub"] = subject;
   claims["iat"] = seconds(issued_at);
   if (expires_at) claims["exp"] = seconds(*expires_at);
+  if (!extra.rooms.empty()) {
+    boost::json::array rooms;
+    for (const auto& room : extra.rooms) rooms.emplace_back(room);
+    claims["rooms"] = std::move(rooms);
+  }
+  if (!extra.issuer.empty()) claims["iss"] = extra.issuer;
+  if (!extra.audience.empty()) claims["aud"] = extra.audience;
   return sign_token(secret, R"({"alg":"HS256","typ":"JWT"})", boost::json::serialize(claims));
 }
 

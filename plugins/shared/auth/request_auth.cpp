@@ -35,6 +35,7 @@ RequestAuth authenticate_request(const TokenVerifier& verifier, std::string_view
   RequestAuth auth;
   auth.subject = std::move(check.subject);
   auth.expires_at = check.expires_at;
+  auth.rooms = std::move(check.rooms);
   return auth;
 }
 

@@ -21,6 +21,7 @@ inline constexpr std::string_view kRealm = "chat-host";
 struct RequestAuth {
   std::string subject;                           // the user, when ok()
   std::optional<Clock::time_point> expires_at;   // when ok() and the token has exp (leeway included)
+  RoomGrant rooms;                               // when ok(): the rooms the token opens
   int http_status = 0;                           // 0 when ok(); else 401, or 400 for a request carrying tokens wrongly
   std::string error;                             // why, for the answer's body and the log; never quotes the token
   std::string www_authenticate;                  // the WWW-Authenticate value to send with the refusal

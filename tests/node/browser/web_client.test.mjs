@@ -442,6 +442,9 @@ describe('web client with tokens', () => {
     // History answers only with the token (Authorization: Bearer).
     await page.locator('#tab-history').click();
     await page.locator('#history .msg .body', { hasText: 'for token holders' }).waitFor({ timeout: TIMEOUT });
+    // The token lives as long as the tab: in sessionStorage, never on the disk.
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('chat.token')), token);
+    assert.equal(await page.evaluate(() => localStorage.getItem('chat.token')), null);
     await context.close();
   });
 });

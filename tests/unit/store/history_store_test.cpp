@@ -301,6 +301,29 @@ TYPED_TEST(HistoryStoreTest, AfterPagesForwards) {
   EXPECT_FALSE(page.has_more);
 }
 
+TYPED_TEST(HistoryStoreTest, MaxBytesEndsAPageEarlyKeepingWhatIsNearestWhereReadingStarted) {
+  auto& store = this->store();
+  std::vector<NewMessage> batch;
+  for (int i = 1; i <= 10; ++i) batch.push_back(message("a", "alice", std::string(1000, 'x')));
+  store.append(batch);
+  // Each message counts 1000 + 256 bytes: 3000 is full after three.
+  auto latest = query("a", 10);
+  latest.max_bytes = 3000;
+  auto page = store.history(latest);
+  EXPECT_EQ(sequences(page.messages), range(8, 10));
+  EXPECT_TRUE(page.has_more);
+  auto forwards = query("a", 10, 0, /*after=*/0);
+  forwards.max_bytes = 3000;
+  page = store.history(forwards);
+  EXPECT_EQ(sequences(page.messages), range(1, 3));
+  EXPECT_TRUE(page.has_more);
+  // One message however small the bound: a page always moves the reader on.
+  latest.max_bytes = 1;
+  page = store.history(latest);
+  EXPECT_EQ(sequences(page.messages), range(10, 10));
+  EXPECT_TRUE(page.has_more);
+}
+
 TYPED_TEST(HistoryStoreTest, AfterZeroPagesForwardsFromTheStart) {
   auto& store = this->store();
   std::vector<NewMessage> batch;

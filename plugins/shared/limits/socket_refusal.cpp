@@ -1,0 +1,71 @@
+#include "limits/socket_refusal.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <chrono>
+#include <memory>
+
+namespace chat::limits {
+namespace {
+
+namespace net = boost::asio;
+using boost::system::error_code;
+
+constexpr std::chrono::seconds kDrainTime{1};
+constexpr std::size_t kMaxDrainBytes = 64 * 1024;
+
+struct Refusal : std::enable_shared_from_this<Refusal> {
+  Refusal(net::ip::tcp::socket s, std::string r, ConnectionGate::Ticket t)
+      : socket(std::move(s)), timer(socket.get_executor()), response(std::move(r)), ticket(std::move(t)) {}
+
+  void start() {
+    timer.expires_after(kDrainTime);
+    timer.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->close();
+    });
+    net::async_write(socket, net::buffer(response), [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      error_code ignored;
+      self->socket.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+      self->drain();
+    });
+  }
+
+  void drain() {
+    socket.async_read_some(net::buffer(scratch), [self = shared_from_this()](error_code ec, std::size_t bytes) {
+      self->drained += bytes;
+      if (ec || self->drained > kMaxDrainBytes) return self->close();
+      self->drain();
+    });
+  }
+
+  void close() {
+    error_code ignored;
+    timer.cancel();
+    socket.close(ignored);
+  }
+
+  net::ip::tcp::socket socket;
+  net::steady_timer timer;
+  std::string response;
+  ConnectionGate::Ticket ticket;  // given back when the last handler lets go
+  std::array<char, 4096> scratch{};
+  std::size_t drained = 0;
+};
+
+}  // namespace
+
+std::string refusal_response(unsigned status, const std::string& reason, const std::string& error) {
+  const std::string body = "{\"error\":\"" + error + "\"}";
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + body;
+}
+
+void refuse_socket(net::ip::tcp::socket socket, const std::string& response, ConnectionGate::Ticket ticket) {
+  std::make_shared<Refusal>(std::move(socket), response, std::move(ticket))->start();
+}
+
+}  // namespace chat::limits

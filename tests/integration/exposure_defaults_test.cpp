@@ -1,0 +1,197 @@
+// What a host exposes by default, and what the shipped production config
+// lets in: listeners that would let anyone in refuse to start beyond
+// loopback, the shipped chat.toml listens on 127.0.0.1 only, and a host
+// started from config/production.toml on every address accepts no stranger
+// on any port.
+#include "support/chat_stream_client.hpp"
+#include "support/config_tables.hpp"
+#include "support/test_helpers.hpp"
+#include "support/test_host.hpp"
+#include "support/test_tls.hpp"
+
+#include "auth/jwt.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <gtest/gtest.h>
+
+#include <regex>
+
+namespace chathost::test {
+namespace {
+
+namespace net = boost::asio;
+
+// `--check` of a host with `tables`: configures every plugin, opens nothing.
+std::unique_ptr<TestHost> check(const std::filesystem::path& dir, const std::string& name,
+                                const std::vector<std::string>& plugins, const std::string& tables,
+                                std::vector<std::string> args = {}) {
+  args.insert(args.begin(), "--check");
+  return std::make_unique<TestHost>(
+      dir, TestHostOptions{.name = name, .plugins = plugins, .tables = tables, .args = args, .expect_ready = false});
+}
+
+TEST(ExposureDefaults, OpenListenersBeyondLoopbackRefuseToStartUnlessInsecure) {
+  TempDir dir;
+  const std::string open_ws = ws_proxy_table(50051, "host = \"0.0.0.0\"\nallowed_origins = [\"*\"]\n");
+  const std::string open_http = history_http_table(50051, "host = \"0.0.0.0\"\nallowed_origins = [\"*\"]\n");
+  for (const auto& [plugin, table] : {std::pair{std::string("ws-proxy"), open_ws}, {"history-http", open_http}}) {
+    auto refused = check(dir.path(), plugin + "-refused", {plugin}, table);
+    EXPECT_EQ(refused->process().wait_exit(), 1);
+    EXPECT_NE(refused->output().find("[" + plugin + "] host: \"0.0.0.0\" is reachable from the network"),
+              std::string::npos)
+        << refused->output();
+    EXPECT_NE(refused->output().find("--insecure"), std::string::npos) << refused->output();
+
+    auto insecure = check(dir.path(), plugin + "-insecure", {plugin}, table, {"--insecure"});
+    EXPECT_EQ(insecure->process().wait_exit(), 0) << insecure->output();
+    EXPECT_NE(insecure->output().find("(insecure)"), std::string::npos) << insecure->output();
+  }
+  // Exact origins, or tokens, make it fine.
+  auto exact = check(dir.path(), "exact", {"ws-proxy"},
+                     ws_proxy_table(50051, "host = \"0.0.0.0\"\nallowed_origins = [\"https://chat.example.org\"]\n"));
+  EXPECT_EQ(exact->process().wait_exit(), 0) << exact->output();
+  const auto secret = write_secret_file(dir.path(), "token-secret", "a token secret of more than thirty-two bytes");
+  auto tokens = check(dir.path(), "tokens", {"history-http"},
+                      history_http_table(50051, "host = \"0.0.0.0\"\nallowed_origins = [\"*\"]\n" +
+                                                    path_key("auth_secret_file", secret)));
+  EXPECT_EQ(tokens->process().wait_exit(), 0) << tokens->output();
+}
+
+TEST(ExposureDefaults, TheShippedConfigListensOnLoopbackOnly) {
+  TempDir dir;
+  HostProcess host(ProcessOptions{.executable = host_binary(),
+                                  .args = {"--config", (source_dir() / "config" / "chat.toml").string()},
+                                  .env = {{"GRPC_PORT", std::to_string(free_tcp_port())},
+                                          {"WS_PORT", std::to_string(free_tcp_port())},
+                                          {"HTTP_PORT", "0"},
+                                          {"CHAT_STORE", "memory"}},
+                                  .unset_env = {"GRPC_HOST", "WS_HOST", "HTTP_HOST", "CHATHOST_PLUGINS",
+                                                "CHAT_SERVICE_TOKEN_FILE", "AUTH_SECRET_FILE", "CHATHOST_INSECURE"},
+                                  .working_dir = dir.path()});
+  const auto ready = host.wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"), 30s);
+  ASSERT_TRUE(ready) << host.output();
+  const std::string endpoints = (*ready)[1];
+  for (const auto* plugin : {"grpc-chat grpc://127.0.0.1:", "ws-proxy ws://127.0.0.1:", "history-http http://127.0.0.1:"}) {
+    EXPECT_NE(endpoints.find(plugin), std::string::npos) << endpoints;
+  }
+  EXPECT_EQ(endpoints.find("0.0.0.0"), std::string::npos) << endpoints;
+  host.signal(SIGTERM);
+  EXPECT_TRUE(clean_exit(host.wait_exit(15s), host, "shipped"));
+}
+
+// A request over TLS trusting `ca_pem`, checking the certificate for
+// `name`; the response head, or "" when the handshake or the request fails.
+std::string tls_request(std::uint16_t port, const std::string& ca_pem, const std::string& name,
+                        const std::string& request) {
+  net::io_context io;
+  net::ssl::context context(net::ssl::context::tls_client);
+  context.add_certificate_authority(net::buffer(ca_pem));
+  context.set_verify_mode(net::ssl::verify_peer);
+  net::ssl::stream<net::ip::tcp::socket> stream(io, context);
+  boost::system::error_code ec;
+  stream.next_layer().connect({net::ip::make_address("127.0.0.1"), port}, ec);
+  if (!ec) stream.set_verify_callback(net::ssl::host_name_verification(name));
+  if (!ec) stream.handshake(net::ssl::stream_base::client, ec);
+  if (!ec) net::write(stream, net::buffer(request), ec);
+  std::string buffer;
+  if (!ec) net::read_until(stream, net::dynamic_buffer(buffer), "\r\n\r\n", ec);
+  return ec ? "" : buffer.substr(0, buffer.find("\r\n\r\n"));
+}
+
+std::string upgrade_request(const std::string& target, const std::string& origin) {
+  return "GET " + target +
+         " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: " +
+         origin + "\r\n\r\n";
+}
+
+// config/production.toml as shipped, its files and ports given through the
+// environment as .env.production.example says, every listener on 0.0.0.0:
+// nobody without the service token, a token or the right origin gets in.
+TEST(ExposureDefaults, AHostFromTheProductionConfigLetsNoStrangerIn) {
+  TempDir dir;
+  const auto grpc_cert = make_self_signed_certificate(dir.path(), "grpc", {.dns = {"chat-service.internal"}, .ip = {}});
+  const auto web_cert = make_self_signed_certificate(dir.path(), "web");
+  const std::string service_token = "the production test's service token, over 32 bytes";
+  const std::string token_secret = "the production test's token secret, over 32 bytes";
+  const auto service_token_file = write_secret_file(dir.path(), "service-token", service_token);
+  const auto token_secret_file = write_secret_file(dir.path(), "token-secret", token_secret);
+  const auto grpc_port = free_tcp_port();
+  const auto ws_port = free_tcp_port();
+  const auto http_port = free_tcp_port();
+  const auto metrics_port = free_tcp_port();
+  HostProcess host(ProcessOptions{
+      .executable = host_binary(),
+      .args = {"--config", (source_dir() / "config" / "production.toml").string()},
+      .env = {{"CHAT_SERVICE_TOKEN_FILE", service_token_file.string()},
+              {"GRPC_PORT", std::to_string(grpc_port)},
+              {"GRPC_TLS_CERT_FILE", grpc_cert.cert_file.string()},
+              {"GRPC_TLS_KEY_FILE", grpc_cert.key_file.string()},
+              {"GRPC_TLS_CA_FILE", grpc_cert.cert_file.string()},
+              {"CHAT_STORE_PATH", (dir / "chat.db").string()},
+              {"AUTH_SECRET_FILE", token_secret_file.string()},
+              {"WS_PORT", std::to_string(ws_port)},
+              {"WS_TLS_CERT_FILE", web_cert.cert_file.string()},
+              {"WS_TLS_KEY_FILE", web_cert.key_file.string()},
+              {"HTTP_PORT", std::to_string(http_port)},
+              {"HTTP_METRICS_PORT", std::to_string(metrics_port)},
+              {"HTTP_TLS_CERT_FILE", web_cert.cert_file.string()},
+              {"HTTP_TLS_KEY_FILE", web_cert.key_file.string()}},
+      .unset_env = {"GRPC_HOST", "WS_HOST", "HTTP_HOST", "CHATHOST_PLUGINS", "GRPC_TLS_SERVER_NAME",
+                    "WS_ALLOWED_ORIGINS", "HTTP_ALLOWED_ORIGINS", "CHATHOST_INSECURE", "GRPC_TLS_CLIENT_CA_FILE"},
+      .working_dir = dir.path()});
+  const auto ready = host.wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"), 30s);
+  ASSERT_TRUE(ready) << host.output();
+  EXPECT_NE((*ready)[1].find("grpc-chat grpc://0.0.0.0:"), std::string::npos) << (*ready)[1];
+
+  // gRPC, over TLS as it must be: no token, no call; reflection is off.
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = grpc_cert.cert_pem;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("chat-service.internal");
+  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::SslCredentials(tls), args);
+  auto stub = chat::ChatService::NewStub(channel);
+  chat::GetUserRequest request;
+  request.set_user_id("admin");
+  chat::GetUserResponse user;
+  EXPECT_EQ(stub->GetUser(call_context().get(), request, &user).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(stub->GetUser(call_context(service_token).get(), request, &user).ok());
+  EXPECT_NE(host.output().find("reflection off"), std::string::npos);
+
+  // WebSocket, wss:// only: another origin, or no token, gets no upgrade.
+  const auto now = std::chrono::system_clock::now();
+  const auto token = chat::auth::mint_token(token_secret, "alice", now + std::chrono::hours(1), now);
+  const auto status = [](const std::string& head) { return head.substr(0, head.find("\r\n")); };
+  EXPECT_EQ(status(tls_request(ws_port, web_cert.cert_pem, "localhost",
+                               upgrade_request("/?access_token=" + token, "https://evil.example"))),
+            "HTTP/1.1 403 Forbidden");
+  EXPECT_EQ(status(tls_request(ws_port, web_cert.cert_pem, "localhost", upgrade_request("/", "https://chat.example.org"))),
+            "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(status(tls_request(ws_port, web_cert.cert_pem, "localhost",
+                               upgrade_request("/?access_token=" + token, "https://chat.example.org"))),
+            "HTTP/1.1 101 Switching Protocols");
+  // Plain ws:// to it gets nothing.
+  EXPECT_FALSE(connect_and_read_line("127.0.0.1", ws_port, 2s));
+
+  // HTTP, https:// only: history wants a token, metrics are elsewhere.
+  const auto get = [&](const std::string& path, const std::string& headers = "") {
+    return status(tls_request(http_port, web_cert.cert_pem, "localhost",
+                              "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + headers + "\r\n"));
+  };
+  EXPECT_EQ(get("/history?room=lobby"), "HTTP/1.1 401 Unauthorized");
+  EXPECT_EQ(get("/history?room=lobby", "Authorization: Bearer " + token + "\r\n"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(get("/metrics"), "HTTP/1.1 404 Not Found");
+  const auto evil = tls_request(http_port, web_cert.cert_pem, "localhost",
+                                "GET /config.json HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\n\r\n");
+  EXPECT_EQ(status(evil), "HTTP/1.1 200 OK");
+  EXPECT_EQ(evil.find("Access-Control-Allow-Origin"), std::string::npos) << evil;
+
+  host.signal(SIGTERM);
+  EXPECT_TRUE(clean_exit(host.wait_exit(15s), host, "production"));
+}
+
+}  // namespace
+}  // namespace chathost::test
