@@ -375,9 +375,10 @@ void WsSession::on_event(const ws::Event& event) {
       on_message(event.payload, event.kind == Kind::text);
       return;
     case Kind::ping:
-      queue_pong(event.payload);
+      if (take_control_rate()) queue_pong(event.payload);
       return;
     case Kind::pong:
+      take_control_rate();
       return;  // being heard is all a pong is for
     case Kind::close:
       bridge_.log()->debug("connection {} ({}): closed by the client ({})", id_, peer_, event.code);
@@ -416,6 +417,21 @@ void WsSession::on_message(std::string_view text, bool is_text) {
     return;
   }
   bridge_.on_text(shared_from_this(), text);
+}
+
+bool WsSession::take_control_rate() {
+  if (closing_) return false;
+  if (rate_.take()) {
+    strikes_ = 0;
+    return true;
+  }
+  const auto& options = bridge_.options();
+  if (++strikes_ >= options.rate_limit_strikes) {
+    bridge_.log()->info("connection {} ({}): closed for sending too fast ({} frames refused in a row)", id_, peer_,
+                        strikes_);
+    do_close(ws::CloseCode::policy_error, "too many frames", /*flush=*/true);
+  }
+  return false;
 }
 
 void WsSession::refuse_fast_frame(std::string_view text, bool is_text) {

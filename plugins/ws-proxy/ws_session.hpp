@@ -19,7 +19,8 @@
 // (policy violation) and one log line, and nobody else waits for it. Pongs
 // count toward that bound too, though at most one is ever kept (RFC 6455
 // lets a server answer only the latest ping): a client that pings without
-// reading is closed like one that chats without reading. Once closing, a
+// reading is closed like one that chats without reading, and pings count
+// toward the client's frame rate too. Once closing, a
 // session reads nothing more until its close frame is out, so a client that
 // never reads cannot make it read (and drop) without end.
 //
@@ -102,6 +103,10 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void on_event(const ws::Event& event);
   void on_message(std::string_view text, bool is_text);
   void refuse_fast_frame(std::string_view text, bool is_text);
+  // Pings and pongs count toward the client's rate as messages do: one
+  // past it gets no answer (RFC 6455 lets a server answer only some pings),
+  // and rate_limit_strikes of them in a row close the connection with 1008.
+  bool take_control_rate();
 
   // Writing. Every write goes through write_out, with one buffer type and
   // one handler type, so each stream compiles one write operation.

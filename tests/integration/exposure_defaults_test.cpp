@@ -101,6 +101,65 @@ std::string tls_request(std::uint16_t port, const std::string& ca_pem, const std
   return ec ? "" : buffer.substr(0, buffer.find("\r\n\r\n"));
 }
 
+// Over TLS: upgrades with `upgrade`, then sends 125-byte pings without
+// reading until the server stops reading (a write blocks for a second), then
+// reads: the close code that comes after the pongs (0: none).
+int tls_ping_flood(std::uint16_t port, const std::string& ca_pem, const std::string& upgrade) {
+  net::io_context io;
+  net::ssl::context context(net::ssl::context::tls_client);
+  context.add_certificate_authority(net::buffer(ca_pem));
+  context.set_verify_mode(net::ssl::verify_peer);
+  net::ssl::stream<net::ip::tcp::socket> stream(io, context);
+  stream.next_layer().open(net::ip::tcp::v4());
+  stream.next_layer().set_option(net::socket_base::receive_buffer_size(4096));
+  stream.next_layer().connect({net::ip::make_address("127.0.0.1"), port});
+  stream.set_verify_callback(net::ssl::host_name_verification("localhost"));
+  stream.handshake(net::ssl::stream_base::client);
+  net::write(stream, net::buffer(upgrade));
+  std::string buffer;
+  net::read_until(stream, net::dynamic_buffer(buffer), "\r\n\r\n");
+  if (buffer.rfind("HTTP/1.1 101", 0) != 0) return -1;
+  buffer.erase(0, buffer.find("\r\n\r\n") + 4);
+  // Writes give up after a second without progress: the proxy stopped reading.
+  const timeval timeout{1, 0};
+  ::setsockopt(stream.next_layer().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  std::string pings;
+  const std::string ping = std::string("\x89\xfd\0\0\0\0", 6) + std::string(125, 'p');  // masked, zero mask
+  while (pings.size() < 64 * 1024) pings += ping;
+  std::size_t sent = 0;
+  boost::system::error_code ec;
+  while (!ec && sent < (64U << 20)) sent += net::write(stream, net::buffer(pings), ec);
+  if (sent >= (64U << 20)) return -2;  // the proxy read it all
+  // Reading now: pongs, then the close frame.
+  const timeval read_timeout{15, 0};
+  ::setsockopt(stream.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &read_timeout, sizeof read_timeout);
+  for (;;) {
+    ec = {};
+    while (buffer.size() < 4 && !ec) {
+      char chunk[16384];
+      buffer.append(chunk, stream.read_some(net::buffer(chunk), ec));
+    }
+    if (buffer.size() < 2) return 0;
+    const int opcode = static_cast<unsigned char>(buffer[0]) & 0x0F;
+    std::size_t length = static_cast<unsigned char>(buffer[1]) & 0x7F;
+    std::size_t header = 2;
+    if (length == 126) {
+      length = (static_cast<std::size_t>(static_cast<unsigned char>(buffer[2])) << 8) |
+               static_cast<unsigned char>(buffer[3]);
+      header = 4;
+    }
+    while (buffer.size() < header + length && !ec) {
+      char chunk[16384];
+      buffer.append(chunk, stream.read_some(net::buffer(chunk), ec));
+    }
+    if (buffer.size() < header + length) return 0;
+    if (opcode == 0x8) {
+      return (static_cast<unsigned char>(buffer[header]) << 8) | static_cast<unsigned char>(buffer[header + 1]);
+    }
+    buffer.erase(0, header + length);
+  }
+}
+
 std::string upgrade_request(const std::string& target, const std::string& origin) {
   return "GET " + target +
          " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -175,6 +234,13 @@ TEST(ExposureDefaults, AHostFromTheProductionConfigLetsNoStrangerIn) {
             "HTTP/1.1 101 Switching Protocols");
   // Plain ws:// to it gets nothing.
   EXPECT_FALSE(connect_and_read_line("127.0.0.1", ws_port, 2s));
+  // A token holder who floods pings over wss:// and never reads: bounded,
+  // closed with 1008, and the host's memory stays where it was.
+  const auto before = resident_bytes(host.pid());
+  EXPECT_EQ(tls_ping_flood(ws_port, web_cert.cert_pem, upgrade_request("/?access_token=" + token,
+                                                                       "https://chat.example.org")),
+            1008);
+  EXPECT_LT(resident_bytes(host.pid()), before + (32U << 20));
 
   // HTTP, https:// only: history wants a token, metrics are elsewhere.
   const auto get = [&](const std::string& path, const std::string& headers = "") {

@@ -36,7 +36,9 @@ std::string room_target(const std::string& user, const std::string& room) {
 // socket blocks it, and it finds a close frame with 1008 when it reads.
 TEST(ExposureWs, APingFloodFromAClientThatNeverReadsIsBoundedAndClosedWith1008) {
   TempDir dir;
-  auto host = all_in_one(dir.path(), "send_queue_limit = 256\n");
+  // The rate limit would stop the flood first (below): out of the way here.
+  auto host = all_in_one(dir.path(),
+                         "send_queue_limit = 256\nmax_messages_per_second = 1000000\nmessage_burst = 1000000\n");
   const auto ws_port = host->port("ws-proxy");
   WsClient alice(WsOptions{.port = ws_port, .target = room_target("alice", "r")});
   ASSERT_TRUE(alice.wait_for(is_joined("r")));
@@ -65,10 +67,23 @@ TEST(ExposureWs, APingFloodFromAClientThatNeverReadsIsBoundedAndClosedWith1008) 
   EXPECT_TRUE(alice.events_matching(is_error()).empty());
 }
 
+// Pings count toward the frame rate as messages do: a flood is stopped by
+// it, whether the flooder reads or not, and the flood stays in its socket.
+TEST(ExposureWs, PingsFasterThanTheFrameRateAreNotAnsweredThenClosedWith1008) {
+  TempDir dir;
+  auto host = all_in_one(dir.path(), "max_messages_per_second = 50\nmessage_burst = 100\nrate_limit_strikes = 50\n");
+  RawPeer flooder(host->port("ws-proxy"));
+  ASSERT_EQ(status_line(flooder.upgrade()), "HTTP/1.1 101 Switching Protocols");
+  const std::size_t sent = flooder.flood(raw_frame(0x89, std::string(125, 'p')), 256 << 20, 3s);
+  EXPECT_LT(sent, 64U << 20) << "the proxy read the whole flood";
+  EXPECT_EQ(flooder.read_close_code(), 1008);
+  EXPECT_TRUE(host->process().wait_for_line(std::regex(R"(closed for sending too fast \(\d+ frames refused in a row\))")));
+}
+
 // A client may ping as much as it reads: answered, every time, and it stays.
 TEST(ExposureWs, PingsFromAClientThatReadsAreAnsweredAndItStays) {
   TempDir dir;
-  auto host = all_in_one(dir.path(), "send_queue_limit = 16\n");
+  auto host = all_in_one(dir.path(), "send_queue_limit = 16\nmax_messages_per_second = 1000\nmessage_burst = 1000\n");
   RawPeer pinger(host->port("ws-proxy"));
   ASSERT_EQ(status_line(pinger.upgrade()), "HTTP/1.1 101 Switching Protocols");
   // Ten times the send limit, one at a time: each pong is read before the
