@@ -63,8 +63,10 @@ class ChatStreamReactor final : public StreamReactor {
 class RefusedStream final : public StreamReactor {
  public:
   explicit RefusedStream(const grpc::Status& status) {
-    tsan::handoff(this);
+    // Before the stream is bound, Finish only stores the status: the
+    // hand-off comes after it, so OnDone sees the reactor as it was left.
     Finish(status);
+    tsan::handoff(this);
   }
   void OnDone() override {
     tsan::received(this);

@@ -53,13 +53,17 @@ grpc::Status get_history(const std::shared_ptr<grpc::Channel>& channel, const st
   return stub->GetChatHistory(call_context(token).get(), request, page ? page : &response);
 }
 
-bool serving(const std::shared_ptr<grpc::Channel>& channel) {
+::testing::AssertionResult serving(const std::shared_ptr<grpc::Channel>& channel) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service("chat.ChatService");
   grpc::health::v1::HealthCheckResponse response;
-  return stub->Check(call_context().get(), request, &response).ok() &&
-         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  const auto status = stub->Check(call_context().get(), request, &response);
+  if (!status.ok()) return ::testing::AssertionFailure() << "health check: " << status.error_message();
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return ::testing::AssertionFailure() << "health check: status " << response.status();
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // The services reflection lists, or the status that refused to list them.
