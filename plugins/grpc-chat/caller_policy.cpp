@@ -9,20 +9,20 @@ CallerPolicy::CallerPolicy(std::optional<service_auth::ServiceToken> service_tok
       client_certificates_(client_certificates) {}
 
 CallerCheck CallerPolicy::check(const grpc::ServerContextBase& context) const {
-  std::string_view presented;
+  std::string_view authorization;
   const auto& metadata = context.client_metadata();
   if (const auto it = metadata.find(std::string(service_auth::kAuthorizationKey)); it != metadata.end()) {
-    presented = service_auth::bearer_token(std::string_view(it->second.data(), it->second.size()));
+    authorization = std::string_view(it->second.data(), it->second.size());
   }
-  const bool own_bridge = host_secret_ && host_secret_->matches(presented);
-  const bool has_token = own_bridge || (service_token_ && service_token_->matches(presented));
+  const bool own_bridge = host_secret_ && host_secret_->presented_in(authorization);
+  const bool has_token = own_bridge || (service_token_ && service_token_->presented_in(authorization));
 
   if (!authenticates()) {
     return {grpc::Status::OK, has_token ? CallerRole::Bridge : CallerRole::User};
   }
   if (service_token_ && !has_token) {
     return {grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                         presented.empty() ? "the chat service wants its service token (authorization: Bearer)"
+                         authorization.empty() ? "the chat service wants its service token (authorization: Bearer)"
                                            : "the service token presented is not the chat service's"),
             CallerRole::User};
   }

@@ -65,8 +65,6 @@ class HistoryBudget : public std::enable_shared_from_this<HistoryBudget> {
   // of them runs, once.
   void acquire(Start start, GiveUp give_up);
 
-  const Limits& limits() const { return limits_; }
-
   // Stopping: waiting requests are dropped unanswered (their connections
   // are going), later ones given up at once.
   void close();

@@ -13,7 +13,7 @@
 
 #include "auth/auth_config.hpp"
 #include "limits/connection_config.hpp"
-#include "net/listen_address.hpp"
+#include "net/open_listener.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
 #include "tls/tls_config.hpp"
@@ -134,12 +134,10 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     // destination that means this machine.
     if (chat_host == "0.0.0.0") chat_host = "127.0.0.1";
     if (chat_host == "::" || chat_host == "[::]") chat_host = "::1";
-    if (chat_host.find(':') != std::string::npos && chat_host.front() != '[') chat_host = "[" + chat_host + "]";
-    upstream_target_ = chat_host + ":" + std::to_string(config.get_int("chat_port"));
+    upstream_target_ = chat::net::host_port(chat_host, static_cast<std::uint16_t>(config.get_int("chat_port")));
     upstream_deadline_ = std::chrono::milliseconds(config.get_int("upstream_deadline_ms"));
     upstream_security_ = chat::tls::load_channel_security(config);
-    upstream_security_.service_token = chat::service_auth::load_service_token(config, *ctx_.logger);
-    if (upstream_security_.service_token.empty()) upstream_security_.service_token = ctx_.host_secret;
+    upstream_security_.service_token = chat::service_auth::load_bridge_token(ctx_);
     tls_ = chat::tls::load_server_ssl_context(config);
 
     const std::string web_root = config.get_string("web_root");
@@ -182,19 +180,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
       metrics_port_ = static_cast<unsigned short>(metrics_port);
       api_settings_.serve_metrics = false;
     }
-    const bool any_origin = std::find(origins.begin(), origins.end(), "*") != origins.end();
-    if (!chat::net::is_loopback_host(config.get_string("host")) && any_origin && !api_settings_.token_verifier) {
-      if (!ctx_.insecure) {
-        config.reject("host", "\"" + config.get_string("host") +
-                                  "\" is reachable from the network, and with allowed_origins = [\"*\"] and no "
-                                  "tokens any page could read every room's history: list your origins, set "
-                                  "auth_secret_file (AUTH_SECRET_FILE), or start with --insecure ([host] insecure = "
-                                  "true) to accept it (docs/security.md)");
-      }
-      ctx_.logger->warn("listening on {} for pages of any origin without tokens (insecure): anyone may read any "
-                        "room's history",
-                        config.get_string("host"));
-    }
+    chat::net::check_open_listener(ctx_, origins, api_settings_.token_verifier != nullptr, "read any room's history");
 
     threads_ = static_cast<std::size_t>(config.get_int("threads"));
     limits_.request_timeout = std::chrono::milliseconds(config.get_int("request_timeout_ms"));

@@ -88,27 +88,11 @@ void HttpServer::on_accept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   beast::error_code ignored;
-  const auto remote = socket.remote_endpoint(ignored);
-  auto admission = gate_->admit(remote.address(), socket.native_handle());
-  using Verdict = chat::limits::ConnectionGate::Verdict;
-  if (admission.verdict == Verdict::over_files) {
-    if (auto line = backoff_.failed("refusing connections: this process is nearly out of file descriptors")) {
-      log_->warn("{}", *line);
-    }
-  } else if (admission.verdict == Verdict::admitted) {
+  auto admission = gate_->admit(socket.remote_endpoint(ignored).address(), socket.native_handle());
+  if (admission.verdict == chat::limits::ConnectionGate::Verdict::admitted) {
     serve_connection(std::move(socket), tls_, api_, limits_, log_, std::move(admission.ticket));
-  } else if (admission.verdict != Verdict::dropped && !tls_) {
-    // Answered without reading the request; a TLS port (where plain text is
-    // noise) and refusals beyond those under way are closed unanswered.
-    log_->debug("connection from {} refused: over max_connections{}", remote.address().to_string(),
-                admission.verdict == Verdict::over_address ? "_per_address" : "");
-    static const std::string kTooMany =
-        chat::limits::refusal_response(503, "Service Unavailable", "too many connections; try again later");
-    static const std::string kTooManyFromYou =
-        chat::limits::refusal_response(429, "Too Many Requests", "too many connections from your address");
-    chat::limits::refuse_socket(std::move(socket),
-                                admission.verdict == Verdict::over_address ? kTooManyFromYou : kTooMany,
-                                std::move(admission.ticket));
+  } else {
+    chat::limits::turn_away(std::move(socket), std::move(admission), !tls_, backoff_, *log_);
   }
   do_accept();
 }

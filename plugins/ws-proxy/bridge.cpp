@@ -3,6 +3,7 @@
 #include "chat_json.hpp"
 #include "ws_session.hpp"
 
+#include "net/listen_address.hpp"
 #include "tls/grpc_credentials.hpp"
 
 #include <grpcpp/grpcpp.h>
@@ -21,9 +22,8 @@ std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::si
   // One TCP connection per stream, so streams do not share one transport.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("chat.ws_proxy.stream", static_cast<int>(index));
-  const std::string host =
-      options.chat_host.find(':') != std::string::npos ? "[" + options.chat_host + "]" : options.chat_host;
-  return chat::tls::make_chat_channel(host + ":" + std::to_string(options.chat_port), options.chat_tls, args);
+  return chat::tls::make_chat_channel(chat::net::host_port(options.chat_host, options.chat_port), options.chat_tls,
+                                     args);
 }
 
 // The refused frame's identifiers, for its error; dropped when unusable.

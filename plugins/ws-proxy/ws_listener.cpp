@@ -67,18 +67,11 @@ void WsListener::on_accept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   beast::error_code ignored;
-  const auto remote = socket.remote_endpoint(ignored);
-  auto admission = gate_->admit(remote.address(), socket.native_handle());
-  using Verdict = chat::limits::ConnectionGate::Verdict;
-  if (admission.verdict == Verdict::over_files) {
+  auto admission = gate_->admit(socket.remote_endpoint(ignored).address(), socket.native_handle());
+  if (admission.verdict != chat::limits::ConnectionGate::Verdict::admitted) {
     bridge_.metrics().connections_refused->inc();
-    if (auto line = backoff_.failed("refusing connections: this process is nearly out of file descriptors")) {
-      bridge_.log()->warn("{}", *line);
-    }
-    return do_accept();  // the socket closes here, unanswered
-  }
-  if (admission.verdict != Verdict::admitted) {
-    refuse(std::move(socket), admission, remote);
+    chat::limits::turn_away(std::move(socket), std::move(admission), !bridge_.options().tls_context, backoff_,
+                            *bridge_.log());
     return do_accept();
   }
   socket.set_option(tcp::no_delay(true), ignored);
@@ -88,29 +81,6 @@ void WsListener::on_accept(beast::error_code ec, tcp::socket socket) {
   std::make_shared<WsSession>(std::move(socket), bridge_, bridge_.next_session_id(), std::move(admission.ticket))
       ->run();
   do_accept();
-}
-
-void WsListener::refuse(tcp::socket socket, chat::limits::ConnectionGate::Admission& admission,
-                        const tcp::endpoint& remote) {
-  using Verdict = chat::limits::ConnectionGate::Verdict;
-  bridge_.metrics().connections_refused->inc();
-  const auto& limits = gate_->limits();
-  if (admission.verdict == Verdict::dropped || bridge_.options().tls_context) {
-    // Too many refusals under way, or a TLS port (a plain answer would be
-    // noise to the client): closed unanswered.
-    bridge_.log()->debug("connection from {} closed at once: over the connection limits", remote.address().to_string());
-    return;
-  }
-  const bool per_address = admission.verdict == Verdict::over_address;
-  bridge_.log()->debug("connection from {} refused: {}", remote.address().to_string(),
-                       per_address ? "over max_connections_per_address" : "over max_connections");
-  static const std::string kTooMany = chat::limits::refusal_response(
-      503, "Service Unavailable", "too many connections; try again later");
-  static const std::string kTooManyFromYou = chat::limits::refusal_response(
-      429, "Too Many Requests", "too many connections from your address");
-  chat::limits::refuse_socket(std::move(socket), per_address ? kTooManyFromYou : kTooMany,
-                              std::move(admission.ticket));
-  static_cast<void>(limits);
 }
 
 }  // namespace chat::proxy

@@ -34,9 +34,6 @@ class WsListener : public std::enable_shared_from_this<WsListener> {
  private:
   void do_accept();
   void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
-  // A socket over a limit: answered 503 (429 over the per-address one) and closed.
-  void refuse(boost::asio::ip::tcp::socket socket, chat::limits::ConnectionGate::Admission& admission,
-              const boost::asio::ip::tcp::endpoint& remote);
 
   boost::asio::io_context& io_;
   Bridge& bridge_;

@@ -7,7 +7,7 @@
 
 #include "auth/auth_config.hpp"
 #include "limits/connection_config.hpp"
-#include "net/listen_address.hpp"
+#include "net/open_listener.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
 #include "tls/tls_config.hpp"
@@ -150,21 +150,8 @@ class WsProxyPlugin final : public chathost::Plugin {
     o.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
     o.tls_context = chat::tls::load_server_ssl_context(config);
     o.chat_tls = chat::tls::load_channel_security(config);
-    o.chat_tls.service_token = chat::service_auth::load_service_token(config, *ctx_.logger);
-    if (o.chat_tls.service_token.empty()) o.chat_tls.service_token = ctx_.host_secret;
-    if (!chat::net::is_loopback_host(o.listen_host) && !o.token_verifier &&
-        std::find(o.allowed_origins.begin(), o.allowed_origins.end(), "*") != o.allowed_origins.end()) {
-      if (!ctx_.insecure) {
-        config.reject("host", "\"" + o.listen_host +
-                                  "\" is reachable from the network, and with allowed_origins = [\"*\"] and no "
-                                  "tokens any page could chat as anyone: list your origins, set auth_secret_file "
-                                  "(AUTH_SECRET_FILE), or start with --insecure ([host] insecure = true) to accept "
-                                  "it (docs/security.md)");
-      }
-      ctx_.logger->warn("listening on {} for pages of any origin without tokens (insecure): anyone who reaches the "
-                        "port may chat as any user",
-                        o.listen_host);
-    }
+    o.chat_tls.service_token = chat::service_auth::load_bridge_token(ctx_);
+    chat::net::check_open_listener(ctx_, o.allowed_origins, o.token_verifier != nullptr, "chat as any user");
   }
 
   void start() override {

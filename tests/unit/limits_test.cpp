@@ -71,10 +71,13 @@ TEST(ServiceToken, MatchesOnlyItselfAsABearer) {
   EXPECT_FALSE(token.matches("a service token of more than thirty-two byteS"));
   EXPECT_FALSE(token.matches("a service token"));
   EXPECT_FALSE(token.matches(""));
-  EXPECT_EQ(chat::service_auth::bearer_token("Bearer abc"), "abc");
-  EXPECT_EQ(chat::service_auth::bearer_token("bearer   abc"), "abc");
-  EXPECT_EQ(chat::service_auth::bearer_token("Basic abc"), "");
-  EXPECT_EQ(chat::service_auth::bearer_token("Bearer"), "");
+  const chat::service_auth::ServiceToken abc("abc");
+  EXPECT_TRUE(abc.presented_in("Bearer abc"));
+  EXPECT_TRUE(abc.presented_in("bearer   abc"));
+  EXPECT_FALSE(abc.presented_in("Basic abc"));
+  EXPECT_FALSE(abc.presented_in("Bearer"));
+  // A token file may hold spaces: everything after the scheme is the token.
+  EXPECT_TRUE(token.presented_in("Bearer a service token of more than thirty-two bytes"));
 }
 
 // A budget of two calls and three pages of bytes.

@@ -2,12 +2,11 @@
 // from accept: an idle socket that never sends a byte holds a file
 // descriptor as much as a chatting one does, so it counts as much.
 //
-//   auto admission = gate->admit(socket.remote_endpoint().address());
-//   switch (admission.verdict) {
-//     case Verdict::admitted: serve(socket, std::move(admission.ticket)); break;
-//     case Verdict::over_total:  // answer 503, then close (refuse_socket)
-//     case Verdict::over_address: refuse_socket(..., std::move(admission.ticket)); break;  // 429
-//     case Verdict::dropped: break;  // closed at once: too many refusals under way
+//   auto admission = gate->admit(socket.remote_endpoint().address(), socket.native_handle());
+//   if (admission.verdict == Verdict::admitted) {
+//     serve(std::move(socket), std::move(admission.ticket));
+//   } else {
+//     turn_away(std::move(socket), std::move(admission), ...);  // socket_refusal.hpp
 //   }
 //
 // A ticket gives its slot back when it is destroyed: keep it in the session.
@@ -46,8 +45,6 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
     Ticket& operator=(const Ticket&) = delete;
     ~Ticket() { release(); }
 
-    explicit operator bool() const { return gate_ != nullptr; }
-
    private:
     friend class ConnectionGate;
     Ticket(std::shared_ptr<ConnectionGate> gate, std::string address, bool refusal)
@@ -77,7 +74,6 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
 
   static constexpr std::size_t kFileReserve = 64;
 
-  const Limits& limits() const { return limits_; }
   std::size_t open() const;
 
  private:

@@ -55,8 +55,7 @@ struct Refusal : std::enable_shared_from_this<Refusal> {
   std::size_t drained = 0;
 };
 
-}  // namespace
-
+// "HTTP/1.1 <status>" with a JSON error body, Connection: close and Retry-After.
 std::string refusal_response(unsigned status, const std::string& reason, const std::string& error) {
   const std::string body = "{\"error\":\"" + error + "\"}";
   return "HTTP/1.1 " + std::to_string(status) + " " + reason +
@@ -64,8 +63,31 @@ std::string refusal_response(unsigned status, const std::string& reason, const s
          "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + body;
 }
 
-void refuse_socket(net::ip::tcp::socket socket, const std::string& response, ConnectionGate::Ticket ticket) {
-  std::make_shared<Refusal>(std::move(socket), response, std::move(ticket))->start();
+}  // namespace
+
+void turn_away(net::ip::tcp::socket socket, ConnectionGate::Admission admission, bool answer, AcceptBackoff& backoff,
+               spdlog::logger& log) {
+  using Verdict = ConnectionGate::Verdict;
+  if (admission.verdict == Verdict::over_files) {
+    if (auto line = backoff.failed("refusing connections: this process is nearly out of file descriptors")) {
+      log.warn("{}", *line);
+    }
+    return;  // the socket closes here, unanswered
+  }
+  error_code ignored;
+  const auto from = socket.remote_endpoint(ignored).address().to_string();
+  if (admission.verdict == Verdict::dropped || !answer) {
+    log.debug("connection from {} closed at once: over the connection limits", from);
+    return;
+  }
+  const bool per_address = admission.verdict == Verdict::over_address;
+  log.debug("connection from {} refused: over max_connections{}", from, per_address ? "_per_address" : "");
+  static const std::string kTooMany =
+      refusal_response(503, "Service Unavailable", "too many connections; try again later");
+  static const std::string kTooManyFromYou =
+      refusal_response(429, "Too Many Requests", "too many connections from your address");
+  std::make_shared<Refusal>(std::move(socket), per_address ? kTooManyFromYou : kTooMany, std::move(admission.ticket))
+      ->start();
 }
 
 }  // namespace chat::limits

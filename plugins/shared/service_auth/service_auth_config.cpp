@@ -20,6 +20,11 @@ std::string load_service_token(const chathost::PluginConfig& config, spdlog::log
   return std::move(file.secret);
 }
 
+std::string load_bridge_token(const chathost::PluginContext& ctx) {
+  auto token = load_service_token(ctx.config, *ctx.logger);
+  return token.empty() ? ctx.host_secret : token;
+}
+
 void present(grpc::ClientContext& context, const std::string& token) {
   if (!token.empty()) context.AddMetadata(std::string(kAuthorizationKey), "Bearer " + token);
 }

@@ -24,6 +24,11 @@ chathost::ConfigKey service_token_file_key(std::string use);
 // readable by other users gets a warning. The token is never logged.
 std::string load_service_token(const chathost::PluginConfig& config, spdlog::logger& log);
 
+// For a bridge's configure(): what it presents to the chat service, the
+// token of service_token_file, or else the host's own secret (enough for a
+// grpc-chat in the same host process).
+std::string load_bridge_token(const chathost::PluginContext& ctx);
+
 // Adds `authorization: Bearer <token>` to a call's metadata (nothing when
 // `token` is empty).
 void present(grpc::ClientContext& context, const std::string& token);

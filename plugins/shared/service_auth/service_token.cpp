@@ -25,16 +25,19 @@ bool ServiceToken::matches(std::string_view presented) const {
   return CRYPTO_memcmp(digest.data(), digest_.data(), digest.size()) == 0;
 }
 
-std::string_view bearer_token(std::string_view authorization) {
+bool ServiceToken::presented_in(std::string_view authorization) const {
+  // "Bearer <token>", the scheme in any case (RFC 7235). The token is
+  // everything after it: a token file may hold spaces, which a browser's
+  // bearer token (chat::auth::presented_token) may not.
   constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return {};
+  if (authorization.size() <= kScheme.size()) return false;
   const bool is_bearer = std::equal(kScheme.begin(), kScheme.end(), authorization.begin(), [](char a, char b) {
     return a == std::tolower(static_cast<unsigned char>(b));
   });
-  if (!is_bearer) return {};
+  if (!is_bearer) return false;
   auto token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  return token;
+  return !token.empty() && matches(token);
 }
 
 }  // namespace chat::service_auth

@@ -21,13 +21,11 @@ class ServiceToken {
   explicit ServiceToken(std::string_view token);
 
   bool matches(std::string_view presented) const;
+  // Whether an `authorization` value presents it: "Bearer <token>".
+  bool presented_in(std::string_view authorization) const;
 
  private:
   std::array<unsigned char, 32> digest_{};
 };
-
-// The token of an `authorization` value "Bearer <token>" (the scheme in any
-// case, RFC 7235); empty when the value is anything else.
-std::string_view bearer_token(std::string_view authorization);
 
 }  // namespace chat::service_auth
