@@ -9,13 +9,15 @@ packages=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libtomlplusplus-dev libspdlog-dev libsqlite3-dev libssl-dev
+  libtomlplusplus-dev libspdlog-dev libsqlite3-dev libpq-dev libssl-dev
 )
 testing=false
 if [[ "${1:-}" == "--test" ]]; then
   testing=true
   # wrk and jq: the smoke run of the benchmarks' history mode (bench/history_load.sh).
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev curl chromium wrk jq)
+  # PostgreSQL's server: the tests start their own (scripts/throwaway-postgres.sh).
+  packages+=(postgresql)
   # Node.js drives the browser and the exercise's ws client; keep one that is there.
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi

@@ -5,6 +5,12 @@
 namespace chat::service {
 namespace {
 
+// U+0000 is valid UTF-8 but no text column of PostgreSQL can hold it: every
+// store refuses it alike, so a message never stores in one and not another.
+std::string nul_refused(std::string_view field) {
+  return std::string(field) + " contains U+0000 (NUL), which chat does not store";
+}
+
 // An identifier: present, not too long, valid UTF-8.
 std::optional<Error> check_id(std::string_view value, std::string_view field, std::string_view frame,
                               const ServiceLimits& limits, bool required = true) {
@@ -19,6 +25,7 @@ std::optional<Error> check_id(std::string_view value, std::string_view field, st
   if (!is_valid_utf8(value)) {
     return make_error(Error::INVALID_UTF8, std::string(field) + " is not valid UTF-8", frame);
   }
+  if (value.find('\0') != std::string_view::npos) return make_error(Error::INVALID_UTF8, nul_refused(field), frame);
   return std::nullopt;
 }
 
@@ -48,6 +55,8 @@ std::optional<Error> check_chat_message(const ChatMessage& message, const Servic
                          frame);
     } else if (!is_valid_utf8(message.content())) {
       error = make_error(Error::INVALID_UTF8, "content is not valid UTF-8", frame);
+    } else if (message.content().find('\0') != std::string::npos) {
+      error = make_error(Error::INVALID_UTF8, nul_refused("content"), frame);
     }
   }
   if (error) {

@@ -17,8 +17,11 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -103,9 +106,20 @@ class GrpcChatPlugin final : public chathost::Plugin {
                           "tls_client_ca_file (or allow_unauthenticated)")
             .env("GRPC_HOST"),
         ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
-        ConfigKey::string("store", "sqlite", "where messages live: sqlite (durable) or memory (lost at exit)")
-            .one_of({"sqlite", "memory"})
+        ConfigKey::string("store", "sqlite",
+                          "where messages live: sqlite (durable, one chat node), postgres (durable, shared by "
+                          "several chat nodes) or memory (lost at exit)")
+            .one_of({"sqlite", "postgres", "memory"})
             .env("CHAT_STORE"),
+        ConfigKey::string("database_url", "",
+                          "with store = \"postgres\": a libpq connection URI, postgresql://user@host:port/db; "
+                          "several hosts with target_session_attrs=read-write find the primary. The password "
+                          "comes from it, PGPASSFILE or a client certificate, and is never logged")
+            .env("DATABASE_URL"),
+        ConfigKey::string("node_id", "",
+                          "this chat node's name among those sharing the database (empty: host name and port)")
+            .env("CHAT_NODE_ID"),
+        ConfigKey::integer("database_readers", 4, "connections that read history from PostgreSQL").range(1, 64),
         ConfigKey::string("store_path", "data/chat.db", "SQLite database file, created on first start")
             .env("CHAT_STORE_PATH"),
         ConfigKey::string("sync", "full",
@@ -178,11 +192,13 @@ class GrpcChatPlugin final : public chathost::Plugin {
     if (host.empty()) config.reject("host", "must not be empty");
     listen_address_ = chat::net::host_port(host, static_cast<std::uint16_t>(config.get_int("port")));
     loopback_only_ = chat::net::is_loopback_host(host);
-    use_sqlite_ = config.get_string("store") == "sqlite";
+    store_kind_ = config.get_string("store");
+    const bool use_sqlite = store_kind_ == "sqlite";
     store_path_ = config.get_string("store_path");
-    if (use_sqlite_ && store_path_.empty()) config.reject("store_path", "must not be empty with store = \"sqlite\"");
+    if (store_kind_ == "postgres") configure_postgres(config);
+    if (use_sqlite && store_path_.empty()) config.reject("store_path", "must not be empty with store = \"sqlite\"");
     // Found here, before any plugin opens a port (and by --check).
-    if (use_sqlite_) {
+    if (use_sqlite) {
       if (auto why = unusable_store_path(store_path_); !why.empty()) {
         config.reject("store_path", "\"" + store_path_ + "\" cannot hold the database: " + why);
       }
@@ -228,17 +244,73 @@ class GrpcChatPlugin final : public chathost::Plugin {
                                       "gRPC calls refused for lacking the service token or a client certificate");
   }
 
-  void start() override {
-    auto& log = ctx_.logger;
+  void configure_postgres(const chathost::PluginConfig& config) {
+    postgres_options_.url = config.get_string("database_url");
+    if (postgres_options_.url.empty()) {
+      config.reject("database_url", "must name the database with store = \"postgres\" (or set DATABASE_URL)");
+    }
+    postgres_options_.node_id = config.get_string("node_id");
+    if (postgres_options_.node_id.empty()) {
+      // The port tells apart nodes on one machine; a node on "any free
+      // port" has none yet, and its process id does instead.
+      char name[256] = {};
+      if (gethostname(name, sizeof name - 1) != 0) std::snprintf(name, sizeof name, "localhost");
+      const auto port = config.get_int("port");
+      postgres_options_.node_id =
+          std::string(name) + ":" + (port != 0 ? std::to_string(port) : "pid" + std::to_string(getpid()));
+    }
+    if (postgres_options_.node_id.size() > 200 || postgres_options_.node_id.find('\n') != std::string::npos) {
+      config.reject("node_id", "must be one line of at most 200 bytes");
+    }
+    postgres_options_.reader_connections = static_cast<int>(config.get_int("database_readers"));
+  }
+
+  std::unique_ptr<chat::store::HistoryStore> open_store() const {
     try {
-      store_ = use_sqlite_ ? chat::store::open_sqlite_store(store_path_, sqlite_options_)
-                           : chat::store::make_memory_store();
+      if (store_kind_ == "sqlite") return chat::store::open_sqlite_store(store_path_, sqlite_options_);
+      if (store_kind_ == "postgres") return chat::store::open_postgres_store(postgres_options_);
+      return chat::store::make_memory_store();
     } catch (const chat::store::StoreError& e) {
       // Before the port opens: the host logs this once and exits non-zero.
+      if (store_kind_ == "postgres") {
+        throw std::runtime_error("cannot open the store: " + ctx_.config.origin("database_url") +
+                                 ": database_url: " + e.what());
+      }
       throw std::runtime_error("cannot open the store: " + ctx_.config.origin("store_path") + ": store_path \"" +
                                store_path_ + "\": " + e.what());
     }
+  }
+
+  // Other chat nodes commit to the same rooms: their messages reach this
+  // node's members from the store, woken by the store's notifications.
+  void watch_other_nodes() {
+    auto log = ctx_.logger;
+    store_->watch({
+        .committed_elsewhere = [this](const std::string& room_id) { rooms_->catch_up(room_id); },
+        .catch_up = [this] { rooms_->catch_up_all(); },
+        .listening_changed =
+            [log](const std::string& trouble) {
+              if (trouble.empty()) {
+                log->info("hearing other chat nodes' commits again; catching up");
+              } else {
+                log->warn("not hearing other chat nodes' commits ({}); they will be read once it is back", trouble);
+              }
+            },
+        .tick = [this] { rooms_->catch_up_behind(); },
+    });
+  }
+
+  std::string describe_store() const {
+    if (store_kind_ == "sqlite") return "sqlite store " + store_path_;
+    if (store_kind_ == "postgres") return "postgres store, node " + postgres_options_.node_id;
+    return "memory store";
+  }
+
+  void start() override {
+    auto& log = ctx_.logger;
+    store_ = open_store();
     rooms_ = std::make_unique<RoomRegistry>(*store_, limits_);
+    if (store_->shared()) watch_other_nodes();
     committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log, *commit_metrics_);
     service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, *callers_, ctx_.admin, log,
                                                  *open_streams_, *refused_calls_);
@@ -279,8 +351,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
     if (retention_.max_messages_per_room > 0 || retention_.max_age.count() > 0) {
       sweeper_ = std::make_unique<RetentionSweeper>(*store_, retention_, log);
     }
-    log->info("serving chat.ChatService on {} ({} store{}{}; callers authenticated by {}; reflection {})",
-              endpoints().front(), use_sqlite_ ? "sqlite" : "memory", use_sqlite_ ? " " + store_path_ : "",
+    log->info("serving chat.ChatService on {} ({}{}; callers authenticated by {}; reflection {})",
+              endpoints().front(), describe_store(),
               certificate_ ? "; TLS, certificate " + certificate_->cert_file : "", callers_->describe(),
               reflection_ ? "on" : "off");
   }
@@ -363,6 +435,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
       server_->Shutdown(std::chrono::system_clock::now() + kFlushGrace);
       server_->Wait();
     }
+    if (store_) store_->stop_watching();  // before the rooms it delivers to go
     sweeper_.reset();
     server_.reset();
     service_.reset();
@@ -376,9 +449,10 @@ class GrpcChatPlugin final : public chathost::Plugin {
   bool loopback_only_ = true;
   bool reflection_ = true;
   std::optional<CallerPolicy> callers_;
-  bool use_sqlite_ = true;
+  std::string store_kind_;  // sqlite, postgres or memory
   std::string store_path_;
   chat::store::SqliteOptions sqlite_options_;
+  chat::store::PostgresOptions postgres_options_;
   chat::store::Retention retention_;
   ServiceLimits limits_;
   int max_receive_bytes_ = 64 * 1024;

@@ -5,7 +5,6 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <chrono>
-#include <optional>
 
 namespace chat::service {
 namespace {
@@ -86,67 +85,59 @@ void MessageCommitter::run() {
 }
 
 void MessageCommitter::commit(std::vector<Pending>& batch) {
-  // Resends of a stored message are answered from the store, not stored again.
-  std::vector<store::NewMessage> fresh;
-  std::vector<Pending*> fresh_pending;
-  fresh.reserve(batch.size());
+  std::vector<store::NewMessage> messages;
+  messages.reserve(batch.size());
   const std::int64_t timestamp = now_ms();
-  for (auto& pending : batch) {
+  for (const auto& pending : batch) {
     const ChatMessage& m = pending.message;
-    if (m.resend() && !m.id().empty()) {
-      std::optional<store::StoredMessage> original;
-      try {
-        original = store_.find_by_client_id(m.room_id(), m.sender_id(), m.id());
-      } catch (const store::StoreError& e) {
-        // Unknown whether it is stored: storing it again might make a duplicate.
-        store_failed(e, 1);
-        refuse(pending);
-        continue;
-      }
-      if (original) {
-        if (pending.sender->speaks_events()) pending.sender->send(ack_event(*original, true));
-        continue;
-      }
-    }
-    fresh.push_back(store::NewMessage{m.room_id(), m.sender_id(), m.id(), m.content(), timestamp});
-    fresh_pending.push_back(&pending);
+    messages.push_back(store::NewMessage{m.room_id(), m.sender_id(), m.id(), m.content(), timestamp, m.resend()});
   }
 
   std::vector<store::StoredMessage> stored;
   const auto append_started = std::chrono::steady_clock::now();
   try {
-    if (!fresh.empty()) {
-      stored = store_.append(fresh);
-      metrics_.commit_seconds.observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - append_started).count());
-      store_works();
-    }
+    stored = store_.append(messages);
+    metrics_.commit_seconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - append_started).count());
+    store_works();
   } catch (const store::StoreError& e) {
     // Nothing of the batch is kept and no sequence is used: every message of
     // it is refused, none acknowledged.
     metrics_.failures.inc();
-    store_failed(e, fresh.size());
-    for (const Pending* pending : fresh_pending) refuse(*pending);
+    store_failed(e, batch.size());
+    for (const Pending& pending : batch) refuse(pending);
+    // A shared store's commit may have happened though the answer was lost:
+    // its rooms read the store once it answers, so members still get it.
+    if (store_.shared()) {
+      for (const Pending& pending : batch) rooms_.maybe_behind(pending.message.room_id());
+    }
     {
       std::lock_guard lock(mutex_);
-      stats_.failed += fresh.size();
+      stats_.failed += batch.size();
     }
     for (auto& pending : batch) pending.sender->commit_done();
     return;
   }
 
+  std::size_t added = 0;
   for (std::size_t i = 0; i < stored.size(); ++i) {
-    const SessionPtr& sender = fresh_pending[i]->sender;
+    const SessionPtr& sender = batch[i].sender;
+    if (stored[i].duplicate) {
+      // A resend of a stored message is answered from the store, not delivered again.
+      if (sender->speaks_events()) sender->send(ack_event(stored[i], true));
+      continue;
+    }
+    ++added;
     if (sender->speaks_events()) {
       rooms_.deliver(stored[i], sender, ack_event(stored[i], false));
     } else {
       rooms_.deliver(stored[i]);
     }
   }
-  metrics_.stored.inc(stored.size());
+  metrics_.stored.inc(added);
   {
     std::lock_guard lock(mutex_);
-    stats_.committed += stored.size();
+    stats_.committed += added;
     ++stats_.batches;
   }
   for (auto& pending : batch) pending.sender->commit_done();

@@ -81,7 +81,10 @@ bool RoomRegistry::remove_member_locked(const std::string& room_id, Room& room, 
     room.user_streams.erase(user);
     send_presence_locked(room_id, room, Presence::LEFT, user, nullptr);
   }
-  if (room.members.empty()) rooms_.erase(room_id);
+  if (room.members.empty()) {
+    behind_.erase(room_id);
+    rooms_.erase(room_id);
+  }
   return true;
 }
 
@@ -198,15 +201,81 @@ void RoomRegistry::deliver(const store::StoredMessage& message, const SessionPtr
   std::lock_guard lock(mutex_);
   known_users_.insert(message.sender_id);
   // Nobody listening: a later join reads the store. A sequence the room
-  // already counts: the room was created (from the store) after this commit.
+  // already counts: the room was created (from the store) after this commit,
+  // or another node's wake-up read it from the store first.
   auto it = rooms_.find(message.room_id);
   Room* room = it == rooms_.end() || message.sequence <= it->second.last_sequence ? nullptr : &it->second;
+  // Other nodes' messages numbered before this one, not delivered yet. When
+  // the store cannot give them now, this one waits with them in the table:
+  // a later catch-up delivers all in order.
+  if (room != nullptr && message.sequence > room->last_sequence + 1 &&
+      !fill_from_store_locked(message.room_id, *room, message.sequence)) {
+    room = nullptr;
+  }
   if (room != nullptr) room->last_sequence = message.sequence;
   // The ack after the room counts the message (a join that follows the ack
   // includes it) and before the echo (the sender knows its message first).
   if (sender != nullptr) sender->send(ack);
   if (room == nullptr) return;
   for (const auto& [id, member] : room->members) member.session->send(event);
+}
+
+void RoomRegistry::catch_up(const std::string& room_id) {
+  std::lock_guard lock(mutex_);
+  auto it = rooms_.find(room_id);
+  if (it != rooms_.end()) fill_from_store_locked(room_id, it->second, 0);
+}
+
+void RoomRegistry::catch_up_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& [room_id, room] : rooms_) fill_from_store_locked(room_id, room, 0);
+}
+
+void RoomRegistry::catch_up_behind() {
+  std::lock_guard lock(mutex_);
+  auto behind = std::move(behind_);
+  behind_.clear();
+  for (const auto& room_id : behind) {
+    if (auto it = rooms_.find(room_id); it != rooms_.end()) fill_from_store_locked(room_id, it->second, 0);
+  }
+}
+
+void RoomRegistry::maybe_behind(const std::string& room_id) {
+  std::lock_guard lock(mutex_);
+  if (rooms_.contains(room_id)) behind_.insert(room_id);
+}
+
+bool RoomRegistry::fill_from_store_locked(const std::string& room_id, Room& room, std::uint64_t before) {
+  store::HistoryQuery query;
+  query.room_id = room_id;
+  query.before = before;
+  query.limit = 1000;
+  for (;;) {
+    query.after = room.last_sequence;
+    store::HistoryPage page;
+    try {
+      page = store_.history(query);
+    } catch (const store::StoreError&) {
+      // The store is unreachable: catch_up_behind() tries again (the table
+      // keeps what this room has not delivered).
+      behind_.insert(room_id);
+      return false;
+    }
+    for (const auto& message : page.messages) {
+      // Retention may have removed some: a jump is all there is.
+      room.last_sequence = message.sequence;
+      known_users_.insert(message.sender_id);
+      send_to_members_locked(room, message);
+    }
+    if (!page.has_more || page.messages.empty()) return true;
+  }
+}
+
+void RoomRegistry::send_to_members_locked(const Room& room, const store::StoredMessage& message) {
+  ChatStream frame;
+  to_proto(message, *frame.mutable_chat_message());
+  auto event = encode(frame);
+  for (const auto& [id, member] : room.members) member.session->send(event);
 }
 
 void RoomRegistry::remember_user(const std::string& user) {

@@ -48,7 +48,19 @@ class RoomRegistry {
 
   // Called by the committer, in sequence order per room, after the commit.
   // `ack`, when given, goes to `sender` once the room counts the message.
+  // With a shared store, messages other nodes committed before it are read
+  // from the store and delivered first: every member sees one order.
   void deliver(const store::StoredMessage& message, const SessionPtr& sender = nullptr, const Event& ack = nullptr);
+  // Another node committed to `room_id`: delivers what this node has not,
+  // from the store, in order.
+  void catch_up(const std::string& room_id);
+  // Wake-ups may have been lost: catch_up() on every room with members.
+  void catch_up_all();
+  // catch_up() on the rooms whose store reads failed (about once a second).
+  void catch_up_behind();
+  // The room may have messages in the store it has not delivered (a commit
+  // whose outcome is unknown): catch_up_behind() reads it.
+  void maybe_behind(const std::string& room_id);
 
   // Users: anyone who joined or sent, and everyone in the store.
   void remember_user(const std::string& user);
@@ -76,6 +88,11 @@ class RoomRegistry {
   bool remove_member_locked(const std::string& room_id, Room& room, std::uint64_t session_id, const std::string& user);
   void send_presence_locked(const std::string& room_id, const Room& room, Presence::Kind kind,
                             const std::string& user, const SessionPtr& only_to);
+  // Delivers the room's messages after its last_sequence, up to `before`
+  // (0: all), read from the store. False, and the room is behind, when the
+  // store could not be read.
+  bool fill_from_store_locked(const std::string& room_id, Room& room, std::uint64_t before);
+  void send_to_members_locked(const Room& room, const store::StoredMessage& message);
   void replay_locked(const SessionPtr& session, const std::string& room_id, const std::string& user,
                      std::optional<std::uint64_t> since, std::uint64_t last_sequence);
 
@@ -90,6 +107,7 @@ class RoomRegistry {
   std::unordered_map<std::uint64_t, std::set<std::pair<std::string, std::string>>> memberships_;
   std::set<std::string> known_users_;
   std::unordered_map<std::string, int> online_;  // user -> memberships over all rooms
+  std::set<std::string> behind_;  // rooms with messages in the store they could not read yet
 };
 
 }  // namespace chat::service

@@ -5,6 +5,7 @@
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
+#include "support/test_postgres.hpp"
 
 #include <gtest/gtest.h>
 
@@ -118,13 +119,40 @@ void send_acked(ChatStreamClient& client, const std::string& room, const std::st
   }
 }
 
+// What does not depend on the store, against the memory store.
 class GrpcChatTest : public ::testing::Test {
  protected:
   TempDir dir_;
 };
 
-TEST_F(GrpcChatTest, MembersOfARoomSeeEveryMessageInSequenceOrderAndOtherRoomsSeeNothing) {
-  ChatHost host(dir_.path(), kMemory);
+// What the store takes part in, against each store: memory, SQLite, and
+// PostgreSQL (a schema of its own in the build's test server).
+class GrpcChatStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  GrpcChatStoreTest() {
+    if (GetParam() == "postgres") database_ = std::make_unique<TestDatabase>();
+  }
+  // The [grpc-chat] keys that choose the store.
+  std::string store() const {
+    if (GetParam() == "memory") return kMemory;
+    if (GetParam() == "sqlite") return kSqlite;
+    return "store = \"postgres\"\ndatabase_url = \"" + database_->url() + "\"\n";
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TestDatabase> database_;
+};
+
+// What only a store that outlives the process can do (restarts).
+class GrpcChatDurableStoreTest : public GrpcChatStoreTest {};
+
+INSTANTIATE_TEST_SUITE_P(Stores, GrpcChatStoreTest, ::testing::Values("memory", "sqlite", "postgres"),
+                         [](const auto& store) { return store.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, GrpcChatDurableStoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& store) { return store.param; });
+
+TEST_P(GrpcChatStoreTest, MembersOfARoomSeeEveryMessageInSequenceOrderAndOtherRoomsSeeNothing) {
+  ChatHost host(dir_.path(), store());
   ChatStreamClient alice(host.channel()), bob(host.channel()), carol(host.channel());
   alice.send(join("lobby", "alice"));
   bob.send(join("lobby", "bob"));
@@ -162,8 +190,8 @@ TEST_F(GrpcChatTest, MembersOfARoomSeeEveryMessageInSequenceOrderAndOtherRoomsSe
   EXPECT_TRUE(alice.events_matching(is_message_in("elsewhere")).empty());
 }
 
-TEST_F(GrpcChatTest, ExerciseClientJoinsBySendingAndGetsItsOwnIdInTheEcho) {
-  ChatHost host(dir_.path(), kMemory);
+TEST_P(GrpcChatStoreTest, ExerciseClientJoinsBySendingAndGetsItsOwnIdInTheEcho) {
+  ChatHost host(dir_.path(), store());
   ChatStreamClient legacy(host.channel());
   legacy.send(chat_message("room1", "client1", "Hello", "msg1"));
   auto echo = legacy.wait_for(is_message_in("room1"));
@@ -187,8 +215,8 @@ TEST_F(GrpcChatTest, ExerciseClientJoinsBySendingAndGetsItsOwnIdInTheEcho) {
   for (const auto& event : legacy.events()) EXPECT_TRUE(event.has_chat_message()) << event.DebugString();
 }
 
-TEST_F(GrpcChatTest, AckComesBeforeTheEchoAndNamesTheStoredMessage) {
-  ChatHost host(dir_.path(), kMemory);
+TEST_P(GrpcChatStoreTest, AckComesBeforeTheEchoAndNamesTheStoredMessage) {
+  ChatHost host(dir_.path(), store());
   ChatStreamClient alice(host.channel());
   alice.send(join("r", "alice"));
   alice.send(chat_message("r", "alice", "hello", "c-1"));
@@ -207,8 +235,8 @@ TEST_F(GrpcChatTest, AckComesBeforeTheEchoAndNamesTheStoredMessage) {
   EXPECT_EQ(ack_at->ack().timestamp().seconds(), echo->chat_message().timestamp().seconds());
 }
 
-TEST_F(GrpcChatTest, HistoryPagesByEveryCursorAndFilter) {
-  ChatHost host(dir_.path(), kMemory);
+TEST_P(GrpcChatStoreTest, HistoryPagesByEveryCursorAndFilter) {
+  ChatHost host(dir_.path(), store());
   ChatStreamClient alice(host.channel()), bob(host.channel());
   alice.send(join("h", "alice"));
   bob.send(join("h", "bob"));
@@ -279,16 +307,18 @@ TEST_F(GrpcChatTest, HistoryPagesByEveryCursorAndFilter) {
   EXPECT_NE(status.error_message().find("room_id"), std::string::npos);
 }
 
-TEST_F(GrpcChatTest, AfterARestartHistoryAndSequencesContinue) {
+TEST_P(GrpcChatDurableStoreTest, AfterARestartHistoryAndSequencesContinue) {
   {
-    ChatHost host(dir_.path(), kSqlite);
+    ChatHost host(dir_.path(), store());
     ChatStreamClient alice(host.channel());
     alice.send(join("durable", "alice"));
     send_acked(alice, "durable", "alice", 5, "before-");
     EXPECT_EQ(host.stop(), 0);
   }
-  EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "chat.db"));
-  ChatHost host(dir_.path(), kSqlite);
+  if (GetParam() == "sqlite") {
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "chat.db"));
+  }
+  ChatHost host(dir_.path(), store());
   chat::GetChatHistoryResponse page;
   ASSERT_TRUE(history(host, history_request("durable"), &page).ok());
   EXPECT_EQ(sequences(page), range(1, 5));
@@ -305,8 +335,8 @@ TEST_F(GrpcChatTest, AfterARestartHistoryAndSequencesContinue) {
   EXPECT_EQ(ack->ack().sequence(), 6U);
 }
 
-TEST_F(GrpcChatTest, JoinWithSinceReplaysTheGapThenLiveMessagesWithoutDuplicates) {
-  ChatHost host(dir_.path(), kMemory);
+TEST_P(GrpcChatStoreTest, JoinWithSinceReplaysTheGapThenLiveMessagesWithoutDuplicates) {
+  ChatHost host(dir_.path(), store());
   ChatStreamClient alice(host.channel());
   alice.send(join("rec", "alice"));
   send_acked(alice, "rec", "alice", 5, "m");
@@ -340,16 +370,16 @@ TEST_F(GrpcChatTest, JoinWithSinceReplaysTheGapThenLiveMessagesWithoutDuplicates
   EXPECT_FALSE(up_to_date->joined().history_gap());
 }
 
-TEST_F(GrpcChatTest, JoinSaysSoWhenTheGapCannotBeFilled) {
+TEST_P(GrpcChatDurableStoreTest, JoinSaysSoWhenTheGapCannotBeFilled) {
   {
-    ChatHost host(dir_.path(), kSqlite);
+    ChatHost host(dir_.path(), store());
     ChatStreamClient alice(host.channel());
     alice.send(join("gap", "alice"));
     send_acked(alice, "gap", "alice", 6, "m");
     EXPECT_EQ(host.stop(), 0);
   }
   // Restarted keeping only the newest 2 messages: 1..4 are gone.
-  ChatHost host(dir_.path(), std::string(kSqlite) + "retention_max_messages = 2\n");
+  ChatHost host(dir_.path(), store() + "retention_max_messages = 2\n");
   ASSERT_TRUE(host.process().wait_for_line(std::regex("retention removed 4 messages")));
 
   ChatStreamClient client(host.channel());
@@ -377,8 +407,8 @@ TEST_F(GrpcChatTest, JoinSaysSoWhenTheGapCannotBeFilled) {
   EXPECT_TRUE(reset->joined().history_gap());
 }
 
-TEST_F(GrpcChatTest, GetUserKnowsTheAdminAndEveryoneSeenAndNobodyElse) {
-  ChatHost host(dir_.path(), kMemory);
+TEST_P(GrpcChatStoreTest, GetUserKnowsTheAdminAndEveryoneSeenAndNobodyElse) {
+  ChatHost host(dir_.path(), store());
   auto stub = chat::ChatService::NewStub(host.channel());
   auto get_user = [&](const std::string& id, chat::GetUserResponse* response) {
     grpc::ClientContext context;
@@ -463,8 +493,8 @@ TEST_F(GrpcChatTest, EveryInvalidFrameGetsAnErrorAndTheStreamLivesOn) {
   EXPECT_EQ(echo->chat_message().sequence(), 1U);
 }
 
-TEST_F(GrpcChatTest, OneStreamMultiplexesUsersAndRoomsAndGetsEachMessageOnce) {
-  ChatHost host(dir_.path(), kMemory + bridge_keys(dir_.path()));
+TEST_P(GrpcChatStoreTest, OneStreamMultiplexesUsersAndRoomsAndGetsEachMessageOnce) {
+  ChatHost host(dir_.path(), store() + bridge_keys(dir_.path()));
   ChatStreamClient bridge(host.channel(), kBridgeToken);
   bridge.send(join("r1", "u1"));
   bridge.send(join("r1", "u3"));  // a second user in r1 over the same stream
@@ -496,8 +526,8 @@ TEST_F(GrpcChatTest, OneStreamMultiplexesUsersAndRoomsAndGetsEachMessageOnce) {
   ASSERT_TRUE(bridge.wait_for(is_message_with_content("still there, u3?")));
 }
 
-TEST_F(GrpcChatTest, PresenceTellsWhoJoinsAndLeaves) {
-  ChatHost host(dir_.path(), kMemory);
+TEST_P(GrpcChatStoreTest, PresenceTellsWhoJoinsAndLeaves) {
+  ChatHost host(dir_.path(), store());
   ChatStreamClient alice(host.channel());
   alice.send(join("p", "alice"));
   auto snapshot = alice.wait_for(is_presence("p", Presence::SNAPSHOT));
@@ -551,8 +581,8 @@ TEST_F(GrpcChatTest, HealthIsServingWhileRunningAndReflectionListsTheService) {
   stream->Finish();
 }
 
-TEST_F(GrpcChatTest, HistoryLimitDefaultsToFiftyAndAllowsAThousand) {
-  ChatHost host(dir_.path(), kMemory);
+TEST_P(GrpcChatStoreTest, HistoryLimitDefaultsToFiftyAndAllowsAThousand) {
+  ChatHost host(dir_.path(), store());
   ChatStreamClient alice(host.channel());
   alice.send(join("many", "alice"));
   ASSERT_TRUE(alice.wait_for(is_joined("many")));
@@ -643,11 +673,11 @@ TEST_F(GrpcChatTest, HealthTurnsNotServingWhenTheHostDrains) {
   EXPECT_EQ(host.process().wait_exit(), 0);
 }
 
-TEST_F(GrpcChatTest, StopFinishesStreamsWithUnavailableAndLosesNoAcknowledgedMessage) {
+TEST_P(GrpcChatDurableStoreTest, StopFinishesStreamsWithUnavailableAndLosesNoAcknowledgedMessage) {
   std::vector<std::string> acked;
   {
     // A bridge's stream: sending as fast as it can, beyond one user's rate.
-    ChatHost host(dir_.path(), kSqlite + bridge_keys(dir_.path()));
+    ChatHost host(dir_.path(), store() + bridge_keys(dir_.path()));
     ChatStreamClient alice(host.channel(), kBridgeToken);
     alice.send(join("stop", "alice"));
     ASSERT_TRUE(alice.wait_for(is_joined("stop")));
@@ -671,7 +701,7 @@ TEST_F(GrpcChatTest, StopFinishesStreamsWithUnavailableAndLosesNoAcknowledgedMes
     }
   }
   ASSERT_GT(acked.size(), 100U);
-  ChatHost host(dir_.path(), kSqlite + bridge_keys(dir_.path()));
+  ChatHost host(dir_.path(), store() + bridge_keys(dir_.path()));
   chat::GetChatHistoryResponse page;
   std::vector<std::string> stored;
   std::uint64_t after = 0;

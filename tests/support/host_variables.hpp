@@ -15,7 +15,7 @@ inline const std::vector<std::string>& host_variables() {
       "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "CHATHOST_INSECURE", "ADMIN_ID",
       "ADMIN_NAME", "ADMIN_EMAIL",
       // grpc-chat (GRPC_HOST and GRPC_PORT also point the bridges at it)
-      "GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH",
+      "GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH", "DATABASE_URL", "CHAT_NODE_ID",
       // ws-proxy
       "WS_HOST", "WS_PORT", "WS_ALLOWED_ORIGINS", "WS_REUSE_PORT",
       // history-http

@@ -1,10 +1,13 @@
 // Where chat messages live: a room-ordered, durable log with paging.
-// SqliteStore (default, durable) and MemoryStore (tests, demos) implement it.
+// SqliteStore (default, durable, one chat node), PostgresStore (durable,
+// shared by several chat nodes) and MemoryStore (tests, demos) implement it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -14,13 +17,18 @@
 
 namespace chat::store {
 
-// A message as the service hands it to the store.
+// A message as the service hands it to the store. Its text is valid UTF-8
+// without U+0000 (the service refuses that; PostgreSQL's text cannot hold it).
 struct NewMessage {
   std::string room_id;
   std::string sender_id;
   std::string client_id;  // the id the client chose; may be empty
   std::string content;
   std::int64_t timestamp_ms = 0;  // server time, ms since the Unix epoch
+  // The client sends it again (it never learnt whether the first try was
+  // stored): if a message of the room from that sender with that client id
+  // is stored, append() returns it, marked duplicate, and stores nothing.
+  bool resend = false;
 };
 
 struct StoredMessage {
@@ -30,6 +38,8 @@ struct StoredMessage {
   std::string client_id;
   std::string content;
   std::int64_t timestamp_ms = 0;
+  // From append(): a resend of this message, stored before; nothing new.
+  bool duplicate = false;
 };
 
 // Paging by sequence; see GetChatHistoryRequest in proto/chat.proto.
@@ -65,9 +75,35 @@ struct Retention {
   std::chrono::seconds max_age{0};          // 0: unlimited
 };
 
+// Messages older than this go under a max_age policy: now_ms - max_age
+// without overflow; INT64_MIN: nothing is that old.
+inline std::int64_t age_cutoff_ms(std::int64_t now_ms, std::chrono::seconds max_age) {
+  constexpr auto min = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t seconds = max_age.count();
+  if (seconds > std::numeric_limits<std::int64_t>::max() / 1000) return min;
+  const std::int64_t age_ms = seconds * 1000;
+  return now_ms < min + age_ms ? min : now_ms - age_ms;
+}
+
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// What a store shared by several chat nodes tells this one of the others'
+// commits. The table is the truth and these are wake-ups: on either, read
+// the store from the last sequence delivered.
+struct CommitWatcher {
+  // Another node committed messages to this room.
+  std::function<void(const std::string& room_id)> committed_elsewhere;
+  // Wake-ups may have been missed (the listening connection broke and is
+  // back): every room may have news.
+  std::function<void()> catch_up;
+  // The listening connection broke (with the reason) or is back (empty),
+  // for the log: nothing to do meanwhile, catch_up follows.
+  std::function<void(const std::string& trouble)> listening_changed;
+  // About once a second: a moment to retry reads that failed.
+  std::function<void()> tick;
 };
 
 // Thread-safe. append() is called from one committer thread; reads come from
@@ -78,8 +114,12 @@ class HistoryStore {
 
   // Gives each message the next sequence of its room and makes the whole
   // batch durable in one transaction before returning them (same order as
-  // the input). On failure throws StoreError and nothing is kept: the
-  // sequences are not consumed.
+  // the input). A resend of a stored message comes back as that message,
+  // marked duplicate; the check and the numbering happen in the same
+  // transaction, so two chat nodes never both store one resend. On failure
+  // throws StoreError and nothing is kept: the sequences are not consumed
+  // (with PostgreSQL, when the connection died during COMMIT the batch may
+  // be stored: its senders resend, and the resends find it).
   virtual std::vector<StoredMessage> append(std::span<const NewMessage> batch) = 0;
 
   virtual HistoryPage history(const HistoryQuery& query) const = 0;
@@ -92,6 +132,15 @@ class HistoryStore {
 
   // Distinct senders ever stored.
   virtual std::vector<std::string> senders() const = 0;
+
+  // Whether other processes commit to the same rooms: deliveries then come
+  // from the store (after watch()'s wake-ups) as well as from this node's
+  // own commits, and a room's sequence may jump ahead of what it delivered.
+  virtual bool shared() const { return false; }
+  // Starts calling `watcher` from a thread of the store's own, until
+  // stop_watching() returns (or the store is destroyed). Only shared stores call.
+  virtual void watch(CommitWatcher /*watcher*/) {}
+  virtual void stop_watching() {}
 
   // Deletes what the policy no longer keeps; returns how many messages went.
   // Sequences are never reused: a room's last_sequence survives even when
@@ -106,8 +155,17 @@ struct SqliteOptions {
   int reader_connections = 4;
 };
 
+struct PostgresOptions {
+  std::string url;      // a libpq connection URI; it may hold the password: never logged
+  std::string node_id;  // this chat node's name, unique among the nodes
+  int reader_connections = 4;
+};
+
 // Creates the file (and its directory) on first use; WAL journal.
 std::unique_ptr<HistoryStore> open_sqlite_store(const std::filesystem::path& path, const SqliteOptions& options = {});
 std::unique_ptr<HistoryStore> make_memory_store();
+// Connects, and migrates the schema to this binary's version (refusing a
+// database a newer chat-host migrated). Throws StoreError.
+std::unique_ptr<HistoryStore> open_postgres_store(const PostgresOptions& options);
 
 }  // namespace chat::store

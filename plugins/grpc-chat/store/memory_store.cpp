@@ -21,13 +21,16 @@
 namespace chat::store {
 namespace {
 
-// now_ms - max_age without overflow; INT64_MIN: nothing is that old.
-std::int64_t age_cutoff_ms(std::int64_t now_ms, std::chrono::seconds max_age) {
-  constexpr auto min = std::numeric_limits<std::int64_t>::min();
-  const std::int64_t seconds = max_age.count();
-  if (seconds > std::numeric_limits<std::int64_t>::max() / 1000) return min;
-  const std::int64_t age_ms = seconds * 1000;
-  return now_ms < min + age_ms ? min : now_ms - age_ms;
+// A message of `batch` (not itself a resend) that `resend` sends again.
+std::optional<StoredMessage> find_in(const std::vector<StoredMessage>& batch, const NewMessage& resend) {
+  if (resend.client_id.empty()) return std::nullopt;
+  for (const StoredMessage& m : batch) {
+    if (!m.duplicate && m.room_id == resend.room_id && m.sender_id == resend.sender_id &&
+        m.client_id == resend.client_id) {
+      return m;
+    }
+  }
+  return std::nullopt;
 }
 
 bool before_sequence(const StoredMessage& message, std::uint64_t sequence) { return message.sequence < sequence; }
@@ -43,6 +46,16 @@ class MemoryStore final : public HistoryStore {
     // Number first, then keep: all or nothing, as if in one transaction.
     std::unordered_map<std::string, std::uint64_t> batch_last;
     for (const NewMessage& message : batch) {
+      if (message.resend) {
+        // Stored before, or earlier in this batch: that message, again.
+        auto original = find_locked(message.room_id, message.sender_id, message.client_id);
+        if (!original) original = find_in(stored, message);
+        if (original) {
+          stored.push_back(std::move(*original));
+          stored.back().duplicate = true;
+          continue;
+        }
+      }
       auto [room, added] = batch_last.try_emplace(message.room_id, 0);
       if (added) {
         auto it = rooms_.find(message.room_id);
@@ -55,6 +68,7 @@ class MemoryStore final : public HistoryStore {
     std::vector<std::string> new_senders;
     try {
       for (const StoredMessage& message : stored) {
+        if (message.duplicate) continue;
         rooms_[message.room_id].messages.push_back(message);
         if (senders_.insert(message.sender_id).second) new_senders.push_back(message.sender_id);
       }
@@ -126,8 +140,13 @@ class MemoryStore final : public HistoryStore {
 
   std::optional<StoredMessage> find_by_client_id(const std::string& room_id, const std::string& sender_id,
                                                  const std::string& client_id) const override {
-    if (client_id.empty()) return std::nullopt;  // "no id" identifies nothing
     std::shared_lock lock(mutex_);
+    return find_locked(room_id, sender_id, client_id);
+  }
+
+  std::optional<StoredMessage> find_locked(const std::string& room_id, const std::string& sender_id,
+                                           const std::string& client_id) const {
+    if (client_id.empty()) return std::nullopt;  // "no id" identifies nothing
     auto it = rooms_.find(room_id);
     if (it == rooms_.end()) return std::nullopt;
     const auto& messages = it->second.messages;

@@ -78,15 +78,6 @@ std::string synchronous_pragma(const std::string& synchronous) {
   throw StoreError("sqlite: synchronous must be \"full\" or \"normal\", not \"" + synchronous + "\"");
 }
 
-// now_ms - max_age without overflow; INT64_MIN: nothing is that old.
-std::int64_t age_cutoff_ms(std::int64_t now_ms, std::chrono::seconds max_age) {
-  constexpr auto min = std::numeric_limits<std::int64_t>::min();
-  const std::int64_t seconds = max_age.count();
-  if (seconds > std::numeric_limits<std::int64_t>::max() / 1000) return min;
-  const std::int64_t age_ms = seconds * 1000;
-  return now_ms < min + age_ms ? min : now_ms - age_ms;
-}
-
 StoredMessage read_message(const Statement::Use& row, const std::string& room_id) {
   StoredMessage message;
   message.room_id = room_id;
@@ -148,7 +139,19 @@ class SqliteStore final : public HistoryStore {
     begin_write();
     try {
       std::unordered_set<std::string_view> batch_senders;
+      std::vector<std::size_t> fresh;  // indexes into `stored` of what this batch adds
+      fresh.reserve(batch.size());
       for (const NewMessage& message : batch) {
+        if (message.resend) {
+          // Stored before, or earlier in this batch: that message, again.
+          auto original = find_written(message);
+          if (!original) original = find_in_batch(stored, fresh, message);
+          if (original) {
+            stored.push_back(std::move(*original));
+            stored.back().duplicate = true;
+            continue;
+          }
+        }
         auto [room, added] = batch_last.try_emplace(message.room_id, 0);
         if (added) room->second = last_sequence_locked(message.room_id);
         const std::uint64_t sequence = ++room->second;
@@ -157,6 +160,7 @@ class SqliteStore final : public HistoryStore {
         }
         stored.push_back(StoredMessage{message.room_id, sequence, message.sender_id, message.client_id, message.content,
                                        message.timestamp_ms});
+        fresh.push_back(stored.size() - 1);
         if (batch_senders.insert(message.sender_id).second) {
           writer_.insert_sender.use().bind(1, message.sender_id).run();
         }
@@ -164,10 +168,12 @@ class SqliteStore final : public HistoryStore {
       // Many rows per INSERT: a statement's fixed cost is paid once a chunk
       // (about a fifth of the CPU time of a large batch).
       std::size_t next = 0;
-      for (; stored.size() - next >= kInsertChunk; next += kInsertChunk) {
-        insert_rows(writer_.insert_chunk, std::span(stored).subspan(next, kInsertChunk));
+      for (; fresh.size() - next >= kInsertChunk; next += kInsertChunk) {
+        insert_rows(writer_.insert_chunk, stored, std::span(fresh).subspan(next, kInsertChunk));
       }
-      for (; next < stored.size(); ++next) insert_rows(writer_.insert_message, std::span(stored).subspan(next, 1));
+      for (; next < fresh.size(); ++next) {
+        insert_rows(writer_.insert_message, stored, std::span(fresh).subspan(next, 1));
+      }
       for (const auto& [room_id, last] : batch_last) {
         writer_.upsert_room.use().bind(1, room_id).bind(2, static_cast<std::int64_t>(last)).run();
       }
@@ -279,7 +285,7 @@ class SqliteStore final : public HistoryStore {
   struct Writer {
     Connection db;  // first: closed after its statements
     Statement begin, commit, rollback, data_version;
-    Statement load_room, insert_message, insert_chunk, upsert_room, insert_sender;
+    Statement load_room, find, insert_message, insert_chunk, upsert_room, insert_sender;
     Statement rooms_above, trim_room, delete_older;
   };
 
@@ -388,10 +394,12 @@ class SqliteStore final : public HistoryStore {
   }
 
   // As many rows as the statement takes; their strings are bound, not copied.
-  static void insert_rows(Statement& statement, std::span<const StoredMessage> rows) {
+  static void insert_rows(Statement& statement, const std::vector<StoredMessage>& stored,
+                          std::span<const std::size_t> rows) {
     auto insert = statement.use();
     int base = 0;
-    for (const StoredMessage& row : rows) {
+    for (const std::size_t index : rows) {
+      const StoredMessage& row = stored[index];
       insert.bind(base + 1, row.room_id)
           .bind(base + 2, static_cast<std::int64_t>(row.sequence))
           .bind(base + 3, row.sender_id)
@@ -409,6 +417,10 @@ class SqliteStore final : public HistoryStore {
     writer_.rollback = Statement(db, "ROLLBACK", "rolling back");
     writer_.data_version = Statement(db, "PRAGMA data_version", "reading the data version");
     writer_.load_room = Statement(db, "SELECT last_sequence FROM rooms WHERE room_id = ?1", "reading a room");
+    writer_.find = Statement(db,
+                             kColumns + std::string("WHERE room_id = ?1 AND sender_id = ?2 AND client_id = ?3 "
+                                                    "ORDER BY sequence LIMIT 1"),
+                             "finding a resent message");
     writer_.insert_message = Statement(db, insert_sql(1), "storing a message");
     writer_.insert_chunk = Statement(db, insert_sql(kInsertChunk), "storing messages");
     writer_.upsert_room = Statement(db,
@@ -423,6 +435,26 @@ class SqliteStore final : public HistoryStore {
                                   " messages WHERE room_id = ?1 ORDER BY sequence DESC LIMIT 1 OFFSET ?2)",
                                   "applying retention by count");
     writer_.delete_older = Statement(db, "DELETE FROM messages WHERE timestamp_ms < ?1", "applying retention by age");
+  }
+
+  // The stored message a resend sends again, read inside the write
+  // transaction.
+  std::optional<StoredMessage> find_written(const NewMessage& resend) {
+    if (resend.client_id.empty()) return std::nullopt;
+    auto select = writer_.find.use();
+    select.bind(1, resend.room_id).bind(2, resend.sender_id).bind(3, resend.client_id);
+    if (!select.step()) return std::nullopt;
+    return read_message(select, resend.room_id);
+  }
+
+  static std::optional<StoredMessage> find_in_batch(const std::vector<StoredMessage>& stored,
+                                                    const std::vector<std::size_t>& fresh, const NewMessage& resend) {
+    if (resend.client_id.empty()) return std::nullopt;
+    for (const std::size_t index : fresh) {
+      const StoredMessage& m = stored[index];
+      if (m.room_id == resend.room_id && m.sender_id == resend.sender_id && m.client_id == resend.client_id) return m;
+    }
+    return std::nullopt;
   }
 
   std::int64_t read_data_version() {

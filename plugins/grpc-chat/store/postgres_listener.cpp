@@ -1,0 +1,89 @@
+#include "store/postgres_listener.hpp"
+
+#include "store/postgres_connection.hpp"
+
+#include <poll.h>
+
+#include <chrono>
+#include <optional>
+#include <set>
+
+namespace chat::store::pg {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How often the thread looks at its stop flag while nothing arrives, and
+// how long it waits between attempts to connect again.
+constexpr int kPollMs = 200;
+constexpr auto kReconnectEvery = 1s;
+
+}  // namespace
+
+CommitListener::CommitListener(std::string url, std::string node_id, CommitWatcher watcher)
+    : url_(std::move(url)), node_id_(std::move(node_id)), watcher_(std::move(watcher)), thread_([this] { run(); }) {}
+
+CommitListener::~CommitListener() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void CommitListener::run() {
+  std::optional<Connection> db;
+  bool reported_down = false;
+  auto last_attempt = std::chrono::steady_clock::time_point{};
+  bool first = true;
+  auto last_tick = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    if (watcher_.tick && std::chrono::steady_clock::now() - last_tick >= 1s) {
+      last_tick = std::chrono::steady_clock::now();
+      watcher_.tick();
+    }
+    if (!db || db->broken()) {
+      if (std::chrono::steady_clock::now() - last_attempt < kReconnectEvery) {
+        poll(nullptr, 0, kPollMs);
+        continue;
+      }
+      last_attempt = std::chrono::steady_clock::now();
+      try {
+        db.emplace(url_, "chat-host " + node_id_ + " listen", std::vector<Statement>{});
+        db->exec((std::string("LISTEN ") + kCommitChannel).c_str(), "listening for other nodes' commits");
+      } catch (const StoreError& e) {
+        db.reset();
+        if (!reported_down && watcher_.listening_changed) watcher_.listening_changed(e.what());
+        reported_down = true;
+        continue;
+      }
+      if (reported_down && watcher_.listening_changed) watcher_.listening_changed("");
+      reported_down = false;
+      // What was committed while nobody listened (or before this node
+      // started listening) is in the table: read it.
+      if (!first && watcher_.catch_up) watcher_.catch_up();
+      first = false;
+    }
+
+    pollfd socket{PQsocket(db->get()), POLLIN, 0};
+    if (poll(&socket, 1, kPollMs) <= 0) continue;
+    if (PQconsumeInput(db->get()) != 1 || db->broken()) {
+      if (watcher_.listening_changed) watcher_.listening_changed("the listening connection broke: " + db->describe());
+      reported_down = true;
+      db.reset();
+      continue;
+    }
+    // Coalesce: a burst of commits to one room is one read.
+    std::set<std::string> rooms;
+    while (PGnotify* notify = PQnotifies(db->get())) {
+      const std::string payload = notify->extra == nullptr ? "" : notify->extra;
+      PQfreemem(notify);
+      const auto newline = payload.find('\n');
+      if (newline == std::string::npos) continue;
+      if (payload.compare(0, newline, node_id_) == 0 && newline == node_id_.size()) continue;  // our own commit
+      rooms.insert(payload.substr(newline + 1));
+    }
+    if (watcher_.committed_elsewhere) {
+      for (const auto& room : rooms) watcher_.committed_elsewhere(room);
+    }
+  }
+}
+
+}  // namespace chat::store::pg
