@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -281,6 +282,29 @@ class GrpcChatPlugin final : public chathost::Plugin {
     }
   }
 
+  // SERVING while started and the store answers: a database server that is
+  // down makes the node NOT_SERVING, so bridges and load balancers look
+  // elsewhere, until it answers again.
+  void store_answers(bool answers) {
+    std::lock_guard lock(health_mutex_);
+    if (store_answers_ == answers) return;
+    store_answers_ = answers;
+    if (answers) {
+      ctx_.logger->info("serving again: the store answers");
+    } else {
+      ctx_.logger->warn("not serving (gRPC health) until the store can be reached again");
+    }
+    publish_health_locked();
+  }
+
+  void publish_health_locked() {
+    if (!server_) return;
+    const bool serving = serving_ && store_answers_;
+    auto* health = server_->GetHealthCheckService();
+    health->SetServingStatus(kServiceName, serving);
+    health->SetServingStatus("", serving);
+  }
+
   // Other chat nodes commit to the same rooms: their messages reach this
   // node's members from the store, woken by the store's notifications.
   void watch_other_nodes() {
@@ -311,7 +335,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
     store_ = open_store();
     rooms_ = std::make_unique<RoomRegistry>(*store_, limits_);
     if (store_->shared()) watch_other_nodes();
-    committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log, *commit_metrics_);
+    committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log, *commit_metrics_,
+                                                    [this](bool answers) { store_answers(answers); });
     service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, *callers_, ctx_.admin, log,
                                                  *open_streams_, *refused_calls_);
 
@@ -345,9 +370,11 @@ class GrpcChatPlugin final : public chathost::Plugin {
       stop_parts();
       throw std::runtime_error("cannot listen on " + listen_address_ + " (address in use or not local)");
     }
-    auto* health = server_->GetHealthCheckService();
-    health->SetServingStatus(kServiceName, true);
-    health->SetServingStatus("", true);
+    {
+      std::lock_guard lock(health_mutex_);
+      serving_ = true;
+      publish_health_locked();
+    }
     if (retention_.max_messages_per_room > 0 || retention_.max_age.count() > 0) {
       sweeper_ = std::make_unique<RetentionSweeper>(*store_, retention_, log);
     }
@@ -358,10 +385,10 @@ class GrpcChatPlugin final : public chathost::Plugin {
   }
 
   void stop() override {
-    if (server_) {
-      auto* health = server_->GetHealthCheckService();
-      health->SetServingStatus(kServiceName, false);
-      health->SetServingStatus("", false);
+    {
+      std::lock_guard lock(health_mutex_);
+      serving_ = false;
+      publish_health_locked();
     }
     stop_parts();
     auto stats = committer_stats_;
@@ -468,6 +495,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
   chathost::Gauge* open_streams_ = nullptr;
   chathost::Counter* refused_calls_ = nullptr;
 
+  std::mutex health_mutex_;
+  bool serving_ = false;       // guarded by health_mutex_: started, not stopping
+  bool store_answers_ = true;  // guarded by health_mutex_
   std::unique_ptr<chat::store::HistoryStore> store_;
   std::unique_ptr<RoomRegistry> rooms_;
   std::unique_ptr<MessageCommitter> committer_;

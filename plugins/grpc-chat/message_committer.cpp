@@ -31,12 +31,14 @@ Event ack_event(const store::StoredMessage& stored, bool duplicate) {
 }  // namespace
 
 MessageCommitter::MessageCommitter(store::HistoryStore& store, RoomRegistry& rooms, std::size_t max_batch,
-                                   std::shared_ptr<spdlog::logger> log, CommitMetrics metrics)
+                                   std::shared_ptr<spdlog::logger> log, CommitMetrics metrics,
+                                   std::function<void(bool)> store_answers)
     : store_(store),
       rooms_(rooms),
       max_batch_(max_batch),
       log_(std::move(log)),
       metrics_(metrics),
+      store_answers_(std::move(store_answers)),
       thread_([this] { run(); }) {}
 
 MessageCommitter::~MessageCommitter() { stop(); }
@@ -71,7 +73,16 @@ void MessageCommitter::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      const auto ready = [this] { return stopping_ || !queue_.empty(); };
+      if (store_failing_) {
+        if (!wake_.wait_for(lock, std::chrono::seconds(1), ready)) {
+          lock.unlock();
+          probe_failing_store();
+          continue;
+        }
+      } else {
+        wake_.wait(lock, ready);
+      }
       if (queue_.empty()) return;  // stopping, and everything submitted is committed
       // Whatever queued while the previous batch was syncing goes in this one.
       while (!queue_.empty() && batch.size() < max_batch_) {
@@ -103,9 +114,10 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
   } catch (const store::StoreError& e) {
     // Nothing of the batch is kept and no sequence is used: every message of
     // it is refused, none acknowledged.
+    const bool unavailable = dynamic_cast<const store::StoreUnavailable*>(&e) != nullptr;
     metrics_.failures.inc();
-    store_failed(e, batch.size());
-    for (const Pending& pending : batch) refuse(pending);
+    store_failed(e, batch.size(), unavailable);
+    for (const Pending& pending : batch) refuse(pending, unavailable);
     // A shared store's commit may have happened though the answer was lost:
     // its rooms read the store once it answers, so members still get it.
     if (store_.shared()) {
@@ -143,9 +155,12 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
   for (auto& pending : batch) pending.sender->commit_done();
 }
 
-void MessageCommitter::refuse(const Pending& pending) {
+void MessageCommitter::refuse(const Pending& pending, bool unavailable) {
   ChatStream frame;
-  auto error = make_error(Error::STORE_FAILED, "not sent: the message could not be stored", "chat_message");
+  auto error = unavailable ? make_error(Error::UNAVAILABLE,
+                                        "not sent: the chat store cannot be reached just now; send it again",
+                                        "chat_message")
+                           : make_error(Error::STORE_FAILED, "not sent: the message could not be stored", "chat_message");
   error.set_id(pending.message.id());
   error.set_room_id(pending.message.room_id());
   error.set_user_id(pending.message.sender_id());
@@ -153,14 +168,19 @@ void MessageCommitter::refuse(const Pending& pending) {
   pending.sender->send(encode(frame));
 }
 
-void MessageCommitter::store_failed(const store::StoreError& error, std::size_t refused) {
+void MessageCommitter::store_failed(const store::StoreError& error, std::size_t refused, bool unavailable) {
   refused_while_failing_ += refused;
   if (store_failing_) {
     log_->debug("store still failing, {} more messages refused: {}", refused, error.what());
     return;
   }
   store_failing_ = true;
-  log_->error("the store cannot write; refusing messages until it can: {}", error.what());
+  if (unavailable) {
+    log_->error("the store cannot be reached; refusing messages (not serving) until it answers: {}", error.what());
+    if (store_answers_) store_answers_(false);
+  } else {
+    log_->error("the store cannot write; refusing messages until it can: {}", error.what());
+  }
 }
 
 void MessageCommitter::store_works() {
@@ -168,6 +188,17 @@ void MessageCommitter::store_works() {
   log_->info("the store writes again; {} messages were refused meanwhile", refused_while_failing_);
   store_failing_ = false;
   refused_while_failing_ = 0;
+  if (store_answers_) store_answers_(true);
+}
+
+void MessageCommitter::probe_failing_store() {
+  const auto answers = store_.answers();
+  if (!answers) return;  // only a commit tells
+  if (*answers) {
+    store_works();
+  } else if (store_answers_) {
+    store_answers_(false);  // a store that failed to write, found unreachable since
+  }
 }
 
 }  // namespace chat::service

@@ -33,8 +33,11 @@ struct CommitStats {
 
 class MessageCommitter {
  public:
+  // `store_answers(bool)`: called when a store that can tell (a database
+  // server) stops or starts answering: the service's health follows it.
   MessageCommitter(store::HistoryStore& store, RoomRegistry& rooms, std::size_t max_batch,
-                   std::shared_ptr<spdlog::logger> log, CommitMetrics metrics);
+                   std::shared_ptr<spdlog::logger> log, CommitMetrics metrics,
+                   std::function<void(bool)> store_answers = nullptr);
   ~MessageCommitter();
   MessageCommitter(const MessageCommitter&) = delete;
   MessageCommitter& operator=(const MessageCommitter&) = delete;
@@ -55,11 +58,15 @@ class MessageCommitter {
 
   void run();
   void commit(std::vector<Pending>& batch);
-  // Answers a message that could not be stored with STORE_FAILED.
-  static void refuse(const Pending& pending);
+  // Answers a message that could not be stored: UNAVAILABLE (send it again
+  // soon) when the store is unreachable, STORE_FAILED otherwise.
+  static void refuse(const Pending& pending, bool unavailable);
+  // While the store fails: asks it, about once a second, whether it answers
+  // again, so health recovers without waiting for a message.
+  void probe_failing_store();
   // One log line when the store starts failing and one when it works again,
   // however many batches fail in between (a full disk fails every one).
-  void store_failed(const store::StoreError& error, std::size_t refused);
+  void store_failed(const store::StoreError& error, std::size_t refused, bool unavailable);
   void store_works();
 
   store::HistoryStore& store_;
@@ -67,6 +74,7 @@ class MessageCommitter {
   const std::size_t max_batch_;
   std::shared_ptr<spdlog::logger> log_;
   CommitMetrics metrics_;
+  std::function<void(bool)> store_answers_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

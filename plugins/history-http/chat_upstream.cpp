@@ -59,23 +59,40 @@ const grpc::Status kStopping(grpc::StatusCode::CANCELLED, "history-http is stopp
 }  // namespace
 
 // One unary call: a reactor that gets the answer's bytes and deletes itself
-// once `finish` has run.
+// once `finish` has run. A call a node could not take (UNAVAILABLE: down,
+// draining) is made again on the next node, until each was asked once.
 class ChatUpstream::Call final : public grpc::ClientUnaryReactor {
  public:
   // Runs once, with the answer's bytes (empty unless the status is OK).
   using Finish = std::function<void(const grpc::Status&, grpc::ByteBuffer&)>;
 
-  Call(ChatUpstream& owner, Finish finish) : owner_(owner), finish_(std::move(finish)) {}
+  Call(ChatUpstream& owner, const std::string& method, Finish finish)
+      : owner_(owner), method_(method), finish_(std::move(finish)) {}
 
   grpc::ClientContext context;
   grpc::ByteBuffer request;
   grpc::ByteBuffer response;
+  std::chrono::system_clock::time_point deadline;
+  std::size_t node = 0;
+  std::size_t tries_left = 0;  // other nodes still to ask
+  const std::string& method() const { return method_; }
 
   void OnDone(const grpc::Status& status) override {
     tsan::received(this);
-    finish_(status, response);
     ChatUpstream& owner = owner_;
     grpc::ClientContext* key = &context;
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && tries_left > 0) {
+      auto* next = new Call(owner, method_, std::move(finish_));
+      next->request = request;  // shares the bytes
+      next->deadline = deadline;
+      next->node = (node + 1) % owner.stubs_.size();
+      next->tries_left = tries_left - 1;
+      owner.node_failed(node, next->node);
+      // Started before this call ends: shutdown() cannot slip in between.
+      owner.launch(next);
+    } else {
+      finish_(status, response);
+    }
     // Gone before shutdown() can return: nothing of a call outlives it.
     delete this;
     owner.end(key);
@@ -90,25 +107,34 @@ class ChatUpstream::Call final : public grpc::ClientUnaryReactor {
 
  private:
   ChatUpstream& owner_;
+  const std::string& method_;
   Finish finish_;
 };
 
-ChatUpstream::ChatUpstream(const std::string& target, const chat::tls::ChannelSecurity& security,
+ChatUpstream::ChatUpstream(std::vector<std::string> targets, const chat::tls::ChannelSecurity& security,
                            std::chrono::milliseconds deadline)
-    : target_(target),
-      deadline_(deadline),
-      service_token_(security.service_token),
-      channel_(make_channel(target_, security)),
-      stub_(channel_) {}
+    : targets_(std::move(targets)), deadline_(deadline), service_token_(security.service_token) {
+  for (const auto& target : targets_) {
+    channels_.push_back(make_channel(target, security));
+    stubs_.push_back(std::make_unique<grpc::GenericStub>(channels_.back()));
+  }
+}
 
 ChatUpstream::~ChatUpstream() { shutdown(); }
 
-void ChatUpstream::start(Call* call, const std::string& method, const google::protobuf::MessageLite& request) {
+void ChatUpstream::start(Call* call, const google::protobuf::MessageLite& request) {
   bool own_buffer = false;
   if (!grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(request, &call->request, &own_buffer).ok()) {
     return call->refuse(grpc::Status(grpc::StatusCode::INTERNAL, "the request could not be serialized"));
   }
-  call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
+  call->deadline = std::chrono::system_clock::now() + deadline_;
+  call->node = preferred_.load(std::memory_order_relaxed);
+  call->tries_left = stubs_.size() - 1;
+  launch(call);
+}
+
+void ChatUpstream::launch(Call* call) {
+  call->context.set_deadline(call->deadline);
   chat::service_auth::present(call->context, service_token_);
   bool closing = false;
   {
@@ -119,8 +145,15 @@ void ChatUpstream::start(Call* call, const std::string& method, const google::pr
   if (closing) return call->refuse(kStopping);
   // OnDone runs on a gRPC thread: see tsan/annotations.hpp.
   tsan::handoff(call);
-  stub_.PrepareUnaryCall(&call->context, method, grpc::StubOptions{}, &call->request, &call->response, call);
+  stubs_[call->node]->PrepareUnaryCall(&call->context, call->method(), grpc::StubOptions{}, &call->request,
+                                       &call->response, call);
   call->StartCall();
+}
+
+void ChatUpstream::node_failed(std::size_t failed, std::size_t next) {
+  // Later calls start at the node that is next, unless another call
+  // already moved them on.
+  preferred_.compare_exchange_strong(failed, next, std::memory_order_relaxed);
 }
 
 void ChatUpstream::end(grpc::ClientContext* context) {
@@ -132,7 +165,8 @@ void ChatUpstream::end(grpc::ClientContext* context) {
 }
 
 void ChatUpstream::get_history(const chat::GetChatHistoryRequest& request, HistoryDone done) {
-  auto* call = new Call(*this, [done = std::move(done)](const grpc::Status& status, grpc::ByteBuffer& bytes) {
+  auto* call = new Call(*this, get_history_method(), [done = std::move(done)](const grpc::Status& status,
+                                                                             grpc::ByteBuffer& bytes) {
     if (!status.ok()) return done(status, chat::GetChatHistoryResponse::default_instance());
     // The page is parsed into an arena: its hundreds of messages and
     // strings take a few blocks, freed at once, not one by one.
@@ -144,19 +178,20 @@ void ChatUpstream::get_history(const chat::GetChatHistoryRequest& request, Histo
     }
     done(status, *page);
   });
-  start(call, get_history_method(), request);
+  start(call, request);
 }
 
 void ChatUpstream::check_health(HealthDone done) {
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(kChatServiceName);
-  auto* call = new Call(*this, [done = std::move(done)](const grpc::Status& status, grpc::ByteBuffer& bytes) {
+  auto* call = new Call(*this, health_check_method(), [done = std::move(done)](const grpc::Status& status,
+                                                                              grpc::ByteBuffer& bytes) {
     grpc::health::v1::HealthCheckResponse answer;
     const bool serving =
         status.ok() && parse(bytes, &answer) && answer.status() == grpc::health::v1::HealthCheckResponse::SERVING;
     done(status, serving);
   });
-  start(call, health_check_method(), request);
+  start(call, request);
 }
 
 void ChatUpstream::shutdown() {

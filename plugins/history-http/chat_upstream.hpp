@@ -1,7 +1,8 @@
-// The chat service as history-http sees it: one gRPC channel to grpc-chat
-// (in this host process or another) and the two calls it makes, both
-// asynchronous (gRPC's callback API), so no HTTP thread ever waits on the
-// network.
+// The chat service as history-http sees it: a gRPC channel to each chat
+// node (one grpc-chat in this host process or another, or several sharing
+// PostgreSQL) and the two calls it makes, both asynchronous (gRPC's callback
+// API), so no HTTP thread ever waits on the network. A call a node cannot
+// take (UNAVAILABLE) is asked of the next node, and later calls start there.
 //
 // Every call has a deadline and does not wait for a connection: with the
 // chat service down, calls fail at once with UNAVAILABLE, and the channel
@@ -24,6 +25,7 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -31,6 +33,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace chat::history_http {
 
@@ -40,15 +43,15 @@ class ChatUpstream {
   using HistoryDone = std::function<void(const grpc::Status&, const chat::GetChatHistoryResponse&)>;
   using HealthDone = std::function<void(const grpc::Status&, bool serving)>;
 
-  // `target`: "host:port" of grpc-chat, reached over TLS or not as
+  // `targets`: "host:port" of each chat node, reached over TLS or not as
   // `security` says. Connects lazily: the chat service may be down at start.
-  ChatUpstream(const std::string& target, const chat::tls::ChannelSecurity& security,
+  ChatUpstream(std::vector<std::string> targets, const chat::tls::ChannelSecurity& security,
                std::chrono::milliseconds deadline);
   ~ChatUpstream();
   ChatUpstream(const ChatUpstream&) = delete;
   ChatUpstream& operator=(const ChatUpstream&) = delete;
 
-  const std::string& target() const { return target_; }
+  const std::vector<std::string>& targets() const { return targets_; }
 
   // `done` runs exactly once, on a gRPC thread (or on the caller's, after shutdown()).
   void get_history(const chat::GetChatHistoryRequest& request, HistoryDone done);
@@ -62,16 +65,20 @@ class ChatUpstream {
  private:
   class Call;
 
-  // Starts `call`, or finishes it with CANCELLED once shutting down.
-  void start(Call* call, const std::string& method, const google::protobuf::MessageLite& request);
+  // Starts `call` with `request` on the preferred node.
+  void start(Call* call, const google::protobuf::MessageLite& request);
+  // Starts `call` on its node, or finishes it with CANCELLED once shutting down.
+  void launch(Call* call);
+  void node_failed(std::size_t failed, std::size_t next);
   // The call has finished and is gone.
   void end(grpc::ClientContext* context);
 
-  const std::string target_;
+  const std::vector<std::string> targets_;
   const std::chrono::milliseconds deadline_;
   const std::string service_token_;  // presented on every call (service_auth/)
-  std::shared_ptr<grpc::Channel> channel_;
-  grpc::GenericStub stub_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;  // one per channel
+  std::atomic<std::size_t> preferred_{0};                  // where calls start
 
   std::mutex mutex_;
   std::condition_variable idle_;

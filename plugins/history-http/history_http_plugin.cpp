@@ -13,6 +13,7 @@
 
 #include "auth/auth_config.hpp"
 #include "limits/connection_config.hpp"
+#include "net/chat_nodes.hpp"
 #include "net/open_listener.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
@@ -48,10 +49,6 @@ class HistoryHttpPlugin final : public chathost::Plugin {
                           "(auth_secret_file) or [host] insecure")
             .env("HTTP_HOST"),
         ConfigKey::integer("port", 8081, "port to listen on (0: any free port)").range(0, 65535).env("HTTP_PORT"),
-        ConfigKey::string("chat_host", "127.0.0.1",
-                          "host of the chat service (grpc-chat); 0.0.0.0 or :: means this machine")
-            .env("GRPC_HOST"),
-        ConfigKey::integer("chat_port", 50051, "port of the chat service (grpc-chat)").range(1, 65535).env("GRPC_PORT"),
         ConfigKey::integer("upstream_deadline_ms", 3000, "deadline of each call to the chat service")
             .range(50, 600000),
         ConfigKey::string("web_root", "", "directory served at / (client.html and assets); empty: the shipped web/")
@@ -104,6 +101,9 @@ class HistoryHttpPlugin final : public chathost::Plugin {
             .range(-1, 65535)
             .env("HTTP_METRICS_PORT"),
     };
+    for (auto& key : chat::net::chat_node_config_keys("a call one cannot take goes to the next")) {
+      keys.push_back(std::move(key));
+    }
     for (auto& key : chat::limits::connection_config_keys(1000, 64)) keys.push_back(std::move(key));
     for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
     for (auto& key : chat::tls::server_config_keys("HTTP", "the HTTP port (https://)")) {
@@ -126,15 +126,10 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     if (ec) config.reject("host", "expected an IP address, got \"" + config.get_string("host") + "\"");
     port_ = static_cast<unsigned short>(config.get_int("port"));
 
-    std::string chat_host = config.get_string("chat_host");
-    if (chat_host.empty() || chat_host.find_first_of(" /\t") != std::string::npos) {
-      config.reject("chat_host", "expected a host name or IP address, got \"" + chat_host + "\"");
-    }
-    // GRPC_HOST is also where grpc-chat listens, often "any address": as a
-    // destination that means this machine.
-    if (chat_host == "0.0.0.0") chat_host = "127.0.0.1";
-    if (chat_host == "::" || chat_host == "[::]") chat_host = "::1";
-    upstream_target_ = chat::net::host_port(chat_host, static_cast<std::uint16_t>(config.get_int("chat_port")));
+    auto nodes = chat::net::parse_chat_nodes(config.get_string("chat_host"),
+                                             static_cast<std::uint16_t>(config.get_int("chat_port")));
+    if (!nodes.error.empty()) config.reject("chat_host", nodes.error);
+    upstream_targets_ = std::move(nodes.targets);
     upstream_deadline_ = std::chrono::milliseconds(config.get_int("upstream_deadline_ms"));
     upstream_security_ = chat::tls::load_channel_security(config);
     upstream_security_.service_token = chat::service_auth::load_bridge_token(ctx_);
@@ -202,7 +197,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   }
 
   void start() override {
-    upstream_ = std::make_unique<ChatUpstream>(upstream_target_, upstream_security_, upstream_deadline_);
+    upstream_ = std::make_unique<ChatUpstream>(upstream_targets_, upstream_security_, upstream_deadline_);
     web_root_ = std::make_unique<WebRoot>(web_root_path_);
     api_ = std::make_unique<HttpApi>(api_settings_, *upstream_, *web_root_, *metrics_, ctx_.metrics, ctx_.logger);
     try {
@@ -236,7 +231,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     }
     ctx_.logger->info(
         "serving history, page, health{} on {} (chat service at {}, {}; web root {}, tokens {})",
-        metrics_port_ ? "" : " and metrics", endpoints().front(), upstream_target_, upstream_security_.describe(), web_root_->path().string(),
+        metrics_port_ ? "" : " and metrics", endpoints().front(), chat::net::describe_chat_nodes(upstream_targets_), upstream_security_.describe(), web_root_->path().string(),
         api_settings_.token_verifier ? "required for /history" : "off");
   }
 
@@ -277,7 +272,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   chathost::PluginContext ctx_;
   net::ip::address listen_address_;
   unsigned short port_ = 0;
-  std::string upstream_target_;
+  std::vector<std::string> upstream_targets_;  // "host:port" of each chat node
   std::chrono::milliseconds upstream_deadline_{3000};
   chat::tls::ChannelSecurity upstream_security_;
   // Set: https:// only (tls_cert_file, tls_key_file).

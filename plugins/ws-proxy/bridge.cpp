@@ -3,7 +3,6 @@
 #include "chat_json.hpp"
 #include "ws_session.hpp"
 
-#include "net/listen_address.hpp"
 #include "tls/grpc_credentials.hpp"
 
 #include <grpcpp/grpcpp.h>
@@ -13,7 +12,7 @@
 namespace chat::proxy {
 namespace {
 
-std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::size_t index) {
+std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::size_t index, const std::string& node) {
   grpc::ChannelArguments args;
   // gRPC's own connection backoff, within the configured bounds.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
@@ -22,8 +21,14 @@ std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::si
   // One TCP connection per stream, so streams do not share one transport.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("chat.ws_proxy.stream", static_cast<int>(index));
-  return chat::tls::make_chat_channel(chat::net::host_port(options.chat_host, options.chat_port), options.chat_tls,
-                                     args);
+  return chat::tls::make_chat_channel(node, options.chat_tls, args);
+}
+
+// Stream `index`'s channel to each chat node.
+std::vector<std::shared_ptr<grpc::Channel>> make_channels(const ProxyOptions& options, std::size_t index) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (const auto& node : options.chat_nodes) channels.push_back(make_channel(options, index, node));
+  return channels;
 }
 
 // The refused frame's identifiers, for its error; dropped when unusable.
@@ -61,7 +66,7 @@ Bridge::Bridge(const ProxyOptions& options, boost::asio::io_context& io, std::sh
                ProxyMetrics metrics)
     : options_(options), log_(std::move(log)), metrics_(metrics) {
   for (std::size_t i = 0; i < options_.upstream_streams; ++i) {
-    links_.push_back(std::make_unique<UpstreamLink>(i, make_channel(options_, i), io.get_executor(), options_, log_,
+    links_.push_back(std::make_unique<UpstreamLink>(i, make_channels(options_, i), io.get_executor(), options_, log_,
                                                     [this] { link_status_changed(); }));
   }
   metrics_.upstream_available->set(0);

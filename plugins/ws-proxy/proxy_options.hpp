@@ -52,8 +52,9 @@ struct ProxyOptions {
   std::shared_ptr<const chat::auth::TokenVerifier> token_verifier;
 
   // Chat service side
-  std::string chat_host = "127.0.0.1";
-  std::uint16_t chat_port = 50051;
+  // The chat service's nodes, "host:port" each (chat_host, chat_port): the
+  // upstream streams spread over them and move to another when one fails.
+  std::vector<std::string> chat_nodes{"127.0.0.1:50051"};
   // chat_tls_ca_file, chat_tls_server_name: TLS on the channel, or insecure.
   chat::tls::ChannelSecurity chat_tls;
   std::size_t upstream_streams = 2;

@@ -38,16 +38,19 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
 
 }  // namespace
 
-UpstreamLink::UpstreamLink(std::size_t index, std::shared_ptr<grpc::Channel> channel,
+UpstreamLink::UpstreamLink(std::size_t index, std::vector<std::shared_ptr<grpc::Channel>> channels,
                            boost::asio::any_io_executor executor, const ProxyOptions& options,
                            std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed)
     : index_(index),
-      channel_(std::move(channel)),
-      stub_(channel_),
+      channels_(std::move(channels)),
       options_(options),
       log_(std::move(log)),
       status_changed_(std::move(status_changed)),
-      reconnect_timer_(std::move(executor)) {}
+      reconnect_timer_(std::move(executor)) {
+  for (const auto& channel : channels_) stubs_.push_back(std::make_unique<ChatStreamStub>(channel));
+  // The links start spread over the nodes.
+  node_ = index_ % channels_.size();
+}
 
 UpstreamLink::~UpstreamLink() = default;
 
@@ -88,7 +91,7 @@ void UpstreamLink::resume() {
 
 void UpstreamLink::start_call_locked() {
   state_ = State::Connecting;
-  call_ = new ChatCall(stub_, *this, options_.chat_tls.service_token);
+  call_ = new ChatCall(*stubs_[node_], *this, options_.chat_tls.service_token);
   ++calls_alive_;
   // A frame without payload is answered at once with UNKNOWN_PAYLOAD: the
   // answer proves the stream reaches a working chat service.
@@ -191,12 +194,17 @@ void UpstreamLink::on_done(const grpc::Status& status) {
   std::lock_guard lock(mutex_);
   --calls_alive_;
   if (state_ != State::Stopped) {
+    const std::string& node = options_.chat_nodes[node_];
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE || status.error_code() == grpc::StatusCode::CANCELLED) {
-      log_->warn("stream {} to the chat service ended ({}); reconnecting", index_, status.error_message());
+      log_->warn("stream {} to the chat service at {} ended ({}); reconnecting", index_, node, status.error_message());
     } else {
-      log_->warn("stream {} to the chat service ended with {} ({}); reconnecting", index_,
+      log_->warn("stream {} to the chat service at {} ended with {} ({}); reconnecting", index_, node,
                  static_cast<int>(status.error_code()), status.error_message());
     }
+    // The node is gone, draining or refusing: the next attempt goes to the
+    // next one (all nodes share the rooms). A link that was working tries
+    // after reconnect_min (its backoff starts over once it works).
+    node_ = (node_ + 1) % channels_.size();
     schedule_reconnect_locked();
   }
   calls_changed_.notify_all();

@@ -9,7 +9,9 @@
 // upstream and restored for their sender).
 //
 // When the stream breaks the link keeps its rooms, fails what awaits an
-// answer with UNAVAILABLE, and reconnects with backoff; once the service
+// answer with UNAVAILABLE, and reconnects with backoff, to the next chat
+// node when there are several (they share rooms through PostgreSQL), so a
+// node that dies or drains loses the link's streams to another; once the service
 // answers again and the clients were told (resume()), it re-joins every room
 // with `since` = the last sequence it delivered there, so the replay fills
 // the gap (deduplicated by sequence).
@@ -37,6 +39,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 namespace chat::proxy {
 
@@ -44,8 +47,10 @@ enum class SendResult { Sent, Unavailable, Busy };
 
 class UpstreamLink final : public ChatCallSink {
  public:
-  UpstreamLink(std::size_t index, std::shared_ptr<grpc::Channel> channel, boost::asio::any_io_executor executor,
-               const ProxyOptions& options, std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed);
+  // `channels`: one per chat node, in the order the link tries them.
+  UpstreamLink(std::size_t index, std::vector<std::shared_ptr<grpc::Channel>> channels,
+               boost::asio::any_io_executor executor, const ProxyOptions& options,
+               std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed);
   ~UpstreamLink() override;
   UpstreamLink(const UpstreamLink&) = delete;
   UpstreamLink& operator=(const UpstreamLink&) = delete;
@@ -126,8 +131,8 @@ class UpstreamLink final : public ChatCallSink {
   LocalRoom* find_room_locked(const std::string& room);
 
   const std::size_t index_;
-  std::shared_ptr<grpc::Channel> channel_;
-  ChatStreamStub stub_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<ChatStreamStub>> stubs_;  // one per channel
   const ProxyOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
   std::function<void()> status_changed_;
@@ -139,6 +144,7 @@ class UpstreamLink final : public ChatCallSink {
   std::size_t calls_alive_ = 0;
   boost::asio::steady_timer reconnect_timer_;
   unsigned attempt_ = 0;
+  std::size_t node_ = 0;  // the channel the current (or next) call uses
   bool ever_available_ = false;
 
   std::unordered_map<std::string, LocalRoom> rooms_;

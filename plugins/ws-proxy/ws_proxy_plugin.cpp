@@ -7,6 +7,7 @@
 
 #include "auth/auth_config.hpp"
 #include "limits/connection_config.hpp"
+#include "net/chat_nodes.hpp"
 #include "net/open_listener.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
@@ -81,8 +82,6 @@ class WsProxyPlugin final : public chathost::Plugin {
         ConfigKey::integer("threads", 0, "I/O threads (0: one per CPU core)").range(0, 1024),
         ConfigKey::boolean("reuse_port", false, "SO_REUSEPORT: several proxy hosts on one machine share the port")
             .env("WS_REUSE_PORT"),
-        ConfigKey::string("chat_host", "127.0.0.1", "address of the chat service (grpc-chat)").env("GRPC_HOST"),
-        ConfigKey::integer("chat_port", 50051, "port of the chat service (grpc-chat)").range(1, 65535).env("GRPC_PORT"),
         ConfigKey::integer("upstream_streams", 2, "Chat streams to the chat service, rooms spread over them")
             .range(1, 64),
         ConfigKey::integer("upstream_queue_limit", 65536,
@@ -92,6 +91,9 @@ class WsProxyPlugin final : public chathost::Plugin {
             .range(10, 600000),
         ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000),
     };
+    for (auto& key : chat::net::chat_node_config_keys("the streams spread over them and move when one fails")) {
+      keys.push_back(std::move(key));
+    }
     for (auto& key : chat::limits::connection_config_keys(10000, 256)) keys.push_back(std::move(key));
     for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
     for (auto& key : chat::tls::server_config_keys("WS", "the WebSocket port (wss://)")) {
@@ -139,9 +141,10 @@ class WsProxyPlugin final : public chathost::Plugin {
     const auto threads = config.get_int("threads");
     o.threads = threads > 0 ? static_cast<std::size_t>(threads) : std::max(1U, std::thread::hardware_concurrency());
     o.reuse_port = config.get_bool("reuse_port");
-    o.chat_host = config.get_string("chat_host");
-    if (o.chat_host.empty()) config.reject("chat_host", "must not be empty");
-    o.chat_port = static_cast<std::uint16_t>(config.get_int("chat_port"));
+    auto nodes = chat::net::parse_chat_nodes(config.get_string("chat_host"),
+                                             static_cast<std::uint16_t>(config.get_int("chat_port")));
+    if (!nodes.error.empty()) config.reject("chat_host", nodes.error);
+    o.chat_nodes = std::move(nodes.targets);
     o.upstream_streams = static_cast<std::size_t>(config.get_int("upstream_streams"));
     o.upstream_queue_limit = static_cast<std::size_t>(config.get_int("upstream_queue_limit"));
     o.reconnect_min = std::chrono::milliseconds(config.get_int("reconnect_min_ms"));
@@ -178,7 +181,7 @@ class WsProxyPlugin final : public chathost::Plugin {
       pthread_setname_np(threads_.back().native_handle(), "ws-proxy-io");
     }
 
-    const std::string service = options_.chat_host + ":" + std::to_string(options_.chat_port);
+    const std::string service = chat::net::describe_chat_nodes(options_.chat_nodes);
     if (!bridge_->wait_available(kStartupWait)) {
       log->warn("chat service at {} not reachable yet; serving WebSockets anyway and retrying", service);
     }

@@ -4,6 +4,7 @@
 // connection cut) loses no delivery.
 #include "support/chat_stream_client.hpp"
 #include "support/config_tables.hpp"
+#include "support/raw_peer.hpp"
 #include "support/test_helpers.hpp"
 #include "support/test_host.hpp"
 #include "support/test_postgres.hpp"
@@ -11,8 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,13 +25,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A grpc-chat node on the test's database.
+// A grpc-chat node on the test's database; it wants the deployment's
+// service token of its callers, as a node on the network does.
 std::unique_ptr<TestHost> chat_node(const std::filesystem::path& dir, const TestDatabase& database,
                                     const std::string& node) {
   return std::make_unique<TestHost>(
       dir, TestHostOptions{.name = node,
                            .plugins = {"grpc-chat"},
-                           .tables = grpc_chat_table(0, "store = \"postgres\"\nnode_id = \"" + node + "\"\n"),
+                           .tables = grpc_chat_table(0, "store = \"postgres\"\nnode_id = \"" + node + "\"\n" +
+                                                               service_token_key()),
                            .env = {{"DATABASE_URL", database.url()}}});
 }
 
@@ -56,8 +61,8 @@ TEST(ChatNodes, MembersOnTwoNodesSeeOneGapFreeOrderWhileBothNodesCommit) {
   auto a = chat_node(dir.path(), database, "node-a");
   auto b = chat_node(dir.path(), database, "node-b");
   // Browsers on proxies pinned to each node, and bridges' streams direct.
-  TestHost proxy_a(dir.path(), {.name = "proxy-a", .plugins = {"ws-proxy"}, .tables = ws_proxy_table(a->port("grpc-chat"))});
-  TestHost proxy_b(dir.path(), {.name = "proxy-b", .plugins = {"ws-proxy"}, .tables = ws_proxy_table(b->port("grpc-chat"))});
+  TestHost proxy_a(dir.path(), {.name = "proxy-a", .plugins = {"ws-proxy"}, .tables = ws_proxy_table(a->port("grpc-chat"), service_token_key())});
+  TestHost proxy_b(dir.path(), {.name = "proxy-b", .plugins = {"ws-proxy"}, .tables = ws_proxy_table(b->port("grpc-chat"), service_token_key())});
   WsClient alice({.port = proxy_a.port("ws-proxy"), .target = "/?user=alice"});
   WsClient bob({.port = proxy_b.port("ws-proxy"), .target = "/?user=bob"});
   alice.send(join("r", "alice"));
@@ -100,7 +105,7 @@ TEST(ChatNodes, AClientBackThroughTheOtherNodeWithSinceGetsExactlyWhatItMissed) 
   auto b = chat_node(dir.path(), database, "node-b");
   std::uint64_t seen = 0;
   {
-    ChatStreamClient carol(chat_channel("127.0.0.1", a->port("grpc-chat")));
+    ChatStreamClient carol(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
     carol.send(join("r", "carol"));
     ASSERT_TRUE(carol.wait_for(is_joined("r")));
     carol.send(chat_message("r", "carol", "one", "c1"));
@@ -109,14 +114,14 @@ TEST(ChatNodes, AClientBackThroughTheOtherNodeWithSinceGetsExactlyWhatItMissed) 
     seen = echo->chat_message().sequence();
   }
   // While carol is away, dave talks through node b.
-  ChatStreamClient dave(chat_channel("127.0.0.1", b->port("grpc-chat")));
+  ChatStreamClient dave(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
   dave.send(join("r", "dave"));
   ASSERT_TRUE(dave.wait_for(is_joined("r")));
   for (int i = 0; i < 5; ++i) dave.send(chat_message("r", "dave", "missed " + std::to_string(i), "d" + std::to_string(i)));
   ASSERT_EQ(dave.wait_for_count(is_message_in("r"), 5).size(), 5u);
 
   // Carol comes back through node b.
-  ChatStreamClient back(chat_channel("127.0.0.1", b->port("grpc-chat")));
+  ChatStreamClient back(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
   back.send(join("r", "carol", seen));
   const auto joined = back.wait_for(is_joined("r"));
   ASSERT_TRUE(joined);
@@ -133,8 +138,8 @@ TEST(ChatNodes, ACutListenConnectionLosesNoDeliveryAndKeepsTheOrder) {
   TestDatabase database;
   auto a = chat_node(dir.path(), database, "node-a");
   auto b = chat_node(dir.path(), database, "node-b");
-  ChatStreamClient listener(chat_channel("127.0.0.1", a->port("grpc-chat")));
-  ChatStreamClient talker(chat_channel("127.0.0.1", b->port("grpc-chat")));
+  ChatStreamClient listener(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
+  ChatStreamClient talker(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
   listener.send(join("r", "listener"));
   talker.send(join("r", "talker"));
   ASSERT_TRUE(listener.wait_for(is_joined("r")));
@@ -155,6 +160,210 @@ TEST(ChatNodes, ACutListenConnectionLosesNoDeliveryAndKeepsTheOrder) {
   const auto heard = listener.wait_for_count(is_message_in("r"), kMessages, 15s);
   EXPECT_EQ(sequences_in(heard, "r"), one_to(kMessages));
   EXPECT_TRUE(a->process().wait_for_line(std::regex("hearing other chat nodes' commits again"))) << a->output();
+}
+
+TEST(ChatNodes, AProxyThatKnowsBothNodesCarriesOnThroughTheSurvivorWhenOneIsKilled) {
+  TempDir dir;
+  TestDatabase database;
+  auto a = chat_node(dir.path(), database, "node-a");
+  auto b = chat_node(dir.path(), database, "node-b");
+  const std::string both = service_token_key() + "chat_host = \"127.0.0.1:" + std::to_string(a->port("grpc-chat")) + ", 127.0.0.1:" +
+                           std::to_string(b->port("grpc-chat")) + "\"\n";
+  // Two streams: one starts on each node.
+  TestHost proxy(dir.path(), {.name = "proxy",
+                              .plugins = {"ws-proxy", "history-http"},
+                              .tables = ws_proxy_table(a->port("grpc-chat"), both + "upstream_streams = 2\n") +
+                                        history_http_table(a->port("grpc-chat"), both)});
+
+  constexpr int kClients = 8;
+  constexpr int kEach = 30;
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int c = 0; c < kClients; ++c) {
+    const std::string user = "u" + std::to_string(c);
+    clients.push_back(std::make_unique<WsClient>(WsOptions{.port = proxy.port("ws-proxy"), .target = "/?user=" + user}));
+    clients.back()->send(join("room" + std::to_string(c % 4), user));
+    ASSERT_TRUE(clients.back()->wait_for(is_joined("room" + std::to_string(c % 4)))) << proxy.output();
+  }
+  const auto id_of = [](int c, int i) { return "c" + std::to_string(c) + "-" + std::to_string(i); };
+  const auto message_of = [&](int c, int i, bool resend) {
+    auto frame = chat_message("room" + std::to_string(c % 4), "u" + std::to_string(c), id_of(c, i), id_of(c, i));
+    frame.mutable_chat_message()->set_resend(resend);
+    return frame;
+  };
+  // Everyone talks; node a dies with -9 a third of the way through.
+  for (int i = 0; i < kEach; ++i) {
+    if (i == kEach / 3) a->kill();
+    for (int c = 0; c < kClients; ++c) clients[c]->send(message_of(c, i, false));
+    std::this_thread::sleep_for(20ms);
+  }
+  // What was refused or never confirmed is sent again, as a client does once
+  // the service is back: with resend, so a message stored before is not
+  // stored twice (sending it again more than once does no harm either).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (bool all_acked = false; !all_acked && std::chrono::steady_clock::now() < deadline;) {
+    all_acked = true;
+    for (int c = 0; c < kClients; ++c) {
+      if (!clients[c]->wait_available(10s)) continue;
+      for (int i = 0; i < kEach; ++i) {
+        if (clients[c]->wait_for(is_ack_for(id_of(c, i)), 1ms)) continue;
+        all_acked = false;
+        clients[c]->send(message_of(c, i, true));
+      }
+    }
+    if (!all_acked) std::this_thread::sleep_for(500ms);
+  }
+  for (int c = 0; c < kClients; ++c) {
+    for (int i = 0; i < kEach; ++i) {
+      ASSERT_TRUE(clients[c]->wait_for(is_ack_for(id_of(c, i)), 1ms))
+          << id_of(c, i) << " never acknowledged\n" << proxy.output();
+    }
+  }
+
+  // The stream that started on node a moved to node b; clients were told
+  // the service was briefly unavailable, and then that it was back.
+  EXPECT_TRUE(proxy.process().wait_for_line(
+      std::regex("stream 0 to the chat service at 127\\.0\\.0\\.1:" + std::to_string(a->port("grpc-chat")) +
+                 " ended")))
+      << proxy.output();
+  EXPECT_FALSE(clients[0]->events_matching(is_service_status(false)).empty());
+
+  // Every message stored exactly once.
+  EXPECT_EQ(database.query("SELECT count(*) FROM messages"), std::to_string(kClients * kEach));
+  EXPECT_EQ(database.query("SELECT count(DISTINCT client_id) FROM messages"), std::to_string(kClients * kEach));
+  // Each client, on the proxy that stayed, got its room's messages once
+  // each, in sequence order, up to the last one stored.
+  for (int c = 0; c < kClients; ++c) {
+    const std::string room = "room" + std::to_string(c % 4);
+    const auto last = std::stoull(database.query("SELECT max(sequence) FROM messages WHERE room_id = '" + room + "'"));
+    ASSERT_TRUE(clients[c]->wait_for(
+        [&](const chat::ChatStream& e) { return e.has_chat_message() && e.chat_message().sequence() == last; }, 15s));
+    const auto got = sequences_in(clients[c]->events(), room);
+    EXPECT_EQ(got, one_to(last)) << "client " << c;
+  }
+  // History carries on through the survivor too.
+  EXPECT_EQ(status_line(RawPeer(proxy.port("history-http")).request("GET /history?room=room0 HTTP/1.1\r\nHost: x\r\n\r\n")),
+            "HTTP/1.1 200 OK");
+}
+
+// Polls until `condition` holds or `timeout` passes.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+  return true;
+}
+
+TEST(ChatNodes, ADatabaseKilledAndRestartedMakesTheNodeNotServingUntilItIsBackAndLosesNothingAcknowledged) {
+  TempDir dir;
+  auto server = PostgresServer::start_private();
+  TestDatabase database(*server);
+  auto node = chat_node(dir.path(), database, "node-a");
+  TestHost web(dir.path(), {.name = "web",
+                            .plugins = {"history-http"},
+                            .tables = history_http_table(node->port("grpc-chat"), service_token_key())});
+  const auto channel = chat_channel("127.0.0.1", node->port("grpc-chat"));
+  const auto healthz = [&] {
+    return status_line(RawPeer(web.port("history-http")).request("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  };
+  ChatStreamClient alice(channel, test_service_token());
+  alice.send(join("r", "alice"));
+  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+  std::set<std::string> acked;
+  const auto send = [&](const std::string& id) { alice.send(chat_message("r", "alice", id, id)); };
+  for (int i = 0; i < 10; ++i) send("before" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(alice.wait_for(is_ack_for("before" + std::to_string(i))));
+    acked.insert("before" + std::to_string(i));
+  }
+  EXPECT_EQ(chat_service_serving(channel), true);
+
+  server->kill();
+  // Sends are refused as UNAVAILABLE (send it again), and the node says it
+  // is not serving, through gRPC health and history-http's /healthz.
+  send("during");
+  const auto refused = alice.wait_for(
+      [](const chat::ChatStream& e) { return e.has_error() && e.error().id() == "during"; }, 15s);
+  ASSERT_TRUE(refused) << node->output();
+  EXPECT_EQ(refused->error().code(), chat::Error::UNAVAILABLE) << refused->error().message();
+  EXPECT_TRUE(eventually([&] { return chat_service_serving(channel) == false; }, 10s)) << node->output();
+  EXPECT_EQ(healthz(), "HTTP/1.1 503 Service Unavailable");
+
+  // Back by itself once the database is.
+  server->start();
+  EXPECT_TRUE(eventually([&] { return chat_service_serving(channel) == true; }, 15s)) << node->output();
+  EXPECT_EQ(healthz(), "HTTP/1.1 200 OK");
+  send("during");  // sent again, as the refusal asked
+  for (int i = 0; i < 10; ++i) send("after" + std::to_string(i));
+  ASSERT_TRUE(alice.wait_for(is_ack_for("during")));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(alice.wait_for(is_ack_for("after" + std::to_string(i))));
+
+  // Everything acknowledged is stored, once; the refused try stored nothing.
+  EXPECT_EQ(database.query("SELECT count(*) FROM messages"), "21");
+  EXPECT_EQ(database.query("SELECT count(DISTINCT client_id) FROM messages"), "21");
+  EXPECT_EQ(database.query("SELECT max(sequence) FROM messages"), "21");
+  EXPECT_TRUE(node->process().wait_for_line(std::regex("serving again: the store answers"))) << node->output();
+}
+
+TEST(ChatNodes, APrimaryKilledAndItsSynchronousStandbyPromotedLosesNoAcknowledgedMessage) {
+  TempDir dir;
+  auto primary = PostgresServer::start_private();
+  auto standby = primary->start_standby(primary->dir().string() + "-standby");
+  TestDatabase database(*primary);
+  // Both servers in the URL: libpq takes the first that accepts writes.
+  const std::string url = "postgresql://chat:" + primary->password() + "@127.0.0.1:" +
+                          std::to_string(primary->port()) + ",127.0.0.1:" + std::to_string(standby->port()) +
+                          "/chat?target_session_attrs=read-write&options=-csearch_path%3D" + database.schema();
+  auto node = std::make_unique<TestHost>(
+      dir.path(), TestHostOptions{.name = "node",
+                                  .plugins = {"grpc-chat"},
+                                  .tables = grpc_chat_table(0, "store = \"postgres\"\n" + service_token_key()),
+                                  .env = {{"DATABASE_URL", url}}});
+  ChatStreamClient alice(chat_channel("127.0.0.1", node->port("grpc-chat")), test_service_token());
+  alice.send(join("r", "alice"));
+  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+  std::vector<std::string> acked;
+  int next = 0;
+  // Sends `count` messages, each until it is acknowledged: a refused one
+  // (the database failing over) is sent again with resend, so one whose
+  // commit was lost with the connection is found, not stored twice.
+  const auto send_acked = [&](int count) {
+    for (int k = 0; k < count; ++k) {
+      const std::string id = "m" + std::to_string(next++);
+      for (bool resend = false;; resend = true) {
+        auto frame = chat_message("r", "alice", id, id);
+        frame.mutable_chat_message()->set_resend(resend);
+        const auto from = alice.events().size();  // the answer to this try, not an earlier one
+        alice.send(frame);
+        const auto answer = alice.wait_for(
+            [&](const chat::ChatStream& e) {
+              return (e.has_ack() && e.ack().id() == id) || (e.has_error() && e.error().id() == id);
+            },
+            15s, from);
+        if (answer && answer->has_ack()) break;
+        std::this_thread::sleep_for(200ms);
+      }
+      acked.push_back(id);
+    }
+  };
+  send_acked(20);
+
+  // The primary dies; an operator (or Patroni) promotes the standby.
+  primary->kill();
+  standby->promote();
+  send_acked(20);
+
+  // Everything acknowledged, before and after, is on the new primary, once,
+  // in one gap-free order.
+  const std::string on_standby = "postgresql://chat:" + standby->password() + "@127.0.0.1:" +
+                                 std::to_string(standby->port()) + "/chat?options=-csearch_path%3D" + database.schema();
+  EXPECT_EQ(postgres_query(on_standby, "SELECT count(*) FROM messages"), std::to_string(acked.size()));
+  for (const auto& id : acked) {
+    EXPECT_EQ(postgres_query(on_standby, "SELECT count(*) FROM messages WHERE client_id = '" + id + "'"), "1") << id;
+  }
+  EXPECT_EQ(postgres_query(on_standby, "SELECT max(sequence) FROM messages"), std::to_string(acked.size()));
 }
 
 }  // namespace

@@ -459,7 +459,7 @@ TEST_F(WsProxyTest, AChatServiceThatAnswersGarbageIsReportedAndNeverTrusted) {
   // Each stream's first answer does not parse: the stream is ended, named
   // in the log with the reason, and tried again (after 100-300 ms).
   EXPECT_TRUE(proxy.process().wait_for_line(
-      std::regex("stream \\d+ to the chat service ended with 13 \\(the chat service sent a frame that is not a "
+      std::regex("stream \\d+ to the chat service at \\S+ ended with 13 \\(the chat service sent a frame that is not a "
                  "ChatStream\\); reconnecting")));
 
   WsClient client(proxy.ws("/?user=alice&room=r"));
@@ -497,7 +497,7 @@ TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProx
   // The status goes out when the first stream breaks; send once proxy 1 knows
   // both are gone (a message sent just before is "not confirmed" instead).
   for (const std::string stream : {"0", "1"}) {
-    const std::regex ended("stream " + stream + " to the chat service ended");
+    const std::regex ended("stream " + stream + " to the chat service at \\S+ ended");
     ASSERT_TRUE(proxy1.process().wait_for_line(ended)) << proxy1.process().output();
   }
   alice->send(chat_message("r", "alice", "into the void", "a1"));

@@ -1,5 +1,7 @@
 #include "support/chat_stream_client.hpp"
 
+#include "health.grpc.pb.h"  // from chat_proto
+
 namespace chathost::test {
 
 std::shared_ptr<grpc::Channel> chat_channel(const std::string& host, std::uint16_t port) {
@@ -155,6 +157,17 @@ std::unique_ptr<grpc::ClientContext> call_context(const std::string& service_tok
   context->set_deadline(std::chrono::system_clock::now() + timeout);
   if (!service_token.empty()) context->AddMetadata("authorization", "Bearer " + service_token);
   return context;
+}
+
+std::optional<bool> chat_service_serving(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("chat.ChatService");
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!stub->Check(&context, request, &response).ok()) return std::nullopt;
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
 }
 
 }  // namespace chathost::test

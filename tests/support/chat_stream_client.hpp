@@ -81,6 +81,10 @@ chat::ChatStream leave(const std::string& room, const std::string& user);
 std::unique_ptr<grpc::ClientContext> call_context(const std::string& service_token = "",
                                                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// grpc.health.v1 Check of "chat.ChatService": SERVING or not; nullopt when
+// the call fails (nobody answers).
+std::optional<bool> chat_service_serving(const std::shared_ptr<grpc::Channel>& channel);
+
 // Predicates.
 EventPredicate is_message_in(const std::string& room);
 EventPredicate is_message_with_content(const std::string& content);

@@ -32,6 +32,7 @@ class PostgresServer {
   // postgresql://chat:<password>@127.0.0.1:<port>/chat
   std::string url() const;
   std::uint16_t port() const { return port_; }
+  const std::string& password() const { return password_; }
   const std::filesystem::path& dir() const { return dir_; }
 
   // Starts it again (after stop() or kill()) on the same port and data.

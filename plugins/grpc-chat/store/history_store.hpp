@@ -90,6 +90,13 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The store cannot be reached now (its database server is down, restarting
+// or failing over): nothing was stored, and the same call may work soon.
+class StoreUnavailable : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // What a store shared by several chat nodes tells this one of the others'
 // commits. The table is the truth and these are wake-ups: on either, read
 // the store from the last sequence delivered.
@@ -132,6 +139,11 @@ class HistoryStore {
 
   // Distinct senders ever stored.
   virtual std::vector<std::string> senders() const = 0;
+
+  // Whether the store answers now: for a store on a database server, which
+  // may go away and come back (a connection is tried). nullopt: a store that
+  // cannot tell apart a passing failure (SQLite, memory): only a commit tells.
+  virtual std::optional<bool> answers() { return std::nullopt; }
 
   // Whether other processes commit to the same rooms: deliveries then come
   // from the store (after watch()'s wake-ups) as well as from this node's

@@ -152,20 +152,28 @@ class PostgresStore final : public HistoryStore {
     if (batch.empty()) return {};
     std::lock_guard lock(writer_mutex_);
     for (int attempt = 0;; ++attempt) {
-      writer_.ensure_connected();
+      try {
+        writer_.ensure_connected();
+      } catch (const StoreError& e) {
+        throw StoreUnavailable(e.what());
+      }
       committing_ = false;
       try {
         writer_.enter_pipeline();
         auto stored = append_locked(batch);
         writer_.exit_pipeline();
         return stored;
-      } catch (const StoreError&) {
+      } catch (const StoreError& e) {
         abandon();
         // A connection found dead before COMMIT was sent (the server
         // restarted since the last batch) stored nothing: one more try on
         // a new one. After COMMIT was sent the outcome is unknown, and the
         // senders are told to resend instead.
         if (attempt == 0 && !committing_ && writer_.broken()) continue;
+        // The connection went during the batch: the database is going away
+        // (or failing over). The batch's outcome may be unknown, and its
+        // senders resend.
+        if (writer_.broken()) throw StoreUnavailable(e.what());
         throw;
       } catch (...) {
         abandon();
@@ -231,6 +239,17 @@ class PostgresStore final : public HistoryStore {
   }
 
   bool shared() const override { return true; }
+
+  std::optional<bool> answers() override {
+    std::lock_guard lock(writer_mutex_);
+    try {
+      writer_.ensure_connected();
+      writer_.exec("SELECT 1", "checking the database answers");
+      return true;
+    } catch (const StoreError&) {
+      return false;
+    }
+  }
 
   void watch(CommitWatcher watcher) override {
     std::lock_guard lock(listener_mutex_);

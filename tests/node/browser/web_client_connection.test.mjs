@@ -79,8 +79,9 @@ describe('web client connection', () => {
       const page = await openChat(browser, cluster.pageUrl('patient', 'waiting'));
       peer = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.peerWs}/?user=peer&room=waiting`);
       await peer.say('waiting', 'peer', 'one');
-      await say(page, 'two');
+      // Seen before answering, so the page's own order is the room's.
       await bubbleWith(page, 'one').waitFor({ timeout: TIMEOUT });
+      await say(page, 'two');
       await page.locator('#log .msg.mine .state', { hasText: 'sent' }).waitFor({ timeout: TIMEOUT });
 
       await cluster.bridge.stop();
