@@ -121,6 +121,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
                           "this chat node's name among those sharing the database (empty: host name and port)")
             .env("CHAT_NODE_ID"),
         ConfigKey::integer("database_readers", 4, "connections that read history from PostgreSQL").range(1, 64),
+        ConfigKey::integer("presence_lease_seconds", 15,
+                           "with several chat nodes: how long a node's users stay present after it dies")
+            .range(3, 3600),
         ConfigKey::string("store_path", "data/chat.db", "SQLite database file, created on first start")
             .env("CHAT_STORE_PATH"),
         ConfigKey::string("sync", "full",
@@ -264,6 +267,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
       config.reject("node_id", "must be one line of at most 200 bytes");
     }
     postgres_options_.reader_connections = static_cast<int>(config.get_int("database_readers"));
+    postgres_options_.presence_lease = std::chrono::seconds(config.get_int("presence_lease_seconds"));
   }
 
   std::unique_ptr<chat::store::HistoryStore> open_store() const {
@@ -321,6 +325,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
               }
             },
         .tick = [this] { rooms_->catch_up_behind(); },
+        .presence_elsewhere = [this](const std::string& room_id, const std::string& user, const std::string& node,
+                                     bool joined) { rooms_->presence_elsewhere(room_id, user, node, joined); },
     });
   }
 

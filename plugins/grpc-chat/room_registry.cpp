@@ -59,16 +59,73 @@ RoomRegistry::Room& RoomRegistry::room_locked(const std::string& room_id) {
   // or below this, so a message committed just before is never sent twice.
   Room room;
   room.last_sequence = store_.bounds(room_id).last_sequence;
+  read_presence_elsewhere(room_id, room);
   return rooms_.emplace(room_id, std::move(room)).first->second;
 }
 
-bool RoomRegistry::add_member_locked(Room& room, const SessionPtr& session, const std::string& user) {
+void RoomRegistry::read_presence_elsewhere(const std::string& room_id, Room& room) {
+  try {
+    room.elsewhere.clear();
+    for (auto& [user, node] : store_.present_elsewhere(room_id)) room.elsewhere[user].insert(std::move(node));
+  } catch (const store::StoreError&) {
+    // Unknown for now: the catch-up once the store answers reads it again.
+  }
+}
+
+bool RoomRegistry::present_locked(const Room& room, const std::string& user) {
+  return room.user_streams.contains(user) || room.elsewhere.contains(user);
+}
+
+std::size_t RoomRegistry::online_count_locked(const Room& room) {
+  std::size_t count = room.user_streams.size();
+  for (const auto& [user, nodes] : room.elsewhere) {
+    if (!room.user_streams.contains(user)) ++count;
+  }
+  return count;
+}
+
+bool RoomRegistry::add_member_locked(const std::string& room_id, Room& room, const SessionPtr& session,
+                                     const std::string& user) {
   auto& member = room.members[session->id()];
   member.session = session;
   if (!member.users.insert(user).second) return false;
   known_users_.insert(user);
   ++online_[user];
-  return room.user_streams[user]++ == 0;
+  const bool elsewhere = room.elsewhere.contains(user);
+  if (room.user_streams[user]++ != 0) return false;
+  store_.set_present(room_id, user, true);
+  return !elsewhere;  // new to the room, on every node
+}
+
+void RoomRegistry::presence_elsewhere(const std::string& room_id, const std::string& user, const std::string& node,
+                                      bool joined) {
+  std::lock_guard lock(mutex_);
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return;  // nobody here to tell; a join reads the store
+  Room& room = it->second;
+  const bool before = present_locked(room, user);
+  if (joined) {
+    room.elsewhere[user].insert(node);
+    known_users_.insert(user);
+  } else if (auto entry = room.elsewhere.find(user); entry != room.elsewhere.end()) {
+    entry->second.erase(node);
+    if (entry->second.empty()) room.elsewhere.erase(entry);
+  }
+  const bool after = present_locked(room, user);
+  if (before != after) send_presence_locked(room_id, room, after ? Presence::JOINED : Presence::LEFT, user, nullptr);
+}
+
+void RoomRegistry::refresh_presence_locked(const std::string& room_id, Room& room) {
+  const auto before = room.elsewhere;
+  read_presence_elsewhere(room_id, room);
+  for (const auto& [user, nodes] : before) {
+    if (!present_locked(room, user)) send_presence_locked(room_id, room, Presence::LEFT, user, nullptr);
+  }
+  for (const auto& [user, nodes] : room.elsewhere) {
+    if (!before.contains(user) && !room.user_streams.contains(user)) {
+      send_presence_locked(room_id, room, Presence::JOINED, user, nullptr);
+    }
+  }
 }
 
 bool RoomRegistry::remove_member_locked(const std::string& room_id, Room& room, std::uint64_t session_id,
@@ -79,7 +136,9 @@ bool RoomRegistry::remove_member_locked(const std::string& room_id, Room& room, 
   if (auto online = online_.find(user); online != online_.end() && --online->second == 0) online_.erase(online);
   if (--room.user_streams[user] == 0) {
     room.user_streams.erase(user);
-    send_presence_locked(room_id, room, Presence::LEFT, user, nullptr);
+    store_.set_present(room_id, user, false);
+    // Still in the room through another node: nothing to tell.
+    if (!room.elsewhere.contains(user)) send_presence_locked(room_id, room, Presence::LEFT, user, nullptr);
   }
   if (room.members.empty()) {
     behind_.erase(room_id);
@@ -95,13 +154,17 @@ void RoomRegistry::send_presence_locked(const std::string& room_id, const Room& 
   presence->set_room_id(room_id);
   presence->set_kind(kind);
   presence->set_user_id(user);
-  presence->set_online_count(static_cast<std::uint32_t>(room.user_streams.size()));
+  presence->set_online_count(static_cast<std::uint32_t>(online_count_locked(room)));
   if (kind == Presence::SNAPSHOT) {
     // The list goes to the joiner only, and only so long: a room of
     // thousands would make every join a long frame.
     for (const auto& [name, streams] : room.user_streams) {
       if (static_cast<std::size_t>(presence->online_size()) >= limits_.presence_list_max) break;
       presence->add_online(name);
+    }
+    for (const auto& [name, nodes] : room.elsewhere) {
+      if (static_cast<std::size_t>(presence->online_size()) >= limits_.presence_list_max) break;
+      if (!room.user_streams.contains(name)) presence->add_online(name);
     }
   }
   auto event = encode(frame);
@@ -119,7 +182,7 @@ void RoomRegistry::join(const SessionPtr& session, const std::string& room_id, c
   session->set_speaks_events();
   std::lock_guard lock(mutex_);
   Room& room = room_locked(room_id);
-  const bool new_in_room = add_member_locked(room, session, user);
+  const bool new_in_room = add_member_locked(room_id, room, session, user);
   memberships_[session->id()].emplace(room_id, user);
   // Under the lock, so nothing is delivered between the replay and live.
   replay_locked(session, room_id, user, since, room.last_sequence);
@@ -167,7 +230,7 @@ void RoomRegistry::replay_locked(const SessionPtr& session, const std::string& r
 void RoomRegistry::join_implicitly(const SessionPtr& session, const std::string& room_id, const std::string& user) {
   std::lock_guard lock(mutex_);
   Room& room = room_locked(room_id);
-  const bool new_in_room = add_member_locked(room, session, user);
+  const bool new_in_room = add_member_locked(room_id, room, session, user);
   memberships_[session->id()].emplace(room_id, user);
   if (new_in_room) send_presence_locked(room_id, room, Presence::JOINED, user, nullptr);
 }
@@ -228,7 +291,10 @@ void RoomRegistry::catch_up(const std::string& room_id) {
 
 void RoomRegistry::catch_up_all() {
   std::lock_guard lock(mutex_);
-  for (auto& [room_id, room] : rooms_) fill_from_store_locked(room_id, room, 0);
+  for (auto& [room_id, room] : rooms_) {
+    fill_from_store_locked(room_id, room, 0);
+    refresh_presence_locked(room_id, room);
+  }
 }
 
 void RoomRegistry::catch_up_behind() {

@@ -54,8 +54,13 @@ class RoomRegistry {
   // Another node committed to `room_id`: delivers what this node has not,
   // from the store, in order.
   void catch_up(const std::string& room_id);
-  // Wake-ups may have been lost: catch_up() on every room with members.
+  // Wake-ups may have been lost: catch_up() on every room with members,
+  // and its presence through other nodes read again.
   void catch_up_all();
+  // A user joined or left `room_id` through another node (or that node
+  // died): members here hear JOINED or LEFT when the user's presence in the
+  // room, counting every node, changes.
+  void presence_elsewhere(const std::string& room_id, const std::string& user, const std::string& node, bool joined);
   // catch_up() on the rooms whose store reads failed (about once a second).
   void catch_up_behind();
   // The room may have messages in the store it has not delivered (a commit
@@ -80,11 +85,17 @@ class RoomRegistry {
     std::uint64_t last_sequence = 0;  // the newest delivered
     std::map<std::uint64_t, Member> members;  // by session id: stable order
     std::map<std::string, int> user_streams;   // user -> streams they are in the room on
+    std::map<std::string, std::set<std::string>> elsewhere;  // user -> other nodes they are in it through
   };
 
   Room& room_locked(const std::string& room_id);
-  // Adds the membership; returns whether the user was new to the room.
-  bool add_member_locked(Room& room, const SessionPtr& session, const std::string& user);
+  // Adds the membership; returns whether the user was new to the room (on
+  // every node).
+  bool add_member_locked(const std::string& room_id, Room& room, const SessionPtr& session, const std::string& user);
+  void read_presence_elsewhere(const std::string& room_id, Room& room);
+  void refresh_presence_locked(const std::string& room_id, Room& room);
+  static bool present_locked(const Room& room, const std::string& user);
+  static std::size_t online_count_locked(const Room& room);
   bool remove_member_locked(const std::string& room_id, Room& room, std::uint64_t session_id, const std::string& user);
   void send_presence_locked(const std::string& room_id, const Room& room, Presence::Kind kind,
                             const std::string& user, const SessionPtr& only_to);

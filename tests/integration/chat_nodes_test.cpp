@@ -28,12 +28,12 @@ using namespace std::chrono_literals;
 // A grpc-chat node on the test's database; it wants the deployment's
 // service token of its callers, as a node on the network does.
 std::unique_ptr<TestHost> chat_node(const std::filesystem::path& dir, const TestDatabase& database,
-                                    const std::string& node) {
+                                    const std::string& node, const std::string& extra = "") {
   return std::make_unique<TestHost>(
       dir, TestHostOptions{.name = node,
                            .plugins = {"grpc-chat"},
                            .tables = grpc_chat_table(0, "store = \"postgres\"\nnode_id = \"" + node + "\"\n" +
-                                                               service_token_key()),
+                                                               service_token_key() + extra),
                            .env = {{"DATABASE_URL", database.url()}}});
 }
 
@@ -243,6 +243,49 @@ TEST(ChatNodes, AProxyThatKnowsBothNodesCarriesOnThroughTheSurvivorWhenOneIsKill
   // History carries on through the survivor too.
   EXPECT_EQ(status_line(RawPeer(proxy.port("history-http")).request("GET /history?room=room0 HTTP/1.1\r\nHost: x\r\n\r\n")),
             "HTTP/1.1 200 OK");
+}
+
+TEST(ChatNodes, MembersSeeJoinsAndLeavesOnEveryNodeAndADeadNodesUsersLeaveWithinItsLease) {
+  TempDir dir;
+  TestDatabase database;
+  const std::string lease = "presence_lease_seconds = 3\n";
+  auto a = chat_node(dir.path(), database, "node-a", lease);
+  auto b = chat_node(dir.path(), database, "node-b", lease);
+  ChatStreamClient alice(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
+  alice.send(join("r", "alice"));
+  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+
+  // bob joins through node b: alice, on node a, hears it; bob's snapshot
+  // has alice.
+  ChatStreamClient bob(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
+  bob.send(join("r", "bob"));
+  const auto joined = alice.wait_for(is_presence("r", chat::Presence::JOINED, "bob"));
+  ASSERT_TRUE(joined) << a->output();
+  EXPECT_EQ(joined->presence().online_count(), 2u);
+  const auto snapshot = bob.wait_for(is_presence("r", chat::Presence::SNAPSHOT));
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->presence().online_count(), 2u);
+  EXPECT_EQ(std::set<std::string>(snapshot->presence().online().begin(), snapshot->presence().online().end()),
+            (std::set<std::string>{"alice", "bob"}));
+
+  // A user in the room through both nodes leaves one: still there.
+  alice.send(join("r", "carol"));
+  bob.send(join("r", "carol"));
+  ASSERT_TRUE(bob.wait_for(is_presence("r", chat::Presence::JOINED, "carol")));
+  bob.send(leave("r", "carol"));
+  bob.send(leave("r", "bob"));
+  ASSERT_TRUE(alice.wait_for(is_presence("r", chat::Presence::LEFT, "bob")));
+  EXPECT_TRUE(alice.events_matching(is_presence("r", chat::Presence::LEFT, "carol")).empty());
+
+  // Node b dies with dave in the room: alice hears dave leave once node b's
+  // lease (3 s) runs out.
+  ChatStreamClient dave(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
+  dave.send(join("r", "dave"));
+  ASSERT_TRUE(alice.wait_for(is_presence("r", chat::Presence::JOINED, "dave")));
+  b->kill();
+  const auto left = alice.wait_for(is_presence("r", chat::Presence::LEFT, "dave"), 15s);
+  ASSERT_TRUE(left) << a->output();
+  EXPECT_EQ(left->presence().online_count(), 2u);  // alice and carol
 }
 
 // Polls until `condition` holds or `timeout` passes.

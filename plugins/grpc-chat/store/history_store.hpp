@@ -13,6 +13,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chat::store {
@@ -111,6 +112,10 @@ struct CommitWatcher {
   std::function<void(const std::string& trouble)> listening_changed;
   // About once a second: a moment to retry reads that failed.
   std::function<void()> tick;
+  // A user joined (`joined`) or left a room on another node, or its node
+  // died and its lease ran out (a leave).
+  std::function<void(const std::string& room_id, const std::string& user, const std::string& node, bool joined)>
+      presence_elsewhere;
 };
 
 // Thread-safe. append() is called from one committer thread; reads come from
@@ -154,6 +159,15 @@ class HistoryStore {
   virtual void watch(CommitWatcher /*watcher*/) {}
   virtual void stop_watching() {}
 
+  // Presence across nodes (shared stores; the others ignore it): this
+  // node's user is now in (`joined`) or out of a room. Written in the
+  // background: never waits for the database.
+  virtual void set_present(const std::string& /*room_id*/, const std::string& /*user*/, bool /*joined*/) {}
+  // (user, node) present in the room through other nodes.
+  virtual std::vector<std::pair<std::string, std::string>> present_elsewhere(const std::string& /*room_id*/) const {
+    return {};
+  }
+
   // Deletes what the policy no longer keeps; returns how many messages went.
   // Sequences are never reused: a room's last_sequence survives even when
   // every message of it is deleted.
@@ -171,6 +185,9 @@ struct PostgresOptions {
   std::string url;      // a libpq connection URI; it may hold the password: never logged
   std::string node_id;  // this chat node's name, unique among the nodes
   int reader_connections = 4;
+  // A node's users stay present this long after its last renewal (every
+  // third of it): when a node dies, its users leave within it.
+  std::chrono::seconds presence_lease{15};
 };
 
 // Creates the file (and its directory) on first use; WAL journal.

@@ -1,6 +1,7 @@
 #include "store/postgres_listener.hpp"
 
 #include "store/postgres_connection.hpp"
+#include "store/postgres_presence.hpp"
 
 #include <poll.h>
 
@@ -48,6 +49,7 @@ void CommitListener::run() {
       try {
         db.emplace(url_, "chat-host " + node_id_ + " listen", std::vector<Statement>{});
         db->exec((std::string("LISTEN ") + kCommitChannel).c_str(), "listening for other nodes' commits");
+        db->exec((std::string("LISTEN ") + kPresenceChannel).c_str(), "listening for other nodes' presence");
       } catch (const StoreError& e) {
         db.reset();
         if (!reported_down && watcher_.listening_changed) watcher_.listening_changed(e.what());
@@ -74,7 +76,16 @@ void CommitListener::run() {
     std::set<std::string> rooms;
     while (PGnotify* notify = PQnotifies(db->get())) {
       const std::string payload = notify->extra == nullptr ? "" : notify->extra;
+      const bool presence = notify->relname != nullptr && std::string(notify->relname) == kPresenceChannel;
       PQfreemem(notify);
+      if (presence) {
+        // In order, as they come: a join and a leave of one user must not swap.
+        const auto news = parse_presence_payload(payload);
+        if (news && news->node != node_id_ && watcher_.presence_elsewhere) {
+          watcher_.presence_elsewhere(news->room, news->user, news->node, news->joined);
+        }
+        continue;
+      }
       const auto newline = payload.find('\n');
       if (newline == std::string::npos) continue;
       if (payload.compare(0, newline, node_id_) == 0 && newline == node_id_.size()) continue;  // our own commit

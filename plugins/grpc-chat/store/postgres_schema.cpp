@@ -42,6 +42,22 @@ CREATE TABLE senders (
   sender_id text NOT NULL PRIMARY KEY
 );
 )sql",
+      // 2: presence across nodes. Each node holds a lease it renews; the
+      // users it has in a room are present until it leaves them or its
+      // lease runs out (it died), whichever comes first.
+      R"sql(
+CREATE TABLE chat_nodes (
+  node_id     text        NOT NULL PRIMARY KEY,
+  lease_until timestamptz NOT NULL
+);
+CREATE TABLE presence (
+  room_id text NOT NULL,
+  user_id text NOT NULL,
+  node_id text NOT NULL,
+  PRIMARY KEY (room_id, user_id, node_id)
+);
+CREATE INDEX presence_by_node ON presence (node_id);
+)sql",
   };
   return list;
 }

@@ -36,6 +36,7 @@
 #include "store/history_store.hpp"
 #include "store/postgres_connection.hpp"
 #include "store/postgres_listener.hpp"
+#include "store/postgres_presence.hpp"
 #include "store/postgres_schema.hpp"
 
 namespace chat::store {
@@ -73,6 +74,10 @@ const Statement kBounds{"bounds",
                         "SELECT (SELECT min(sequence) FROM messages WHERE room_id = $1),"
                         " (SELECT last_sequence FROM rooms WHERE room_id = $1)"};
 const Statement kSenders{"senders", "SELECT sender_id FROM senders ORDER BY sender_id"};
+// Users present through other nodes whose lease still runs.
+const Statement kPresentElsewhere{"present_elsewhere",
+                                  "SELECT p.user_id, p.node_id FROM presence p JOIN chat_nodes n USING (node_id)"
+                                  " WHERE p.room_id = $1 AND p.node_id <> $2 AND n.lease_until > now()"};
 
 #undef CHAT_COLUMNS
 
@@ -123,7 +128,7 @@ std::vector<Statement> writer_statements() {
   return {kLockRoom, kAddRoom, kSetRoom, kAddSender, kNotify, kFind, kInsertOne, kInsertChunk_};
 }
 std::vector<Statement> reader_statements() {
-  return {kFind, kForwards, kBackwards, kForwardsBySender, kBackwardsBySender, kBounds, kSenders};
+  return {kFind, kForwards, kBackwards, kForwardsBySender, kBackwardsBySender, kBounds, kSenders, kPresentElsewhere};
 }
 
 class PostgresStore final : public HistoryStore {
@@ -146,6 +151,7 @@ class PostgresStore final : public HistoryStore {
           options.url, "chat-host " + options.node_id + " reader", reader_statements()));
       idle_.push_back(readers_.back().get());
     }
+    presence_ = std::make_unique<pg::PresenceKeeper>(options.url, options.node_id, options.presence_lease);
   }
 
   std::vector<StoredMessage> append(std::span<const NewMessage> batch) override {
@@ -239,6 +245,24 @@ class PostgresStore final : public HistoryStore {
   }
 
   bool shared() const override { return true; }
+
+  void set_present(const std::string& room_id, const std::string& user, bool joined) override {
+    if (joined) {
+      presence_->joined(room_id, user);
+    } else {
+      presence_->left(room_id, user);
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> present_elsewhere(const std::string& room_id) const override {
+    std::vector<std::pair<std::string, std::string>> present;
+    if (has_nul(room_id)) return present;
+    Result rows = read(kPresentElsewhere, Params().add(room_id).add(options_.node_id), "reading presence");
+    for (int row = 0; row < PQntuples(rows.get()); ++row) {
+      present.emplace_back(pg::text(rows.get(), row, 0), pg::text(rows.get(), row, 1));
+    }
+    return present;
+  }
 
   std::optional<bool> answers() override {
     std::lock_guard lock(writer_mutex_);
@@ -481,6 +505,8 @@ class PostgresStore final : public HistoryStore {
   mutable std::mutex pool_mutex_;
   mutable std::condition_variable pool_ready_;
   mutable std::vector<pg::Connection*> idle_;  // guarded by pool_mutex_
+
+  std::unique_ptr<pg::PresenceKeeper> presence_;
 
   // Last: its thread, which may still be reading, stops first.
   std::mutex listener_mutex_;

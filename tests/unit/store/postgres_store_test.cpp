@@ -50,7 +50,7 @@ TEST(PostgresStore, MigratesAnEmptyDatabaseOnceAndReopensIt) {
   TestDatabase database;
   open_node(database.url(), "a")->append(std::vector{message("r", "alice", "hi")});
   auto again = open_node(database.url(), "b");
-  EXPECT_EQ(database.query("SELECT count(*) FROM chat_schema_migrations"), "1");
+  EXPECT_EQ(database.query("SELECT count(*) FROM chat_schema_migrations"), "2");
   EXPECT_EQ(again->bounds("r").last_sequence, 1u);
 }
 
