@@ -2,9 +2,10 @@
 #include "health.grpc.pb.h"  // from chat_proto
 #include "reflection.grpc.pb.h"
 #include "support/chat_stream_client.hpp"
+#include "support/config_tables.hpp"
 #include "support/host_process.hpp"
-#include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
+#include "support/test_host.hpp"
 #include "support/test_postgres.hpp"
 
 #include <gtest/gtest.h>
@@ -17,43 +18,25 @@ namespace {
 using chat::ChatStream;
 using chat::Presence;
 
-// A chat-host running grpc-chat alone, on a free port.
+// A chat-host running grpc-chat alone, on a free port (tests/support's
+// TestHost), with an admin of its own and its SQLite file in the test's folder.
 class ChatHost {
  public:
-  ChatHost(const std::filesystem::path& dir, const std::string& table_extra) {
-    write_file(dir / "chat.toml", R"([host]
-plugins = ["grpc-chat"]
-admin_id = "root"
-admin_name = "Ada Admin"
-admin_email = "ada@example.org"
+  ChatHost(const std::filesystem::path& dir, const std::string& table_extra)
+      : host_(dir, {.name = "host",
+                    .plugins = {"grpc-chat"},
+                    .tables = grpc_chat_table(
+                        0, "store_path = \"" + (dir / "data" / "chat.db").string() + "\"\n" + table_extra),
+                    .host_keys = "admin_id = \"root\"\nadmin_name = \"Ada Admin\"\nadmin_email = \"ada@example.org\"\n"}),
+        channel_(chat_channel("127.0.0.1", host_.port("grpc-chat"))) {}
 
-[grpc-chat]
-host = "127.0.0.1"
-port = 0
-store_path = ")" + (dir / "data" / "chat.db").string() + "\"\n" + table_extra);
-    process_ = std::make_unique<HostProcess>(ProcessOptions{
-        .executable = host_binary(),
-        .args = {"--config", (dir / "chat.toml").string()},
-        .unset_env = host_variables(),
-        .working_dir = dir});
-    auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: grpc-chat grpc://127\.0\.0\.1:(\d+))"));
-    if (!ready) throw std::runtime_error("grpc-chat did not start:\n" + process_->output());
-    port_ = static_cast<std::uint16_t>(std::stoi((*ready)[1]));
-    channel_ = chat_channel("127.0.0.1", port_);
-  }
-
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return host_.port("grpc-chat"); }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-  HostProcess& process() { return *process_; }
-
-  std::optional<int> stop() {
-    process_->signal(SIGTERM);
-    return process_->wait_exit();
-  }
+  HostProcess& process() { return host_.process(); }
+  std::optional<int> stop() { return host_.stop(); }
 
  private:
-  std::unique_ptr<HostProcess> process_;
-  std::uint16_t port_ = 0;
+  TestHost host_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
