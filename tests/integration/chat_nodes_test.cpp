@@ -242,7 +242,8 @@ TEST(ChatNodes, AProxyThatKnowsBothNodesCarriesOnThroughTheSurvivorWhenOneIsKill
   }
   // History carries on through the survivor too.
   EXPECT_EQ(status_line(RawPeer(proxy.port("history-http")).request("GET /history?room=room0 HTTP/1.1\r\nHost: x\r\n\r\n")),
-            "HTTP/1.1 200 OK");
+            "HTTP/1.1 200 OK")
+      << proxy.output();
 }
 
 TEST(ChatNodes, MembersSeeJoinsAndLeavesOnEveryNodeAndADeadNodesUsersLeaveWithinItsLease) {
@@ -269,7 +270,9 @@ TEST(ChatNodes, MembersSeeJoinsAndLeavesOnEveryNodeAndADeadNodesUsersLeaveWithin
             (std::set<std::string>{"alice", "bob"}));
 
   // A user in the room through both nodes leaves one: still there.
+  const auto before_carol = alice.events().size();
   alice.send(join("r", "carol"));
+  ASSERT_TRUE(alice.wait_for(is_joined("r"), 10s, before_carol));  // in through node a first
   bob.send(join("r", "carol"));
   ASSERT_TRUE(bob.wait_for(is_presence("r", chat::Presence::JOINED, "carol")));
   bob.send(leave("r", "carol"));
