@@ -257,9 +257,7 @@ bool RoomRegistry::leave(const SessionPtr& session, const std::string& room_id, 
 }
 
 void RoomRegistry::deliver(const store::StoredMessage& message, const SessionPtr& sender, const Event& ack) {
-  ChatStream frame;
-  to_proto(message, *frame.mutable_chat_message());
-  auto event = encode(frame);
+  auto event = message_event(message);  // encoded before the lock
 
   std::lock_guard lock(mutex_);
   known_users_.insert(message.sender_id);
@@ -280,7 +278,7 @@ void RoomRegistry::deliver(const store::StoredMessage& message, const SessionPtr
   // includes it) and before the echo (the sender knows its message first).
   if (sender != nullptr) sender->send(ack);
   if (room == nullptr) return;
-  for (const auto& [id, member] : room->members) member.session->send(event);
+  send_to_members_locked(*room, event);
 }
 
 void RoomRegistry::catch_up(const std::string& room_id) {
@@ -331,16 +329,19 @@ bool RoomRegistry::fill_from_store_locked(const std::string& room_id, Room& room
       // Retention may have removed some: a jump is all there is.
       room.last_sequence = message.sequence;
       known_users_.insert(message.sender_id);
-      send_to_members_locked(room, message);
+      send_to_members_locked(room, message_event(message));
     }
     if (!page.has_more || page.messages.empty()) return true;
   }
 }
 
-void RoomRegistry::send_to_members_locked(const Room& room, const store::StoredMessage& message) {
+Event RoomRegistry::message_event(const store::StoredMessage& message) {
   ChatStream frame;
   to_proto(message, *frame.mutable_chat_message());
-  auto event = encode(frame);
+  return encode(frame);
+}
+
+void RoomRegistry::send_to_members_locked(const Room& room, const Event& event) {
   for (const auto& [id, member] : room.members) member.session->send(event);
 }
 

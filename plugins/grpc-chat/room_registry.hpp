@@ -103,7 +103,8 @@ class RoomRegistry {
   // (0: all), read from the store. False, and the room is behind, when the
   // store could not be read.
   bool fill_from_store_locked(const std::string& room_id, Room& room, std::uint64_t before);
-  void send_to_members_locked(const Room& room, const store::StoredMessage& message);
+  static Event message_event(const store::StoredMessage& message);
+  void send_to_members_locked(const Room& room, const Event& event);
   void replay_locked(const SessionPtr& session, const std::string& room_id, const std::string& user,
                      std::optional<std::uint64_t> since, std::uint64_t last_sequence);
 

@@ -398,14 +398,9 @@ class PostgresStore final : public HistoryStore {
       writer_.send(kInsertOne, params, "storing a message");
       ++statements;
     }
-    std::vector<std::string> new_senders;
+    std::set<std::string> new_senders;
     for (std::size_t k : fresh) {
-      const std::string& sender = stored[k].sender_id;
-      if (known_senders_.contains(sender) ||
-          std::find(new_senders.begin(), new_senders.end(), sender) != new_senders.end()) {
-        continue;
-      }
-      new_senders.push_back(sender);
+      if (!known_senders_.contains(stored[k].sender_id)) new_senders.insert(stored[k].sender_id);
     }
     for (const std::string& sender : new_senders) {
       writer_.send(kAddSender, Params().add(sender), "storing a sender");
@@ -427,7 +422,7 @@ class PostgresStore final : public HistoryStore {
     writer_.next("committing");
     expect_sync();
 
-    for (auto& sender : new_senders) known_senders_.insert(std::move(sender));
+    known_senders_.insert(new_senders.begin(), new_senders.end());
     return stored;
   }
 
