@@ -48,10 +48,15 @@ as_owner() {
   fi
 }
 
+# A port nothing listens on, below the kernel's range of ephemeral ports:
+# a client socket that happens to hold an ephemeral port (a test's gRPC
+# channel, say) makes the server's bind fail even though nothing listens.
 free_port() {
-  local port
+  local low=32768 port first=20000 count=12000
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  if ((low > 12000)); then first=10000 count=$((low - 10000)); fi
   for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((first + (RANDOM * 32768 + RANDOM) % count))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
@@ -66,15 +71,23 @@ url_of() {
   echo "postgresql://chat:$(cat "$dir/password")@127.0.0.1:$(cat "$dir/port")/chat"
 }
 
+try_start() {
+  local dir=$1 bin=$2
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+}
+
+did_not_start() {
+  local dir=$1
+  echo "throwaway-postgres: the server in $dir did not start; its log:" >&2
+  tail -n 20 "$dir/server.log" >&2 || true
+  exit 1
+}
+
 start_server() {
   local dir=$1 bin=$2
   # Running already (a second start, or a test run's fixture): nothing to do.
   if as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then return; fi
-  if ! as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null; then
-    echo "throwaway-postgres: the server in $dir did not start; its log:" >&2
-    tail -n 20 "$dir/server.log" >&2 || true
-    exit 1
-  fi
+  try_start "$dir" "$bin" || did_not_start "$dir"
 }
 
 # Settings of every server this script makes: loopback only, its socket in
@@ -107,7 +120,8 @@ start() {
   bin=$(bindir)
   if [[ ! -f "$dir/data/PG_VERSION" ]]; then
     prepare_dir "$dir"
-    [[ -n "$port" ]] || port=$(free_port)
+    local chosen=
+    [[ -n "$port" ]] || { port=$(free_port); chosen=yes; }
     as_owner sh -c "umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > '$dir/password'"
     as_owner "$bin/initdb" -D "$dir/data" -U chat --auth-local=scram-sha-256 --auth-host=scram-sha-256 \
       --pwfile="$dir/password" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
@@ -115,7 +129,15 @@ start() {
     echo "host replication chat 127.0.0.1/32 scram-sha-256" | as_owner tee -a "$dir/data/pg_hba.conf" >/dev/null
     write_settings "$dir" "$port"
     echo "$port" | as_owner tee "$dir/port" >/dev/null
-    start_server "$dir" "$bin"
+    # A port of our choosing that another process took meanwhile: another.
+    for attempt in 1 2 3 4 5; do
+      try_start "$dir" "$bin" && break
+      [[ -n "$chosen" && $attempt -lt 5 ]] && tail -n 5 "$dir/server.log" | grep -q "Address already in use" ||
+        did_not_start "$dir"
+      port=$(free_port)
+      echo "port = $port" | as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
+      echo "$port" | as_owner tee "$dir/port" >/dev/null
+    done
     (export PGPASSWORD=$(cat "$dir/password")
      as_owner "$bin/psql" -q -h 127.0.0.1 -p "$port" -U chat -d postgres -c "CREATE DATABASE chat" >/dev/null)
   else
