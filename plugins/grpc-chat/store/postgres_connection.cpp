@@ -1,5 +1,8 @@
 #include "store/postgres_connection.hpp"
 
+#include <cstdint>
+#include <cstdio>
+
 #include <charconv>
 #include <utility>
 
@@ -39,10 +42,34 @@ void Connection::open() {
   // Every acknowledgement means committed (and, with a synchronous standby,
   // on the standby too), whatever the server's default.
   exec("SET synchronous_commit = on", "setting synchronous_commit");
+  // A node that stops between the statements of a transaction (it hangs, its
+  // machine freezes) would hold its rooms' row locks, and every other node
+  // would wait on them: the database ends such a session after a few
+  // seconds, which frees them. That node's commit then fails and is never
+  // acknowledged. No transaction of ours waits on its client that long.
+  exec("SET idle_in_transaction_session_timeout = '5s'", "setting idle_in_transaction_session_timeout");
+  {
+    Result schema(PQexec(conn_.get(), "SELECT current_schema()"));
+    check(conn_.get(), schema.get(), "reading the current schema");
+    schema_ = PQntuples(schema.get()) == 1 && !PQgetisnull(schema.get(), 0, 0) ? PQgetvalue(schema.get(), 0, 0) : "";
+  }
   for (const Statement& statement : statements_) {
     Result result(PQprepare(conn_.get(), statement.name, statement.sql, 0, nullptr));
     check(conn_.get(), result.get(), std::string("preparing ") + statement.name);
   }
+}
+
+std::string Connection::channel(std::string_view base) const {
+  if (schema_.empty() || schema_ == "public") return std::string(base);
+  // FNV-1a, 64 bits: the same on every node and every build.
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const unsigned char byte : schema_) {
+    hash ^= byte;
+    hash *= 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return std::string(base) + "_" + hex;
 }
 
 void Connection::ensure_connected() {

@@ -80,6 +80,12 @@ class Connection {
 
   // Where this connection goes, without the password: "user@host:port/db".
   std::string describe() const;
+  // The name of notification channel `base` for the schema this connection
+  // works in. LISTEN/NOTIFY channels are shared by the whole database: two
+  // deployments in two schemas of one database must not hear each other's
+  // commits and presence. In schema public it is `base` itself; in another,
+  // `base` and a hash of the schema's name (a channel name holds 63 bytes).
+  std::string channel(std::string_view base) const;
   [[noreturn]] void fail(std::string_view what) const;
 
  private:
@@ -90,6 +96,7 @@ class Connection {
 
   std::string url_;
   std::string role_;
+  std::string schema_;  // current_schema(), read on connecting
   std::vector<Statement> statements_;
   std::unique_ptr<PGconn, ConnFree> conn_;
 };

@@ -48,8 +48,9 @@ void CommitListener::run() {
       last_attempt = std::chrono::steady_clock::now();
       try {
         db.emplace(url_, "chat-host " + node_id_ + " listen", std::vector<Statement>{});
-        db->exec((std::string("LISTEN ") + kCommitChannel).c_str(), "listening for other nodes' commits");
-        db->exec((std::string("LISTEN ") + kPresenceChannel).c_str(), "listening for other nodes' presence");
+        // The channels' names are lower-case letters, digits and _: no quoting.
+        db->exec(("LISTEN " + db->channel(kCommitChannel)).c_str(), "listening for other nodes' commits");
+        db->exec(("LISTEN " + db->channel(kPresenceChannel)).c_str(), "listening for other nodes' presence");
       } catch (const StoreError& e) {
         db.reset();
         if (!reported_down && watcher_.listening_changed) watcher_.listening_changed(e.what());
@@ -74,9 +75,10 @@ void CommitListener::run() {
     }
     // Coalesce: a burst of commits to one room is one read.
     std::set<std::string> rooms;
+    const std::string presence_channel = db->channel(kPresenceChannel);
     while (PGnotify* notify = PQnotifies(db->get())) {
       const std::string payload = notify->extra == nullptr ? "" : notify->extra;
-      const bool presence = notify->relname != nullptr && std::string(notify->relname) == kPresenceChannel;
+      const bool presence = notify->relname != nullptr && notify->relname == presence_channel;
       PQfreemem(notify);
       if (presence) {
         // In order, as they come: a join and a leave of one user must not swap.

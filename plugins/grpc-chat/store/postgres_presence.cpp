@@ -15,7 +15,7 @@ const Statement kRenewLease{"renew_lease",
 const Statement kAdd{"add_presence", "INSERT INTO presence (room_id, user_id, node_id) VALUES ($1, $2, $3)"
                                      " ON CONFLICT DO NOTHING"};
 const Statement kRemove{"remove_presence", "DELETE FROM presence WHERE room_id = $1 AND user_id = $2 AND node_id = $3"};
-const Statement kNotify{"notify_presence", "SELECT pg_notify('chat_presence', $1)"};  // kPresenceChannel
+const Statement kNotify{"notify_presence", "SELECT pg_notify($1, $2)"};  // channel (kPresenceChannel's), payload
 // This node's rows from before (a previous run, or before the database
 // went away): gone, each announced as left; what it has now is written again.
 const Statement kForgetOwn{"forget_own",
@@ -27,7 +27,7 @@ const Statement kExpire{
     "WITH dead AS (DELETE FROM chat_nodes WHERE lease_until < now() RETURNING node_id),"
     " gone AS (DELETE FROM presence p USING dead WHERE p.node_id = dead.node_id"
     " RETURNING p.room_id, p.user_id, p.node_id)"
-    " SELECT count(pg_notify('chat_presence', 'L:' || octet_length(node_id) || ':' || octet_length(room_id) || ':' ||"
+    " SELECT count(pg_notify($1, 'L:' || octet_length(node_id) || ':' || octet_length(room_id) || ':' ||"
     " node_id || room_id || user_id)) FROM gone"};
 
 }  // namespace
@@ -118,7 +118,8 @@ void PresenceKeeper::run() {
           std::string room = text(gone.get(), row, 0);
           std::string user = text(gone.get(), row, 1);
           if (present.contains({room, user})) continue;
-          db->run(kNotify, Params().add(presence_payload(false, node_id_, room, user)), "announcing a leave");
+          db->run(kNotify, Params().add(db->channel(kPresenceChannel)).add(presence_payload(false, node_id_, room, user)),
+                  "announcing a leave");
         }
         for (const auto& [room, user] : present) batch.push_back(Change{true, room, user});
       } else {
@@ -127,12 +128,14 @@ void PresenceKeeper::run() {
       for (const Change& change : batch) {
         db->run(change.joined ? kAdd : kRemove, Params().add(change.room).add(change.user).add(node_id_),
                 "writing presence");
-        db->run(kNotify, Params().add(presence_payload(change.joined, node_id_, change.room, change.user)),
+        db->run(kNotify,
+                Params().add(db->channel(kPresenceChannel)).add(presence_payload(change.joined, node_id_, change.room,
+                                                                                 change.user)),
                 "announcing presence");
       }
       if (tick) {
         db->run(kRenewLease, Params().add(node_id_).add(lease_text), "renewing this node's lease");
-        db->run(kExpire, Params(), "ending the presence of nodes that died");
+        db->run(kExpire, Params().add(db->channel(kPresenceChannel)), "ending the presence of nodes that died");
       }
       db->exec("COMMIT", "committing presence");
     } catch (const StoreError&) {

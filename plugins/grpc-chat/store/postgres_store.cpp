@@ -54,7 +54,7 @@ const Statement kLockRoom{"lock_room", "SELECT last_sequence FROM rooms WHERE ro
 const Statement kAddRoom{"add_room", "INSERT INTO rooms (room_id, last_sequence) VALUES ($1, 0) ON CONFLICT DO NOTHING"};
 const Statement kSetRoom{"set_room", "UPDATE rooms SET last_sequence = $2 WHERE room_id = $1"};
 const Statement kAddSender{"add_sender", "INSERT INTO senders (sender_id) VALUES ($1) ON CONFLICT DO NOTHING"};
-const Statement kNotify{"notify", "SELECT pg_notify('chat_commits', $1)"};  // pg::kCommitChannel
+const Statement kNotify{"notify", "SELECT pg_notify($1, $2)"};  // channel (pg::kCommitChannel's), payload
 const Statement kFind{"find", CHAT_COLUMNS
                       "WHERE room_id = $1 AND sender_id = $2 AND client_id = $3 ORDER BY sequence LIMIT 1"};
 const Statement kForwards{"forwards", CHAT_COLUMNS
@@ -412,7 +412,8 @@ class PostgresStore final : public HistoryStore {
       writer_.send(kSetRoom, Params().add(room_id).add(as_int64(last[room_id])), "storing a room's sequence");
       // Delivered at COMMIT, to every node listening (this one too).
       payloads.push_back(options_.node_id + "\n" + room_id);
-      writer_.send(kNotify, Params().add(payloads.back()), "notifying the other nodes");
+      writer_.send(kNotify, Params().add(writer_.channel(pg::kCommitChannel)).add(payloads.back()),
+                   "notifying the other nodes");
       statements += 2;
     }
     committing_ = true;

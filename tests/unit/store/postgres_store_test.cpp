@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -18,6 +21,7 @@ namespace {
 
 using chathost::test::PostgresServer;
 using chathost::test::TestDatabase;
+using namespace std::chrono_literals;
 
 NewMessage message(std::string room, std::string sender, std::string content, std::string client_id = "") {
   return NewMessage{std::move(room), std::move(sender), std::move(client_id), std::move(content), 1000};
@@ -171,6 +175,63 @@ TEST(PostgresStore, AServerThatRestartsIsUsedAgainWithoutReopeningTheStore) {
   ASSERT_EQ(stored.size(), 1u);
   EXPECT_EQ(stored[0].sequence, 2u);
   EXPECT_EQ(all_sequences(*store, "r"), (std::vector<std::uint64_t>{1, 2}));
+}
+
+// Notification channels belong to a whole database: two deployments in two
+// schemas of one database must not hear each other's commits or presence.
+TEST(PostgresStore, DeploymentsInTwoSchemasOfOneDatabaseHearOnlyTheirOwnNodes) {
+  TestDatabase ours;
+  TestDatabase theirs;
+  auto a = open_node(ours.url(), "a");
+  auto b = open_node(ours.url(), "b");
+  auto c = open_node(theirs.url(), "c");
+  auto d = open_node(theirs.url(), "d");
+
+  std::mutex mutex;
+  std::condition_variable heard_changed;
+  std::vector<std::string> heard;  // what node a heard, in order
+  CommitWatcher watcher;
+  watcher.committed_elsewhere = [&](const std::string& room) {
+    std::lock_guard lock(mutex);
+    heard.push_back("commit " + room);
+    heard_changed.notify_all();
+  };
+  watcher.presence_elsewhere = [&](const std::string& room, const std::string& user, const std::string&, bool) {
+    std::lock_guard lock(mutex);
+    heard.push_back("presence " + room + " " + user);
+    heard_changed.notify_all();
+  };
+  a->watch(watcher);
+  const auto wait_for = [&](const std::string& what, std::chrono::milliseconds patience = 15s) {
+    std::unique_lock lock(mutex);
+    return heard_changed.wait_for(lock, patience,
+                                  [&] { return std::find(heard.begin(), heard.end(), what) != heard.end(); });
+  };
+  // The listener starts listening in the background: it is up once it
+  // hears its own deployment.
+  bool listening = false;
+  for (int i = 0; i < 75 && !listening; ++i) {
+    b->append(std::vector{message("warm-up", "b", "hello")});
+    listening = wait_for("commit warm-up", 200ms);
+  }
+  ASSERT_TRUE(listening);
+
+  // The other deployment commits and announces presence first (its
+  // presence row is visible to its other node: committed with its NOTIFY)...
+  c->append(std::vector{message("theirs", "c", "hello")});
+  c->set_present("theirs", "carol", true);
+  for (int i = 0; i < 300 && d->present_elsewhere("theirs").empty(); ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(d->present_elsewhere("theirs").size(), 1u);
+  // ...then ours: notifications arrive in commit order, so once node a has
+  // heard ours it would have heard theirs before.
+  b->append(std::vector{message("ours", "b", "hello")});
+  b->set_present("ours", "bob", true);
+  ASSERT_TRUE(wait_for("commit ours"));
+  ASSERT_TRUE(wait_for("presence ours bob"));
+  a->stop_watching();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(std::count(heard.begin(), heard.end(), "commit theirs"), 0);
+  EXPECT_EQ(std::count(heard.begin(), heard.end(), "presence theirs carol"), 0);
 }
 
 }  // namespace
