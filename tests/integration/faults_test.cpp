@@ -14,6 +14,7 @@
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
+#include "support/test_host.hpp"
 #include "support/ws_client.hpp"
 
 #include <gtest/gtest.h>
@@ -58,100 +59,18 @@ constexpr const char* kQuickServerKeepalive =
     "keepalive_time_ms = 1000\nkeepalive_timeout_ms = 1000\nmin_client_ping_interval_ms = 500\n";
 constexpr const char* kQuickChannelKeepalive = "chat_keepalive_time_ms = 1000\nchat_keepalive_timeout_ms = 1000\n";
 
-// One chat-host process, started on construction; SIGTERMed (and expected to
-// exit 0) on destruction if still running.
-class ChatHost {
- public:
-  ChatHost(const std::filesystem::path& dir, const std::string& name, const std::vector<std::string>& plugins,
-           const std::string& tables, std::optional<std::uint64_t> file_size_limit = {})
-      : dir_(dir / name), file_size_limit_(file_size_limit) {
-    std::string list;
-    for (const auto& plugin : plugins) list += (list.empty() ? "\"" : ", \"") + plugin + "\"";
-    write_file(dir_ / "chat.toml", "[host]\nplugins = [" + list + "]\nstop_timeout_ms = " +
-                                       std::to_string(kStopTimeout.count()) + "\n\n" + tables);
-    start();
-  }
-  ~ChatHost() {
-    if (process_ && process_->running()) {
-      EXPECT_EQ(terminate(), 0) << process_->output();
-    }
-  }
-  ChatHost(const ChatHost&) = delete;
-  ChatHost& operator=(const ChatHost&) = delete;
-
-  // [host] stop_timeout_ms: a stop that takes longer ends with exit code 1.
-  static constexpr std::chrono::milliseconds kStopTimeout = 8s;
-
-  // (Re)starts the process. A restarted grpc-chat takes its port again; a
-  // connection of the previous run in TIME_WAIT can hold it for a moment.
-  void start() {
-    for (int attempt = 0; attempt < 25; ++attempt) {
-      process_.reset();
-      process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
-                                                              .args = {"--config", (dir_ / "chat.toml").string()},
-                                                              .unset_env = host_variables(),
-                                                              .working_dir = dir_,
-                                                              .file_size_limit = file_size_limit_});
-      if (auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"), kPatience)) {
-        std::smatch port;
-        if (std::regex_search(ready->line, port, std::regex(R"(grpc-chat grpc://127\.0\.0\.1:(\d+))"))) {
-          grpc_port_ = static_cast<std::uint16_t>(std::stoi(port[1]));
-        }
-        if (std::regex_search(ready->line, port, std::regex(R"(ws-proxy ws://127\.0\.0\.1:(\d+))"))) {
-          ws_port_ = static_cast<std::uint16_t>(std::stoi(port[1]));
-        }
-        return;
-      }
-      if (process_->output().find("in use") == std::string::npos) break;
-      std::this_thread::sleep_for(200ms);
-    }
-    throw std::runtime_error("host " + dir_.filename().string() + " did not start:\n" + process_->output());
-  }
-
-  // A crash: no goodbye to anyone.
-  void kill() {
-    process_->signal(SIGKILL);
-    process_->wait_exit();
-  }
-
-  // SIGTERM; the exit code (nullopt: still running long after the stop timeout).
-  std::optional<int> terminate() {
-    process_->signal(SIGTERM);
-    return process_->wait_exit(kStopTimeout + kPatience);
-  }
-
-  HostProcess& process() { return *process_; }
-  std::uint16_t grpc_port() const { return grpc_port_; }
-  std::uint16_t ws_port() const { return ws_port_; }
-  WsOptions ws(const std::string& target) const { return WsOptions{.port = ws_port_, .target = target}; }
-
- private:
-  std::filesystem::path dir_;
-  std::optional<std::uint64_t> file_size_limit_;
-  std::unique_ptr<HostProcess> process_;
-  std::uint16_t grpc_port_ = 0;
-  std::uint16_t ws_port_ = 0;
-};
-
-// A host stopped with SIGSTOP, as a hung machine or a link gone silent
-// looks to its peers: its sockets stay open and the kernel still acks, but
-// nothing answers. Thawed (SIGCONT) by thaw(), or at the latest on
-// destruction, so that a failed test still stops the host cleanly.
-class Frozen {
- public:
-  explicit Frozen(ChatHost& host) : host_(host) { host_.process().signal(SIGSTOP); }
-  ~Frozen() { thaw(); }
-  Frozen(const Frozen&) = delete;
-  Frozen& operator=(const Frozen&) = delete;
-  void thaw() {
-    if (!thawed_) host_.process().signal(SIGCONT);
-    thawed_ = true;
-  }
-
- private:
-  ChatHost& host_;
-  bool thawed_ = false;
-};
+// One chat-host process running `plugins` from `tables`, with a stop
+// timeout: a stop that takes longer ends with exit code 1. `file_size_limit`:
+// a disk that is full for this process alone (ProcessOptions).
+std::unique_ptr<TestHost> chat_host(const std::filesystem::path& dir, const std::string& name,
+                                    std::vector<std::string> plugins, const std::string& tables,
+                                    std::optional<std::uint64_t> file_size_limit = {}) {
+  return std::make_unique<TestHost>(dir, TestHostOptions{.name = name,
+                                                         .plugins = std::move(plugins),
+                                                         .tables = tables,
+                                                         .host_keys = "stop_timeout_ms = 8000\n",
+                                                         .file_size_limit = file_size_limit});
+}
 
 // ---------------------------------------------------------------------------
 // What clients saw, and what the store holds
@@ -308,9 +227,9 @@ class Traffic {
 std::string message_id(const std::string& user, int n) { return user + "-" + std::to_string(n); }
 
 // A WebSocket client joined to `room` as `user` through the query string.
-std::unique_ptr<WsClient> ws_member(const ChatHost& proxy, const std::string& user, const std::string& room,
+std::unique_ptr<WsClient> ws_member(const TestHost& proxy, const std::string& user, const std::string& room,
                                     const std::shared_ptr<WsIo>& io) {
-  auto client = std::make_unique<WsClient>(proxy.ws("/?user=" + user + "&room=" + room), io);
+  auto client = std::make_unique<WsClient>(ws_to(proxy, "/?user=" + user + "&room=" + room), io);
   if (!client->wait_for(is_joined(room), kPatience)) throw std::runtime_error(user + " got no joined for " + room);
   return client;
 }
@@ -319,9 +238,9 @@ std::unique_ptr<WsClient> ws_member(const ChatHost& proxy, const std::string& us
 // since = the last sequence it saw, expecting no history gap, and sends the
 // message it had in flight (message_id(user, 1)) again with resend, which
 // must be acknowledged.
-std::unique_ptr<WsClient> rejoin_and_resend(ChatHost& proxy, const std::string& user, const std::string& room,
+std::unique_ptr<WsClient> rejoin_and_resend(TestHost& proxy, const std::string& user, const std::string& room,
                                             std::uint64_t last_seen, const std::shared_ptr<WsIo>& io) {
-  auto client = std::make_unique<WsClient>(proxy.ws("/?user=" + user), io);
+  auto client = std::make_unique<WsClient>(ws_to(proxy, "/?user=" + user), io);
   client->send(join(room, user, last_seen));
   auto joined = client->wait_for(is_joined(room), kPatience);
   if (!joined) throw std::runtime_error(user + " got no joined for " + room + "\n" + proxy.process().output());
@@ -345,7 +264,7 @@ TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndR
   constexpr std::size_t kClients = 100;
   constexpr std::size_t kRooms = 10;
   const auto port = free_tcp_port();
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, dir_ / "chat.db"));
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat"}, chat_table(port, dir_ / "chat.db"));
   const auto user = [](std::size_t i) { return "u" + std::to_string(i); };
   const auto room = [](std::size_t i) { return "room" + std::to_string(i % kRooms); };
 
@@ -376,7 +295,7 @@ TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndR
     acked = 0;
     for (const auto& client : clients) acked += acks_in(client->events()).size();
   }
-  service.kill();
+  service->kill();
   const int rounds_at_kill = traffic.rounds();
   traffic.stop();
   EXPECT_LT(rounds_at_kill, kMaxRounds) << "the load ended before the kill";
@@ -394,8 +313,8 @@ TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndR
   }
   clients.clear();
 
-  service.start();
-  ASSERT_EQ(service.grpc_port(), port);
+  service->start();
+  ASSERT_EQ(service->port("grpc-chat"), port);
   std::map<std::string, std::vector<ChatMessage>> history;
   for (std::size_t r = 0; r < kRooms; ++r) {
     const auto name = room(r);
@@ -431,10 +350,10 @@ TEST_F(FaultTest, ChatServiceKilledWhileAHundredClientsSendKeepsEveryAckOnceAndR
 TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProxysClientsNeverNotice) {
   constexpr std::size_t kPerProxy = 4;
   const auto port = free_tcp_port();
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
-  auto doomed = std::make_unique<ChatHost>(dir_.path(), "doomed", std::vector<std::string>{"ws-proxy"},
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
+  auto doomed = chat_host(dir_.path(), "doomed", {"ws-proxy"},
                                            proxy_table(port));
-  ChatHost steady(dir_.path(), "steady", {"ws-proxy"}, proxy_table(port));
+  auto steady = chat_host(dir_.path(), "steady", {"ws-proxy"}, proxy_table(port));
   const auto room = [](std::size_t i) { return "r" + std::to_string(i % 2); };
   const auto a = [](std::size_t i) { return "a" + std::to_string(i); };  // on the doomed proxy
   const auto b = [](std::size_t i) { return "b" + std::to_string(i); };  // on the steady one
@@ -442,7 +361,7 @@ TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProx
   std::vector<std::unique_ptr<WsClient>> moving, staying;
   for (std::size_t i = 0; i < kPerProxy; ++i) {
     moving.push_back(ws_member(*doomed, a(i), room(i), io));
-    staying.push_back(ws_member(steady, b(i), room(i), io));
+    staying.push_back(ws_member(*steady, b(i), room(i), io));
   }
   for (std::size_t i = 0; i < kPerProxy; ++i) {
     moving[i]->send(chat_message(room(i), a(i), "before", message_id(a(i), 0)));
@@ -472,7 +391,7 @@ TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProx
 
   // They come back on the other proxy: join with since, resend what was in flight.
   std::vector<std::unique_ptr<WsClient>> back;
-  for (std::size_t i = 0; i < kPerProxy; ++i) back.push_back(rejoin_and_resend(steady, a(i), room(i), last_seen[i], io));
+  for (std::size_t i = 0; i < kPerProxy; ++i) back.push_back(rejoin_and_resend(*steady, a(i), room(i), last_seen[i], io));
   ASSERT_TRUE(traffic.wait_rounds(3));
   traffic.stop();
   // A last message per room: whoever has it has everything before it.
@@ -504,15 +423,15 @@ TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissN
   constexpr std::size_t kClients = 4;
   const auto port = free_tcp_port();
   const auto proxy_port = free_tcp_port();
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
-  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, "", proxy_port));
-  ASSERT_EQ(proxy.ws_port(), proxy_port);
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
+  auto proxy = chat_host(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, "", proxy_port));
+  ASSERT_EQ(proxy->port("ws-proxy"), proxy_port);
   const auto room = [](std::size_t r) { return "r" + std::to_string(r % 2); };
   const auto a = [](std::size_t i) { return "a" + std::to_string(i); };  // on the proxy
   const auto w = [](std::size_t r) { return "w" + std::to_string(r); };  // writers over gRPC, one per room
   auto io = std::make_shared<WsIo>(2);
   std::vector<std::unique_ptr<WsClient>> clients;
-  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(ws_member(proxy, a(i), room(i), io));
+  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(ws_member(*proxy, a(i), room(i), io));
   std::vector<std::unique_ptr<ChatStreamClient>> writers;
   for (std::size_t r = 0; r < 2; ++r) {
     writers.push_back(std::make_unique<ChatStreamClient>(chat_channel("127.0.0.1", port), test_service_token()));
@@ -532,7 +451,7 @@ TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissN
   for (std::size_t i = 0; i < kClients; ++i) {
     clients[i]->send(chat_message(room(i), a(i), "in flight", message_id(a(i), 1)));
   }
-  proxy.kill();
+  proxy->kill();
   std::vector<chat::Ack> acks;
   std::vector<std::uint64_t> last_seen;
   for (std::size_t i = 0; i < kClients; ++i) {
@@ -549,10 +468,10 @@ TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissN
 
   // The same proxy again, on the same port; its clients come back to it,
   // join with since and resend what was in flight.
-  proxy.start();
-  ASSERT_EQ(proxy.ws_port(), proxy_port);
+  proxy->start();
+  ASSERT_EQ(proxy->port("ws-proxy"), proxy_port);
   std::vector<std::unique_ptr<WsClient>> back;
-  for (std::size_t i = 0; i < kClients; ++i) back.push_back(rejoin_and_resend(proxy, a(i), room(i), last_seen[i], io));
+  for (std::size_t i = 0; i < kClients; ++i) back.push_back(rejoin_and_resend(*proxy, a(i), room(i), last_seen[i], io));
   ASSERT_TRUE(traffic.wait_rounds(3));
   traffic.stop();
   // A last message per room: whoever has it has everything before it.
@@ -587,21 +506,21 @@ TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissN
 
 TEST_F(FaultTest, AResendAfterAReconnectIsAcknowledgedAsADuplicateOfTheOriginalAndNotStoredAgain) {
   const auto port = free_tcp_port();
-  ChatHost host(dir_.path(), "host", {"grpc-chat", "ws-proxy"}, chat_table(port) + "\n" + proxy_table(port));
+  auto host = chat_host(dir_.path(), "host", {"grpc-chat", "ws-proxy"}, chat_table(port) + "\n" + proxy_table(port));
   auto io = std::make_shared<WsIo>(1);
-  auto bob = ws_member(host, "bob", "r", io);
+  auto bob = ws_member(*host, "bob", "r", io);
   std::vector<chat::Ack> acks;
 
   // Over WebSocket: the connection drops after the ack, the client cannot
   // know whether it arrived, so it sends again on its next connection.
   const auto hello = chat_message("r", "alice", "hello once", "m1");
-  auto alice = ws_member(host, "alice", "r", io);
+  auto alice = ws_member(*host, "alice", "r", io);
   alice->send(hello);
   const auto original = alice->wait_for(is_ack_for("m1"), kPatience);
   ASSERT_TRUE(original);
   EXPECT_FALSE(original->ack().duplicate());
   alice.reset();  // the socket closes without a close frame
-  alice = ws_member(host, "alice", "r", io);
+  alice = ws_member(*host, "alice", "r", io);
   alice->send(resend(hello));
   const auto again = alice->wait_for(is_ack_for("m1"), kPatience);
   ASSERT_TRUE(again);
@@ -660,13 +579,13 @@ TEST_F(FaultTest, ChatServiceDownAtProxyStartThenFlappingUnderLoadIsToldEachTime
   constexpr std::size_t kClients = 6;
   constexpr int kFlaps = 3;
   const auto port = free_tcp_port();
-  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port));
+  auto proxy = chat_host(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port));
   const auto user = [](std::size_t i) { return "f" + std::to_string(i); };
   const auto room = [](std::size_t i) { return "r" + std::to_string(i % 2); };
   auto io = std::make_shared<WsIo>(2);
   std::vector<std::unique_ptr<WsClient>> clients;
   for (std::size_t i = 0; i < kClients; ++i) {
-    clients.push_back(std::make_unique<WsClient>(proxy.ws("/?user=" + user(i) + "&room=" + room(i)), io));
+    clients.push_back(std::make_unique<WsClient>(ws_to(*proxy, "/?user=" + user(i) + "&room=" + room(i)), io));
     ASSERT_TRUE(clients[i]->wait_for(is_service_status(false), kPatience)) << user(i);
   }
   const auto marks = [&] {
@@ -679,7 +598,7 @@ TEST_F(FaultTest, ChatServiceDownAtProxyStartThenFlappingUnderLoadIsToldEachTime
     for (std::size_t i = 0; i < kClients; ++i) {
       if (!clients[i]->wait_for(is_service_status(available), kPatience, mark[i])) {
         return ::testing::AssertionFailure() << user(i) << " was not told available=" << available << ":\n"
-                                             << proxy.process().output();
+                                             << proxy->process().output();
       }
     }
     return ::testing::AssertionSuccess();
@@ -693,24 +612,24 @@ TEST_F(FaultTest, ChatServiceDownAtProxyStartThenFlappingUnderLoadIsToldEachTime
     EXPECT_TRUE(clients[i]->wait_for(is_error_code(Error::UNAVAILABLE), kPatience)) << user(i) << ": not refused";
   }
   auto mark = marks();
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, dir_ / "chat.db"));
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat"}, chat_table(port, dir_ / "chat.db"));
   for (int flap = 0;; ++flap) {
     ASSERT_TRUE(all_told(true, mark));
     ASSERT_TRUE(traffic.wait_rounds(10));
     if (flap == kFlaps) break;
     mark = marks();
     if (flap % 2 == 0) {
-      service.kill();
+      service->kill();
     } else {
-      ASSERT_EQ(service.terminate(), 0) << service.process().output();
+      ASSERT_EQ(service->stop(), 0) << service->process().output();
     }
     ASSERT_TRUE(all_told(false, mark));
     ASSERT_TRUE(traffic.wait_rounds(3));
     mark = marks();
-    service.start();
+    service->start();
   }
   traffic.stop();
-  EXPECT_TRUE(proxy.process().running()) << proxy.process().output();
+  EXPECT_TRUE(proxy->process().running()) << proxy->process().output();
 
   // Every message got exactly one answer: an ack, or UNAVAILABLE.
   std::vector<chat::Ack> acks;
@@ -750,13 +669,13 @@ TEST_F(FaultTest, ChatServiceDownAtProxyStartThenFlappingUnderLoadIsToldEachTime
 TEST_F(FaultTest, ProxyStoppedUnderLoadClosesEveryClientWithGoingAwayInTimeAndLosesNothingAcknowledged) {
   constexpr std::size_t kClients = 8;
   const auto port = free_tcp_port();
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
-  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port));
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat"}, chat_table(port));
+  auto proxy = chat_host(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port));
   const auto user = [](std::size_t i) { return "s" + std::to_string(i); };
   const auto room = [](std::size_t i) { return "r" + std::to_string(i % 2); };
   auto io = std::make_shared<WsIo>(2);
   std::vector<std::unique_ptr<WsClient>> clients;
-  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(ws_member(proxy, user(i), room(i), io));
+  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(ws_member(*proxy, user(i), room(i), io));
 
   Traffic traffic(kClients, 20ms, [&](std::size_t i, int n) {
     clients[i]->send(chat_message(room(i), user(i), "busy", message_id(user(i), n)));
@@ -764,7 +683,7 @@ TEST_F(FaultTest, ProxyStoppedUnderLoadClosesEveryClientWithGoingAwayInTimeAndLo
   ASSERT_TRUE(traffic.wait_rounds(10));
   // Exit code 0: stopped within [host] stop_timeout_ms, past which the host
   // exits with 1.
-  EXPECT_EQ(proxy.terminate(), 0) << proxy.process().output();
+  EXPECT_EQ(proxy->stop(), 0) << proxy->process().output();
   traffic.stop();
 
   std::vector<chat::Ack> acks;
@@ -791,16 +710,16 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
   // answers to a WebSocket client too.
   constexpr std::uint64_t kFileSizeLimit = 256 * 1024;
   const auto port = free_tcp_port();
-  ChatHost service(dir_.path(), "service", {"grpc-chat", "ws-proxy"},
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat", "ws-proxy"},
                    chat_table(port, dir_ / "chat.db") + "\n" + proxy_table(port), kFileSizeLimit);
   ChatStreamClient writer(chat_channel("127.0.0.1", port), test_service_token());
   writer.send(join("r", "writer"));
   ASSERT_TRUE(writer.wait_for(is_joined("r"), kPatience));
   auto io = std::make_shared<WsIo>(1);
-  auto browser = ws_member(service, "browser", "r", io);
+  auto browser = ws_member(*service, "browser", "r", io);
   const std::string content(3000, 'x');
   const auto error_lines = [&] {
-    const auto lines = service.process().lines();
+    const auto lines = service->process().lines();
     return std::count_if(lines.begin(), lines.end(), [](const CapturedLine& line) {
       return std::regex_search(line.text, std::regex(R"(error +\[grpc-chat\])"));
     });
@@ -813,7 +732,7 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
     const auto id = "m" + std::to_string(n);
     writer.send(chat_message("r", "writer", content, id));
     auto answer = writer.wait_for(is_answer_to(id), kPatience);
-    ASSERT_TRUE(answer) << id << "\n" << service.process().output();
+    ASSERT_TRUE(answer) << id << "\n" << service->process().output();
     if (answer->has_error()) {
       refusal = answer;
     } else {
@@ -841,23 +760,23 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
   ASSERT_TRUE(page_refusal->has_error()) << page_refusal->DebugString();
   EXPECT_EQ(page_refusal->error().code(), Error::STORE_FAILED);
   // The service lives on, says why once, and serves what it has.
-  EXPECT_TRUE(service.process().running());
-  EXPECT_TRUE(service.process().wait_for_line(std::regex(R"(\[grpc-chat\] the store cannot write.*sqlite)"), kPatience))
-      << service.process().output();
-  EXPECT_EQ(error_lines(), 1) << service.process().output();
+  EXPECT_TRUE(service->process().running());
+  EXPECT_TRUE(service->process().wait_for_line(std::regex(R"(\[grpc-chat\] the store cannot write.*sqlite)"), kPatience))
+      << service->process().output();
+  EXPECT_EQ(error_lines(), 1) << service->process().output();
   EXPECT_EQ(stored_messages(port, "r").size(), acked);
 
   // Space comes back.
   rlimit limit{};
-  ASSERT_EQ(::prlimit(service.process().pid(), RLIMIT_FSIZE, nullptr, &limit), 0);
+  ASSERT_EQ(::prlimit(service->process().pid(), RLIMIT_FSIZE, nullptr, &limit), 0);
   limit.rlim_cur = limit.rlim_max;
-  ASSERT_EQ(::prlimit(service.process().pid(), RLIMIT_FSIZE, &limit, nullptr), 0);
+  ASSERT_EQ(::prlimit(service->process().pid(), RLIMIT_FSIZE, &limit, nullptr), 0);
   for (int n = 0; n < 5; ++n) {
     const auto id = "after" + std::to_string(n);
     writer.send(chat_message("r", "writer", content, id));
     const auto answer = writer.wait_for(is_answer_to(id), kPatience);
     ASSERT_TRUE(answer);
-    ASSERT_TRUE(answer->has_ack()) << answer->DebugString() << "\n" << service.process().output();
+    ASSERT_TRUE(answer->has_ack()) << answer->DebugString() << "\n" << service->process().output();
     // No sequence went to the refused messages.
     EXPECT_EQ(answer->ack().sequence(), ++acked);
   }
@@ -866,9 +785,9 @@ TEST_F(FaultTest, AStoreThatCannotWriteRefusesMessagesWithoutAckThenStoresAgainO
   ASSERT_TRUE(page_ack);
   ASSERT_TRUE(page_ack->has_ack()) << page_ack->DebugString();
   EXPECT_EQ(page_ack->ack().sequence(), ++acked);
-  EXPECT_TRUE(service.process().wait_for_line(std::regex(R"(\[grpc-chat\] the store writes again)"), kPatience))
-      << service.process().output();
-  EXPECT_EQ(error_lines(), 1) << service.process().output();
+  EXPECT_TRUE(service->process().wait_for_line(std::regex(R"(\[grpc-chat\] the store writes again)"), kPatience))
+      << service->process().output();
+  EXPECT_EQ(error_lines(), 1) << service->process().output();
   const auto stored = stored_messages(port, "r");
   EXPECT_EQ(stored.size(), acked);
   auto acks = acks_in(writer.events());
@@ -953,21 +872,21 @@ std::optional<std::string> send_until_acknowledged(WsClient& client, const std::
 
 TEST_F(FaultTest, AFrozenChatServiceHostIsToldUnavailableThroughKeepaliveAndChatResumesOnceItThaws) {
   const auto port = free_tcp_port();
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, {}, kQuickServerKeepalive));
-  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, kQuickChannelKeepalive));
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat"}, chat_table(port, {}, kQuickServerKeepalive));
+  auto proxy = chat_host(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, kQuickChannelKeepalive));
   auto io = std::make_shared<WsIo>(1);
-  auto alice = ws_member(proxy, "alice", "r", io);
-  auto bob = ws_member(proxy, "bob", "r", io);
+  auto alice = ws_member(*proxy, "alice", "r", io);
+  auto bob = ws_member(*proxy, "bob", "r", io);
   ASSERT_TRUE(alice->wait_available(kPatience));
   ASSERT_TRUE(bob->wait_available(kPatience));
 
   // Frozen: its connections stay up, the kernel acks, nothing answers. Only
   // the channel's unanswered pings (1 s, then 1 s) tell the proxy.
   const auto marks = std::pair(alice->size(), bob->size());
-  Frozen frozen(service);
+  Frozen frozen(*service);
   constexpr auto kWithinSeconds = 15s;
-  ASSERT_TRUE(alice->wait_for(is_service_status(false), kWithinSeconds, marks.first)) << proxy.process().output();
-  ASSERT_TRUE(bob->wait_for(is_service_status(false), kWithinSeconds, marks.second)) << proxy.process().output();
+  ASSERT_TRUE(alice->wait_for(is_service_status(false), kWithinSeconds, marks.first)) << proxy->process().output();
+  ASSERT_TRUE(bob->wait_for(is_service_status(false), kWithinSeconds, marks.second)) << proxy->process().output();
   // Meanwhile messages are refused, not lost in a silent stream.
   alice->send(chat_message("r", "alice", "while frozen", "frozen-1"));
   const auto refused = alice->wait_for(is_answer_to("frozen-1"), kPatience);
@@ -977,21 +896,21 @@ TEST_F(FaultTest, AFrozenChatServiceHostIsToldUnavailableThroughKeepaliveAndChat
 
   const auto thawed_at = std::pair(alice->size(), bob->size());
   frozen.thaw();
-  ASSERT_TRUE(alice->wait_for(is_service_status(true), kPatience, thawed_at.first)) << proxy.process().output();
-  ASSERT_TRUE(bob->wait_for(is_service_status(true), kPatience, thawed_at.second)) << proxy.process().output();
+  ASSERT_TRUE(alice->wait_for(is_service_status(true), kPatience, thawed_at.first)) << proxy->process().output();
+  ASSERT_TRUE(bob->wait_for(is_service_status(true), kPatience, thawed_at.second)) << proxy->process().output();
   const auto id = send_until_acknowledged(*alice, "r", "alice", "thawed");
-  ASSERT_TRUE(id) << proxy.process().output();
+  ASSERT_TRUE(id) << proxy->process().output();
   ASSERT_TRUE(bob->wait_for(is_message_id(*id), kPatience));
-  EXPECT_TRUE(service.process().running());
-  EXPECT_TRUE(proxy.process().running());
+  EXPECT_TRUE(service->process().running());
+  EXPECT_TRUE(proxy->process().running());
 }
 
 TEST_F(FaultTest, AFrozenProxyHostIsDroppedByKeepaliveItsUsersLeaveAndItsClientsRecoverOnceItThaws) {
   const auto port = free_tcp_port();
-  ChatHost service(dir_.path(), "service", {"grpc-chat"}, chat_table(port, {}, kQuickServerKeepalive));
-  ChatHost proxy(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, kQuickChannelKeepalive));
+  auto service = chat_host(dir_.path(), "service", {"grpc-chat"}, chat_table(port, {}, kQuickServerKeepalive));
+  auto proxy = chat_host(dir_.path(), "proxy", {"ws-proxy"}, proxy_table(port, kQuickChannelKeepalive));
   auto io = std::make_shared<WsIo>(1);
-  auto alice = ws_member(proxy, "alice", "r", io);  // on the proxy that freezes
+  auto alice = ws_member(*proxy, "alice", "r", io);  // on the proxy that freezes
   ChatStreamClient carol(chat_channel("127.0.0.1", port), test_service_token());  // straight to the chat service
   carol.send(join("r", "carol"));
   const auto snapshot = carol.wait_for(is_presence("r", chat::Presence::SNAPSHOT), kPatience);
@@ -1003,9 +922,9 @@ TEST_F(FaultTest, AFrozenProxyHostIsDroppedByKeepaliveItsUsersLeaveAndItsClients
 
   // Frozen: the chat service's pings to it go unanswered, so it ends the
   // proxy's streams, and alice leaves the room as far as anyone can tell.
-  Frozen frozen(proxy);
+  Frozen frozen(*proxy);
   const auto left = carol.wait_for(is_presence("r", chat::Presence::LEFT, "alice"), 15s);
-  ASSERT_TRUE(left) << service.process().output();
+  ASSERT_TRUE(left) << service->process().output();
   EXPECT_EQ(left->presence().online_count(), 1U);  // carol alone
   // What alice misses meanwhile.
   for (int n = 0; n < 3; ++n) {
@@ -1019,10 +938,10 @@ TEST_F(FaultTest, AFrozenProxyHostIsDroppedByKeepaliveItsUsersLeaveAndItsClients
   const auto mark = carol.events().size();
   frozen.thaw();
   ASSERT_TRUE(carol.wait_for(is_presence("r", chat::Presence::JOINED, "alice"), kPatience, mark))
-      << proxy.process().output();
-  ASSERT_TRUE(alice->wait_for(is_message_id("c2"), kPatience)) << proxy.process().output();
+      << proxy->process().output();
+  ASSERT_TRUE(alice->wait_for(is_message_id("c2"), kPatience)) << proxy->process().output();
   const auto id = send_until_acknowledged(*alice, "r", "alice", "thawed");
-  ASSERT_TRUE(id) << proxy.process().output();
+  ASSERT_TRUE(id) << proxy->process().output();
   ASSERT_TRUE(carol.wait_for(is_message_id(*id), kPatience));
   ASSERT_TRUE(alice->wait_for(is_message_id(*id), kPatience));
   const auto at_carol = sequences_in(carol.events(), "r");

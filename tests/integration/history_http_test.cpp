@@ -14,6 +14,7 @@
 #include "support/host_process.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
+#include "support/test_host.hpp"
 #include "support/ws_client.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -56,74 +57,19 @@ std::string toml_string(const std::filesystem::path& path) { return "\"" + path.
 // ---------------------------------------------------------------------------
 // Host processes
 
-// Stops a host with SIGTERM as an operator would: it must exit 0, within its
-// stop timeout, with nothing reported by the sanitizers.
-void expect_clean_stop(HostProcess& process) {
-  if (!process.running()) return;
-  process.signal(SIGTERM);
-  const auto code = process.wait_exit(15s);
-  EXPECT_EQ(code, 0) << process.output();
-  EXPECT_EQ(process.output().find("Sanitizer"), std::string::npos) << process.output();
-  EXPECT_EQ(process.output().find("runtime error"), std::string::npos) << process.output();
-}
-
-std::uint16_t ready_port(HostProcess& process, const std::string& plugin, const std::string& scheme) {
-  auto ready = process.wait_for_line(std::regex("ready in \\d+ ms: .*" + plugin + " " + scheme +
-                                                "://127\\.0\\.0\\.1:(\\d+)"));
-  if (!ready) throw std::runtime_error(plugin + " did not start:\n" + process.output());
-  return static_cast<std::uint16_t>(std::stoi((*ready)[1]));
-}
-
 // grpc-chat alone in its host process, on a port the test chose so that a
 // restart comes back at the same address. SQLite store, so messages survive it.
-class ChatServiceHost {
- public:
-  ChatServiceHost(const std::filesystem::path& dir, std::uint16_t port) : dir_(dir), port_(port) {
-    write_file(dir_ / "chat-service.toml",
-               "[host]\nplugins = [\"grpc-chat\"]\n\n[grpc-chat]\nhost = \"127.0.0.1\"\nport = " +
-                   std::to_string(port_) + "\nstore = \"sqlite\"\nsync = \"normal\"\nstore_path = " +
-                   toml_string(dir_ / "data" / "chat.db") + "\n");
-    start();
-  }
-  ~ChatServiceHost() {
-    if (process_) expect_clean_stop(*process_);
-  }
-  ChatServiceHost(const ChatServiceHost&) = delete;
-  ChatServiceHost& operator=(const ChatServiceHost&) = delete;
-
-  void start() {
-    // The port was free a moment ago (or was ours before a restart); a
-    // connection of the previous run in TIME_WAIT can hold it briefly.
-    for (int attempt = 0; attempt < 10; ++attempt) {
-      process_.reset();
-      process_ = std::make_unique<HostProcess>(ProcessOptions{
-          .executable = host_binary(),
-          .args = {"--config", (dir_ / "chat-service.toml").string()},
-          .unset_env = host_variables(),
-          .working_dir = dir_});
-      auto line = process_->wait_for_line(std::regex(R"(ready in \d+ ms|failed to start)"));
-      if (line && line->line.find("ready in") != std::string::npos) return;
-      process_->wait_exit();
-      std::this_thread::sleep_for(500ms);
-    }
-    throw std::runtime_error("grpc-chat did not start on port " + std::to_string(port_) + ":\n" + process_->output());
-  }
-
-  std::optional<int> stop() {
-    process_->signal(SIGTERM);
-    return process_->wait_exit();
-  }
-
-  std::uint16_t port() const { return port_; }
-
- private:
-  std::filesystem::path dir_;
-  std::uint16_t port_;
-  std::unique_ptr<HostProcess> process_;
-};
+std::unique_ptr<TestHost> chat_service_host(const std::filesystem::path& dir, std::uint16_t port) {
+  return std::make_unique<TestHost>(
+      dir, TestHostOptions{.name = "chat-service",
+                           .plugins = {"grpc-chat"},
+                           .tables = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+                                     "\nstore = \"sqlite\"\nsync = \"normal\"\nstore_path = " +
+                                     toml_string(dir / "chat-service" / "data" / "chat.db") + "\n"});
+}
 
 struct HttpHostOptions {
-  std::string plugins = R"(["history-http"])";
+  std::vector<std::string> plugins{"history-http"};
   std::string chat_host = "127.0.0.1";
   std::uint16_t chat_port = 0;  // 0: a port nobody listens on
   int upstream_deadline_ms = 2000;
@@ -133,37 +79,20 @@ struct HttpHostOptions {
 };
 
 // A host process running history-http (alone, or with grpc-chat) on a free
-// port, serving a web root of test fixtures.
-class HttpHost {
- public:
-  HttpHost(const std::filesystem::path& dir, HttpHostOptions options) {
-    const auto chat_port = options.chat_port != 0 ? options.chat_port : free_tcp_port();
-    const auto config = dir / ("http-" + std::to_string(sequence_++) + ".toml");
-    write_file(config, "[host]\nplugins = " + options.plugins +
-                           "\n\n[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"" +
-                           options.chat_host + "\"\nchat_port = " + std::to_string(chat_port) +
-                           "\nweb_root = " + toml_string(dir / "web") +
-                           "\nupstream_deadline_ms = " + std::to_string(options.upstream_deadline_ms) + "\n" +
-                           options.extra_config + "\n" + options.extra_tables);
-    process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
-                                                            .args = {"--config", config.string()},
-                                                            .env = options.env,
-                                                            .unset_env = host_variables(),
-                                                            .working_dir = dir});
-    port_ = ready_port(*process_, "history-http", "http");
-  }
-  ~HttpHost() { expect_clean_stop(*process_); }
-  HttpHost(const HttpHost&) = delete;
-  HttpHost& operator=(const HttpHost&) = delete;
-
-  std::uint16_t port() const { return port_; }
-  HostProcess& process() { return *process_; }
-
- private:
-  static inline int sequence_ = 0;
-  std::unique_ptr<HostProcess> process_;
-  std::uint16_t port_ = 0;
-};
+// port, serving the test's web root of fixtures (`dir`/web).
+std::unique_ptr<TestHost> http_host(const std::filesystem::path& dir, HttpHostOptions options) {
+  static int sequence = 0;
+  const auto chat_port = options.chat_port != 0 ? options.chat_port : free_tcp_port();
+  return std::make_unique<TestHost>(
+      dir, TestHostOptions{.name = "http-" + std::to_string(sequence++),
+                           .plugins = options.plugins,
+                           .tables = "[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"" +
+                                     options.chat_host + "\"\nchat_port = " + std::to_string(chat_port) +
+                                     "\nweb_root = " + toml_string(dir / "web") + "\nupstream_deadline_ms = " +
+                                     std::to_string(options.upstream_deadline_ms) + "\n" + options.extra_config +
+                                     "\n" + options.extra_tables,
+                           .env = options.env});
+}
 
 // The web root every test serves, and a file outside it that must never be served.
 void write_web_fixtures(const std::filesystem::path& dir) {
@@ -332,10 +261,10 @@ class HistoryHttpWithMessagesTest : public HistoryHttpTest {
  protected:
   void SetUp() override {
     HistoryHttpTest::SetUp();
-    chat_ = std::make_unique<ChatServiceHost>(dir_.path(), free_tcp_port());
-    http_ = std::make_unique<HttpHost>(dir_.path(), HttpHostOptions{.chat_port = chat_->port()});
-    ChatStreamClient alice(chat_channel("127.0.0.1", chat_->port()));
-    ChatStreamClient bob(chat_channel("127.0.0.1", chat_->port()));
+    chat_ = chat_service_host(dir_.path(), free_tcp_port());
+    http_ = http_host(dir_.path(), {.chat_port = chat_->port("grpc-chat")});
+    ChatStreamClient alice(chat_channel("127.0.0.1", chat_->port("grpc-chat")));
+    ChatStreamClient bob(chat_channel("127.0.0.1", chat_->port("grpc-chat")));
     join_room(alice, "h", "alice");
     join_room(bob, "h", "bob");
     join_room(alice, "my room", "alice");
@@ -348,14 +277,14 @@ class HistoryHttpWithMessagesTest : public HistoryHttpTest {
   }
 
   json::object history(const std::string& query) {
-    auto response = get(http_->port(), "/history?" + query);
+    auto response = get(http_->port("history-http"), "/history?" + query);
     EXPECT_EQ(response.result_int(), 200U) << query << ": " << response.body();
     EXPECT_EQ(header(response, http::field::content_type), "application/json");
     return body_json(response);
   }
 
-  std::unique_ptr<ChatServiceHost> chat_;
-  std::unique_ptr<HttpHost> http_;
+  std::unique_ptr<TestHost> chat_;
+  std::unique_ptr<TestHost> http_;
   std::vector<chat::ChatStream> echoes_;
 };
 
@@ -442,15 +371,15 @@ TEST_F(HistoryHttpWithMessagesTest, EveryParameterSelectsWhatItSays) {
   }
 
   // HEAD: the same headers, no body.
-  auto head = request(http_->port(), http::verb::head, "/history?room=h");
+  auto head = request(http_->port("history-http"), http::verb::head, "/history?room=h");
   EXPECT_EQ(head.result_int(), 200U);
   EXPECT_TRUE(head.body().empty());
-  const auto full = get(http_->port(), "/history?room=h");
+  const auto full = get(http_->port("history-http"), "/history?room=h");
   EXPECT_EQ(header(head, http::field::content_length), std::to_string(full.body().size()));
 }
 
 TEST_F(HistoryHttpTest, EveryBadParameterIsRefusedWithA400NamingIt) {
-  HttpHost http(dir_.path(), {});  // no chat service needed: nothing bad reaches it
+  auto http = http_host(dir_.path(), {});  // no chat service needed: nothing bad reaches it
   const std::string long_room(129, 'r');
   const std::vector<std::pair<std::string, std::string>> cases{
       {"", "room"},
@@ -493,39 +422,39 @@ TEST_F(HistoryHttpTest, EveryBadParameterIsRefusedWithA400NamingIt) {
       {"room=a&limt=5", "limt"},
   };
   for (const auto& [query, parameter] : cases) {
-    auto response = get(http.port(), "/history?" + query);
+    auto response = get(http->port("history-http"), "/history?" + query);
     EXPECT_EQ(response.result_int(), 400U) << query;
     EXPECT_EQ(header(response, http::field::content_type), "application/json") << query;
     auto body = body_json(response);
     EXPECT_EQ(body.at("parameter").as_string(), parameter) << query << ": " << response.body();
     EXPECT_FALSE(body.at("error").as_string().empty()) << query;
   }
-  auto missing = body_json(get(http.port(), "/history"));
+  auto missing = body_json(get(http->port("history-http"), "/history"));
   EXPECT_EQ(missing.at("error").as_string(), "room is required");
-  auto unknown = body_json(get(http.port(), "/history?room=a&limt=5"));
+  auto unknown = body_json(get(http->port("history-http"), "/history?room=a&limt=5"));
   EXPECT_NE(std::string(unknown.at("error").as_string()).find("unknown parameter 'limt'"), std::string::npos);
 
   // The largest values that are not errors get through to the chat service (here: unreachable).
-  EXPECT_EQ(get(http.port(), "/history?room=a&before=18446744073709551615&after=0").result_int(), 503U);
-  EXPECT_EQ(get(http.port(), "/history?room=" + std::string(128, 'r')).result_int(), 503U);
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=a&before=18446744073709551615&after=0").result_int(), 503U);
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=" + std::string(128, 'r')).result_int(), 503U);
 
   // Methods other than GET, HEAD and OPTIONS.
   for (auto method : {http::verb::post, http::verb::put, http::verb::delete_, http::verb::patch}) {
-    auto response = request(http.port(), method, "/history?room=a");
+    auto response = request(http->port("history-http"), method, "/history?room=a");
     EXPECT_EQ(response.result_int(), 405U) << method;
     EXPECT_EQ(header(response, http::field::allow), "GET, HEAD, OPTIONS");
   }
 }
 
 TEST_F(HistoryHttpTest, AnUnreachableChatServiceIsA503WithRetryAfter) {
-  HttpHost http(dir_.path(), {});  // chat_port: nobody listens there
-  auto response = get(http.port(), "/history?room=a");
+  auto http = http_host(dir_.path(), {});  // chat_port: nobody listens there
+  auto response = get(http->port("history-http"), "/history?room=a");
   EXPECT_EQ(response.result_int(), 503U);
   EXPECT_EQ(header(response, http::field::content_type), "application/json");
   EXPECT_EQ(header(response, http::field::retry_after), "2");
   EXPECT_EQ(body_json(response), json::parse(R"json({"error":"the chat service is unavailable (UNAVAILABLE)"})json"));
 
-  auto health = get(http.port(), "/healthz");
+  auto health = get(http->port("history-http"), "/healthz");
   EXPECT_EQ(health.result_int(), 503U);
   EXPECT_EQ(header(health, http::field::retry_after), "2");
   EXPECT_EQ(body_json(health).at("status").as_string(), "unavailable");
@@ -534,8 +463,8 @@ TEST_F(HistoryHttpTest, AnUnreachableChatServiceIsA503WithRetryAfter) {
 
 TEST_F(HistoryHttpTest, AChatServiceThatDoesNotAnswerIsA503WhenTheDeadlinePasses) {
   TcpListener black_hole;  // accepts connections, never answers
-  HttpHost http(dir_.path(), {.chat_port = black_hole.port(), .upstream_deadline_ms = 500});
-  const auto port = http.port();
+  auto http = http_host(dir_.path(), {.chat_port = black_hole.port(), .upstream_deadline_ms = 500});
+  const auto port = http->port("history-http");
   // The call waits for a connection that never completes: what ends it is
   // the deadline (DEADLINE_EXCEEDED), not a failed connection (UNAVAILABLE).
   HttpConnection waiting(port);
@@ -557,17 +486,17 @@ TEST_F(HistoryHttpTest, AChatServiceThatDoesNotAnswerIsA503WhenTheDeadlinePasses
 
 TEST_F(HistoryHttpTest, StoppingWithCallsInFlightIsQuickAndClean) {
   TcpListener black_hole;
-  HttpHost http(dir_.path(), {.chat_port = black_hole.port(), .upstream_deadline_ms = 60000});
+  auto http = http_host(dir_.path(), {.chat_port = black_hole.port(), .upstream_deadline_ms = 60000});
   std::vector<std::unique_ptr<HttpConnection>> waiting;
   for (int i = 0; i < 5; ++i) {
-    waiting.push_back(std::make_unique<HttpConnection>(http.port()));
+    waiting.push_back(std::make_unique<HttpConnection>(http->port("history-http")));
     waiting.back()->write_raw("GET /history?room=r" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n");
   }
-  waiting.push_back(std::make_unique<HttpConnection>(http.port()));  // idle, kept alive
+  waiting.push_back(std::make_unique<HttpConnection>(http->port("history-http")));  // idle, kept alive
   std::this_thread::sleep_for(300ms);
   // The calls have a minute to go: stopping cancels them instead of waiting.
-  http.process().signal(SIGTERM);
-  EXPECT_EQ(http.process().wait_exit(10s), 0) << http.process().output();
+  http->process().signal(SIGTERM);
+  EXPECT_EQ(http->process().wait_exit(10s), 0) << http->process().output();
   for (auto& connection : waiting) {
     // Each call was cancelled: its client got a 503 or saw the connection close.
     try {
@@ -665,13 +594,13 @@ std::string request_text(const std::string& text) {
 
 TEST_F(HistoryHttpTest, TheQueryBecomesAGetChatHistoryCallWithADeadline) {
   ScriptedChatServer service;
-  HttpHost http(dir_.path(), {.chat_port = service.port(), .upstream_deadline_ms = 3000});
-  auto page = get(http.port(), "/history?room=caf%C3%A9+au+lait&user=bob&limit=7&before=90&after=3");
+  auto http = http_host(dir_.path(), {.chat_port = service.port(), .upstream_deadline_ms = 3000});
+  auto page = get(http->port("history-http"), "/history?room=caf%C3%A9+au+lait&user=bob&limit=7&before=90&after=3");
   ASSERT_EQ(page.result_int(), 200U) << page.body();
   EXPECT_EQ(body_json(page), json::parse(R"({"room":"café au lait","messages":[{"id":"m1","room_id":"café au lait",)"
                                          R"("sender_id":"scripted","content":"from the scripted service"}],)"
                                          R"("has_more":true})"));
-  ASSERT_EQ(get(http.port(), "/history?room=r").result_int(), 200U);
+  ASSERT_EQ(get(http->port("history-http"), "/history?room=r").result_int(), 200U);
 
   // Field by field; `after` present only when given; max_bytes is max_history_page_bytes.
   const auto calls = service.chat.calls();
@@ -685,8 +614,8 @@ TEST_F(HistoryHttpTest, TheQueryBecomesAGetChatHistoryCallWithADeadline) {
 
 TEST_F(HistoryHttpTest, EveryAnswerOfTheChatServiceHasItsHttpStatus) {
   ScriptedChatServer service;
-  HttpHost http(dir_.path(), {.chat_port = service.port()});
-  const auto port = http.port();
+  auto http = http_host(dir_.path(), {.chat_port = service.port()});
+  const auto port = http->port("history-http");
 
   // The chat service refuses the request: the client's mistake, 400 with its reason.
   auto refused = get(port, "/history?room=refused");
@@ -719,14 +648,14 @@ TEST_F(HistoryHttpTest, EveryAnswerOfTheChatServiceHasItsHttpStatus) {
 
 TEST_F(HistoryHttpTest, AnAnswerThatIsNoMessageIsA502AndAnUnhealthyService) {
   chathost::test::GarbageGrpcServer garbage;
-  HttpHost http(dir_.path(), {.chat_port = garbage.port()});
+  auto http = http_host(dir_.path(), {.chat_port = garbage.port()});
 
-  auto page = get(http.port(), "/history?room=r");
+  auto page = get(http->port("history-http"), "/history?room=r");
   EXPECT_EQ(page.result_int(), 502U);
   EXPECT_EQ(body_json(page), json::parse(R"json({"error":"the chat service failed (INTERNAL)"})json"));
   EXPECT_FALSE(has_header(page, http::field::retry_after));
 
-  auto health = get(http.port(), "/healthz");
+  auto health = get(http->port("history-http"), "/healthz");
   EXPECT_EQ(health.result_int(), 503U);
   EXPECT_EQ(body_json(health), json::parse(R"({"status":"unavailable","error":"the chat service is not serving"})"));
   EXPECT_EQ(garbage.answered(), 2);
@@ -736,91 +665,87 @@ TEST_F(HistoryHttpTest, AnAnswerThatIsNoMessageIsA502AndAnUnhealthyService) {
 // /healthz and the split deployment
 
 TEST_F(HistoryHttpTest, HealthzAndHistoryFollowTheChatServiceHostAcrossAStopAndAStart) {
-  ChatServiceHost chat(dir_.path(), free_tcp_port());
-  HttpHost http(dir_.path(), {.chat_port = chat.port()});
+  auto chat = chat_service_host(dir_.path(), free_tcp_port());
+  auto http = http_host(dir_.path(), {.chat_port = chat->port("grpc-chat")});
   {
-    ChatStreamClient alice(chat_channel("127.0.0.1", chat.port()));
+    ChatStreamClient alice(chat_channel("127.0.0.1", chat->port("grpc-chat")));
     join_room(alice, "lobby", "alice");
     send_acked(alice, "lobby", "alice", {{"before-restart", "still here after the restart"}});
   }
-  auto health = get(http.port(), "/healthz");
+  auto health = get(http->port("history-http"), "/healthz");
   EXPECT_EQ(health.result_int(), 200U);
   EXPECT_EQ(health.body(), R"({"status":"ok"})");
   EXPECT_EQ(header(health, http::field::content_type), "application/json");
-  EXPECT_EQ(get(http.port(), "/history?room=lobby").result_int(), 200U);
-  const double errors_before = metric(get(http.port(), "/metrics").body(),
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=lobby").result_int(), 200U);
+  const double errors_before = metric(get(http->port("history-http"), "/metrics").body(),
                                       R"(chat_http_upstream_errors_total{call="GetChatHistory",code="UNAVAILABLE"})");
 
-  ASSERT_EQ(chat.stop(), 0);
-  EXPECT_TRUE(wait_for_status(http.port(), "/healthz", 503)) << http.process().output();
-  auto down = get(http.port(), "/history?room=lobby");
+  ASSERT_EQ(chat->stop(), 0);
+  EXPECT_TRUE(wait_for_status(http->port("history-http"), "/healthz", 503)) << http->process().output();
+  auto down = get(http->port("history-http"), "/history?room=lobby");
   EXPECT_EQ(down.result_int(), 503U);
   EXPECT_EQ(header(down, http::field::retry_after), "2");
-  EXPECT_EQ(get(http.port(), "/healthz").result_int(), 503U);
-  const auto metrics = get(http.port(), "/metrics").body();
+  EXPECT_EQ(get(http->port("history-http"), "/healthz").result_int(), 503U);
+  const auto metrics = get(http->port("history-http"), "/metrics").body();
   EXPECT_GT(metric(metrics, R"(chat_http_upstream_errors_total{call="GetChatHistory",code="UNAVAILABLE"})"),
             errors_before);
   EXPECT_GE(metric(metrics, R"(chat_http_upstream_errors_total{call="Health.Check",code="UNAVAILABLE"})"), 1);
   // The page, its config and the metrics do not depend on the chat service.
-  EXPECT_EQ(get(http.port(), "/").result_int(), 200U);
-  EXPECT_EQ(get(http.port(), "/config.json").result_int(), 200U);
+  EXPECT_EQ(get(http->port("history-http"), "/").result_int(), 200U);
+  EXPECT_EQ(get(http->port("history-http"), "/config.json").result_int(), 200U);
 
-  chat.start();  // same port, same store
-  EXPECT_TRUE(wait_for_status(http.port(), "/healthz", 200)) << http.process().output();
-  auto page = get(http.port(), "/history?room=lobby");
+  chat->start();  // same port, same store
+  EXPECT_TRUE(wait_for_status(http->port("history-http"), "/healthz", 200)) << http->process().output();
+  auto page = get(http->port("history-http"), "/history?room=lobby");
   ASSERT_EQ(page.result_int(), 200U) << page.body();
   auto messages = body_json(page).at("messages").as_array();
   ASSERT_EQ(messages.size(), 1U);
   EXPECT_EQ(messages[0].as_object().at("content").as_string(), "still here after the restart");
 
   // history-http never noticed anything worth dying for.
-  EXPECT_TRUE(http.process().running());
+  EXPECT_TRUE(http->process().running());
 }
 
 // chat-host on the shipped config/chat.toml as docs/deployment.md runs it:
 // the plugins picked by --plugins, addresses from the environment (all on
 // loopback here), the shipped web root.
-std::unique_ptr<HostProcess> shipped_config_host(const std::filesystem::path& dir, const std::string& plugins,
-                                                 std::map<std::string, std::string> env) {
-  std::filesystem::create_directories(dir);
-  return std::make_unique<HostProcess>(
-      ProcessOptions{.executable = host_binary(),
-                     .args = {"--config", (source_dir() / "config" / "chat.toml").string(), "--plugins", plugins},
-                     .env = std::move(env),
-                     .unset_env = host_variables(),
-                     .working_dir = dir});
+std::unique_ptr<TestHost> shipped_config_host(const std::filesystem::path& dir, const std::string& name,
+                                              const std::string& plugins, std::map<std::string, std::string> env) {
+  return std::make_unique<TestHost>(dir, TestHostOptions{.name = name,
+                                                         .args = {"--plugins", plugins},
+                                                         .env = std::move(env),
+                                                         .config_file = source_dir() / "config" / "chat.toml"});
 }
 
 struct BridgeHost {
-  std::unique_ptr<HostProcess> process;
+  std::unique_ptr<TestHost> host;
   std::uint16_t http_port = 0;
   std::uint16_t ws_port = 0;
 };
 
 // ws-proxy and history-http, pointed at the chat service by GRPC_HOST and GRPC_PORT.
-BridgeHost bridge_host(const std::filesystem::path& dir, std::uint16_t chat_port) {
+BridgeHost bridge_host(const std::filesystem::path& dir, const std::string& name, std::uint16_t chat_port) {
   BridgeHost bridge;
   bridge.ws_port = free_tcp_port();  // WS_PORT: where ws-proxy listens, and what /config.json tells the page
-  bridge.process = shipped_config_host(dir, "ws-proxy,history-http",
-                                       {{"GRPC_HOST", "127.0.0.1"},
-                                        {"GRPC_PORT", std::to_string(chat_port)},
-                                        {"HTTP_HOST", "127.0.0.1"},
-                                        {"HTTP_PORT", "0"},
-                                        {"WS_HOST", "127.0.0.1"},
-                                        {"WS_PORT", std::to_string(bridge.ws_port)}});
-  bridge.http_port = ready_port(*bridge.process, "history-http", "http");
+  bridge.host = shipped_config_host(dir, name, "ws-proxy,history-http",
+                                    {{"GRPC_HOST", "127.0.0.1"},
+                                     {"GRPC_PORT", std::to_string(chat_port)},
+                                     {"HTTP_HOST", "127.0.0.1"},
+                                     {"HTTP_PORT", "0"},
+                                     {"WS_HOST", "127.0.0.1"},
+                                     {"WS_PORT", std::to_string(bridge.ws_port)}});
+  bridge.http_port = bridge.host->port("history-http");
   return bridge;
 }
 
 TEST_F(HistoryHttpTest, SplitDeploymentTheChatServiceOnOneHostTheBridgesOnTwoOthers) {
   // Host A: the chat service and its store.
   const auto chat_port = free_tcp_port();
-  auto service = shipped_config_host(dir_ / "a", "grpc-chat",
+  auto service = shipped_config_host(dir_.path(), "a", "grpc-chat",
                                      {{"GRPC_HOST", "127.0.0.1"}, {"GRPC_PORT", std::to_string(chat_port)}});
-  ASSERT_TRUE(service->wait_for_line(std::regex(R"(ready in \d+ ms)"))) << service->output();
   // Hosts B and C: the bridges.
-  auto b = bridge_host(dir_ / "b", chat_port);
-  auto c = bridge_host(dir_ / "c", chat_port);
+  auto b = bridge_host(dir_.path(), "b", chat_port);
+  auto c = bridge_host(dir_.path(), "c", chat_port);
 
   // A browser loads the page from B: the shipped web client, and the URLs
   // it connects to, B's own.
@@ -872,9 +797,9 @@ TEST_F(HistoryHttpTest, SplitDeploymentTheChatServiceOnOneHostTheBridgesOnTwoOth
 
   alice.close();
   EXPECT_TRUE(alice.wait_closed());
-  expect_clean_stop(*c.process);
-  expect_clean_stop(*b.process);
-  expect_clean_stop(*service);
+  EXPECT_TRUE(c.host->stop_cleanly());
+  EXPECT_TRUE(b.host->stop_cleanly());
+  EXPECT_TRUE(service->stop_cleanly());
 }
 
 // ---------------------------------------------------------------------------
@@ -925,15 +850,15 @@ TEST_F(HistoryHttpTest, MetricsCountRequestsAndShowEveryPluginOfTheHost) {
   // exercise's .env has GRPC_HOST: the address grpc-chat listens on, where
   // 0.0.0.0 means this machine.
   const auto chat_port = free_tcp_port();
-  HttpHost host(dir_.path(), {.plugins = R"(["grpc-chat", "ws-proxy", "history-http"])",
+  auto host = http_host(dir_.path(), {.plugins = {"grpc-chat", "ws-proxy", "history-http"},
                               .chat_host = "0.0.0.0",
                               .chat_port = chat_port,
                               .extra_tables = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(chat_port) +
                                               "\nstore = \"memory\"\n\n[ws-proxy]\nhost = \"127.0.0.1\"\nport = 0\n"
                                               "threads = 1\nchat_port = " + std::to_string(chat_port) + "\n"});
-  const auto port = host.port();
-  const auto ws_port = ready_port(host.process(), "ws-proxy", "ws");
-  ASSERT_TRUE(wait_for_metric(port, "chat_ws_upstream_available", 1)) << host.process().output();
+  const auto port = host->port("history-http");
+  const auto ws_port = host->port("ws-proxy");
+  ASSERT_TRUE(wait_for_metric(port, "chat_ws_upstream_available", 1)) << host->process().output();
 
   auto scrape = get(port, "/metrics");
   ASSERT_EQ(scrape.result_int(), 200U);
@@ -1048,8 +973,8 @@ void expect_preflight_refused(std::uint16_t port, const std::string& origin) {
 }
 
 TEST_F(HistoryHttpTest, CorsAllowsExactlyTheListedOriginsAndNullWhenListed) {
-  HttpHost http(dir_.path(), {.extra_config = R"(allowed_origins = ["https://chat.example.org", "null"])"});
-  const auto port = http.port();
+  auto http = http_host(dir_.path(), {.extra_config = R"(allowed_origins = ["https://chat.example.org", "null"])"});
+  const auto port = http->port("history-http");
 
   for (const std::string origin : {"https://chat.example.org", "null"}) {
     expect_cors_allowed(get(port, "/config.json", {{"Origin", origin}}), origin, "config " + origin);
@@ -1080,19 +1005,19 @@ TEST_F(HistoryHttpTest, CorsAllowsExactlyTheListedOriginsAndNullWhenListed) {
 }
 
 TEST_F(HistoryHttpTest, CorsRefusesFilePagesUnlessNullIsListed) {
-  HttpHost http(dir_.path(), {.extra_config = R"(allowed_origins = ["https://chat.example.org"])"});
-  expect_cors_refused(get(http.port(), "/config.json", {{"Origin", "null"}}), "null");
-  expect_preflight_refused(http.port(), "null");
-  expect_cors_allowed(get(http.port(), "/config.json", {{"Origin", "https://chat.example.org"}}),
+  auto http = http_host(dir_.path(), {.extra_config = R"(allowed_origins = ["https://chat.example.org"])"});
+  expect_cors_refused(get(http->port("history-http"), "/config.json", {{"Origin", "null"}}), "null");
+  expect_preflight_refused(http->port("history-http"), "null");
+  expect_cors_allowed(get(http->port("history-http"), "/config.json", {{"Origin", "https://chat.example.org"}}),
                       "https://chat.example.org", "listed");
 }
 
 TEST_F(HistoryHttpTest, CorsWildcardAllowsEveryOriginAndNull) {
   // The development setting of config/chat.toml, given here by the environment.
-  HttpHost http(dir_.path(), {.env = {{"HTTP_ALLOWED_ORIGINS", "*"}}});
+  auto http = http_host(dir_.path(), {.env = {{"HTTP_ALLOWED_ORIGINS", "*"}}});
   for (const std::string origin : {"https://anything.example", "http://localhost:3000", "null"}) {
-    expect_cors_allowed(get(http.port(), "/config.json", {{"Origin", origin}}), origin, origin);
-    expect_preflight_allowed(http.port(), origin);
+    expect_cors_allowed(get(http->port("history-http"), "/config.json", {{"Origin", origin}}), origin, origin);
+    expect_preflight_allowed(http->port("history-http"), origin);
   }
 }
 
@@ -1117,8 +1042,8 @@ TEST_F(HistoryHttpTest, ABadConfigurationStopsTheHostBeforeItListens) {
 // The page and its files
 
 TEST_F(HistoryHttpTest, ServesThePageAndItsAssetsWithTheirContentTypes) {
-  HttpHost http(dir_.path(), {});
-  const auto port = http.port();
+  auto http = http_host(dir_.path(), {});
+  const auto port = http->port("history-http");
   const std::vector<std::tuple<std::string, std::string, std::string>> files{
       {"/", "text/html; charset=utf-8", "web/client.html"},
       {"/client.html", "text/html; charset=utf-8", "web/client.html"},
@@ -1149,8 +1074,8 @@ TEST_F(HistoryHttpTest, ServesThePageAndItsAssetsWithTheirContentTypes) {
 }
 
 TEST_F(HistoryHttpTest, IfNoneMatchWithTheETagGets304) {
-  HttpHost http(dir_.path(), {});
-  const auto port = http.port();
+  auto http = http_host(dir_.path(), {});
+  const auto port = http->port("history-http");
   auto first = get(port, "/");
   ASSERT_EQ(first.result_int(), 200U);
   const auto etag = header(first, http::field::etag);
@@ -1183,8 +1108,8 @@ TEST_F(HistoryHttpTest, IfNoneMatchWithTheETagGets304) {
 }
 
 TEST_F(HistoryHttpTest, NothingOutsideTheWebRootIsReachable) {
-  HttpHost http(dir_.path(), {});
-  const auto port = http.port();
+  auto http = http_host(dir_.path(), {});
+  const auto port = http->port("history-http");
   const std::string secret_abs = (dir_ / "secret.txt").string();
   const std::vector<std::string> targets{
       "/../secret.txt",
@@ -1247,22 +1172,22 @@ TEST_F(HistoryHttpTest, NothingOutsideTheWebRootIsReachable) {
 
 TEST_F(HistoryHttpTest, WithoutClientHtmlThePageIsAPlain404) {
   std::filesystem::remove(dir_ / "web" / "client.html");
-  HttpHost http(dir_.path(), {});
-  auto response = get(http.port(), "/");
+  auto http = http_host(dir_.path(), {});
+  auto response = get(http->port("history-http"), "/");
   EXPECT_EQ(response.result_int(), 404U);
   EXPECT_EQ(header(response, http::field::content_type), "application/json");
   EXPECT_EQ(body_json(response).at("error").as_string(), "not found");
-  EXPECT_EQ(get(http.port(), "/assets/app.js").result_int(), 200U);
-  EXPECT_TRUE(http.process().wait_for_line(std::regex("warn.*no client.html in the web root"), 1s));
+  EXPECT_EQ(get(http->port("history-http"), "/assets/app.js").result_int(), 200U);
+  EXPECT_TRUE(http->process().wait_for_line(std::regex("warn.*no client.html in the web root"), 1s));
 }
 
 // ---------------------------------------------------------------------------
 // /config.json
 
 TEST_F(HistoryHttpTest, ConfigJsonDerivesItsUrlsFromTheAddressThePageCameFrom) {
-  HttpHost http(dir_.path(),
-                {.extra_config = "allowed_hosts = [\"chat.example.org\", \"192.168.1.20\", \"[::1]\"]\n"});
-  const auto port = http.port();
+  auto http = http_host(dir_.path(),
+                        {.extra_config = "allowed_hosts = [\"chat.example.org\", \"192.168.1.20\", \"[::1]\"]\n"});
+  const auto port = http->port("history-http");
   auto urls = [&](const std::string& host) {
     HttpConnection connection(port);
     return body_json(connection.get("/config.json", {{"Host", host}}));
@@ -1289,22 +1214,22 @@ TEST_F(HistoryHttpTest, ConfigJsonDerivesItsUrlsFromTheAddressThePageCameFrom) {
 }
 
 TEST_F(HistoryHttpTest, ConfigJsonGivesThePublicUrlsWhenConfigured) {
-  HttpHost http(dir_.path(), {.extra_config = "public_history_url = \"https://chat.example.org\"\nws_port = 9090\n",
+  auto http = http_host(dir_.path(), {.extra_config = "public_history_url = \"https://chat.example.org\"\nws_port = 9090\n",
                               .env = {{"PUBLIC_WS_URL", "wss://chat.example.org/ws"}}});
-  auto config = body_json(get(http.port(), "/config.json"));
+  auto config = body_json(get(http->port("history-http"), "/config.json"));
   EXPECT_EQ(config.at("ws_url").as_string(), "wss://chat.example.org/ws");
   EXPECT_EQ(config.at("history_url").as_string(), "https://chat.example.org");
 
-  HttpHost derived(dir_.path(), {.env = {{"WS_PORT", "9191"}}});
-  EXPECT_EQ(body_json(get(derived.port(), "/config.json")).at("ws_url").as_string(), "ws://127.0.0.1:9191");
+  auto derived = http_host(dir_.path(), {.env = {{"WS_PORT", "9191"}}});
+  EXPECT_EQ(body_json(get(derived->port("history-http"), "/config.json")).at("ws_url").as_string(), "ws://127.0.0.1:9191");
 }
 
 TEST_F(HistoryHttpTest, TheEnvironmentOverridesTheTable) {
   const auto port = free_tcp_port();
   write_file(dir_ / "other-web" / "client.html", "<p>the other page</p>");
-  HttpHost http(dir_.path(), {.env = {{"HTTP_PORT", std::to_string(port)},
+  auto http = http_host(dir_.path(), {.env = {{"HTTP_PORT", std::to_string(port)},
                                       {"HTTP_WEB_ROOT", (dir_ / "other-web").string()}}});
-  EXPECT_EQ(http.port(), port);
+  EXPECT_EQ(http->port("history-http"), port);
   EXPECT_EQ(get(port, "/").body(), "<p>the other page</p>");
 }
 
@@ -1352,22 +1277,22 @@ class HistoryHttpTokenTest : public HistoryHttpTest {
  protected:
   void SetUp() override {
     HistoryHttpTest::SetUp();
-    chat_ = std::make_unique<ChatServiceHost>(dir_.path(), free_tcp_port());
-    ChatStreamClient alice(chat_channel("127.0.0.1", chat_->port()));
+    chat_ = chat_service_host(dir_.path(), free_tcp_port());
+    ChatStreamClient alice(chat_channel("127.0.0.1", chat_->port("grpc-chat")));
     join_room(alice, "lobby", "alice");
     send_acked(alice, "lobby", "alice", {{"m1", "hello"}});
   }
 
-  std::unique_ptr<ChatServiceHost> chat_;
+  std::unique_ptr<TestHost> chat_;
 };
 
 TEST_F(HistoryHttpTokenTest, WithASecretHistoryWantsAValidToken) {
   const auto secret = write_secret(dir_.path());
   // debug: the request lines are logged too, and must not show the token.
-  HttpHost http(dir_.path(), {.chat_port = chat_->port(),
+  auto http = http_host(dir_.path(), {.chat_port = chat_->port("grpc-chat"),
                               .extra_config = "auth_secret_file = " + toml_string(secret) + "\n",
                               .env = {{"CHATHOST_LOG_LEVEL", "debug"}}});
-  const auto port = http.port();
+  const auto port = http->port("history-http");
   const std::string target = "/history?room=lobby";
 
   expect_unauthorized(get(port, target), "",
@@ -1422,30 +1347,30 @@ TEST_F(HistoryHttpTokenTest, WithASecretHistoryWantsAValidToken) {
   EXPECT_EQ(metric(get(port, "/metrics").body(), R"(chat_http_requests_total{route="/history",status="401"})"), 7);
 
   // Nothing of any token reaches the log, even at debug level.
-  EXPECT_NE(http.process().output().find("token authentication on"), std::string::npos) << http.process().output();
-  EXPECT_NE(http.process().output().find("access_token=REDACTED"), std::string::npos) << http.process().output();
+  EXPECT_NE(http->process().output().find("token authentication on"), std::string::npos) << http->process().output();
+  EXPECT_NE(http->process().output().find("access_token=REDACTED"), std::string::npos) << http->process().output();
   for (const auto& presented : {token, expired}) {
-    EXPECT_EQ(http.process().output().find(presented.substr(presented.rfind('.'))), std::string::npos);
-    EXPECT_EQ(http.process().output().find(presented.substr(0, presented.rfind('.'))), std::string::npos);
+    EXPECT_EQ(http->process().output().find(presented.substr(presented.rfind('.'))), std::string::npos);
+    EXPECT_EQ(http->process().output().find(presented.substr(0, presented.rfind('.'))), std::string::npos);
   }
-  EXPECT_EQ(http.process().output().find(kTokenSecret), std::string::npos);
+  EXPECT_EQ(http->process().output().find(kTokenSecret), std::string::npos);
 }
 
 TEST_F(HistoryHttpTokenTest, TheSecretFileComesFromTheEnvironmentToo) {
   const auto secret = write_secret(dir_.path());
-  HttpHost http(dir_.path(), {.chat_port = chat_->port(),
+  auto http = http_host(dir_.path(), {.chat_port = chat_->port("grpc-chat"),
                               .extra_config = "auth_leeway_seconds = 0\n",
                               .env = {{"AUTH_SECRET_FILE", secret.string()}}});
-  EXPECT_EQ(get(http.port(), "/history?room=lobby").result_int(), 401U);
-  EXPECT_EQ(get(http.port(), "/history?room=lobby", bearer(token_for("bob"))).result_int(), 200U);
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=lobby").result_int(), 401U);
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=lobby", bearer(token_for("bob"))).result_int(), 200U);
   // No leeway: a token expired a second ago is refused.
-  expect_unauthorized(get(http.port(), "/history?room=lobby", bearer(token_for("bob", -1s))), "invalid_token",
+  expect_unauthorized(get(http->port("history-http"), "/history?room=lobby", bearer(token_for("bob", -1s))), "invalid_token",
                       "token expired", "no leeway");
 }
 
 TEST_F(HistoryHttpTokenTest, ATokenFromChatTokenOpensHistory) {
   const auto secret = write_secret(dir_.path());
-  HttpHost http(dir_.path(), {.chat_port = chat_->port(), .env = {{"AUTH_SECRET_FILE", secret.string()}}});
+  auto http = http_host(dir_.path(), {.chat_port = chat_->port("grpc-chat"), .env = {{"AUTH_SECRET_FILE", secret.string()}}});
   HostProcess tool({.executable = CHAT_TOKEN_BINARY,
                     .args = {"--secret-file", secret.string(), "--sub", "carol", "--ttl", "60"},
                     .working_dir = dir_.path()});
@@ -1454,7 +1379,7 @@ TEST_F(HistoryHttpTokenTest, ATokenFromChatTokenOpensHistory) {
   ASSERT_EQ(token.back(), '\n');  // one line
   token.pop_back();
   ASSERT_EQ(std::count(token.begin(), token.end(), '.'), 2) << token;
-  EXPECT_EQ(get(http.port(), "/history?room=lobby", bearer(token)).result_int(), 200U);
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=lobby", bearer(token)).result_int(), 200U);
   const auto check = chat::auth::TokenVerifier(kTokenSecret).verify(token);
   EXPECT_EQ(check.subject, "carol");
   ASSERT_TRUE(check.expires_at);
@@ -1472,12 +1397,12 @@ TEST_F(HistoryHttpTokenTest, ATokenFromChatTokenOpensHistory) {
 }
 
 TEST_F(HistoryHttpTokenTest, WithoutASecretHistoryNeedsNoToken) {
-  HttpHost http(dir_.path(), {.chat_port = chat_->port()});
-  EXPECT_EQ(get(http.port(), "/history?room=lobby").result_int(), 200U);
+  auto http = http_host(dir_.path(), {.chat_port = chat_->port("grpc-chat")});
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=lobby").result_int(), 200U);
   // A page that has a token sends it anyway: accepted and ignored.
-  EXPECT_EQ(get(http.port(), "/history?room=lobby&access_token=whatever", bearer("whatever")).result_int(), 200U);
-  EXPECT_EQ(body_json(get(http.port(), "/config.json")).at("auth").as_string(), "none");
-  EXPECT_EQ(http.process().output().find("token authentication on"), std::string::npos);
+  EXPECT_EQ(get(http->port("history-http"), "/history?room=lobby&access_token=whatever", bearer("whatever")).result_int(), 200U);
+  EXPECT_EQ(body_json(get(http->port("history-http"), "/config.json")).at("auth").as_string(), "none");
+  EXPECT_EQ(http->process().output().find("token authentication on"), std::string::npos);
 }
 
 TEST_F(HistoryHttpTest, AnUnusableSecretFileStopsTheHostBeforeItListens) {
@@ -1515,8 +1440,8 @@ TEST_F(HistoryHttpTest, AnUnusableSecretFileStopsTheHostBeforeItListens) {
 // Connections and limits
 
 TEST_F(HistoryHttpTest, KeepAliveServesManyRequestsOnOneConnectionInOrder) {
-  HttpHost http(dir_.path(), {});
-  HttpConnection connection(http.port());
+  auto http = http_host(dir_.path(), {});
+  HttpConnection connection(http->port("history-http"));
   auto first = connection.get("/config.json");
   EXPECT_EQ(first.result_int(), 200U);
   EXPECT_TRUE(first.keep_alive());
@@ -1539,23 +1464,23 @@ TEST_F(HistoryHttpTest, KeepAliveServesManyRequestsOnOneConnectionInOrder) {
   EXPECT_TRUE(connection.closed_by_server());
 
   // HTTP/1.0 without keep-alive: closed after the answer.
-  HttpConnection old(http.port());
+  HttpConnection old(http->port("history-http"));
   old.write_raw("GET /notes.txt HTTP/1.0\r\n\r\n");
   EXPECT_EQ(old.read_response().body(), "plain text\n");
   EXPECT_TRUE(old.closed_by_server());
 }
 
 TEST_F(HistoryHttpTest, HeadersOver8KiBGet431AndTheConnectionCloses) {
-  HttpHost http(dir_.path(), {});
+  auto http = http_host(dir_.path(), {});
   {
-    HttpConnection connection(http.port());
+    HttpConnection connection(http->port("history-http"));
     auto fine = connection.get("/notes.txt", {{"X-Padding", std::string(7000, 'p')}});
     EXPECT_EQ(fine.result_int(), 200U);
   }
   for (const Headers& headers : {Headers{{"X-Padding", std::string(9000, 'p')}},
                                  Headers{{"X-A", std::string(3000, 'a')}, {"X-B", std::string(3000, 'b')},
                                          {"X-C", std::string(3000, 'c')}}}) {
-    HttpConnection connection(http.port());
+    HttpConnection connection(http->port("history-http"));
     auto response = connection.get("/notes.txt", headers);
     EXPECT_EQ(response.result_int(), 431U);
     EXPECT_EQ(header(response, http::field::content_type), "application/json");
@@ -1564,16 +1489,16 @@ TEST_F(HistoryHttpTest, HeadersOver8KiBGet431AndTheConnectionCloses) {
     EXPECT_TRUE(connection.closed_by_server());
   }
   // A long request target counts too.
-  HttpConnection connection(http.port());
+  HttpConnection connection(http->port("history-http"));
   EXPECT_EQ(connection.get("/history?room=" + std::string(9000, 'r')).result_int(), 431U);
-  EXPECT_EQ(get(http.port(), "/notes.txt").result_int(), 200U);
+  EXPECT_EQ(get(http->port("history-http"), "/notes.txt").result_int(), 200U);
 }
 
 TEST_F(HistoryHttpTest, BodiesOverTheLimitGet413) {
-  HttpHost http(dir_.path(), {.extra_config = "max_body_bytes = 1024\n"});
-  HttpConnection small(http.port());
+  auto http = http_host(dir_.path(), {.extra_config = "max_body_bytes = 1024\n"});
+  HttpConnection small(http->port("history-http"));
   EXPECT_EQ(small.request(http::verb::get, "/notes.txt", {}, std::string(1000, 'b')).result_int(), 200U);
-  HttpConnection large(http.port());
+  HttpConnection large(http->port("history-http"));
   auto response = large.request(http::verb::get, "/notes.txt", {}, std::string(4096, 'b'));
   EXPECT_EQ(response.result_int(), 413U);
   EXPECT_FALSE(response.keep_alive());
@@ -1583,20 +1508,20 @@ TEST_F(HistoryHttpTest, BodiesOverTheLimitGet413) {
 TEST_F(HistoryHttpTest, IdleAndSlowConnectionsAreClosedByTheirTimeouts) {
   // The client gives up after 10 s (set_socket_timeouts), long before the
   // default timeouts: a close it sees comes from these.
-  HttpHost http(dir_.path(), {.extra_config = "idle_timeout_ms = 300\nrequest_timeout_ms = 1000\n"});
+  auto http = http_host(dir_.path(), {.extra_config = "idle_timeout_ms = 300\nrequest_timeout_ms = 1000\n"});
   // Idle between requests.
-  HttpConnection idle(http.port());
+  HttpConnection idle(http->port("history-http"));
   EXPECT_EQ(idle.get("/notes.txt").result_int(), 200U);
   EXPECT_TRUE(idle.closed_by_server());
 
   // Never sends anything.
-  HttpConnection silent(http.port());
+  HttpConnection silent(http->port("history-http"));
   EXPECT_TRUE(silent.closed_by_server());
 
   // Starts a request and never finishes it, a header line every 100 ms (so
   // never idle for long): the request timeout closes it while bytes still
   // come. Writing to a closed connection fails (reset) soon after.
-  HttpConnection slow(http.port());
+  HttpConnection slow(http->port("history-http"));
   slow.write_raw("GET /notes.txt HTTP/1.1\r\n");
   bool closed = false;
   for (int i = 0; i < 80 && !closed; ++i) {
@@ -1665,8 +1590,8 @@ TEST_F(HistoryHttpTest, CurlExactlyAsTheDocsShow) {
 
   // The all-in-one host of the shipped config, on test ports; the room of the examples.
   const auto chat_port = free_tcp_port();
-  HttpHost host(dir_.path(), {.plugins = R"(["grpc-chat", "history-http"])",
-                              .chat_port = chat_port,
+  auto host = http_host(dir_.path(), {.plugins = {"grpc-chat", "history-http"},
+                                      .chat_port = chat_port,
                               .extra_tables = "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " +
                                               std::to_string(chat_port) + "\nstore = \"memory\"\n"});
   {
@@ -1679,7 +1604,7 @@ TEST_F(HistoryHttpTest, CurlExactlyAsTheDocsShow) {
     send_acked(alice, "lobby", "alice", {{"m3", "hello again"}});
   }
   const std::string documented_base = "http://localhost:8081";
-  const std::string base = "http://127.0.0.1:" + std::to_string(host.port());
+  const std::string base = "http://127.0.0.1:" + std::to_string(host->port("history-http"));
 
   std::set<std::string> seen;
   for (const auto& documented : commands) {

@@ -76,95 +76,34 @@ std::string ws_proxy_table(std::uint16_t chat_port, const std::string& extra = "
   return table + extra;
 }
 
-// One chat-host process running `plugins` from a config of `tables`.
-class Host {
- public:
-  // `env`: set for the host over the test's environment (the exercise's
-  // GRPC_HOST and GRPC_PORT, say).
-  Host(const std::filesystem::path& dir, const std::string& name, const std::string& tables, const std::string& plugins,
-       std::map<std::string, std::string> env = {})
-      : dir_(dir / name), plugins_(plugins), env_(std::move(env)) {
-    std::filesystem::create_directories(dir_);
-    write_file(dir_ / "chat.toml", "[host]\nplugins = [\"grpc-chat\", \"ws-proxy\"]\n\n" + tables);
-    start();
-  }
-
-  void start() {
-    // A restarted grpc-chat reuses its port; a connection of the previous run
-    // in TIME_WAIT can hold it for a moment.
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      process_.reset();
-      process_ = std::make_unique<HostProcess>(
-          ProcessOptions{.executable = host_binary(),
-                         .args = {"--config", (dir_ / "chat.toml").string(), "--plugins", plugins_},
-                         .env = env_,
-                         .unset_env = host_variables(),
-                         .working_dir = dir_});
-      auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"));
-      if (ready) {
-        std::smatch ws;
-        if (std::regex_search(ready->line, ws, std::regex(R"(ws-proxy wss?://127\.0\.0\.1:(\d+))"))) {
-          ws_port_ = static_cast<std::uint16_t>(std::stoi(ws[1]));
-        }
-        return;
-      }
-      if (process_->output().find("in use") == std::string::npos) break;
-      std::this_thread::sleep_for(200ms);
-    }
-    throw std::runtime_error("host " + dir_.filename().string() + " did not start:\n" + process_->output());
-  }
-
-  // Every host still running at the end of a test stops cleanly: exit code 0,
-  // which under the sanitizers also means no leak and no error at exit.
-  ~Host() {
-    if (process_ && process_->running()) {
-      EXPECT_TRUE(stop_cleanly());
-    }
-  }
-  Host(const Host&) = delete;
-  Host& operator=(const Host&) = delete;
-
-  std::uint16_t ws_port() const { return ws_port_; }
-  HostProcess& process() { return *process_; }
-
-  // A crash: no goodbye to anyone.
-  void kill() {
-    process_->signal(SIGKILL);
-    process_->wait_exit();
-  }
-
-  std::optional<int> stop() {
-    process_->signal(SIGTERM);
-    return process_->wait_exit(15s);
-  }
-
-  // SIGTERM, then exit code 0 (clean_exit: or the sanitizer's own crash).
-  ::testing::AssertionResult stop_cleanly() { return clean_exit(stop(), *process_, dir_.filename().string()); }
-
-  WsOptions ws(const std::string& target = "/") const { return WsOptions{.port = ws_port_, .target = target}; }
-
- private:
-  std::filesystem::path dir_;
-  std::string plugins_;
-  std::map<std::string, std::string> env_;
-  std::unique_ptr<HostProcess> process_;
-  std::uint16_t ws_port_ = 0;
-};
+// One chat-host process running `plugins` (comma-separated, given as the
+// --plugins flag over a config that lists grpc-chat and ws-proxy) from a
+// config of `tables`; `env` is set for it (the exercise's GRPC_HOST, say).
+std::unique_ptr<TestHost> make_host(const std::filesystem::path& dir, const std::string& name,
+                                    const std::string& tables, const std::string& plugins,
+                                    std::map<std::string, std::string> env = {}) {
+  return std::make_unique<TestHost>(dir, TestHostOptions{.name = name,
+                                                         .plugins = {"grpc-chat", "ws-proxy"},
+                                                         .tables = tables,
+                                                         .args = {"--plugins", plugins},
+                                                         .env = std::move(env)});
+}
 
 // grpc-chat and ws-proxy in one host: the developer's laptop.
-std::unique_ptr<Host> all_in_one(const std::filesystem::path& dir, const std::string& proxy_extra = "",
-                                 std::map<std::string, std::string> env = {}, const std::string& name = "all-in-one") {
+std::unique_ptr<TestHost> all_in_one(const std::filesystem::path& dir, const std::string& proxy_extra = "",
+                                     std::map<std::string, std::string> env = {},
+                                     const std::string& name = "all-in-one") {
   const auto chat_port = free_tcp_port();
-  return std::make_unique<Host>(dir, name, grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port, proxy_extra),
-                                "grpc-chat,ws-proxy", std::move(env));
+  return make_host(dir, name, grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port, proxy_extra),
+                   "grpc-chat,ws-proxy", std::move(env));
 }
 
 std::string target(const std::string& user, const std::string& room) { return "/?user=" + user + "&room=" + room; }
 
 // A client that has joined `room` as `user` through the query string.
-std::unique_ptr<WsClient> joined_client(const Host& host, const std::string& user, const std::string& room,
+std::unique_ptr<WsClient> joined_client(const TestHost& host, const std::string& user, const std::string& room,
                                         std::shared_ptr<WsIo> io = nullptr) {
-  auto client = std::make_unique<WsClient>(host.ws(target(user, room)), std::move(io));
+  auto client = std::make_unique<WsClient>(ws_to(host, target(user, room)), std::move(io));
   if (!client->wait_for(is_joined(room))) throw std::runtime_error(user + " got no joined for " + room);
   return client;
 }
@@ -224,7 +163,7 @@ class WsProxyTest : public ::testing::Test {
 
 TEST_F(WsProxyTest, ExerciseFrameGetsItsEchoAndNothingItWouldNotUnderstand) {
   auto host = all_in_one(dir_.path());
-  WsClient client(host->ws());
+  WsClient client(ws_to(*host));
   ASSERT_TRUE(client.wait_available());
   client.send_text(exercise_frame("msg1", "room1", "client1", "Hello"));
 
@@ -251,13 +190,13 @@ TEST_F(WsProxyTest, ExerciseFrameGetsItsEchoAndNothingItWouldNotUnderstand) {
 
 TEST_F(WsProxyTest, TheWsPathAndLowerCamelCaseNamesWorkAndAnswersUseProtoNames) {
   auto host = all_in_one(dir_.path());
-  WsClient ann(host->ws("/ws"));
+  WsClient ann(ws_to(*host, "/ws"));
   ASSERT_TRUE(ann.wait_available());
   ann.send_text(R"({"join":{"roomId":"r","userId":"ann"}})");
   auto joined = ann.wait_for(is_joined("r"));
   ASSERT_TRUE(joined) << host->process().output();
   EXPECT_EQ(joined->joined().user_id(), "ann");
-  WsClient ben(host->ws("/ws?user=ben&room=r"));
+  WsClient ben(ws_to(*host, "/ws?user=ben&room=r"));
   ASSERT_TRUE(ben.wait_for(is_joined("r")));
 
   ann.send_text(R"({"chatMessage":{"id":"c1","roomId":"r","senderId":"ann","content":"camel"}})");
@@ -325,7 +264,7 @@ TEST_F(WsProxyTest, TwoHundredClientsInTenRoomsEachGetExactlyTheirRoomInOrder) {
   auto room_of = [](int i) { return "room" + std::to_string(i % kRooms); };
   auto user_of = [](int i) { return "user" + std::to_string(i); };
   for (int i = 0; i < kRooms * kPerRoom; ++i) {
-    clients.push_back(std::make_unique<WsClient>(host->ws(target(user_of(i), room_of(i))), io));
+    clients.push_back(std::make_unique<WsClient>(ws_to(*host, target(user_of(i), room_of(i))), io));
   }
   for (int i = 0; i < kRooms * kPerRoom; ++i) ASSERT_TRUE(clients[i]->wait_for(is_joined(room_of(i)))) << i;
 
@@ -387,16 +326,16 @@ TEST_F(WsProxyTest, SameMessageIdFromTwoConnectionsOfOneUserIsAckedToEachSender)
 TEST_F(WsProxyTest, ClientsOfTwoProxyHostsChatThroughOneChatServiceHost) {
   const auto chat_port = free_tcp_port();
   const std::string tables = grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port);
-  Host service(dir_.path(), "service", tables, "grpc-chat");
-  Host proxy1(dir_.path(), "proxy1", tables, "ws-proxy");
+  auto service = make_host(dir_.path(), "service", tables, "grpc-chat");
+  auto proxy1 = make_host(dir_.path(), "proxy1", tables, "ws-proxy");
   // Proxy 2 finds the chat service through the exercise's .env variables,
   // over a config file that points elsewhere (.env comes first).
   write_file(dir_.path() / "proxy2" / ".env", "GRPC_HOST=127.0.0.1\nGRPC_PORT=" + std::to_string(chat_port) + "\n");
-  Host proxy2(dir_.path(), "proxy2", ws_proxy_table(free_tcp_port(), "chat_host = \"localhost\"\n"), "ws-proxy");
+  auto proxy2 = make_host(dir_.path(), "proxy2", ws_proxy_table(free_tcp_port(), "chat_host = \"localhost\"\n"), "ws-proxy");
 
-  auto alice = joined_client(proxy1, "alice", "lobby");
-  auto bob = joined_client(proxy2, "bob", "lobby");
-  WsClient legacy(proxy2.ws());  // the exercise's client, on proxy 2
+  auto alice = joined_client(*proxy1, "alice", "lobby");
+  auto bob = joined_client(*proxy2, "bob", "lobby");
+  WsClient legacy(ws_to(*proxy2));  // the exercise's client, on proxy 2
   ASSERT_TRUE(legacy.wait_available());
 
   alice->send(chat_message("lobby", "alice", "hello from proxy 1", "a1"));
@@ -417,25 +356,25 @@ TEST_F(WsProxyTest, ClientsOfTwoProxyHostsChatThroughOneChatServiceHost) {
     EXPECT_EQ(at_alice[i].chat_message().server_id(), at_bob[i].chat_message().server_id());
   }
   // The exercise's client, one connection on each proxy.
-  EXPECT_TRUE(run_exercise_client({proxy1.ws_port(), proxy2.ws_port()}));
+  EXPECT_TRUE(run_exercise_client({proxy1->port("ws-proxy"), proxy2->port("ws-proxy")}));
 
   // Stopping a proxy says goodbye to its clients (1001, going away).
-  EXPECT_TRUE(proxy1.stop_cleanly());
+  EXPECT_TRUE(proxy1->stop_cleanly());
   auto gone = alice->wait_closed();
   ASSERT_TRUE(gone);
   EXPECT_EQ(gone->code, 1001) << gone->error;
-  EXPECT_TRUE(proxy2.stop_cleanly());
-  EXPECT_TRUE(service.stop_cleanly());
+  EXPECT_TRUE(proxy2->stop_cleanly());
+  EXPECT_TRUE(service->stop_cleanly());
 }
 
 TEST_F(WsProxyTest, ChatServiceDownAtStartIsReportedAndUsedOnceItComes) {
   const auto chat_port = free_tcp_port();
   const std::string tables =
       grpc_chat_table(chat_port, dir_.path() / "service" / "chat.db") + "\n" + ws_proxy_table(chat_port);
-  Host proxy(dir_.path(), "proxy", tables, "ws-proxy");
-  EXPECT_TRUE(proxy.process().wait_for_line(std::regex("chat service at 127.0.0.1:\\d+ not reachable yet")));
+  auto proxy = make_host(dir_.path(), "proxy", tables, "ws-proxy");
+  EXPECT_TRUE(proxy->process().wait_for_line(std::regex("chat service at 127.0.0.1:\\d+ not reachable yet")));
 
-  WsClient client(proxy.ws("/?user=early&room=r"));
+  WsClient client(ws_to(*proxy, "/?user=early&room=r"));
   ASSERT_TRUE(client.wait_for(is_service_status(false)));
   client.send(chat_message("r", "early", "too soon", "m1"));
   auto refused = client.wait_for(is_error_for(Error::UNAVAILABLE, "m1"));
@@ -444,8 +383,8 @@ TEST_F(WsProxyTest, ChatServiceDownAtStartIsReportedAndUsedOnceItComes) {
   EXPECT_EQ(refused->error().room_id(), "r");
   EXPECT_NE(refused->error().message().find("not sent"), std::string::npos) << refused->error().message();
 
-  Host service(dir_.path(), "service", tables, "grpc-chat");
-  ASSERT_TRUE(client.wait_available(15s)) << proxy.process().output();
+  auto service = make_host(dir_.path(), "service", tables, "grpc-chat");
+  ASSERT_TRUE(client.wait_available(15s)) << proxy->process().output();
   // The join asked for in the URL was made once the service came.
   ASSERT_TRUE(client.wait_for(is_joined("r")));
   client.send(chat_message("r", "early", "now", "m2"));
@@ -455,19 +394,19 @@ TEST_F(WsProxyTest, ChatServiceDownAtStartIsReportedAndUsedOnceItComes) {
 
 TEST_F(WsProxyTest, AChatServiceThatAnswersGarbageIsReportedAndNeverTrusted) {
   chathost::test::GarbageGrpcServer garbage;
-  Host proxy(dir_.path(), "proxy", ws_proxy_table(garbage.port()), "ws-proxy");
+  auto proxy = make_host(dir_.path(), "proxy", ws_proxy_table(garbage.port()), "ws-proxy");
   // Each stream's first answer does not parse: the stream is ended, named
   // in the log with the reason, and tried again (after 100-300 ms).
-  EXPECT_TRUE(proxy.process().wait_for_line(
+  EXPECT_TRUE(proxy->process().wait_for_line(
       std::regex("stream \\d+ to the chat service at \\S+ ended with 13 \\(the chat service sent a frame that is not a "
                  "ChatStream\\); reconnecting")));
 
-  WsClient client(proxy.ws("/?user=alice&room=r"));
+  WsClient client(ws_to(*proxy, "/?user=alice&room=r"));
   ASSERT_TRUE(client.wait_for(is_service_status(false)));
   client.send(chat_message("r", "alice", "into the void", "m1"));
   ASSERT_TRUE(client.wait_for(is_error_for(Error::UNAVAILABLE, "m1")));
   EXPECT_GE(garbage.answered(), 2) << "the proxy kept trying";
-  EXPECT_TRUE(proxy.process().running());
+  EXPECT_TRUE(proxy->process().running());
 }
 
 TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProxySentMeanwhile) {
@@ -477,18 +416,18 @@ TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProx
   const std::string slow_tables = grpc_chat_table(chat_port, store) + "\n" +
                                   ws_proxy_table(chat_port, "reconnect_min_ms = 5000\nreconnect_max_ms = 5000\n");
   const std::string quick_tables = grpc_chat_table(chat_port, store) + "\n" + ws_proxy_table(chat_port);
-  Host service(dir_.path(), "service", quick_tables, "grpc-chat");
-  Host proxy1(dir_.path(), "proxy1", slow_tables, "ws-proxy");
-  Host proxy2(dir_.path(), "proxy2", quick_tables, "ws-proxy");
+  auto service = make_host(dir_.path(), "service", quick_tables, "grpc-chat");
+  auto proxy1 = make_host(dir_.path(), "proxy1", slow_tables, "ws-proxy");
+  auto proxy2 = make_host(dir_.path(), "proxy2", quick_tables, "ws-proxy");
 
-  auto alice = joined_client(proxy1, "alice", "r");
-  auto dave = joined_client(proxy1, "dave", "r");  // a second user of proxy 1 in the room
-  auto bob = joined_client(proxy2, "bob", "r");
+  auto alice = joined_client(*proxy1, "alice", "r");
+  auto dave = joined_client(*proxy1, "dave", "r");  // a second user of proxy 1 in the room
+  auto bob = joined_client(*proxy2, "bob", "r");
   bob->send(chat_message("r", "bob", "before", "b1"));
   ASSERT_TRUE(alice->wait_for(is_message_id("b1")));
   ASSERT_TRUE(dave->wait_for(is_message_id("b1")));
 
-  service.kill();
+  service->kill();
   for (auto* client : {alice.get(), dave.get(), bob.get()}) {
     auto down = client->wait_for(is_service_status(false));
     ASSERT_TRUE(down);
@@ -498,7 +437,7 @@ TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProx
   // both are gone (a message sent just before is "not confirmed" instead).
   for (const std::string stream : {"0", "1"}) {
     const std::regex ended("stream " + stream + " to the chat service at \\S+ ended");
-    ASSERT_TRUE(proxy1.process().wait_for_line(ended)) << proxy1.process().output();
+    ASSERT_TRUE(proxy1->process().wait_for_line(ended)) << proxy1->process().output();
   }
   alice->send(chat_message("r", "alice", "into the void", "a1"));
   auto refused = alice->wait_for(is_error_for(Error::UNAVAILABLE, "a1"));
@@ -507,13 +446,13 @@ TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProx
   EXPECT_NE(refused->error().message().find("not sent"), std::string::npos) << refused->error().message();
   const auto alice_status_count = alice->events_matching(is_service_status(true)).size();
 
-  service.start();
+  service->start();
   // Proxy 2 is back first; bob sends while proxy 1 is still waiting.
   const auto bob_seen = bob->size();
-  ASSERT_TRUE(bob->wait_for(is_service_status(true), 10s, bob_seen)) << proxy2.process().output();
+  ASSERT_TRUE(bob->wait_for(is_service_status(true), 10s, bob_seen)) << proxy2->process().output();
   bob->send(chat_message("r", "bob", "while you were away", "b2"));
   auto echo = bob->wait_for(is_message_id("b2"));
-  ASSERT_TRUE(echo) << ::testing::PrintToString(bob->texts()) << proxy2.process().output() << service.process().output();
+  ASSERT_TRUE(echo) << ::testing::PrintToString(bob->texts()) << proxy2->process().output() << service->process().output();
   EXPECT_EQ(echo->chat_message().sequence(), 2U);
   EXPECT_EQ(alice->events_matching(is_service_status(true)).size(), alice_status_count)
       << "proxy 1 reconnected too early for this test to mean anything";
@@ -521,7 +460,7 @@ TEST_F(WsProxyTest, ChatServiceCrashIsReportedAndRecoveryDeliversWhatAnotherProx
   // Proxy 1 comes back: first the status, then the message it missed, once.
   for (auto* client : {alice.get(), dave.get()}) {
     auto missed = client->wait_for(is_message_id("b2"), 15s);
-    ASSERT_TRUE(missed) << proxy1.process().output();
+    ASSERT_TRUE(missed) << proxy1->process().output();
     EXPECT_EQ(missed->chat_message().sequence(), 2U);
     const auto events = client->events();
     const auto down_at = index_of(events, is_service_status(false));
@@ -546,15 +485,15 @@ TEST_F(WsProxyTest, ARecoveryGapTooLongToReplayTellsClientsToReloadHistory) {
   const auto store = dir_.path() / "service" / "data" / "chat.db";
   const std::string tables = grpc_chat_table(chat_port, store) + "max_replay = 2\n\n" +
                              ws_proxy_table(chat_port, "reconnect_min_ms = 5000\nreconnect_max_ms = 5000\n");
-  Host service(dir_.path(), "service", tables, "grpc-chat");
-  Host proxy(dir_.path(), "proxy", tables, "ws-proxy");
-  auto alice = joined_client(proxy, "alice", "r");
+  auto service = make_host(dir_.path(), "service", tables, "grpc-chat");
+  auto proxy = make_host(dir_.path(), "proxy", tables, "ws-proxy");
+  auto alice = joined_client(*proxy, "alice", "r");
   alice->send(chat_message("r", "alice", "first", "a1"));
   ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
 
-  service.stop();
+  service->stop();
   ASSERT_TRUE(alice->wait_for(is_service_status(false)));
-  service.start();
+  service->start();
   // While the proxy waits to reconnect, more is said than a join may replay.
   ChatStreamClient direct(chat_channel("127.0.0.1", chat_port), test_service_token());
   for (int i = 0; i < 3; ++i) direct.send(chat_message("r", "bob", "missed", "b" + std::to_string(i)));
@@ -562,7 +501,7 @@ TEST_F(WsProxyTest, ARecoveryGapTooLongToReplayTellsClientsToReloadHistory) {
 
   const auto seen = alice->size();
   auto gap = alice->wait_for([](const ChatStream& e) { return e.has_joined() && e.joined().history_gap(); }, 15s, seen);
-  ASSERT_TRUE(gap) << proxy.process().output();
+  ASSERT_TRUE(gap) << proxy->process().output();
   EXPECT_EQ(gap->joined().room_id(), "r");
   EXPECT_EQ(gap->joined().last_sequence(), 4U);
   EXPECT_TRUE(alice->events_matching(is_message_id("b0")).empty()) << "a gap is not replayed";
@@ -707,7 +646,7 @@ TEST_F(WsProxyTest, AConnectionCannotSpeakForAnotherUser) {
   EXPECT_EQ(refused_join->error().frame(), "join");
 
   // The exercise's client: its first message fixes who it is.
-  WsClient legacy(host->ws());
+  WsClient legacy(ws_to(*host));
   ASSERT_TRUE(legacy.wait_available());
   legacy.send(chat_message("r", "client1", "first", "l1"));
   ASSERT_TRUE(legacy.wait_for(is_message_id("l1")));
@@ -715,7 +654,7 @@ TEST_F(WsProxyTest, AConnectionCannotSpeakForAnotherUser) {
   ASSERT_TRUE(legacy.wait_for(is_error_for(Error::NOT_ALLOWED, "l2")));
 
   // No ?user=: its first join fixes who it is.
-  WsClient joiner(host->ws());
+  WsClient joiner(ws_to(*host));
   ASSERT_TRUE(joiner.wait_available());
   joiner.send(join("r", "carol"));
   ASSERT_TRUE(joiner.wait_for(is_joined("r")));
@@ -735,18 +674,18 @@ TEST_F(WsProxyTest, AConnectionCannotSpeakForAnotherUser) {
 TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
   auto host = all_in_one(dir_.path());
   auto alice = joined_client(*host, "alice", "r");
-  auto evil = try_upgrade(WsOptions{.port = host->ws_port(), .origin = std::string("https://evil.example")});
+  auto evil = try_upgrade(WsOptions{.port = host->port("ws-proxy"), .origin = std::string("https://evil.example")});
   EXPECT_EQ(evil.status, 403) << evil.error;
   EXPECT_NE(evil.body.find("origin not allowed"), std::string::npos) << evil.body;
-  auto allowed = try_upgrade(WsOptions{.port = host->ws_port(), .origin = std::string(kAllowedOrigin)});
+  auto allowed = try_upgrade(WsOptions{.port = host->port("ws-proxy"), .origin = std::string(kAllowedOrigin)});
   EXPECT_EQ(allowed.status, 101) << allowed.error;
-  auto no_origin = try_upgrade(WsOptions{.port = host->ws_port()});  // not a browser
+  auto no_origin = try_upgrade(WsOptions{.port = host->port("ws-proxy")});  // not a browser
   EXPECT_EQ(no_origin.status, 101) << no_origin.error;
-  auto wrong_path = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/admin"});
+  auto wrong_path = try_upgrade(WsOptions{.port = host->port("ws-proxy"), .target = "/admin"});
   EXPECT_EQ(wrong_path.status, 404);
-  auto bad_query = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/ws?room=lobby"});
+  auto bad_query = try_upgrade(WsOptions{.port = host->port("ws-proxy"), .target = "/ws?room=lobby"});
   EXPECT_EQ(bad_query.status, 400) << "room without user";
-  auto ws_path = try_upgrade(WsOptions{.port = host->ws_port(), .target = "/ws?user=a%20b&room=x"});
+  auto ws_path = try_upgrade(WsOptions{.port = host->port("ws-proxy"), .target = "/ws?user=a%20b&room=x"});
   EXPECT_EQ(ws_path.status, 101);
 
   // Nobody already connected noticed.
@@ -760,37 +699,37 @@ TEST_F(WsProxyTest, BadUpgradeRequestsAndProtocolErrorsGetTheirAnswersAndOthersC
   auto alice = joined_client(*host, "alice", "r");
 
   auto status_of = [](const std::string& head) { return head.substr(0, head.find("\r\n")); };
-  EXPECT_EQ(status_of(RawPeer(host->ws_port()).upgrade()), "HTTP/1.1 101 Switching Protocols");
-  const auto accept = RawPeer(host->ws_port()).upgrade();
+  EXPECT_EQ(status_of(RawPeer(host->port("ws-proxy")).upgrade()), "HTTP/1.1 101 Switching Protocols");
+  const auto accept = RawPeer(host->port("ws-proxy")).upgrade();
   EXPECT_NE(accept.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << accept;
-  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")),
+  EXPECT_EQ(status_of(RawPeer(host->port("ws-proxy")).request("GET / HTTP/1.1\r\nHost: x\r\n\r\n")),
             "HTTP/1.1 426 Upgrade Required");
-  const auto version = RawPeer(host->ws_port())
+  const auto version = RawPeer(host->port("ws-proxy"))
                            .request("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
   EXPECT_EQ(status_of(version), "HTTP/1.1 426 Upgrade Required");
   EXPECT_NE(version.find("Sec-WebSocket-Version: 13"), std::string::npos) << version;
-  EXPECT_EQ(status_of(RawPeer(host->ws_port())
+  EXPECT_EQ(status_of(RawPeer(host->port("ws-proxy"))
                           .request("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                                    "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n")),
             "HTTP/1.1 400 Bad Request");
-  EXPECT_EQ(status_of(RawPeer(host->ws_port()).upgrade("X-Padding: " + std::string(9000, 'p') + "\r\n")),
+  EXPECT_EQ(status_of(RawPeer(host->port("ws-proxy")).upgrade("X-Padding: " + std::string(9000, 'p') + "\r\n")),
             "HTTP/1.1 431 Request Header Fields Too Large");
   const auto upgrade_to = [](const std::string& target) {
     return "GET " + target +
            " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   };
-  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request(upgrade_to("/?user=x&room=%zz"))), "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(status_of(RawPeer(host->port("ws-proxy")).request(upgrade_to("/?user=x&room=%zz"))), "HTTP/1.1 400 Bad Request");
   // Ids of the query: 128 bytes are fine, 129 are refused before any 101
   // (the first answer on the connection is the 400).
   const std::string id128(128, 'u');
   const std::string id129(129, 'u');
-  EXPECT_EQ(status_of(RawPeer(host->ws_port()).request(upgrade_to("/?user=" + id128 + "&room=" + id128))),
+  EXPECT_EQ(status_of(RawPeer(host->port("ws-proxy")).request(upgrade_to("/?user=" + id128 + "&room=" + id128))),
             "HTTP/1.1 101 Switching Protocols");
   const std::string id129_decoded = std::string(43, 'u') + "%C3%A9" + std::string(84, 'u');  // é: two bytes
   for (const auto& target : {"/?user=" + id129, "/?user=x&room=" + id129, "/?user=" + id129_decoded}) {
-    EXPECT_EQ(status_of(RawPeer(host->ws_port()).request(upgrade_to(target))), "HTTP/1.1 400 Bad Request") << target;
+    EXPECT_EQ(status_of(RawPeer(host->port("ws-proxy")).request(upgrade_to(target))), "HTTP/1.1 400 Bad Request") << target;
   }
 
   // On an open connection: each protocol error closes it with its code.
@@ -804,13 +743,13 @@ TEST_F(WsProxyTest, BadUpgradeRequestsAndProtocolErrorsGetTheirAnswersAndOthersC
       {raw_frame(0x88, std::string("\x03\xe8", 2)), 1000},  // the client's own close, echoed
   };
   for (const auto& [bytes, code] : cases) {
-    RawPeer peer(host->ws_port());
+    RawPeer peer(host->port("ws-proxy"));
     ASSERT_EQ(status_of(peer.upgrade()), "HTTP/1.1 101 Switching Protocols");
     peer.send_bytes(bytes);
     EXPECT_EQ(peer.read_close_code(), code) << "after frame of " << bytes.size() << " bytes";
   }
   // A ping is answered; the connection lives on.
-  RawPeer pinger(host->ws_port());
+  RawPeer pinger(host->port("ws-proxy"));
   ASSERT_EQ(status_of(pinger.upgrade()), "HTTP/1.1 101 Switching Protocols");
   pinger.send_bytes(raw_frame(0x89, "are you there") + raw_frame(0x88, std::string("\x03\xe8", 2)));
   EXPECT_EQ(pinger.read_close_code(), 1000);
@@ -830,14 +769,14 @@ TEST_F(WsProxyTest, AConnectionWithoutAWholeUpgradeRequestInTheHandshakeTimeoutI
   // the timeout: a second.
   constexpr auto kWithin = 10s;
   const auto began = std::chrono::steady_clock::now();
-  RawPeer silent(host->ws_port());  // connects, says nothing
-  RawPeer partial(host->ws_port());  // half a request, then nothing
+  RawPeer silent(host->port("ws-proxy"));  // connects, says nothing
+  RawPeer partial(host->port("ws-proxy"));  // half a request, then nothing
   partial.send_bytes(request.substr(0, request.size() / 2));
   // Meanwhile a client that completes its upgrade chats as usual, past the second.
   auto bob = joined_client(*host, "bob", "r");
 
   // A byte every 200 ms: bytes keep coming, the request never completes.
-  RawPeer trickle(host->ws_port());
+  RawPeer trickle(host->port("ws-proxy"));
   const auto trickle_began = std::chrono::steady_clock::now();
   EXPECT_TRUE(trickle.trickle_until_end(request, 200ms, kWithin));
   EXPECT_GE(std::chrono::steady_clock::now() - trickle_began, 900ms);
@@ -855,24 +794,24 @@ TEST_F(WsProxyTest, AConnectionWithoutAWholeUpgradeRequestInTheHandshakeTimeoutI
 TEST_F(WsProxyTest, AWildcardOriginAcceptsEveryPage) {
   auto host = all_in_one(dir_.path(), "allowed_origins = [\"*\"]\n");
   for (const std::string origin : {"https://evil.example", "http://localhost:8081", "null"}) {
-    auto answer = try_upgrade(WsOptions{.port = host->ws_port(), .origin = origin});
+    auto answer = try_upgrade(WsOptions{.port = host->port("ws-proxy"), .origin = origin});
     EXPECT_EQ(answer.status, 101) << origin << ": " << answer.error;
   }
 }
 
 TEST_F(WsProxyTest, ConnectionsOverTheLimitGet503) {
   auto host = all_in_one(dir_.path(), "max_connections = 2\n");
-  WsClient one(host->ws()), two(host->ws());
+  WsClient one(ws_to(*host)), two(ws_to(*host));
   ASSERT_TRUE(one.wait_available());
   ASSERT_TRUE(two.wait_available());
-  auto third = try_upgrade(host->ws());
+  auto third = try_upgrade(ws_to(*host));
   EXPECT_EQ(third.status, 503);
   two.close();
   ASSERT_TRUE(two.wait_closed());
   // The slot is free again.
   std::optional<UpgradeAnswer> later;
   for (int i = 0; i < 50; ++i) {
-    later = try_upgrade(host->ws());
+    later = try_upgrade(ws_to(*host));
     if (later->status == 101) break;
     std::this_thread::sleep_for(50ms);
   }
@@ -916,7 +855,7 @@ TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
                          "message_burst = 100000\n");
   // A tiny receive window: the proxy's writes to it stall almost at once.
   WsClient sloth(
-      WsOptions{.port = host->ws_port(), .target = target("sloth", "r"), .receive_buffer_bytes = 4096, .read = false});
+      WsOptions{.port = host->port("ws-proxy"), .target = target("sloth", "r"), .receive_buffer_bytes = 4096, .read = false});
   auto alice = joined_client(*host, "alice", "r");
   auto bob = joined_client(*host, "bob", "r");
   ASSERT_TRUE(alice->wait_for(is_presence("r", Presence::JOINED, "bob")));
@@ -955,7 +894,7 @@ TEST_F(WsProxyTest, ASilentClientThatAnswersPingsStaysAndOneThatAnswersNothingIs
   // Debug logging: dropping an idle connection is routine, not worth a line at info.
   auto host = all_in_one(dir_.path(), "idle_timeout_seconds = 2\n", {{"CHATHOST_LOG_LEVEL", "debug"}});
   auto quiet = joined_client(*host, "quiet", "r");  // reads, so it answers pings; sends nothing
-  WsClient deaf(WsOptions{.port = host->ws_port(), .read = false});
+  WsClient deaf(WsOptions{.port = host->port("ws-proxy"), .read = false});
 
   ASSERT_TRUE(host->process().wait_for_line(std::regex(R"(connection \d+ \(.*\): silent for 2 s; dropped)"), 20s))
       << host->process().output();
@@ -989,7 +928,7 @@ std::string token_for(const std::string& user, std::chrono::seconds valid_for = 
 
 TEST_F(WsProxyTest, WithASecretTheUpgradeWantsATokenAndItsSubjectIsTheUser) {
   auto host = all_in_one(dir_.path(), token_config(dir_.path()));
-  auto upgrade = [&host](const std::string& target) { return try_upgrade(host->ws(target)); };
+  auto upgrade = [&host](const std::string& target) { return try_upgrade(ws_to(*host, target)); };
 
   const auto none = upgrade("/?user=alice&room=r");
   EXPECT_EQ(none.status, 401) << none.body << none.error;
@@ -1004,7 +943,7 @@ TEST_F(WsProxyTest, WithASecretTheUpgradeWantsATokenAndItsSubjectIsTheUser) {
   EXPECT_NE(impostor.body.find("subject"), std::string::npos) << impostor.body;
 
   // A valid token: its subject is the user, even with no user= (room= alone is enough).
-  WsClient alice(host->ws("/?room=r&access_token=" + token_for("alice")));
+  WsClient alice(ws_to(*host, "/?room=r&access_token=" + token_for("alice")));
   ASSERT_TRUE(alice.wait_for(is_joined("r")));
   alice.send(chat_message("r", "", "hi", "a1"));
   auto echo = alice.wait_for(is_message_id("a1"));
@@ -1020,8 +959,8 @@ TEST_F(WsProxyTest, WithASecretTheUpgradeWantsATokenAndItsSubjectIsTheUser) {
 
 TEST_F(WsProxyTest, AnExpiringTokenClosesItsConnectionWith1008) {
   auto host = all_in_one(dir_.path(), token_config(dir_.path()));
-  WsClient brief(host->ws("/?room=r&access_token=" + token_for("brief", 2s)));
-  WsClient lasting(host->ws("/?room=r&access_token=" + token_for("lasting")));
+  WsClient brief(ws_to(*host, "/?room=r&access_token=" + token_for("brief", 2s)));
+  WsClient lasting(ws_to(*host, "/?room=r&access_token=" + token_for("lasting")));
   ASSERT_TRUE(brief.wait_for(is_joined("r")));
   ASSERT_TRUE(lasting.wait_for(is_joined("r")));
   auto closed = brief.wait_closed(15s);
@@ -1053,7 +992,7 @@ TEST_F(WsProxyTest, WithACertificateTheProxySpeaksWssAndTheChatWorks) {
                      server_name),
             1);
   ws.next_layer().set_verify_callback(ssl::host_name_verification("localhost"));
-  boost::beast::get_lowest_layer(ws).connect({boost::asio::ip::make_address("127.0.0.1"), host->ws_port()});
+  boost::beast::get_lowest_layer(ws).connect({boost::asio::ip::make_address("127.0.0.1"), host->port("ws-proxy")});
   ws.next_layer().handshake(ssl::stream_base::client);
   ws.handshake("localhost", "/?user=alice&room=r");
   ws.text(true);
@@ -1071,7 +1010,7 @@ TEST_F(WsProxyTest, WithACertificateTheProxySpeaksWssAndTheChatWorks) {
   ws.close(websocket::close_code::normal);
 
   // Plain ws:// to that port gets no upgrade.
-  EXPECT_NE(try_upgrade(host->ws()).status, 101);
+  EXPECT_NE(try_upgrade(ws_to(*host)).status, 101);
 }
 
 // How many threads of process `pid` carry the name `name`.
@@ -1099,11 +1038,11 @@ TEST_F(WsProxyTest, WithReusePortTwoProxyHostsShareOnePort) {
   const auto chat_port = free_tcp_port();
   const auto ws_port = free_tcp_port();
   const std::string shared_port = "port = " + std::to_string(ws_port) + "\n";
-  Host service(dir_.path(), "service", grpc_chat_table(chat_port), "grpc-chat");
-  Host proxy1(dir_.path(), "proxy1", ws_proxy_table(chat_port, shared_port + "reuse_port = true\n"), "ws-proxy");
-  Host proxy2(dir_.path(), "proxy2", ws_proxy_table(chat_port, shared_port + "reuse_port = true\n"), "ws-proxy");
-  EXPECT_EQ(proxy1.ws_port(), ws_port);
-  EXPECT_EQ(proxy2.ws_port(), ws_port);
+  auto service = make_host(dir_.path(), "service", grpc_chat_table(chat_port), "grpc-chat");
+  auto proxy1 = make_host(dir_.path(), "proxy1", ws_proxy_table(chat_port, shared_port + "reuse_port = true\n"), "ws-proxy");
+  auto proxy2 = make_host(dir_.path(), "proxy2", ws_proxy_table(chat_port, shared_port + "reuse_port = true\n"), "ws-proxy");
+  EXPECT_EQ(proxy1->port("ws-proxy"), ws_port);
+  EXPECT_EQ(proxy2->port("ws-proxy"), ws_port);
 
   // Every process on the port must set it: one that does not cannot bind.
   const auto lone_dir = dir_.path() / "lone";
@@ -1119,7 +1058,7 @@ TEST_F(WsProxyTest, WithReusePortTwoProxyHostsShareOnePort) {
 
   // Clients of the shared port, whichever process the kernel gives them to, chat together.
   std::vector<std::unique_ptr<WsClient>> clients;
-  for (int i = 0; i < 6; ++i) clients.push_back(joined_client(proxy1, "user" + std::to_string(i), "r"));
+  for (int i = 0; i < 6; ++i) clients.push_back(joined_client(*proxy1, "user" + std::to_string(i), "r"));
   clients.front()->send(chat_message("r", "user0", "over one port", "u0"));
   for (const auto& client : clients) ASSERT_TRUE(client->wait_for(is_message_id("u0")));
 }
@@ -1150,20 +1089,18 @@ double metric(const std::string& text, const std::string& name) {
 
 TEST_F(WsProxyTest, MetricsCountConnectionsFramesSlowClientsAndUpstreamAvailability) {
   const auto chat_port = free_tcp_port();
-  Host host(dir_.path(), "host",
+  auto host = make_host(dir_.path(), "host",
             grpc_chat_table(chat_port) + "\n" + ws_proxy_table(chat_port) + "\n[history-http]\nhost = \"127.0.0.1\"\n" +
                 "port = 0\nchat_port = " + std::to_string(chat_port) + "\n",
             "grpc-chat,ws-proxy,history-http");
-  auto ready = host.process().wait_for_line(std::regex(R"(ready in .*history-http http://127\.0\.0\.1:(\d+))"));
-  ASSERT_TRUE(ready) << host.process().output();
-  const auto http_port = static_cast<std::uint16_t>(std::stoi((*ready)[1]));
+  const auto http_port = host->port("history-http");
 
-  auto alice = joined_client(host, "alice", "r");
-  auto bob = joined_client(host, "bob", "r");
+  auto alice = joined_client(*host, "alice", "r");
+  auto bob = joined_client(*host, "bob", "r");
   // More connections and rooms than streams: the proxy multiplexes.
   std::vector<std::unique_ptr<WsClient>> others;
   for (int i = 0; i < 6; ++i) {
-    others.push_back(joined_client(host, "other" + std::to_string(i), "room" + std::to_string(i)));
+    others.push_back(joined_client(*host, "other" + std::to_string(i), "room" + std::to_string(i)));
   }
   alice->send(chat_message("r", "alice", "counted", "a1"));
   ASSERT_TRUE(bob->wait_for(is_message_id("a1")));
@@ -1187,7 +1124,7 @@ TEST_F(WsProxyTest, MetricsCountConnectionsFramesSlowClientsAndUpstreamAvailabil
 
 TEST_F(WsProxyTest, NodeWsClientSendingTheExerciseFramesWorks) {
   auto host = all_in_one(dir_.path());
-  EXPECT_TRUE(run_exercise_client({host->ws_port()}));
+  EXPECT_TRUE(run_exercise_client({host->port("ws-proxy")}));
 }
 
 // ---------------------------------------------------------------------------

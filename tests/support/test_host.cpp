@@ -6,34 +6,59 @@
 #include <csignal>
 #include <regex>
 #include <stdexcept>
+#include <thread>
 
 namespace chathost::test {
 
 // Long enough for a sanitizer build on a loaded machine.
 constexpr auto kStartPatience = 30s;
 
-TestHost::TestHost(const std::filesystem::path& dir, TestHostOptions options) : dir_(dir / options.name) {
+TestHost::TestHost(const std::filesystem::path& dir, TestHostOptions options)
+    : dir_(dir / options.name), options_(std::move(options)) {
   std::filesystem::create_directories(dir_);
-  std::string list;
-  for (const auto& plugin : options.plugins) list += (list.empty() ? "\"" : ", \"") + plugin + "\"";
-  write_file(dir_ / "chat.toml", "[host]\nplugins = [" + list + "]\n" + options.host_keys + "\n" + options.tables);
-  std::vector<std::string> args{"--config", (dir_ / "chat.toml").string()};
-  args.insert(args.end(), options.args.begin(), options.args.end());
-  process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
-                                                          .args = args,
-                                                          .env = options.env,
-                                                          .unset_env = host_variables(),
-                                                          .working_dir = dir_,
-                                                          .open_files_limit = options.open_files_limit});
-  if (!options.expect_ready) {
-    if (!process_->wait_exit(kStartPatience)) {
-      throw std::runtime_error("host " + options.name + " was expected to exit, and runs:\n" + process_->output());
-    }
-    return;
+  if (options_.config_file.empty()) {
+    std::string list;
+    for (const auto& plugin : options_.plugins) list += (list.empty() ? "\"" : ", \"") + plugin + "\"";
+    options_.config_file = dir_ / "chat.toml";
+    write_file(options_.config_file,
+               "[host]\nplugins = [" + list + "]\n" + options_.host_keys + "\n" + options_.tables);
   }
-  const auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*))"), kStartPatience);
-  if (!ready) throw std::runtime_error("host " + options.name + " did not start:\n" + process_->output());
-  const std::string described = (*ready)[1];
+  start();
+}
+
+void TestHost::start() {
+  std::vector<std::string> args{"--config", options_.config_file.string()};
+  args.insert(args.end(), options_.args.begin(), options_.args.end());
+  for (int attempt = 0;; ++attempt) {
+    process_.reset();
+    endpoints_.clear();
+    process_ = std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
+                                                            .args = args,
+                                                            .env = options_.env,
+                                                            .unset_env = host_variables(),
+                                                            .working_dir = dir_,
+                                                            .file_size_limit = options_.file_size_limit,
+                                                            .open_files_limit = options_.open_files_limit});
+    if (!options_.expect_ready) {
+      if (!process_->wait_exit(kStartPatience)) {
+        throw std::runtime_error("host " + options_.name + " was expected to exit, and runs:\n" + process_->output());
+      }
+      return;
+    }
+    const auto ready = process_->wait_for_line(std::regex(R"(ready in \d+ ms: (.*)|failed to start)"), kStartPatience);
+    if (ready && !ready->groups[1].empty()) {
+      read_endpoints(ready->groups[1]);
+      return;
+    }
+    // A fixed port the previous run's connections still hold: it frees soon.
+    process_->wait_exit(kStartPatience);
+    if (attempt >= 25 || process_->output().find("in use") == std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  throw std::runtime_error("host " + options_.name + " did not start:\n" + process_->output());
+}
+
+void TestHost::read_endpoints(const std::string& described) {
   static const std::regex kEndpoint(R"(([\w-]+) (\w+)://(\[[^\]]+\]|[^\s,:]+):(\d+))");
   for (std::sregex_iterator it(described.begin(), described.end(), kEndpoint), end; it != end; ++it) {
     const auto& match = *it;
@@ -58,7 +83,7 @@ const Endpoint& TestHost::endpoint(std::string_view plugin) const {
 
 std::optional<int> TestHost::stop() {
   process_->signal(SIGTERM);
-  return process_->wait_exit(15s);
+  return process_->wait_exit(30s);
 }
 
 ::testing::AssertionResult clean_exit(const std::optional<int>& code, const HostProcess& process,
@@ -86,6 +111,17 @@ std::optional<int> TestHost::stop() {
 void TestHost::kill() {
   process_->signal(SIGKILL);
   process_->wait_exit();
+}
+
+}  // namespace chathost::test
+
+namespace chathost::test {
+
+Frozen::Frozen(TestHost& host) : host_(host) { host_.process().signal(SIGSTOP); }
+
+void Frozen::thaw() {
+  if (!thawed_) host_.process().signal(SIGCONT);
+  thawed_ = true;
 }
 
 }  // namespace chathost::test

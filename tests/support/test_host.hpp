@@ -9,6 +9,7 @@
 //
 // On destruction a host still running is stopped with SIGTERM and must exit
 // 0 (under the sanitizers that also means: no leak, no error at exit).
+// A stopped or killed host starts again, on the same config, with start().
 #pragma once
 
 #include "support/host_process.hpp"
@@ -33,7 +34,11 @@ struct TestHostOptions {
   std::string host_keys{};              // more keys of [host]
   std::vector<std::string> args{};      // more command-line arguments, e.g. "--insecure"
   std::map<std::string, std::string> env{};
+  // Set: run on this config file as it is (the shipped one, say) instead
+  // of one written from plugins, tables and host_keys.
+  std::filesystem::path config_file{};
   std::optional<std::uint64_t> open_files_limit{};  // ProcessOptions::open_files_limit
+  std::optional<std::uint64_t> file_size_limit{};   // ProcessOptions::file_size_limit
   // false: the host is expected to exit before it is ready (a refused
   // config); construction then waits for the exit instead.
   bool expect_ready = true;
@@ -69,7 +74,11 @@ class TestHost {
   const Endpoint& endpoint(std::string_view plugin) const;
   std::uint16_t port(std::string_view plugin) const { return endpoint(plugin).port; }
 
-  // SIGTERM and the exit code (nullopt if it still runs after 15 s).
+  // Starts the host again after it stopped or was killed (same config and
+  // directory: a store, a fixed port). A fixed port that a connection of the
+  // previous run still holds (TIME_WAIT) is tried again for a while.
+  void start();
+  // SIGTERM and the exit code (nullopt if it still runs after 30 s).
   std::optional<int> stop();
   // SIGTERM, then exit code 0 (see stop_cleanly in the .cpp for the one
   // sanitizer exception).
@@ -78,9 +87,29 @@ class TestHost {
   void kill();
 
  private:
+  void read_endpoints(const std::string& described);
+
   std::filesystem::path dir_;
+  TestHostOptions options_;
   std::unique_ptr<HostProcess> process_;
   std::map<std::string, Endpoint, std::less<>> endpoints_;
+};
+
+// A host stopped with SIGSTOP, as a hung machine or a link gone silent
+// looks to its peers: its sockets stay open and the kernel still acks, but
+// nothing answers. Thawed (SIGCONT) by thaw(), or at the latest on
+// destruction, so that a failed test still stops the host cleanly.
+class Frozen {
+ public:
+  explicit Frozen(TestHost& host);
+  ~Frozen() { thaw(); }
+  Frozen(const Frozen&) = delete;
+  Frozen& operator=(const Frozen&) = delete;
+  void thaw();
+
+ private:
+  TestHost& host_;
+  bool thawed_ = false;
 };
 
 }  // namespace chathost::test

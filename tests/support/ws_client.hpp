@@ -14,6 +14,7 @@
 
 #include "support/chat_stream_client.hpp"  // EventPredicate and the frame builders and predicates
 #include "support/host_process.hpp"
+#include "support/test_host.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -48,6 +49,11 @@ struct WsOptions {
   bool read = true;                     // false: read nothing until start_reading()
   std::chrono::milliseconds timeout = kDefaultTimeout;
 };
+
+// The options of a client of `host`'s ws-proxy, at `target`.
+inline WsOptions ws_to(const TestHost& host, const std::string& target = "/") {
+  return WsOptions{.port = host.port("ws-proxy"), .target = target};
+}
 
 // What the server answered an upgrade request: 101, or a refusal's status
 // and body. `status` is 0 (and `error` set) when no HTTP answer came.
