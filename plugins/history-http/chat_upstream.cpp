@@ -23,6 +23,8 @@ constexpr int kConnectTimeoutMs = 5000;
 // A history page is at most 1000 messages of up to [grpc-chat]
 // max_content_bytes each: gRPC's default 4 MiB is not always enough.
 constexpr int kMaxReceiveBytes = 64 << 20;
+// How often each chat node is asked whether it serves, when there are several.
+constexpr std::chrono::milliseconds kNodeHealthPeriod{1000};
 
 google::protobuf::ArenaOptions history_arena_options() {
   google::protobuf::ArenaOptions options;
@@ -112,11 +114,16 @@ class ChatUpstream::Call final : public grpc::ClientUnaryReactor {
 };
 
 ChatUpstream::ChatUpstream(std::vector<std::string> targets, const chat::tls::ChannelSecurity& security,
-                           std::chrono::milliseconds deadline)
+                           std::chrono::milliseconds deadline, std::shared_ptr<spdlog::logger> log)
     : targets_(std::move(targets)), deadline_(deadline), service_token_(security.service_token) {
   for (const auto& target : targets_) {
     channels_.push_back(make_channel(target, security));
     stubs_.push_back(std::make_unique<grpc::GenericStub>(channels_.back()));
+  }
+  if (targets_.size() > 1) {
+    health_ = std::make_unique<chat::net::ChatNodeHealth>(channels_, targets_, kNodeHealthPeriod, std::move(log),
+                                                          [](std::size_t, bool) {});
+    health_->start();
   }
 }
 
@@ -129,6 +136,7 @@ void ChatUpstream::start(Call* call, const google::protobuf::MessageLite& reques
   }
   call->deadline = std::chrono::system_clock::now() + deadline_;
   call->node = preferred_.load(std::memory_order_relaxed);
+  if (health_) call->node = health_->pick(call->node);
   call->tries_left = stubs_.size() - 1;
   launch(call);
 }
@@ -197,6 +205,7 @@ void ChatUpstream::check_health(HealthDone done) {
 }
 
 void ChatUpstream::shutdown() {
+  if (health_) health_->stop();
   std::unique_lock lock(mutex_);
   closing_ = true;
   for (auto* context : in_flight_) context->TryCancel();

@@ -1,8 +1,9 @@
 // The chat service as history-http sees it: a gRPC channel to each chat
 // node (one grpc-chat in this host process or another, or several sharing
 // PostgreSQL) and the two calls it makes, both asynchronous (gRPC's callback
-// API), so no HTTP thread ever waits on the network. A call a node cannot
-// take (UNAVAILABLE) is asked of the next node, and later calls start there.
+// API), so no HTTP thread ever waits on the network. Calls start on a node
+// that serves by gRPC health; a call a node cannot take (UNAVAILABLE) is
+// asked of the next node, and later calls start there.
 //
 // Every call has a deadline and does not wait for a connection: with the
 // chat service down, calls fail at once with UNAVAILABLE, and the channel
@@ -18,12 +19,14 @@
 #include "chat.grpc.pb.h"
 #include "health.grpc.pb.h"
 
+#include "net/chat_node_health.hpp"
 #include "tls/tls_config.hpp"
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <google/protobuf/message_lite.h>
+#include <spdlog/logger.h>
 
 #include <atomic>
 #include <chrono>
@@ -46,7 +49,7 @@ class ChatUpstream {
   // `targets`: "host:port" of each chat node, reached over TLS or not as
   // `security` says. Connects lazily: the chat service may be down at start.
   ChatUpstream(std::vector<std::string> targets, const chat::tls::ChannelSecurity& security,
-               std::chrono::milliseconds deadline);
+               std::chrono::milliseconds deadline, std::shared_ptr<spdlog::logger> log);
   ~ChatUpstream();
   ChatUpstream(const ChatUpstream&) = delete;
   ChatUpstream& operator=(const ChatUpstream&) = delete;
@@ -79,6 +82,7 @@ class ChatUpstream {
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs_;  // one per channel
   std::atomic<std::size_t> preferred_{0};                  // where calls start
+  std::unique_ptr<chat::net::ChatNodeHealth> health_;      // with several nodes
 
   std::mutex mutex_;
   std::condition_variable idle_;

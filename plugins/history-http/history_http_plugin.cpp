@@ -197,7 +197,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   }
 
   void start() override {
-    upstream_ = std::make_unique<ChatUpstream>(upstream_targets_, upstream_security_, upstream_deadline_);
+    upstream_ = std::make_unique<ChatUpstream>(upstream_targets_, upstream_security_, upstream_deadline_, ctx_.logger);
     web_root_ = std::make_unique<WebRoot>(web_root_path_);
     api_ = std::make_unique<HttpApi>(api_settings_, *upstream_, *web_root_, *metrics_, ctx_.metrics, ctx_.logger);
     try {

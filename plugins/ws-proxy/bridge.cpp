@@ -12,6 +12,9 @@
 namespace chat::proxy {
 namespace {
 
+// How often each chat node is asked whether it serves, when there are several.
+constexpr std::chrono::milliseconds kNodeHealthPeriod{1000};
+
 std::shared_ptr<grpc::Channel> make_channel(const ProxyOptions& options, std::size_t index, const std::string& node) {
   grpc::ChannelArguments args;
   // gRPC's own connection backoff, within the configured bounds.
@@ -29,6 +32,22 @@ std::vector<std::shared_ptr<grpc::Channel>> make_channels(const ProxyOptions& op
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (const auto& node : options.chat_nodes) channels.push_back(make_channel(options, index, node));
   return channels;
+}
+
+// The health checks' own channel to each node (a stream's channel carries
+// its stream only).
+std::unique_ptr<chat::net::ChatNodeHealth> make_node_health(const ProxyOptions& options,
+                                                            std::shared_ptr<spdlog::logger> log,
+                                                            chat::net::ChatNodeHealth::Changed changed) {
+  if (options.chat_nodes.size() < 2) return nullptr;  // nothing to choose from
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (const auto& node : options.chat_nodes) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(kNodeHealthPeriod.count()));
+    channels.push_back(chat::tls::make_chat_channel(node, options.chat_tls, args));
+  }
+  return std::make_unique<chat::net::ChatNodeHealth>(std::move(channels), options.chat_nodes, kNodeHealthPeriod,
+                                                     std::move(log), std::move(changed));
 }
 
 // The refused frame's identifiers, for its error; dropped when unusable.
@@ -65,8 +84,13 @@ ErrorInfo too_many_rooms(std::size_t limit) {
 Bridge::Bridge(const ProxyOptions& options, boost::asio::io_context& io, std::shared_ptr<spdlog::logger> log,
                ProxyMetrics metrics)
     : options_(options), log_(std::move(log)), metrics_(metrics) {
+  node_health_ = make_node_health(options_, log_, [this](std::size_t node, bool serving) {
+    if (serving) return;
+    for (auto& link : links_) link->leave_node(node);
+  });
   for (std::size_t i = 0; i < options_.upstream_streams; ++i) {
-    links_.push_back(std::make_unique<UpstreamLink>(i, make_channels(options_, i), io.get_executor(), options_, log_,
+    links_.push_back(std::make_unique<UpstreamLink>(i, make_channels(options_, i), node_health_.get(),
+                                                    io.get_executor(), options_, log_,
                                                     [this] { link_status_changed(); }));
   }
   metrics_.upstream_available->set(0);
@@ -75,6 +99,7 @@ Bridge::Bridge(const ProxyOptions& options, boost::asio::io_context& io, std::sh
 Bridge::~Bridge() = default;
 
 void Bridge::start() {
+  if (node_health_) node_health_->start();
   for (auto& link : links_) link->start();
 }
 
@@ -185,6 +210,8 @@ void Bridge::close_sessions(std::chrono::milliseconds timeout) {
 }
 
 void Bridge::stop_links(std::chrono::milliseconds timeout) {
+  // First: no link is told to move while it stops.
+  if (node_health_) node_health_->stop();
   for (auto& link : links_) {
     if (!link->stop(timeout)) {
       // Its call may still report to it: never destroy it.

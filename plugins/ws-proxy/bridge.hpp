@@ -5,6 +5,7 @@
 #pragma once
 
 #include "auth/room_grant.hpp"
+#include "net/chat_node_health.hpp"
 
 #include "handshake.hpp"
 #include "proxy_metrics.hpp"
@@ -82,6 +83,8 @@ class Bridge {
   const ProxyOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
   ProxyMetrics metrics_;
+  // Which chat nodes serve, when there are several (the links choose by it).
+  std::unique_ptr<chat::net::ChatNodeHealth> node_health_;
   std::vector<std::unique_ptr<UpstreamLink>> links_;
   std::atomic<std::uint64_t> next_session_id_{1};
 

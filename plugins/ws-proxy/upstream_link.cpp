@@ -39,10 +39,11 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
 }  // namespace
 
 UpstreamLink::UpstreamLink(std::size_t index, std::vector<std::shared_ptr<grpc::Channel>> channels,
-                           boost::asio::any_io_executor executor, const ProxyOptions& options,
+                           const chat::net::ChatNodeHealth* health, boost::asio::any_io_executor executor, const ProxyOptions& options,
                            std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed)
     : index_(index),
       channels_(std::move(channels)),
+      health_(health),
       options_(options),
       log_(std::move(log)),
       status_changed_(std::move(status_changed)),
@@ -89,8 +90,19 @@ void UpstreamLink::resume() {
 // ---------------------------------------------------------------------------
 // The call and its lifecycle
 
+void UpstreamLink::leave_node(std::size_t node) {
+  std::lock_guard lock(mutex_);
+  if (node_ != node || call_ == nullptr || state_ == State::Stopped) return;
+  if (health_ == nullptr || !health_->another_serves(node)) return;  // nowhere better to go
+  log_->info("stream {} leaves chat node {}, which does not serve", index_, options_.chat_nodes[node]);
+  // Ends like a broken stream (on_ended, on_done): the next call goes to a
+  // node that serves and re-joins with `since`.
+  call_->cancel();
+}
+
 void UpstreamLink::start_call_locked() {
   state_ = State::Connecting;
+  if (health_ != nullptr) node_ = health_->pick(node_);
   call_ = new ChatCall(*stubs_[node_], *this, options_.chat_tls.service_token);
   ++calls_alive_;
   // A frame without payload is answered at once with UNKNOWN_PAYLOAD: the
@@ -202,9 +214,10 @@ void UpstreamLink::on_done(const grpc::Status& status) {
                  static_cast<int>(status.error_code()), status.error_message());
     }
     // The node is gone, draining or refusing: the next attempt goes to the
-    // next one (all nodes share the rooms). A link that was working tries
+    // next one that serves (all nodes share the rooms). A link that was working tries
     // after reconnect_min (its backoff starts over once it works).
     node_ = (node_ + 1) % channels_.size();
+    if (health_ != nullptr) node_ = health_->pick(node_);
     schedule_reconnect_locked();
   }
   calls_changed_.notify_all();

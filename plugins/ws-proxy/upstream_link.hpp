@@ -10,8 +10,10 @@
 //
 // When the stream breaks the link keeps its rooms, fails what awaits an
 // answer with UNAVAILABLE, and reconnects with backoff, to the next chat
-// node when there are several (they share rooms through PostgreSQL), so a
-// node that dies or drains loses the link's streams to another; once the service
+// node that serves when there are several (they share rooms through
+// PostgreSQL), so a node that dies or drains loses the link's streams to
+// another; a node that stops serving by gRPC health (it hangs, or lost its
+// database) has its streams ended and moved the same way. Once the service
 // answers again and the clients were told (resume()), it re-joins every room
 // with `since` = the last sequence it delivered there, so the replay fills
 // the gap (deduplicated by sequence).
@@ -22,6 +24,7 @@
 
 #include "chat.grpc.pb.h"
 #include "chat_call.hpp"
+#include "net/chat_node_health.hpp"
 #include "client.hpp"
 #include "local_room.hpp"
 #include "proxy_options.hpp"
@@ -47,9 +50,10 @@ enum class SendResult { Sent, Unavailable, Busy };
 
 class UpstreamLink final : public ChatCallSink {
  public:
-  // `channels`: one per chat node, in the order the link tries them.
+  // `channels`: one per chat node, in the order the link tries them;
+  // `health` says which serve (null with one node).
   UpstreamLink(std::size_t index, std::vector<std::shared_ptr<grpc::Channel>> channels,
-               boost::asio::any_io_executor executor, const ProxyOptions& options,
+               const chat::net::ChatNodeHealth* health, boost::asio::any_io_executor executor, const ProxyOptions& options,
                std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed);
   ~UpstreamLink() override;
   UpstreamLink(const UpstreamLink&) = delete;
@@ -68,6 +72,9 @@ class UpstreamLink final : public ChatCallSink {
   // room and takes messages again. A stream that answers again waits for
   // this, so clients hear "available" before the messages they missed.
   void resume();
+  // Chat node `node` stopped serving: a stream on it ends and reconnects to
+  // one that serves, if another does.
+  void leave_node(std::size_t node);
 
   // --- from WebSocket sessions (each on its own strand)
 
@@ -133,6 +140,7 @@ class UpstreamLink final : public ChatCallSink {
   const std::size_t index_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<ChatStreamStub>> stubs_;  // one per channel
+  const chat::net::ChatNodeHealth* health_;
   const ProxyOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
   std::function<void()> status_changed_;
