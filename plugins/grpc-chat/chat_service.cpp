@@ -354,6 +354,22 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
       }
       return;
     }
+    case ChatStream::kTyping: {
+      const Typing& typing = frame.typing();
+      auto error = check_typing(typing, limits_);
+      if (!error) error = may_speak_as(session, typing.user_id());
+      if (!error && !rooms_.is_member(session, typing.room_id(), typing.user_id())) {
+        error = make_error(Error::NOT_MEMBER, "join the room before saying you are typing in it", "typing");
+      }
+      if (error) {
+        error->set_frame("typing");
+        error->set_room_id(typing.room_id());
+        error->set_user_id(typing.user_id());
+        return refuse(session, std::move(*error));
+      }
+      rooms_.typing(typing.room_id(), typing.user_id(), typing.stopped());
+      return;
+    }
     default: {
       const auto name = payload_name(frame);
       refuse(session, make_error(Error::UNKNOWN_PAYLOAD,

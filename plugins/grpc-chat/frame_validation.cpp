@@ -82,4 +82,10 @@ std::optional<Error> check_leave(const Leave& leave, const ServiceLimits& limits
   return error;
 }
 
+std::optional<Error> check_typing(const Typing& typing, const ServiceLimits& limits) {
+  auto error = check_id(typing.room_id(), "room_id", "typing", limits);
+  if (!error) error = check_id(typing.user_id(), "user_id", "typing", limits);
+  return error;
+}
+
 }  // namespace chat::service

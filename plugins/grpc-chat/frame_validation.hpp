@@ -21,6 +21,7 @@ using chat::text::is_valid_utf8;
 std::optional<Error> check_chat_message(const ChatMessage& message, const ServiceLimits& limits);
 std::optional<Error> check_join(const Join& join, const ServiceLimits& limits);
 std::optional<Error> check_leave(const Leave& leave, const ServiceLimits& limits);
+std::optional<Error> check_typing(const Typing& typing, const ServiceLimits& limits);
 
 
 Error make_error(Error::Code code, std::string message, std::string_view frame);

@@ -327,6 +327,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
         .tick = [this] { rooms_->catch_up_behind(); },
         .presence_elsewhere = [this](const std::string& room_id, const std::string& user, const std::string& node,
                                      bool joined) { rooms_->presence_elsewhere(room_id, user, node, joined); },
+        .typing_elsewhere = [this](const std::string& room_id, const std::string& user,
+                                   bool stopped) { rooms_->typing_elsewhere(room_id, user, stopped); },
     });
   }
 

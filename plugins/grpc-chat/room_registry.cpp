@@ -136,6 +136,7 @@ bool RoomRegistry::remove_member_locked(const std::string& room_id, Room& room, 
   if (auto online = online_.find(user); online != online_.end() && --online->second == 0) online_.erase(online);
   if (--room.user_streams[user] == 0) {
     room.user_streams.erase(user);
+    room.typing_passed.erase(user);
     store_.set_present(room_id, user, false);
     // Still in the room through another node: nothing to tell.
     if (!room.elsewhere.contains(user)) send_presence_locked(room_id, room, Presence::LEFT, user, nullptr);
@@ -343,6 +344,48 @@ Event RoomRegistry::message_event(const store::StoredMessage& message) {
 
 void RoomRegistry::send_to_members_locked(const Room& room, const Event& event) {
   for (const auto& [id, member] : room.members) member.session->send(event);
+}
+
+void RoomRegistry::typing(const std::string& room_id, const std::string& user, bool stopped) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = rooms_.find(room_id);
+    if (it == rooms_.end()) return;
+    Room& room = it->second;
+    const auto now = std::chrono::steady_clock::now();
+    if (stopped) {
+      room.typing_passed.erase(user);
+    } else {
+      auto [passed, first] = room.typing_passed.try_emplace(user, now);
+      if (!first) {
+        if (now - passed->second < std::chrono::seconds(1)) return;  // said a moment ago
+        passed->second = now;
+      }
+    }
+    send_typing_locked(room_id, room, user, stopped);
+  }
+  // Never waits for the database: queued for the other nodes.
+  store_.announce_typing(room_id, user, stopped);
+}
+
+void RoomRegistry::typing_elsewhere(const std::string& room_id, const std::string& user, bool stopped) {
+  std::lock_guard lock(mutex_);
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return;  // nobody here to tell
+  send_typing_locked(room_id, it->second, user, stopped);
+}
+
+void RoomRegistry::send_typing_locked(const std::string& room_id, const Room& room, const std::string& user,
+                                      bool stopped) {
+  ChatStream frame;
+  Typing* typing = frame.mutable_typing();
+  typing->set_room_id(room_id);
+  typing->set_user_id(user);
+  typing->set_stopped(stopped);
+  const auto event = encode(frame);
+  for (const auto& [id, member] : room.members) {
+    if (member.session->speaks_events()) member.session->send(event);
+  }
 }
 
 void RoomRegistry::remember_user(const std::string& user) {

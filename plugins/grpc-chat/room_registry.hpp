@@ -61,6 +61,12 @@ class RoomRegistry {
   // died): members here hear JOINED or LEFT when the user's presence in the
   // room, counting every node, changes.
   void presence_elsewhere(const std::string& room_id, const std::string& user, const std::string& node, bool joined);
+  // `user`, a member of `room_id` here, is typing (or `stopped`): the room's
+  // members that take events hear it, on every node. At most one a second
+  // per user and room passes (`stopped` always); never stored.
+  void typing(const std::string& room_id, const std::string& user, bool stopped);
+  // The same, said on another node: members here hear it.
+  void typing_elsewhere(const std::string& room_id, const std::string& user, bool stopped);
   // catch_up() on the rooms whose store reads failed (about once a second).
   void catch_up_behind();
   // The room may have messages in the store it has not delivered (a commit
@@ -86,6 +92,9 @@ class RoomRegistry {
     std::map<std::uint64_t, Member> members;  // by session id: stable order
     std::map<std::string, int> user_streams;   // user -> streams they are in the room on
     std::map<std::string, std::set<std::string>> elsewhere;  // user -> other nodes they are in it through
+    // user -> when their last "typing" was passed on (users of this node in
+    // the room only: the entry goes when they leave).
+    std::map<std::string, std::chrono::steady_clock::time_point> typing_passed;
   };
 
   Room& room_locked(const std::string& room_id);
@@ -105,6 +114,7 @@ class RoomRegistry {
   bool fill_from_store_locked(const std::string& room_id, Room& room, std::uint64_t before);
   static Event message_event(const store::StoredMessage& message);
   void send_to_members_locked(const Room& room, const Event& event);
+  void send_typing_locked(const std::string& room_id, const Room& room, const std::string& user, bool stopped);
   void replay_locked(const SessionPtr& session, const std::string& room_id, const std::string& user,
                      std::optional<std::uint64_t> since, std::uint64_t last_sequence);
 

@@ -71,6 +71,20 @@ std::optional<ErrorInfo> check_room_and_user(const std::string& room, const std:
   return bad;
 }
 
+// What a connection says of a room it is in (leave, typing): as its own
+// user, of a room it joined.
+std::optional<ErrorInfo> check_member(const ClientState& state, const std::string& room, const std::string& user,
+                                      const char* frame) {
+  if (auto bad = check_room_and_user(room, user, frame)) return bad;
+  if (user != state.user) {
+    return refusal(Error::NOT_ALLOWED, state.user.empty()
+                                           ? "this connection has not joined as anyone"
+                                           : "this connection is user '" + state.user + "', not '" + user + "'");
+  }
+  if (!state.rooms.contains(room)) return refusal(Error::NOT_MEMBER, "not in room '" + room + "'");
+  return std::nullopt;
+}
+
 ErrorInfo not_granted(const std::string& room) {
   return refusal(Error::NOT_ALLOWED, "the token does not grant room '" + room + "'");
 }
@@ -234,6 +248,7 @@ void Bridge::on_text(const std::shared_ptr<WsSession>& session, std::string_view
     case ChatStream::kChatMessage: on_chat_message(session, *frame.mutable_chat_message()); return;
     case ChatStream::kJoin: on_join(session, *frame.mutable_join()); return;
     case ChatStream::kLeave: on_leave(session, *frame.mutable_leave()); return;
+    case ChatStream::kTyping: on_typing(session, *frame.mutable_typing()); return;
     case ChatStream::PAYLOAD_NOT_SET:
       session->send(
           make_error_frame(refusal(Error::UNKNOWN_PAYLOAD, "frame has no payload; send chat_message, join or leave")));
@@ -319,18 +334,30 @@ void Bridge::on_leave(const std::shared_ptr<WsSession>& session, Leave& leave) {
   auto refuse = [&](ErrorInfo error) {
     send_refusal(*session, std::move(error), "leave", leave.room_id(), leave.user_id());
   };
-  if (auto bad = check_room_and_user(leave.room_id(), leave.user_id(), "leave")) return refuse(std::move(*bad));
-  if (leave.user_id() != state.user) {
-    return refuse(refusal(Error::NOT_ALLOWED, state.user.empty()
-                                                  ? "this connection has not joined as anyone"
-                                                  : "this connection is user '" + state.user +
-                                                        "'; it cannot leave as '" + leave.user_id() + "'"));
-  }
-  if (!state.rooms.contains(leave.room_id())) {
-    return refuse(refusal(Error::NOT_MEMBER, "not in room '" + leave.room_id() + "'"));
-  }
+  if (auto bad = check_member(state, leave.room_id(), leave.user_id(), "leave")) return refuse(std::move(*bad));
   state.rooms.erase(leave.room_id());
+  state.typing_passed.erase(leave.room_id());
   link_for(leave.room_id()).leave(*session, leave.room_id(), leave.user_id());
+}
+
+void Bridge::on_typing(const std::shared_ptr<WsSession>& session, Typing& typing) {
+  ClientState& state = session->chat_state();
+  if (typing.user_id().empty() && !state.user.empty()) typing.set_user_id(state.user);
+  auto refuse = [&](ErrorInfo error) {
+    send_refusal(*session, std::move(error), "typing", typing.room_id(), typing.user_id());
+  };
+  if (auto bad = check_member(state, typing.room_id(), typing.user_id(), "typing")) return refuse(std::move(*bad));
+  const auto now = std::chrono::steady_clock::now();
+  if (typing.stopped()) {
+    state.typing_passed.erase(typing.room_id());
+  } else {
+    auto [passed, first] = state.typing_passed.try_emplace(typing.room_id(), now);
+    if (!first) {
+      if (now - passed->second < std::chrono::seconds(1)) return;  // said a moment ago
+      passed->second = now;
+    }
+  }
+  link_for(typing.room_id()).typing(typing.room_id(), typing.user_id(), typing.stopped());
 }
 
 }  // namespace chat::proxy

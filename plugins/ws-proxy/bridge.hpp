@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -34,6 +35,9 @@ struct ClientState {
   std::string user;  // fixed by ?user=, the first join or the first message
   std::set<std::string> rooms;
   chat::auth::RoomGrant granted;  // the token's rooms (every room without tokens)
+  // room -> when this connection's last "typing" there went upstream: one a
+  // second is enough for anyone (the chat service passes no more on).
+  std::map<std::string, std::chrono::steady_clock::time_point> typing_passed;
 };
 
 class Bridge {
@@ -74,6 +78,7 @@ class Bridge {
   void on_chat_message(const std::shared_ptr<WsSession>& session, ChatMessage& message);
   void on_join(const std::shared_ptr<WsSession>& session, Join& join);
   void on_leave(const std::shared_ptr<WsSession>& session, Leave& leave);
+  void on_typing(const std::shared_ptr<WsSession>& session, Typing& typing);
   UpstreamLink& link_for(const std::string& room);
   void link_status_changed();
   // What the clients were last told; waits out a link_status_changed() in progress.

@@ -265,6 +265,18 @@ void UpstreamLink::leave(const Client& client, const std::string& room_id, const
   if (room.members.empty()) rooms_.erase(room_it);
 }
 
+void UpstreamLink::typing(const std::string& room, const std::string& user, bool stopped) {
+  std::lock_guard lock(mutex_);
+  if (state_ != State::Available || call_ == nullptr) return;
+  if (call_->queued() >= options_.upstream_queue_limit) return;
+  ChatStream frame;
+  Typing* typing = frame.mutable_typing();
+  typing->set_room_id(room);
+  typing->set_user_id(user);
+  typing->set_stopped(stopped);
+  write_locked(std::move(frame));
+}
+
 SendResult UpstreamLink::send_message(const ClientPtr& client, ChatMessage message, bool join_first) {
   std::lock_guard lock(mutex_);
   if (state_ != State::Available || call_ == nullptr) return SendResult::Unavailable;
@@ -320,6 +332,7 @@ void UpstreamLink::on_event(ChatCall& call, const ChatStream& event) {
     case ChatStream::kChatMessage: on_message(event); break;
     case ChatStream::kJoined: on_joined(event.joined()); break;
     case ChatStream::kPresence: on_presence(event); break;
+    case ChatStream::kTyping: on_typing(event); break;
     case ChatStream::kAck: on_ack(event.ack()); break;
     case ChatStream::kError: on_error(event, became_available); break;
     default: log_->debug("stream {}: ignoring a {} event", index_, payload_name(event)); break;
@@ -400,6 +413,11 @@ void UpstreamLink::finish_replay_locked() {
     auto member = room->members.find(answer.request.client_id);
     if (member != room->members.end()) member->second.live = true;
   }
+}
+
+void UpstreamLink::on_typing(const ChatStream& event) {
+  std::lock_guard lock(mutex_);
+  if (LocalRoom* room = find_room_locked(event.typing().room_id())) room->tell_live_members(make_frame(event));
 }
 
 void UpstreamLink::on_presence(const ChatStream& event) {

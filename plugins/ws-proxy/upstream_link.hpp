@@ -88,6 +88,9 @@ class UpstreamLink final : public ChatCallSink {
   // Sends a validated message. `join_first`: the client is not in the room
   // yet (the exercise's implicit join by sending).
   SendResult send_message(const ClientPtr& client, ChatMessage message, bool join_first);
+  // `user` is typing in `room` (or `stopped`): passed on while the service
+  // is available and the stream not busy, else dropped (it is ephemeral).
+  void typing(const std::string& room, const std::string& user, bool stopped);
 
   // --- ChatCallSink
   void on_event(ChatCall& call, const ChatStream& event) override;
@@ -128,6 +131,7 @@ class UpstreamLink final : public ChatCallSink {
   void on_message(const ChatStream& event);
   void on_joined(const Joined& joined);
   void on_presence(const ChatStream& event);
+  void on_typing(const ChatStream& event);
   void on_ack(Ack ack);
   void on_error(const ChatStream& event, bool& became_available);
   void finish_replay_locked();

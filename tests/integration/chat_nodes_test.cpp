@@ -279,6 +279,26 @@ TEST(ChatNodes, AProxyMovesItsStreamsOffANodeThatHangs) {
       << proxy->output();
 }
 
+TEST(ChatNodes, TypingOnOneNodeReachesTheRoomsMembersOnTheOther) {
+  TempDir dir;
+  TestDatabase database;
+  auto a = chat_node(dir.path(), database, "node-a");
+  auto b = chat_node(dir.path(), database, "node-b");
+  ChatStreamClient alice(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
+  alice.send(join("r", "alice"));
+  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+  ChatStreamClient bob(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
+  bob.send(join("r", "bob"));
+  ASSERT_TRUE(alice.wait_for(is_presence("r", chat::Presence::JOINED, "bob"))) << a->output();
+
+  bob.send(typing("r", "bob"));
+  ASSERT_TRUE(alice.wait_for(is_typing("r", "bob", false))) << a->output() << b->output();
+  bob.send(typing("r", "bob", true));
+  ASSERT_TRUE(alice.wait_for(is_typing("r", "bob", true)));
+  // Ephemeral across nodes too: nothing of it in the shared store.
+  EXPECT_EQ(database.query("SELECT count(*) FROM messages"), "0");
+}
+
 TEST(ChatNodes, MembersSeeJoinsAndLeavesOnEveryNodeAndADeadNodesUsersLeaveWithinItsLease) {
   TempDir dir;
   TestDatabase database;

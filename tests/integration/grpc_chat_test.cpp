@@ -536,6 +536,52 @@ TEST_P(GrpcChatStoreTest, PresenceTellsWhoJoinsAndLeaves) {
   EXPECT_EQ(left->presence().online_count(), 1U);
 }
 
+TEST_P(GrpcChatStoreTest, TypingReachesTheMembersThatJoinedAndIsNeverStored) {
+  ChatHost host(dir_.path(), store());
+  ChatStreamClient alice(host.channel());
+  ChatStreamClient bob(host.channel());
+  ChatStreamClient carol(host.channel());  // the exercise's client: joins by sending
+  alice.send(join("t", "alice"));
+  bob.send(join("t", "bob"));
+  ASSERT_TRUE(alice.wait_for(is_joined("t")));
+  ASSERT_TRUE(bob.wait_for(is_joined("t")));
+  carol.send(chat_message("t", "carol", "hi", "c1"));
+  ASSERT_TRUE(carol.wait_for(is_message_with_content("hi")));
+
+  // Five at once: one passes (at most one a second), then the stop.
+  for (int i = 0; i < 5; ++i) bob.send(typing("t", "bob"));
+  bob.send(typing("t", "bob", true));
+  ASSERT_TRUE(alice.wait_for(is_typing("t", "bob", true)));
+  EXPECT_LT(alice.events_matching(is_typing("t", "bob", false)).size(), 5U);
+  EXPECT_GE(alice.events_matching(is_typing("t", "bob", false)).size(), 1U);
+  EXPECT_TRUE(bob.wait_for(is_typing("t", "bob", true)));  // the typer's own streams too
+
+  // The exercise's client sees nothing new: a message sent after the typing
+  // reaches it, and no typing came before it.
+  alice.send(chat_message("t", "alice", "after typing", "a1"));
+  ASSERT_TRUE(carol.wait_for(is_message_with_content("after typing")));
+  for (const auto& event : carol.events()) EXPECT_FALSE(event.has_typing()) << event.ShortDebugString();
+
+  // Not in the room: refused, named.
+  ChatStreamClient dave(host.channel());
+  dave.send(typing("t", "dave"));
+  const auto refused = dave.wait_for(is_error());
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error().code(), chat::Error::NOT_MEMBER);
+  EXPECT_EQ(refused->error().frame(), "typing");
+  EXPECT_EQ(refused->error().room_id(), "t");
+
+  // Never stored, never replayed: the room's history and a replay from the
+  // start hold the two messages only.
+  chat::GetChatHistoryResponse page;
+  ASSERT_TRUE(history(host, history_request("t"), &page).ok());
+  EXPECT_EQ(page.messages_size(), 2);
+  ChatStreamClient erin(host.channel());
+  erin.send(join("t", "erin", 0));
+  ASSERT_TRUE(erin.wait_for(is_presence("t", Presence::SNAPSHOT)));
+  for (const auto& event : erin.events()) EXPECT_FALSE(event.has_typing()) << event.ShortDebugString();
+}
+
 TEST_F(GrpcChatTest, HealthIsServingWhileRunningAndReflectionListsTheService) {
   ChatHost host(dir_.path(), kMemory);
   auto health = grpc::health::v1::Health::NewStub(host.channel());

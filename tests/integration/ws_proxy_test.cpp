@@ -188,6 +188,45 @@ TEST_F(WsProxyTest, ExerciseFrameGetsItsEchoAndNothingItWouldNotUnderstand) {
   }
 }
 
+TEST_F(WsProxyTest, TypingReachesTheRoomsJoinedClientsOnlyAndIsRefusedOutsideIt) {
+  auto host = all_in_one(dir_.path());
+  auto alice = joined_client(*host, "alice", "r");
+  auto bob = joined_client(*host, "bob", "r");
+  WsClient legacy(ws_to(*host));  // the exercise's client, in the room by sending
+  ASSERT_TRUE(legacy.wait_available());
+  legacy.send_text(exercise_frame("l1", "r", "legacy", "hello"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("l1")));
+
+  // The user is the connection's when left out.
+  bob->send_text(R"({"typing":{"room_id":"r"}})");
+  const auto seen = alice->wait_for(is_typing("r", "bob", false));
+  ASSERT_TRUE(seen) << host->process().output();
+  const auto texts = alice->texts();
+  EXPECT_NE(std::find(texts.begin(), texts.end(), R"({"typing":{"room_id":"r","user_id":"bob"}})"), texts.end());
+  bob->send(typing("r", "bob", true));
+  ASSERT_TRUE(alice->wait_for(is_typing("r", "bob", true)));
+
+  // The exercise's client sees nothing new.
+  alice->send(chat_message("r", "alice", "after typing", "a1"));
+  ASSERT_TRUE(legacy.wait_for(is_message_id("a1")));
+  for (const auto& event : legacy.events()) {
+    EXPECT_TRUE(event.has_chat_message() || event.has_service_status()) << event.DebugString();
+  }
+
+  // Not in the room, or as someone else: refused, and the connection lives on.
+  bob->send(typing("elsewhere", "bob"));
+  const auto not_member = bob->wait_for(is_error_for(Error::NOT_MEMBER, ""));
+  ASSERT_TRUE(not_member);
+  EXPECT_EQ(not_member->error().frame(), "typing");
+  EXPECT_EQ(not_member->error().room_id(), "elsewhere");
+  bob->send(typing("r", "alice"));
+  const auto not_allowed = bob->wait_for(is_error_for(Error::NOT_ALLOWED, ""));
+  ASSERT_TRUE(not_allowed);
+  EXPECT_EQ(not_allowed->error().frame(), "typing");
+  bob->send(chat_message("r", "bob", "still here", "b1"));
+  EXPECT_TRUE(bob->wait_for(is_ack_for("b1")));
+}
+
 TEST_F(WsProxyTest, TheWsPathAndLowerCamelCaseNamesWorkAndAnswersUseProtoNames) {
   auto host = all_in_one(dir_.path());
   WsClient ann(ws_to(*host, "/ws"));

@@ -123,6 +123,14 @@ chat::ChatStream leave(const std::string& room, const std::string& user) {
   return frame;
 }
 
+chat::ChatStream typing(const std::string& room, const std::string& user, bool stopped) {
+  chat::ChatStream frame;
+  frame.mutable_typing()->set_room_id(room);
+  frame.mutable_typing()->set_user_id(user);
+  frame.mutable_typing()->set_stopped(stopped);
+  return frame;
+}
+
 EventPredicate is_message_in(const std::string& room) {
   return [room](const chat::ChatStream& e) { return e.has_chat_message() && e.chat_message().room_id() == room; };
 }
@@ -143,6 +151,13 @@ EventPredicate is_error() {
 
 EventPredicate is_joined(const std::string& room) {
   return [room](const chat::ChatStream& e) { return e.has_joined() && e.joined().room_id() == room; };
+}
+
+EventPredicate is_typing(const std::string& room, const std::string& user, std::optional<bool> stopped) {
+  return [room, user, stopped](const chat::ChatStream& e) {
+    return e.has_typing() && e.typing().room_id() == room && e.typing().user_id() == user &&
+           (!stopped || e.typing().stopped() == *stopped);
+  };
 }
 
 EventPredicate is_presence(const std::string& room, chat::Presence::Kind kind, const std::string& user) {

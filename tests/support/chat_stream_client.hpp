@@ -75,6 +75,7 @@ chat::ChatStream chat_message(const std::string& room, const std::string& sender
                               const std::string& id = "");
 chat::ChatStream join(const std::string& room, const std::string& user, std::optional<std::uint64_t> since = {});
 chat::ChatStream leave(const std::string& room, const std::string& user);
+chat::ChatStream typing(const std::string& room, const std::string& user, bool stopped = false);
 
 // A client context with a deadline of `timeout`, presenting `service_token`
 // (when not empty) as the bridges do.
@@ -92,5 +93,7 @@ EventPredicate is_ack_for(const std::string& id);
 EventPredicate is_error();
 EventPredicate is_joined(const std::string& room);
 EventPredicate is_presence(const std::string& room, chat::Presence::Kind kind, const std::string& user = "");
+// Any typing event when `stopped` is not given.
+EventPredicate is_typing(const std::string& room, const std::string& user, std::optional<bool> stopped = {});
 
 }  // namespace chathost::test

@@ -116,6 +116,8 @@ struct CommitWatcher {
   // died and its lease ran out (a leave).
   std::function<void(const std::string& room_id, const std::string& user, const std::string& node, bool joined)>
       presence_elsewhere;
+  // A user on another node is typing in a room (or `stopped`).
+  std::function<void(const std::string& room_id, const std::string& user, bool stopped)> typing_elsewhere;
 };
 
 // Thread-safe. append() is called from one committer thread; reads come from
@@ -163,6 +165,9 @@ class HistoryStore {
   // node's user is now in (`joined`) or out of a room. Written in the
   // background: never waits for the database.
   virtual void set_present(const std::string& /*room_id*/, const std::string& /*user*/, bool /*joined*/) {}
+  // Tells the other nodes that this node's user is typing in a room (or
+  // `stopped`): never stored, never waits for the database.
+  virtual void announce_typing(const std::string& /*room_id*/, const std::string& /*user*/, bool /*stopped*/) {}
   // (user, node) present in the room through other nodes.
   virtual std::vector<std::pair<std::string, std::string>> present_elsewhere(const std::string& /*room_id*/) const {
     return {};

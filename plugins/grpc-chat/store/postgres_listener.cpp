@@ -83,8 +83,13 @@ void CommitListener::run() {
       if (presence) {
         // In order, as they come: a join and a leave of one user must not swap.
         const auto news = parse_presence_payload(payload);
-        if (news && news->node != node_id_ && watcher_.presence_elsewhere) {
-          watcher_.presence_elsewhere(news->room, news->user, news->node, news->joined);
+        if (!news || news->node == node_id_) continue;
+        if (news->kind == PresenceKind::Typing || news->kind == PresenceKind::Stopped) {
+          if (watcher_.typing_elsewhere) {
+            watcher_.typing_elsewhere(news->room, news->user, news->kind == PresenceKind::Stopped);
+          }
+        } else if (watcher_.presence_elsewhere) {
+          watcher_.presence_elsewhere(news->room, news->user, news->node, news->kind == PresenceKind::Joined);
         }
         continue;
       }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace chat::store::pg {
@@ -32,13 +33,16 @@ const Statement kExpire{
 
 }  // namespace
 
-std::string presence_payload(bool joined, const std::string& node, const std::string& room, const std::string& user) {
-  return std::string(joined ? "J:" : "L:") + std::to_string(node.size()) + ":" + std::to_string(room.size()) + ":" +
+std::string presence_payload(PresenceKind kind, const std::string& node, const std::string& room,
+                             const std::string& user) {
+  return std::string(1, static_cast<char>(kind)) + ":" + std::to_string(node.size()) + ":" + std::to_string(room.size()) + ":" +
          node + room + user;
 }
 
 std::optional<PresenceNews> parse_presence_payload(const std::string& payload) {
-  if (payload.size() < 2 || (payload[0] != 'J' && payload[0] != 'L') || payload[1] != ':') return std::nullopt;
+  if (payload.size() < 2 || payload[1] != ':' || std::string_view("JLTS").find(payload[0]) == std::string_view::npos) {
+    return std::nullopt;
+  }
   const auto colon1 = payload.find(':', 2);
   if (colon1 == std::string::npos) return std::nullopt;
   const auto colon2 = payload.find(':', colon1 + 1);
@@ -53,7 +57,7 @@ std::optional<PresenceNews> parse_presence_payload(const std::string& payload) {
   }
   const std::size_t start = colon2 + 1;
   if (payload.size() < start + node_bytes + room_bytes) return std::nullopt;
-  return PresenceNews{payload[0] == 'J', payload.substr(start, node_bytes), payload.substr(start + node_bytes, room_bytes),
+  return PresenceNews{static_cast<PresenceKind>(payload[0]), payload.substr(start, node_bytes), payload.substr(start + node_bytes, room_bytes),
                       payload.substr(start + node_bytes + room_bytes)};
 }
 
@@ -73,7 +77,7 @@ void PresenceKeeper::joined(const std::string& room, const std::string& user) {
   {
     std::lock_guard lock(mutex_);
     present_.emplace(room, user);
-    changes_.push_back(Change{true, room, user});
+    changes_.push_back(Change{PresenceKind::Joined, room, user});
   }
   wake_.notify_one();
 }
@@ -82,7 +86,15 @@ void PresenceKeeper::left(const std::string& room, const std::string& user) {
   {
     std::lock_guard lock(mutex_);
     present_.erase({room, user});
-    changes_.push_back(Change{false, room, user});
+    changes_.push_back(Change{PresenceKind::Left, room, user});
+  }
+  wake_.notify_one();
+}
+
+void PresenceKeeper::typing(const std::string& room, const std::string& user, bool stopped) {
+  {
+    std::lock_guard lock(mutex_);
+    changes_.push_back(Change{stopped ? PresenceKind::Stopped : PresenceKind::Typing, room, user});
   }
   wake_.notify_one();
 }
@@ -118,18 +130,20 @@ void PresenceKeeper::run() {
           std::string room = text(gone.get(), row, 0);
           std::string user = text(gone.get(), row, 1);
           if (present.contains({room, user})) continue;
-          db->run(kNotify, Params().add(db->channel(kPresenceChannel)).add(presence_payload(false, node_id_, room, user)),
+          db->run(kNotify, Params().add(db->channel(kPresenceChannel)).add(presence_payload(PresenceKind::Left, node_id_, room, user)),
                   "announcing a leave");
         }
-        for (const auto& [room, user] : present) batch.push_back(Change{true, room, user});
+        for (const auto& [room, user] : present) batch.push_back(Change{PresenceKind::Joined, room, user});
       } else {
         db->exec("BEGIN", "starting to write presence");
       }
       for (const Change& change : batch) {
-        db->run(change.joined ? kAdd : kRemove, Params().add(change.room).add(change.user).add(node_id_),
-                "writing presence");
+        if (change.kind == PresenceKind::Joined || change.kind == PresenceKind::Left) {
+          db->run(change.kind == PresenceKind::Joined ? kAdd : kRemove,
+                  Params().add(change.room).add(change.user).add(node_id_), "writing presence");
+        }
         db->run(kNotify,
-                Params().add(db->channel(kPresenceChannel)).add(presence_payload(change.joined, node_id_, change.room,
+                Params().add(db->channel(kPresenceChannel)).add(presence_payload(change.kind, node_id_, change.room,
                                                                                  change.user)),
                 "announcing presence");
       }

@@ -24,11 +24,16 @@ namespace chat::store::pg {
 
 inline constexpr const char* kPresenceChannel = "chat_presence";
 
-// A NOTIFY payload: "J:<node bytes>:<room bytes>:<node><room><user>" ("L"
-// for a leave): ids may hold any character but U+0000.
-std::string presence_payload(bool joined, const std::string& node, const std::string& room, const std::string& user);
+// What a node says on the presence channel: a user joined or left a room,
+// or is typing in it, or stopped.
+enum class PresenceKind : char { Joined = 'J', Left = 'L', Typing = 'T', Stopped = 'S' };
+
+// A NOTIFY payload: "<kind>:<node bytes>:<room bytes>:<node><room><user>",
+// kind one of J, L, T, S: ids may hold any character but U+0000.
+std::string presence_payload(PresenceKind kind, const std::string& node, const std::string& room,
+                             const std::string& user);
 struct PresenceNews {
-  bool joined = false;
+  PresenceKind kind = PresenceKind::Joined;
   std::string node, room, user;
 };
 std::optional<PresenceNews> parse_presence_payload(const std::string& payload);
@@ -42,10 +47,13 @@ class PresenceKeeper {
 
   void joined(const std::string& room, const std::string& user);
   void left(const std::string& room, const std::string& user);
+  // Said to the other nodes only (nothing written), and dropped while the
+  // database is away.
+  void typing(const std::string& room, const std::string& user, bool stopped);
 
  private:
   struct Change {
-    bool joined;
+    PresenceKind kind;
     std::string room, user;
   };
   void run();

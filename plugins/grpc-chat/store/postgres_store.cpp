@@ -254,6 +254,10 @@ class PostgresStore final : public HistoryStore {
     }
   }
 
+  void announce_typing(const std::string& room_id, const std::string& user, bool stopped) override {
+    presence_->typing(room_id, user, stopped);
+  }
+
   std::vector<std::pair<std::string, std::string>> present_elsewhere(const std::string& room_id) const override {
     std::vector<std::pair<std::string, std::string>> present;
     if (has_nul(room_id)) return present;
