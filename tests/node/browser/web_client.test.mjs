@@ -90,6 +90,87 @@ describe('web client', () => {
     for (const page of [alice, carol]) await page.context().close();
   });
 
+  test('who is typing shows, and goes when they send or stop', async () => {
+    const alice = await openChat(browser, cluster.pageUrl('alice', 'typing'));
+    const bob = await openChat(browser, cluster.pageUrl('bob', 'typing'));
+    const carol = await openChat(browser, cluster.pageUrl('carol', 'typing'));
+    await alice.locator('#people li', { hasText: 'carol' }).waitFor({ timeout: TIMEOUT });
+
+    await alice.locator('#text').fill('half a thou');
+    await bob.locator('#typing', { hasText: 'alice is typing…' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await alice.locator('#typing').textContent(), '');  // not one's own
+    await carol.locator('#text').fill('me too');
+    await bob.locator('#typing', { hasText: 'alice and carol are typing…' }).waitFor({ timeout: TIMEOUT });
+    await screenshot(bob, 'typing');
+
+    // Carol clears her text: she stopped. Alice sends: her message replaces it.
+    await carol.locator('#text').fill('');
+    await bob.locator('#typing', { hasText: /^alice is typing…$/ }).waitFor({ timeout: TIMEOUT });
+    await alice.locator('#text').fill('half a thought, whole');
+    await alice.keyboard.press('Enter');
+    await bubbleWith(bob, 'half a thought, whole').waitFor({ timeout: TIMEOUT });
+    await bob.locator('#typing:empty').waitFor({ timeout: TIMEOUT });
+    for (const page of [alice, bob, carol]) {
+      assert.deepEqual(page.errors, []);
+      await page.context().close();
+    }
+  });
+
+  test('links are clickable and safe, right-to-left text reads right to left, no favicon 404', async () => {
+    const alice = await openChat(browser, cluster.pageUrl('alice', 'text'));
+    const missing = [];
+    const bob = await (async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      page.on('response', (r) => { if (r.status() >= 400) missing.push(r.url()); });
+      await page.goto(cluster.pageUrl('bob', 'text'));
+      await page.locator('#dot.connected').waitFor({ timeout: TIMEOUT });
+      return page;
+    })();
+
+    await say(alice, 'see https://example.org/a_(b)?q=1. and javascript:alert(1) or http://x.test/path, ok');
+    const body = bubbleWith(bob, 'see ');
+    await body.waitFor({ timeout: TIMEOUT });
+    // The text is all there, as written; two links, without the full stop or comma.
+    assert.equal(await body.textContent(), 'see https://example.org/a_(b)?q=1. and javascript:alert(1) or http://x.test/path, ok');
+    const links = await body.locator('a').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.textContent, a.target, a.rel]));
+    assert.deepEqual(links, [
+      ['https://example.org/a_(b)?q=1', 'https://example.org/a_(b)?q=1', '_blank', 'noopener noreferrer'],
+      ['http://x.test/path', 'http://x.test/path', '_blank', 'noopener noreferrer'],
+    ]);
+
+    // Arabic reads right to left; the bubble's text starts at its right edge.
+    await say(alice, 'مرحبا بالعالم');
+    const arabic = bubbleWith(bob, 'مرحبا');
+    await arabic.waitFor({ timeout: TIMEOUT });
+    assert.equal(await arabic.getAttribute('dir'), 'auto');
+    assert.equal(await arabic.evaluate((e) => getComputedStyle(e).direction), 'rtl');
+
+    assert.match(await bob.locator('link[rel="icon"]').getAttribute('href'), /^data:image\/svg\+xml,/);
+    assert.deepEqual(missing, []);
+    for (const page of [alice, bob]) await page.context().close();
+  });
+
+  test('a hidden tab counts the messages that came in its title', async () => {
+    const alice = await openChat(browser, cluster.pageUrl('alice', 'unread'));
+    const bob = await openChat(browser, cluster.pageUrl('bob', 'unread'));
+    assert.equal(await alice.title(), '#unread · chat-host');
+    // As when the user switches to another tab.
+    const setHidden = (page, hidden) => page.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+    await setHidden(alice, true);
+    await say(bob, 'one');
+    await say(bob, 'two');
+    await say(alice, 'mine does not count');
+    await bubbleWith(alice, 'two').waitFor({ timeout: TIMEOUT });
+    await alice.waitForFunction(() => document.title === '(2) #unread · chat-host', null, { timeout: TIMEOUT });
+    await setHidden(alice, false);
+    assert.equal(await alice.title(), '#unread · chat-host');
+    for (const page of [alice, bob]) await page.context().close();
+  });
+
   test('the time is local, with the full date on hover', async () => {
     const context = await browser.newContext({ timezoneId: 'Asia/Kathmandu', locale: 'en-US' });
     const page = await context.newPage();
@@ -377,16 +458,63 @@ describe('web client', () => {
     await page.context().close();
   });
 
+  test('on a phone a long room scrolls, with the newest message, the composer and History on screen', async () => {
+    const room = 'phone-long';
+    const peers = [];
+    for (let i = 0; i < 11; i++) {
+      peers.push(await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.ws}/?user=p${i}&room=${room}`));
+    }
+    for (let i = 0; i < 40; i++) await peers[i % 11].say(room, `p${i % 11}`, `message ${i}: ${'words '.repeat(8)}`);
+    const page = await openChat(browser, cluster.pageUrl('phone', room), { viewport: { width: 360, height: 740 } });
+    await bubbleWith(page, 'message 39:').waitFor({ timeout: TIMEOUT });
+
+    // The people strip is one folded line, however many are in the room.
+    await page.locator('#people-toggle', { hasText: '12 people ▾' }).waitFor({ timeout: TIMEOUT });
+    assert.ok((await page.locator('#people-pane').boundingBox()).height < 40);
+    const onScreen = async (selector) => {
+      const box = await page.locator(selector).boundingBox();
+      return !!box && box.x >= 0 && box.y >= 0 && box.x + box.width <= 360 && box.y + box.height <= 740;
+    };
+    for (const selector of ['#dot', '#tab-history', '#people-toggle', '#log', '#text', '#send']) {
+      assert.ok(await onScreen(selector), `${selector} is on the screen`);
+    }
+    // The log scrolls inside its own box, below the tabs, and shows the newest message.
+    const log = await page.locator('#log').evaluate((e) => ({
+      scrolls: e.scrollHeight > e.clientHeight + 100,
+      atBottom: e.scrollHeight - e.scrollTop - e.clientHeight < 2,
+    }));
+    assert.deepEqual(log, { scrolls: true, atBottom: true });
+    const [logBox, tabsBox, newest] = await Promise.all([page.locator('#log').boundingBox(),
+      page.locator('.modebar').boundingBox(), bubbleWith(page, 'message 39:').boundingBox()]);
+    assert.ok(logBox.y >= tabsBox.y + tabsBox.height - 1, 'the log starts below the tabs');
+    assert.ok(newest.y + newest.height <= logBox.y + logBox.height + 1, 'the newest message is in view');
+    await screenshot(page, 'phone-long-room');
+
+    // Opened, the list stays short and scrolls; the composer stays.
+    await page.locator('#people-toggle').click();
+    await page.locator('#people li', { hasText: 'p10' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.locator('#people-toggle').getAttribute('aria-expanded'), 'true');
+    assert.ok((await page.locator('#people').boundingBox()).height <= 740 * 0.3 + 1);
+    assert.ok(await onScreen('#text'));
+    await page.locator('#people-toggle').click();
+
+    await page.locator('#tab-history').click();
+    await page.locator('#history .msg').first().waitFor({ timeout: TIMEOUT });
+    assert.ok(await onScreen('#history'));
+    for (const peer of peers) peer.close();
+    await page.context().close();
+  });
+
   test('fits a 360 px wide screen, labels every control, readable contrast', async () => {
     const page = await openChat(browser, cluster.pageUrl('narrow', 'phone'), { viewport: { width: 360, height: 640 } });
     const friend = await openChat(browser, cluster.pageUrl('friend', 'phone'));
     await say(friend, 'a message from a friend, long enough to need a second line on a phone');
     await say(page, 'and my answer');
     await page.locator('#log .msg.mine .state', { hasText: 'sent' }).waitFor({ timeout: TIMEOUT });
-    await page.locator('#people li', { hasText: 'friend' }).waitFor({ timeout: TIMEOUT });
+    await page.locator('#people-toggle', { hasText: '2 people ▾' }).waitFor({ timeout: TIMEOUT });
 
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
-    for (const id of ['people', 'text', 'send', 'user', 'room', 'tab-history']) {
+    for (const id of ['people-toggle', 'text', 'send', 'user', 'room', 'tab-history']) {
       const box = await page.locator(`#${id}`).boundingBox();
       assert.ok(box && box.x >= 0 && box.x + box.width <= 360, `#${id} is on the screen`);
     }

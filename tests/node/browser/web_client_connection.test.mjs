@@ -60,9 +60,12 @@ describe('web client connection', () => {
       await peer.waitFor((f) => f.chat_message?.content === 'typed while it was down', 'the retried message');
       await say(page, 'after the outage');
       await peer.waitFor((f) => f.chat_message?.content === 'after the outage', 'a message after the outage');
-      // Each once, in order (the retried one went out last).
-      assert.deepEqual((await liveBodies(page)).filter((b) => !b.startsWith('typed')), [
-        'before the outage', 'sent while you were away 1', 'sent while you were away 2', 'after the outage']);
+      // Each once, in the room's order: the retried one moved to where the
+      // service put it, after what the peer said meanwhile, as the peer sees it.
+      const order = ['before the outage', 'sent while you were away 1', 'sent while you were away 2',
+        'typed while it was down', 'after the outage'];
+      assert.deepEqual(await liveBodies(page), order);
+      assert.deepEqual(peer.frames.filter((f) => f.chat_message).map((f) => f.chat_message.content), order);
       assert.equal(peer.messages('typed while it was down').length, 1);
       assert.deepEqual(page.errors, []);
       await page.context().close();
@@ -101,6 +104,9 @@ describe('web client connection', () => {
       await cluster.bridge.start();
       await page.locator('#dot.connected').waitFor({ timeout: 40000 });
       await bubbleWith(page, 'four').waitFor({ timeout: TIMEOUT });
+      // Only what was new to the page counts as recovered (its own "two" was not missed).
+      await page.locator('#log .event.recovered').waitFor({ timeout: TIMEOUT });
+      assert.deepEqual(await page.locator('#log .event.recovered').allTextContents(), ['recovered 2 missed messages']);
       await say(page, 'five');
       await page.locator('#log .msg.mine .state', { hasText: 'sent' }).nth(1).waitFor({ timeout: TIMEOUT });
       assert.deepEqual(await liveBodies(page), ['one', 'two', 'three', 'four', 'five']);
