@@ -177,4 +177,83 @@ describe('web client connection', () => {
       await cluster.stop();
     }
   });
+  test('a catch-up of 2,000 messages keeps the page responsive, shows the last within a second, and older ones on scrolling up', async (t) => {
+    const cluster = await startCluster('burst', { peerBridge: true });
+    const peers = [];
+    try {
+      const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+      // When the last message's frame arrives, and when its bubble is in the page.
+      await context.addInitScript(() => {
+        const Native = window.WebSocket;
+        window.WebSocket = class extends Native {
+          constructor(...args) {
+            super(...args);
+            this.addEventListener('message', (e) => {
+              if (typeof e.data === 'string' && e.data.includes('"content":"burst last"')) window.lastArrived = performance.now();
+            });
+          }
+        };
+        window.longTasks = [];
+        new PerformanceObserver((list) => { for (const e of list.getEntries()) window.longTasks.push(e.duration); })
+          .observe({ type: 'longtask', buffered: true });
+        addEventListener('DOMContentLoaded', () => {
+          new MutationObserver((records) => {
+            for (const record of records) {
+              for (const node of record.addedNodes) {
+                if (window.lastShown === undefined && node.querySelector?.('.body')?.textContent === 'burst last') {
+                  window.lastShown = performance.now();
+                }
+              }
+            }
+          }).observe(document.getElementById('log'), { childList: true });
+        });
+      });
+      const page = await context.newPage();
+      page.errors = [];
+      page.on('pageerror', (e) => page.errors.push(String(e)));
+      await page.goto(cluster.pageUrl('reader', 'busy'));
+      await page.locator('#dot.connected').waitFor({ timeout: TIMEOUT });
+
+      // The page's bridge goes away; the room fills meanwhile through the other.
+      await cluster.bridge.stop();
+      await page.locator('#countdown', { hasText: /next try in/ }).waitFor({ timeout: TIMEOUT });
+      for (let p = 0; p < 20; p++) peers.push(await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.peerWs}/?user=w${p}&room=busy`));
+      await Promise.all(peers.map(async (peer, p) => {
+        for (let i = 0; i < 100; i++) await peer.say('busy', `w${p}`, `burst ${p * 100 + i}`);
+      }));
+      await peers[0].say('busy', 'w0', 'burst last');
+      await page.evaluate(() => { window.longTasks = []; });
+
+      // Back: the page asks for what it missed, 2,001 messages at once.
+      await cluster.bridge.start();
+      await bubbleWith(page, 'burst last').waitFor({ timeout: 40000 });
+      await page.waitForFunction(() => window.lastShown !== undefined, null, { timeout: TIMEOUT });
+      const { shownAfter, longest, bubbles } = await page.evaluate(() => ({
+        shownAfter: window.lastShown - window.lastArrived,
+        longest: Math.max(0, ...window.longTasks),
+        bubbles: document.querySelectorAll('#log .msg').length,
+      }));
+      t.diagnostic(`last message shown ${shownAfter.toFixed(0)} ms after its frame; longest task ${longest.toFixed(0)} ms; ${bubbles} bubbles kept`);
+      assert.ok(shownAfter < 1000, `the last message showed ${shownAfter} ms after it arrived`);
+      assert.ok(longest < 200, `the main thread was blocked for ${longest} ms`);
+      assert.ok(bubbles <= 300, `${bubbles} bubbles in the live log`);
+      await page.locator('#log .event.recovered', { hasText: 'recovered 2001 missed messages' }).waitFor({ timeout: TIMEOUT });
+
+      // Scrolling up brings the older ones back, in order, with the date above them.
+      const firstSeq = () => page.locator('#log .msg[data-seq]').first().getAttribute('data-seq');
+      const before = Number(await firstSeq());
+      await page.locator('#log').evaluate((e) => { e.scrollTop = 0; });
+      await page.waitForFunction((seq) => Number(document.querySelector('#log .msg[data-seq]').dataset.seq) < seq, before,
+        { timeout: TIMEOUT });
+      const seqs = await page.locator('#log .msg[data-seq]').evaluateAll((ns) => ns.map((n) => Number(n.dataset.seq)));
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+      assert.equal(new Set(seqs).size, seqs.length);
+      assert.equal(await page.locator('#log .day').first().textContent(), 'Today');
+      assert.deepEqual(page.errors, []);
+      await context.close();
+    } finally {
+      for (const peer of peers) peer.close();
+      await cluster.stop();
+    }
+  });
 });
