@@ -11,6 +11,8 @@ namespace {
 
 constexpr std::uint32_t kDefaultHistoryLimit = 50;
 constexpr std::uint32_t kMaxHistoryLimit = 1000;
+constexpr std::uint32_t kDefaultSendersLimit = 200;
+constexpr std::uint32_t kMaxSendersLimit = 1000;
 
 // One Chat call. Reads frames one at a time and hands them to the service;
 // everything outgoing goes through its StreamSession (one write in flight).
@@ -189,6 +191,30 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerCo
   } catch (const store::StoreError& e) {
     log_->error("history of a room could not be read: {}", e.what());
     return finish_now(context, {grpc::StatusCode::UNAVAILABLE, "history could not be read"});
+  }
+  return finish_now(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::GetRoomSenders(grpc::CallbackServerContext* context,
+                                                      const GetRoomSendersRequest* request,
+                                                      GetRoomSendersResponse* response) {
+  if (auto caller = check_caller(*context, "GetRoomSenders"); !caller.ok()) return finish_now(context, caller.status);
+  if (request->room_id().empty()) {
+    return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT, "room_id is required"});
+  }
+  if (request->limit() > kMaxSendersLimit) {
+    return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT,
+                                "limit must be at most " + std::to_string(kMaxSendersLimit)});
+  }
+  const std::size_t limit = request->limit() == 0 ? kDefaultSendersLimit : request->limit();
+  try {
+    auto senders = store_.room_senders(request->room_id(), limit + 1);  // one more tells has_more
+    response->set_has_more(senders.size() > limit);
+    if (senders.size() > limit) senders.resize(limit);
+    for (auto& sender : senders) response->add_sender_ids(std::move(sender));
+  } catch (const store::StoreError& e) {
+    log_->error("a room's senders could not be read: {}", e.what());
+    return finish_now(context, {grpc::StatusCode::UNAVAILABLE, "the room's senders could not be read"});
   }
   return finish_now(context, grpc::Status::OK);
 }

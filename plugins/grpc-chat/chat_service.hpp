@@ -20,8 +20,8 @@ namespace chat::service {
 // GetUser and GetChatHistory take typed messages; Chat takes raw bytes so
 // that a frame which does not parse (invalid UTF-8, say) gets an error event
 // instead of ending the stream, and outgoing events are serialized once.
-using ChatServiceBase = ChatService::WithCallbackMethod_GetUser<
-    ChatService::WithCallbackMethod_GetChatHistory<ChatService::WithRawCallbackMethod_Chat<ChatService::Service>>>;
+using ChatServiceBase = ChatService::WithCallbackMethod_GetUser<ChatService::WithCallbackMethod_GetChatHistory<
+    ChatService::WithCallbackMethod_GetRoomSenders<ChatService::WithRawCallbackMethod_Chat<ChatService::Service>>>>;
 
 // A history page's request and response in one arena: its hundreds of
 // messages and their strings are allocated in a few blocks and freed at
@@ -45,6 +45,9 @@ class ChatServiceImpl final : public ChatServiceBase {
   grpc::ServerUnaryReactor* GetChatHistory(grpc::CallbackServerContext* context,
                                            const GetChatHistoryRequest* request,
                                            GetChatHistoryResponse* response) override;
+  grpc::ServerUnaryReactor* GetRoomSenders(grpc::CallbackServerContext* context,
+                                           const GetRoomSendersRequest* request,
+                                           GetRoomSendersResponse* response) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Chat(grpc::CallbackServerContext* context) override;
 
   // Handles one frame a stream sent; used by ChatStreamReactor.

@@ -536,6 +536,42 @@ TEST_P(GrpcChatStoreTest, PresenceTellsWhoJoinsAndLeaves) {
   EXPECT_EQ(left->presence().online_count(), 1U);
 }
 
+TEST_P(GrpcChatStoreTest, GetRoomSendersListsWhoWroteInTheRoomSortedWithHasMore) {
+  ChatHost host(dir_.path(), store());
+  // One stream per user, as a caller without the service token has.
+  int n = 0;
+  for (const std::string sender : {"zoe", "ann", "mia", "ann"}) {
+    ChatStreamClient client(host.channel());
+    const std::string id = "m" + std::to_string(n++);
+    client.send(chat_message("senders", sender, id, id));
+    ASSERT_TRUE(client.wait_for(is_message_with_content(id)));  // stored: its echo came
+  }
+  ChatStreamClient bob(host.channel());
+  bob.send(chat_message("elsewhere", "bob", "b1", "b1"));
+  ASSERT_TRUE(bob.wait_for(is_message_with_content("b1")));
+
+  auto stub = chat::ChatService::NewStub(host.channel());
+  const auto senders = [&](const std::string& room, std::uint32_t limit, chat::GetRoomSendersResponse* response) {
+    chat::GetRoomSendersRequest request;
+    request.set_room_id(room);
+    request.set_limit(limit);
+    return stub->GetRoomSenders(call_context().get(), request, response);
+  };
+  chat::GetRoomSendersResponse all;
+  ASSERT_TRUE(senders("senders", 0, &all).ok());
+  EXPECT_EQ(std::vector<std::string>(all.sender_ids().begin(), all.sender_ids().end()),
+            (std::vector<std::string>{"ann", "mia", "zoe"}));
+  EXPECT_FALSE(all.has_more());
+  chat::GetRoomSendersResponse two;
+  ASSERT_TRUE(senders("senders", 2, &two).ok());
+  EXPECT_EQ(std::vector<std::string>(two.sender_ids().begin(), two.sender_ids().end()),
+            (std::vector<std::string>{"ann", "mia"}));
+  EXPECT_TRUE(two.has_more());
+  chat::GetRoomSendersResponse refused;
+  EXPECT_EQ(senders("", 0, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(senders("senders", 1001, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_P(GrpcChatStoreTest, TypingReachesTheMembersThatJoinedAndIsNeverStored) {
   ChatHost host(dir_.path(), store());
   ChatStreamClient alice(host.channel());

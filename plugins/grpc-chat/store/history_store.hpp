@@ -146,6 +146,10 @@ class HistoryStore {
 
   // Distinct senders ever stored.
   virtual std::vector<std::string> senders() const = 0;
+  // The senders of the messages `room_id` holds now, sorted, at most
+  // `limit` of them (a history filter's choices). Each one costs an index
+  // seek, not a read of the room.
+  virtual std::vector<std::string> room_senders(const std::string& room_id, std::size_t limit) const = 0;
 
   // Whether the store answers now: for a store on a database server, which
   // may go away and come back (a connection is tried). nullopt: a store that

@@ -162,6 +162,17 @@ class MemoryStore final : public HistoryStore {
     return {senders_.begin(), senders_.end()};
   }
 
+  std::vector<std::string> room_senders(const std::string& room_id, std::size_t limit) const override {
+    std::shared_lock lock(mutex_);
+    std::set<std::string> found;
+    if (auto room = rooms_.find(room_id); room != rooms_.end()) {
+      for (const auto& message : room->second.messages) found.insert(message.sender_id);
+    }
+    std::vector<std::string> senders(found.begin(), found.end());
+    if (senders.size() > limit) senders.resize(limit);
+    return senders;
+  }
+
   std::uint64_t apply_retention(const Retention& policy, std::int64_t now_ms) override {
     const bool by_count = policy.max_messages_per_room > 0;
     const bool by_age = policy.max_age.count() > 0;

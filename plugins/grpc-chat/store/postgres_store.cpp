@@ -74,6 +74,13 @@ const Statement kBounds{"bounds",
                         "SELECT (SELECT min(sequence) FROM messages WHERE room_id = $1),"
                         " (SELECT last_sequence FROM rooms WHERE room_id = $1)"};
 const Statement kSenders{"senders", "SELECT sender_id FROM senders ORDER BY sender_id"};
+// One index seek per sender (messages_by_sender), not a read of the room.
+const Statement kRoomSenders{"room_senders",
+                             "WITH RECURSIVE s(sender_id, n) AS ("
+                             " SELECT (SELECT MIN(sender_id) FROM messages WHERE room_id = $1), 1"
+                             " UNION ALL SELECT (SELECT MIN(sender_id) FROM messages WHERE room_id = $1 AND sender_id > s.sender_id), n + 1"
+                             " FROM s WHERE s.sender_id IS NOT NULL AND n < $2::int)"
+                             " SELECT sender_id FROM s WHERE sender_id IS NOT NULL"};
 // Users present through other nodes whose lease still runs.
 const Statement kPresentElsewhere{"present_elsewhere",
                                   "SELECT p.user_id, p.node_id FROM presence p JOIN chat_nodes n USING (node_id)"
@@ -128,7 +135,8 @@ std::vector<Statement> writer_statements() {
   return {kLockRoom, kAddRoom, kSetRoom, kAddSender, kNotify, kFind, kInsertOne, kInsertChunk_};
 }
 std::vector<Statement> reader_statements() {
-  return {kFind, kForwards, kBackwards, kForwardsBySender, kBackwardsBySender, kBounds, kSenders, kPresentElsewhere};
+  return {kFind,   kForwards, kBackwards,   kForwardsBySender, kBackwardsBySender,
+          kBounds, kSenders,  kRoomSenders, kPresentElsewhere};
 }
 
 class PostgresStore final : public HistoryStore {
@@ -233,6 +241,14 @@ class PostgresStore final : public HistoryStore {
     Result rows = read(kFind, Params().add(room_id).add(sender_id).add(client_id), "finding a message by client id");
     if (PQntuples(rows.get()) == 0) return std::nullopt;
     return read_message(rows.get(), 0, room_id);
+  }
+
+  std::vector<std::string> room_senders(const std::string& room_id, std::size_t limit) const override {
+    std::vector<std::string> senders;
+    if (limit == 0 || has_nul(room_id)) return senders;
+    Result rows = read(kRoomSenders, Params().add(room_id).add(std::to_string(limit)), "reading a room's senders");
+    for (int row = 0; row < PQntuples(rows.get()); ++row) senders.push_back(pg::text(rows.get(), row, 0));
+    return senders;
   }
 
   std::vector<std::string> senders() const override {

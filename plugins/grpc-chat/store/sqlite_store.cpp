@@ -246,6 +246,16 @@ class SqliteStore final : public HistoryStore {
     return senders;
   }
 
+  std::vector<std::string> room_senders(const std::string& room_id, std::size_t limit) const override {
+    std::vector<std::string> senders;
+    if (limit == 0) return senders;
+    Lease reader(*this);
+    auto select = reader->room_senders.use();
+    select.bind(1, room_id).bind(2, static_cast<std::int64_t>(limit));
+    while (select.step()) senders.push_back(select.text(0));
+    return senders;
+  }
+
   std::uint64_t apply_retention(const Retention& policy, std::int64_t now_ms) override {
     const bool by_count = policy.max_messages_per_room > 0;
     const bool by_age = policy.max_age.count() > 0;
@@ -316,9 +326,17 @@ class SqliteStore final : public HistoryStore {
                                               "ORDER BY sequence LIMIT 1"),
                        "finding a message by client id");
       senders = Statement(handle, "SELECT sender_id FROM senders ORDER BY sender_id", "reading senders");
+      // One index seek per sender (messages_by_sender), not a read of the room.
+      room_senders = Statement(handle,
+          "WITH RECURSIVE s(sender_id, n) AS ("
+          " SELECT (SELECT MIN(sender_id) FROM messages WHERE room_id = ?1), 1"
+          " UNION ALL SELECT (SELECT MIN(sender_id) FROM messages WHERE room_id = ?1 AND sender_id > s.sender_id), n + 1"
+          " FROM s WHERE s.sender_id IS NOT NULL AND n < ?2)"
+          " SELECT sender_id FROM s WHERE sender_id IS NOT NULL",
+          "reading a room's senders");
     }
     Connection db;  // first: closed after its statements
-    Statement forwards, backwards, forwards_by_sender, backwards_by_sender, bounds, find, senders;
+    Statement forwards, backwards, forwards_by_sender, backwards_by_sender, bounds, find, senders, room_senders;
   };
 
   // A reader connection for the scope's duration, waiting for one if all

@@ -670,6 +670,21 @@ TYPED_TEST(HistoryStoreTest, SendersAreDistinctAndOutliveTheirMessages) {
   EXPECT_EQ(senders, (std::vector<std::string>{"alice", "bob", "carol"}));
 }
 
+TYPED_TEST(HistoryStoreTest, ARoomsSendersAreThoseOfItsMessagesNowSortedAndLimited) {
+  auto& store = this->store();
+  EXPECT_TRUE(store.room_senders("a", 10).empty());
+  store.append(std::vector{message("a", "dave", "1"), message("a", "bob", "2"), message("b", "erin", "3"),
+                           message("a", "bob", "4"), message("a", "carol", "5", "", 0)});
+  EXPECT_EQ(store.room_senders("a", 10), (std::vector<std::string>{"bob", "carol", "dave"}));
+  EXPECT_EQ(store.room_senders("a", 2), (std::vector<std::string>{"bob", "carol"}));
+  EXPECT_TRUE(store.room_senders("a", 0).empty());
+  EXPECT_EQ(store.room_senders("b", 10), (std::vector<std::string>{"erin"}));
+  EXPECT_TRUE(store.room_senders("nobody-here", 10).empty());
+  // Of the messages the room holds now: carol's only one is gone.
+  EXPECT_EQ(store.apply_retention({.max_messages_per_room = 0, .max_age = std::chrono::seconds(1)}, 2000), 1U);
+  EXPECT_EQ(store.room_senders("a", 10), (std::vector<std::string>{"bob", "dave"}));
+}
+
 TYPED_TEST(HistoryStoreTest, ConcurrentReadersSeeOnlyWholeGapFreePrefixes) {
   auto& store = this->store();
   constexpr int kBatches = 150;
