@@ -62,6 +62,8 @@ class ChatNodeHealth {
   void run();
   // One round: every node asked at once; returns when all answered or timed out.
   void check_all(std::unique_lock<std::mutex>& lock);
+  // A check's callback, on a gRPC thread.
+  void probe_done(Probe& probe, const grpc::Status& status);
 
   std::vector<Node> nodes_;
   const std::chrono::milliseconds period_;
