@@ -46,6 +46,11 @@ const std::string& get_history_method() {
   return name;
 }
 
+const std::string& get_senders_method() {
+  static const std::string name = "/" + std::string(chat::ChatService::service_full_name()) + "/GetRoomSenders";
+  return name;
+}
+
 const std::string& health_check_method() {
   static const std::string name = "/" + std::string(grpc::health::v1::Health::service_full_name()) + "/Check";
   return name;
@@ -187,6 +192,20 @@ void ChatUpstream::get_history(const chat::GetChatHistoryRequest& request, Histo
                   chat::GetChatHistoryResponse::default_instance());
     }
     done(status, *page);
+  });
+  start(call, request);
+}
+
+void ChatUpstream::get_senders(const chat::GetRoomSendersRequest& request, SendersDone done) {
+  auto* call = new Call(*this, get_senders_method(), [done = std::move(done)](const grpc::Status& status,
+                                                                             grpc::ByteBuffer& bytes) {
+    if (!status.ok()) return done(status, chat::GetRoomSendersResponse::default_instance());
+    chat::GetRoomSendersResponse answer;
+    if (!parse(bytes, &answer)) {
+      return done(grpc::Status(grpc::StatusCode::INTERNAL, "the chat service's answer is not a GetRoomSendersResponse"),
+                  chat::GetRoomSendersResponse::default_instance());
+    }
+    done(status, answer);
   });
   start(call, request);
 }

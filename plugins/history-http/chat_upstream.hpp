@@ -1,6 +1,6 @@
 // The chat service as history-http sees it: a gRPC channel to each chat
 // node (one grpc-chat in this host process or another, or several sharing
-// PostgreSQL) and the two calls it makes, both asynchronous (gRPC's callback
+// PostgreSQL) and the calls it makes, both asynchronous (gRPC's callback
 // API), so no HTTP thread ever waits on the network. Calls start on a node
 // that serves by gRPC health; a call a node cannot take (UNAVAILABLE) is
 // asked of the next node, and later calls start there.
@@ -44,6 +44,7 @@ class ChatUpstream {
  public:
   // The page lives in the call's arena: read it in `done`, keep nothing of it.
   using HistoryDone = std::function<void(const grpc::Status&, const chat::GetChatHistoryResponse&)>;
+  using SendersDone = std::function<void(const grpc::Status&, const chat::GetRoomSendersResponse&)>;
   using HealthDone = std::function<void(const grpc::Status&, bool serving)>;
 
   // `targets`: "host:port" of each chat node, reached over TLS or not as
@@ -58,6 +59,7 @@ class ChatUpstream {
 
   // `done` runs exactly once, on a gRPC thread (or on the caller's, after shutdown()).
   void get_history(const chat::GetChatHistoryRequest& request, HistoryDone done);
+  void get_senders(const chat::GetRoomSendersRequest& request, SendersDone done);
   // grpc.health.v1.Health/Check for "chat.ChatService".
   void check_health(HealthDone done);
 

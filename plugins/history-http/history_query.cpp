@@ -7,13 +7,11 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <vector>
 
 namespace chat::history_http {
 namespace {
 
-// access_token is the bearer token (RFC 6750), checked before the query is
-// read (HttpApi); it selects nothing.
-constexpr std::array<std::string_view, 6> kParameters{"room", "user", "limit", "before", "after", "access_token"};
 constexpr std::size_t kMaxNameInError = 64;
 
 // A client-chosen name made safe to echo in an error: printable ASCII only.
@@ -47,10 +45,12 @@ std::optional<QueryError> check_id(const std::string& name, const std::string& v
   return std::nullopt;
 }
 
-}  // namespace
+// A query's parameters by name, each at most once and each one of `known`,
+// still to be checked one by one; or what is wrong with it.
+using Values = std::map<std::string, std::string, std::less<>>;
 
-HistoryQuery parse_history_query(std::string_view query) {
-  std::map<std::string, std::string, std::less<>> values;
+std::variant<Values, QueryError> read_parameters(std::string_view query, const std::vector<std::string_view>& known) {
+  Values values;
   while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
@@ -62,9 +62,10 @@ HistoryQuery parse_history_query(std::string_view query) {
 
     auto name = percent_decode(raw_name, true);
     if (!name) return QueryError{printable(raw_name), "invalid percent-encoding in a parameter name"};
-    if (std::find(kParameters.begin(), kParameters.end(), *name) == kParameters.end()) {
-      return QueryError{printable(*name), "unknown parameter '" + printable(*name) +
-                                              "' (known: room, user, limit, before, after, access_token)"};
+    if (std::find(known.begin(), known.end(), *name) == known.end()) {
+      std::string listed;
+      for (const auto& k : known) listed += (listed.empty() ? "" : ", ") + std::string(k);
+      return QueryError{printable(*name), "unknown parameter '" + printable(*name) + "' (known: " + listed + ")"};
     }
     auto value = percent_decode(raw_value, true);
     if (!value) return QueryError{*name, *name + " has invalid percent-encoding"};
@@ -72,26 +73,48 @@ HistoryQuery parse_history_query(std::string_view query) {
       return QueryError{*name, *name + " is given more than once"};
     }
   }
+  return values;
+}
 
-  chat::GetChatHistoryRequest request;
+// room=, required and checked.
+std::variant<std::string, QueryError> room_of(const Values& values) {
   const auto room = values.find("room");
   if (room == values.end()) return QueryError{"room", "room is required"};
   if (auto error = check_id("room", room->second)) return std::move(*error);
-  request.set_room_id(room->second);
+  return room->second;
+}
+
+// limit=, from 1 to `most`; `fallback` when absent.
+std::variant<std::uint32_t, QueryError> limit_of(const Values& values, std::uint32_t fallback, std::uint32_t most) {
+  const auto limit = values.find("limit");
+  if (limit == values.end()) return fallback;
+  const auto n = parse_unsigned(limit->second);
+  if (!n || *n < 1 || *n > most) {
+    return QueryError{"limit", "limit must be an integer from 1 to " + std::to_string(most)};
+  }
+  return static_cast<std::uint32_t>(*n);
+}
+
+}  // namespace
+
+HistoryQuery parse_history_query(std::string_view query) {
+  auto read = read_parameters(query, {"room", "user", "limit", "before", "after", "access_token"});
+  if (auto* error = std::get_if<QueryError>(&read)) return std::move(*error);
+  const auto& values = std::get<Values>(read);
+
+  chat::GetChatHistoryRequest request;
+  auto room = room_of(values);
+  if (auto* error = std::get_if<QueryError>(&room)) return std::move(*error);
+  request.set_room_id(std::get<std::string>(std::move(room)));
 
   if (const auto user = values.find("user"); user != values.end()) {
     if (auto error = check_id("user", user->second)) return std::move(*error);
     request.set_sender_id(user->second);
   }
 
-  request.set_limit(kDefaultHistoryLimit);
-  if (const auto limit = values.find("limit"); limit != values.end()) {
-    const auto n = parse_unsigned(limit->second);
-    if (!n || *n < 1 || *n > kMaxHistoryLimit) {
-      return QueryError{"limit", "limit must be an integer from 1 to " + std::to_string(kMaxHistoryLimit)};
-    }
-    request.set_limit(static_cast<std::uint32_t>(*n));
-  }
+  const auto limit = limit_of(values, kDefaultHistoryLimit, kMaxHistoryLimit);
+  if (const auto* error = std::get_if<QueryError>(&limit)) return *error;
+  request.set_limit(std::get<std::uint32_t>(limit));
 
   if (const auto before = values.find("before"); before != values.end()) {
     const auto n = parse_unsigned(before->second);
@@ -110,6 +133,21 @@ HistoryQuery parse_history_query(std::string_view query) {
   if (request.before() != 0 && request.has_after() && request.before() <= request.after()) {
     return QueryError{"before", "before must be greater than after"};
   }
+  return request;
+}
+
+SendersQuery parse_senders_query(std::string_view query) {
+  auto read = read_parameters(query, {"room", "limit", "access_token"});
+  if (auto* error = std::get_if<QueryError>(&read)) return std::move(*error);
+  const auto& values = std::get<Values>(read);
+
+  chat::GetRoomSendersRequest request;
+  auto room = room_of(values);
+  if (auto* error = std::get_if<QueryError>(&room)) return std::move(*error);
+  request.set_room_id(std::get<std::string>(std::move(room)));
+  const auto limit = limit_of(values, kDefaultSendersLimit, kMaxSendersLimit);
+  if (const auto* error = std::get_if<QueryError>(&limit)) return *error;
+  request.set_limit(std::get<std::uint32_t>(limit));
   return request;
 }
 

@@ -1,5 +1,6 @@
 #include "http_api.hpp"
 
+#include "api_responses.hpp"
 #include "chat_json.hpp"
 #include "chat_upstream.hpp"
 #include "history_query.hpp"
@@ -22,29 +23,15 @@ constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
 constexpr std::string_view kAllowedHeaders = "Authorization, Content-Type, If-None-Match";
 // Response headers a cross-origin page may read beyond the safelisted ones.
 constexpr std::string_view kExposedHeaders = "ETag, Retry-After, WWW-Authenticate";
-constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 Route route_of(std::string_view path) {
   if (path == "/history") return Route::History;
+  if (path == "/history/senders") return Route::Senders;
   if (path == "/healthz") return Route::Healthz;
   if (path == "/metrics") return Route::Metrics;
   if (path == "/config.json") return Route::Config;
   return Route::Static;
-}
-
-std::string json_error(std::string_view message, std::string_view parameter = {}) {
-  boost::json::object body;
-  body["error"] = message;
-  if (!parameter.empty()) body["parameter"] = parameter;
-  return boost::json::serialize(body);
-}
-
-Response make_response(http::status status, std::string_view content_type, std::string body) {
-  Response response{status, 11};
-  if (!content_type.empty()) response.set(http::field::content_type, content_type);
-  response.body() = std::move(body);
-  return response;
 }
 
 // What every response carries, however it came about.
@@ -55,42 +42,6 @@ void add_common_headers(Response& response) {
   // Whatever the outcome, the answer depends on the Origin: caches must not
   // hand one origin's answer to another.
   if (response.find(http::field::vary) == response.end()) response.set(http::field::vary, "Origin");
-}
-
-Response json_response(http::status status, std::string body) {
-  auto response = make_response(status, kJson, std::move(body));
-  // Answers about live data: never from a cache.
-  response.set(http::field::cache_control, "no-store");
-  return response;
-}
-
-std::string_view code_name(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
-  }
-}
-
-// The chat service may come back soon: worth retrying.
-bool is_transient(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         code == grpc::StatusCode::CANCELLED;
 }
 
 // {"room":R,"messages":[...],"has_more":b}; each message is the chat
@@ -128,6 +79,17 @@ std::string history_body(const std::string& room, const chat::GetChatHistoryResp
   body += R"(],"has_more":)";
   body += has_more ? "true}" : "false}";
   return body;
+}
+
+// {"room":R,"senders":[...],"has_more":b}
+std::string senders_body(const std::string& room, const chat::GetRoomSendersResponse& answer) {
+  boost::json::object body;
+  body["room"] = room;
+  auto& senders = body["senders"].emplace_array();
+  senders.reserve(static_cast<std::size_t>(answer.sender_ids_size()));
+  for (const auto& id : answer.sender_ids()) senders.emplace_back(id);
+  body["has_more"] = answer.has_more();
+  return boost::json::serialize(body);
 }
 
 // The Host header when it is a plain host[:port]; anything else (absent,
@@ -274,7 +236,8 @@ void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) c
     return exchange->finish(json_response(http::status::not_found, json_error("not found")));
   }
   switch (route) {
-    case Route::History: {
+    case Route::History:
+    case Route::Senders: {
       chat::auth::RoomGrant granted;
       if (settings_.token_verifier) {
         auto auth = chat::auth::authenticate_request(*settings_.token_verifier, request[http::field::authorization],
@@ -282,7 +245,8 @@ void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) c
         if (!auth.ok()) return exchange->finish(refusal_for(request, auth));
         granted = std::move(auth.rooms);
       }
-      return serve_history(query, granted, exchange);
+      return route == Route::History ? serve_history(query, granted, exchange)
+                                     : serve_senders(query, granted, exchange);
     }
     case Route::Healthz: return serve_health(exchange);
     case Route::Metrics: return serve_metrics(exchange);
@@ -314,57 +278,68 @@ void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant&
   if (const auto* error = std::get_if<QueryError>(&parsed)) {
     return exchange->finish(json_response(http::status::bad_request, json_error(error->message, error->parameter)));
   }
-  if (const auto& room = std::get<chat::GetChatHistoryRequest>(parsed).room_id(); !granted.allows(room)) {
-    return exchange->finish(
-        json_response(http::status::forbidden, json_error("the token does not grant room '" + room + "'", "room")));
-  }
   auto request = std::get<chat::GetChatHistoryRequest>(std::move(parsed));
-  // A call and its answer's bytes wait for room in the budget; a request
-  // that waits too long is told the service is busy.
-  history_budget_->acquire(
-      [this, exchange, request = std::move(request)](std::shared_ptr<HistoryBudget::Lease> lease) {
-        fetch_history(request, exchange, std::move(lease));
-      },
-      [this, exchange] {
-        metrics_.upstream_error("GetChatHistory", "BUSY");
-        auto response = json_response(http::status::service_unavailable,
-                                      json_error("history is busy: too many answers under way; try again"));
-        response.set(http::field::retry_after, std::to_string(settings_.retry_after.count()));
-        exchange->finish(std::move(response));
-      });
-}
-
-void HttpApi::fetch_history(chat::GetChatHistoryRequest request, const std::shared_ptr<Exchange>& exchange,
-                            std::shared_ptr<HistoryBudget::Lease> lease) const {
+  if (!granted.allows(request.room_id())) return exchange->finish(room_refused(request.room_id()));
   // The chat service stops at the same size, so nothing much larger is
   // built, sent or parsed on the way.
   request.set_max_bytes(static_cast<std::uint32_t>(settings_.history.page_bytes));
-  upstream_.get_history(request, [this, exchange, room = request.room_id(), forwards = request.has_after(),
-                                  lease = std::move(lease)](const grpc::Status& status,
-                                                            const chat::GetChatHistoryResponse& page) {
-    if (status.ok()) {
+  when_budget_allows("GetChatHistory", exchange, [this, exchange, request = std::move(request)](auto lease) {
+    upstream_.get_history(request, [this, exchange, room = request.room_id(), forwards = request.has_after(),
+                                    lease = std::move(lease)](const grpc::Status& status,
+                                                              const chat::GetChatHistoryResponse& page) {
+      if (!status.ok()) return call_failed("GetChatHistory", status, *lease, exchange);
       auto body = history_body(room, page, forwards, settings_.history.page_bytes);
       lease->call_done(body.size());
-      return exchange->finish(json_response(http::status::ok, std::move(body)), lease);
-    }
-    lease->call_done(0);
-    if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-      return exchange->finish(json_response(http::status::bad_request, json_error(status.error_message())));
-    }
-    const std::string code(code_name(status.error_code()));
-    metrics_.upstream_error("GetChatHistory", code);
-    log_->debug("GetChatHistory failed: {} {}", code, status.error_message());
-    // The client learns the status code only: gRPC's message may name
-    // internal addresses or files.
-    if (!is_transient(status.error_code())) {
-      return exchange->finish(
-          json_response(http::status::bad_gateway, json_error("the chat service failed (" + code + ")")));
-    }
-    auto response =
-        json_response(http::status::service_unavailable, json_error("the chat service is unavailable (" + code + ")"));
+      exchange->finish(json_response(http::status::ok, std::move(body)), lease);
+    });
+  });
+}
+
+void HttpApi::serve_senders(std::string_view query, const chat::auth::RoomGrant& granted,
+                            const std::shared_ptr<Exchange>& exchange) const {
+  auto parsed = parse_senders_query(query);
+  if (const auto* error = std::get_if<QueryError>(&parsed)) {
+    return exchange->finish(json_response(http::status::bad_request, json_error(error->message, error->parameter)));
+  }
+  auto request = std::get<chat::GetRoomSendersRequest>(std::move(parsed));
+  if (!granted.allows(request.room_id())) return exchange->finish(room_refused(request.room_id()));
+  when_budget_allows("GetRoomSenders", exchange, [this, exchange, request = std::move(request)](auto lease) {
+    upstream_.get_senders(request, [this, exchange, room = request.room_id(), lease = std::move(lease)](
+                                       const grpc::Status& status, const chat::GetRoomSendersResponse& answer) {
+      if (!status.ok()) return call_failed("GetRoomSenders", status, *lease, exchange);
+      auto body = senders_body(room, answer);
+      lease->call_done(body.size());
+      exchange->finish(json_response(http::status::ok, std::move(body)), lease);
+    });
+  });
+}
+
+Response HttpApi::room_refused(const std::string& room) const {
+  return json_response(http::status::forbidden, json_error("the token does not grant room '" + room + "'", "room"));
+}
+
+void HttpApi::when_budget_allows(std::string_view call, const std::shared_ptr<Exchange>& exchange,
+                                 HistoryBudget::Start start) const {
+  // A call and its answer's bytes wait for room in the budget; a request
+  // that waits too long is told the service is busy.
+  history_budget_->acquire(std::move(start), [this, exchange, call = std::string(call)] {
+    metrics_.upstream_error(call, "BUSY");
+    auto response = json_response(http::status::service_unavailable,
+                                  json_error("history is busy: too many answers under way; try again"));
     response.set(http::field::retry_after, std::to_string(settings_.retry_after.count()));
     exchange->finish(std::move(response));
   });
+}
+
+void HttpApi::call_failed(std::string_view call, const grpc::Status& status, HistoryBudget::Lease& lease,
+                          const std::shared_ptr<Exchange>& exchange) const {
+  lease.call_done(0);
+  if (status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+    const auto code = code_name(status.error_code());
+    metrics_.upstream_error(call, code);
+    log_->debug("{} failed: {} {}", call, code, status.error_message());
+  }
+  exchange->finish(failed_call_response(status, settings_.retry_after));
 }
 
 void HttpApi::serve_health(const std::shared_ptr<Exchange>& exchange) const {

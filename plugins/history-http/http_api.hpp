@@ -2,6 +2,8 @@
 //
 //   GET /history       a page of a room's history, from the chat service;
 //                      with a bearer token when token authentication is on
+//   GET /history/senders  who wrote in a room, sorted (for a "From" filter);
+//                      with a token as /history
 //   GET /healthz       200 when the chat service answers its health check
 //   GET /metrics       every plugin's metrics, Prometheus text format
 //   GET /config.json   the public URLs the served page talks to
@@ -100,9 +102,16 @@ class HttpApi {
   // `granted`: the rooms the request's token opens (every room without tokens).
   void serve_history(std::string_view query, const chat::auth::RoomGrant& granted,
                      const std::shared_ptr<Exchange>& exchange) const;
-  // The call, once the budget has room for it; `lease` goes with the answer.
-  void fetch_history(chat::GetChatHistoryRequest request, const std::shared_ptr<Exchange>& exchange,
-                     std::shared_ptr<HistoryBudget::Lease> lease) const;
+  void serve_senders(std::string_view query, const chat::auth::RoomGrant& granted,
+                     const std::shared_ptr<Exchange>& exchange) const;
+  // 403: the token does not open `room`.
+  Response room_refused(const std::string& room) const;
+  // Starts a call to the chat service once the budget has room for it (the
+  // lease goes with the answer), or tells the client history is busy.
+  void when_budget_allows(std::string_view call, const std::shared_ptr<Exchange>& exchange,
+                          HistoryBudget::Start start) const;
+  void call_failed(std::string_view call, const grpc::Status& status, HistoryBudget::Lease& lease,
+                   const std::shared_ptr<Exchange>& exchange) const;
   void serve_health(const std::shared_ptr<Exchange>& exchange) const;
   void serve_metrics(const std::shared_ptr<Exchange>& exchange) const;
   void serve_config(const Request& request, const tcp::endpoint& local,

@@ -15,6 +15,7 @@ std::size_t index_of(Route route) { return static_cast<std::size_t>(route); }
 std::string_view route_label(Route route) {
   switch (route) {
     case Route::History: return "/history";
+    case Route::Senders: return "/history/senders";
     case Route::Healthz: return "/healthz";
     case Route::Metrics: return "/metrics";
     case Route::Config: return "/config.json";
@@ -26,13 +27,13 @@ std::string_view route_label(Route route) {
 
 HttpMetrics::HttpMetrics(chathost::Metrics& registry) : registry_(registry) {
   // Seconds from the request read to its response ready: the upstream call
-  // for /history and /healthz, a file or a render for the others.
+  // for /history, /history/senders and /healthz, a file or a render for the others.
   const std::vector<double> buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   for (std::size_t i = 0; i < kRouteCount; ++i) {
     latency_[i] = &registry_.histogram("chat_http_request_seconds", "Time history-http took to answer, by route",
                                        buckets, {{"route", std::string(route_label(static_cast<Route>(i)))}});
   }
-  for (const auto* call : {"GetChatHistory", "Health.Check"}) {
+  for (const auto* call : {"GetChatHistory", "GetRoomSenders", "Health.Check"}) {
     // Registered up front so that a scrape shows them at zero.
     registry_.counter("chat_http_upstream_errors_total", "Calls from history-http to the chat service that failed",
                       {{"call", call}, {"code", "UNAVAILABLE"}});

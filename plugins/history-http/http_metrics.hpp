@@ -17,10 +17,10 @@
 
 namespace chat::history_http {
 
-enum class Route { History, Healthz, Metrics, Config, Static, Other };
-inline constexpr std::size_t kRouteCount = 6;
+enum class Route { History, Senders, Healthz, Metrics, Config, Static, Other };
+inline constexpr std::size_t kRouteCount = 7;
 
-// "/history", "/healthz", "/metrics", "/config.json", "static" (the page and
+// "/history", "/history/senders", "/healthz", "/metrics", "/config.json", "static" (the page and
 // its assets, and every path that is none of the others), "other" (requests
 // refused before routing: unreadable, headers too large).
 std::string_view route_label(Route route);
@@ -30,7 +30,7 @@ class HttpMetrics {
   explicit HttpMetrics(chathost::Metrics& registry);
 
   void request_done(Route route, unsigned status, std::chrono::steady_clock::duration elapsed);
-  // `call`: "GetChatHistory" or "Health.Check"; `code`: the gRPC status code's name.
+  // `call`: "GetChatHistory", "GetRoomSenders" or "Health.Check"; `code`: the gRPC status code's name.
   void upstream_error(std::string_view call, std::string_view code);
 
  private:

@@ -225,7 +225,8 @@ TEST(ExposureHttp, HistoryAnswersAreBoundedInBytesAndManyReadersThatNeverReadCos
   EXPECT_NE(page("room=big&limit=10").find("\"has_more\":true"), std::string::npos);
 }
 
-// /history with a token: the rooms of its `rooms` claim, and no other.
+// /history and /history/senders with a token: the rooms of its `rooms`
+// claim, and no other.
 TEST(ExposureHttp, HistoryOfARoomTheTokenDoesNotGrantIsForbidden) {
   TempDir dir;
   const std::string secret_text = "the token secret of these tests, more than 32 bytes";
@@ -235,13 +236,16 @@ TEST(ExposureHttp, HistoryOfARoomTheTokenDoesNotGrantIsForbidden) {
   const auto now = std::chrono::system_clock::now();
   const auto token = chat::auth::mint_token(secret_text, "alice", now + std::chrono::hours(1), now,
                                             chat::auth::TokenClaims{.rooms = {"lobby", "team-*"}, .issuer = "", .audience = ""});
-  const auto ask = [&](const std::string& room) {
-    return status_line(RawPeer(port).request("GET /history?room=" + room + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                             "Authorization: Bearer " + token + "\r\n\r\n"));
-  };
-  EXPECT_EQ(ask("lobby"), "HTTP/1.1 200 OK");
-  EXPECT_EQ(ask("team-blue"), "HTTP/1.1 200 OK");
-  EXPECT_EQ(ask("private-ceo"), "HTTP/1.1 403 Forbidden");
+  for (const std::string route : {"/history", "/history/senders"}) {
+    const auto ask = [&](const std::string& room) {
+      return status_line(RawPeer(port).request("GET " + route + "?room=" + room +
+                                               " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                               "Authorization: Bearer " + token + "\r\n\r\n"));
+    };
+    EXPECT_EQ(ask("lobby"), "HTTP/1.1 200 OK") << route;
+    EXPECT_EQ(ask("team-blue"), "HTTP/1.1 200 OK") << route;
+    EXPECT_EQ(ask("private-ceo"), "HTTP/1.1 403 Forbidden") << route;
+  }
 }
 
 }  // namespace

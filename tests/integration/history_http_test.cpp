@@ -378,6 +378,60 @@ TEST_F(HistoryHttpWithMessagesTest, EveryParameterSelectsWhatItSays) {
   EXPECT_EQ(header(head, http::field::content_length), std::to_string(full.body().size()));
 }
 
+// ---------------------------------------------------------------------------
+// GET /history/senders
+
+TEST_F(HistoryHttpWithMessagesTest, SendersAreWhoWroteInTheRoomSortedAndLimited) {
+  const auto port = http_->port("history-http");
+  const auto senders = [&](const std::string& query) {
+    auto response = get(port, "/history/senders?" + query);
+    EXPECT_EQ(response.result_int(), 200U) << query << ": " << response.body();
+    EXPECT_EQ(header(response, http::field::content_type), "application/json");
+    EXPECT_EQ(header(response, http::field::cache_control), "no-store");
+    return body_json(response);
+  };
+  EXPECT_EQ(senders("room=h"), json::parse(R"({"room":"h","senders":["alice","bob"],"has_more":false})"));
+  EXPECT_EQ(senders("room=h&limit=1"), json::parse(R"({"room":"h","senders":["alice"],"has_more":true})"));
+  EXPECT_EQ(senders("room=my%20room"), json::parse(R"({"room":"my room","senders":["alice"],"has_more":false})"));
+  EXPECT_EQ(senders("room=empty"), json::parse(R"({"room":"empty","senders":[],"has_more":false})"));
+
+  // A new sender is there at once: carol writes, then the list has her.
+  ChatStreamClient carol(chat_channel("127.0.0.1", chat_->port("grpc-chat")));
+  join_room(carol, "h", "carol");
+  send_acked(carol, "h", "carol", {{"c1", "hi"}});
+  EXPECT_EQ(senders("room=h").at("senders"), json::parse(R"(["alice","bob","carol"])"));
+
+  // HEAD like GET, without the body; counted under its own route.
+  auto head = request(port, http::verb::head, "/history/senders?room=h");
+  EXPECT_EQ(head.result_int(), 200U);
+  EXPECT_TRUE(head.body().empty());
+  EXPECT_GE(metric(get(port, "/metrics").body(), R"(chat_http_requests_total{route="/history/senders",status="200"})"),
+            6);
+}
+
+TEST_F(HistoryHttpTest, EveryBadSendersParameterIsRefusedWithA400NamingIt) {
+  auto http = http_host(dir_.path(), {});  // no chat service needed: nothing bad reaches it
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"", "room"},           {"room=", "room"},          {"room=%FF", "room"},
+      {"room=" + std::string(129, 'r'), "room"},          {"room=a&room=b", "room"},
+      {"room=a&limit=0", "limit"},                        {"room=a&limit=1001", "limit"},
+      {"room=a&limit=x", "limit"},                        {"room=a&user=alice", "user"},
+      {"room=a&before=5", "before"},
+  };
+  for (const auto& [query, parameter] : cases) {
+    auto response = get(http->port("history-http"), "/history/senders?" + query);
+    EXPECT_EQ(response.result_int(), 400U) << query;
+    EXPECT_EQ(body_json(response).at("parameter").as_string(), parameter) << query << ": " << response.body();
+  }
+  auto unknown = body_json(get(http->port("history-http"), "/history/senders?room=a&user=alice"));
+  EXPECT_EQ(unknown.at("error").as_string(), "unknown parameter 'user' (known: room, limit, access_token)");
+  // The largest limit gets through to the chat service (here: unreachable).
+  auto unreachable = get(http->port("history-http"), "/history/senders?room=a&limit=1000");
+  EXPECT_EQ(unreachable.result_int(), 503U);
+  EXPECT_EQ(header(unreachable, http::field::retry_after), "2");
+  EXPECT_EQ(body_json(unreachable), json::parse(R"json({"error":"the chat service is unavailable (UNAVAILABLE)"})json"));
+}
+
 TEST_F(HistoryHttpTest, EveryBadParameterIsRefusedWithA400NamingIt) {
   auto http = http_host(dir_.path(), {});  // no chat service needed: nothing bad reaches it
   const std::string long_room(129, 'r');
@@ -1622,6 +1676,9 @@ TEST_F(HistoryHttpTest, CurlExactlyAsTheDocsShow) {
         for (auto& m : page->at("messages").as_array()) m.as_object().erase("timestamp");
       }
       EXPECT_EQ(actual, expected) << run.output;
+    } else if (documented == "curl 'http://localhost:8081/history/senders?room=lobby'") {
+      seen.insert("senders");
+      EXPECT_EQ(json::parse(run.output), json::parse(documented_output(doc, documented))) << run.output;
     } else if (documented == "curl http://localhost:8081/config.json") {
       seen.insert("config");
       const auto local = replace_all(replace_all(run.output, base, documented_base), "ws://127.0.0.1:",
@@ -1659,7 +1716,7 @@ TEST_F(HistoryHttpTest, CurlExactlyAsTheDocsShow) {
       EXPECT_NE(run.output.find("Vary: Origin\r\n"), std::string::npos);
     }
   }
-  EXPECT_EQ(seen.size(), 9U) << "an example the test knows is missing from the docs";
+  EXPECT_EQ(seen.size(), 10U) << "an example the test knows is missing from the docs";
 }
 
 }  // namespace

@@ -320,6 +320,10 @@ describe('web client', () => {
   test('history browses by user and loads older pages while live messages are counted', async () => {
     const writer = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.ws}/?user=writer&room=archive`);
     const other = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.ws}/?user=other&room=archive`);
+    // Zed wrote before the latest pages: the filter knows him from the server.
+    const zed = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.ws}/?user=Zed&room=archive`);
+    await zed.say('archive', 'Zed', 'first!');
+    zed.close();
     for (let i = 1; i <= 60; i++) {
       if (i % 3 === 0) await other.say('archive', 'other', `note ${i}`);
       else await writer.say('archive', 'writer', `note ${i}`);
@@ -333,14 +337,15 @@ describe('web client', () => {
     await history.nth(49).waitFor({ timeout: TIMEOUT });
     assert.equal(await history.count(), 50);  // one page
     assert.equal(await history.last().textContent(), 'note 60');
+    // The filter offers everyone who wrote in the room (GET /history/senders),
+    // Zed too though no page shows him yet, sorted as people read names.
+    await reader.waitForFunction(() => document.querySelectorAll('#history-user option').length === 4, null, { timeout: TIMEOUT });
+    assert.deepEqual(await reader.locator('#history-user option').allTextContents(), ['everyone', 'other', 'writer', 'Zed']);
     await reader.locator('#history .older').click();
-    await history.nth(59).waitFor({ timeout: TIMEOUT });
-    assert.deepEqual(await history.allTextContents(), Array.from({ length: 60 }, (_, i) => `note ${i + 1}`));
+    await history.nth(60).waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(await history.allTextContents(), ['first!', ...Array.from({ length: 60 }, (_, i) => `note ${i + 1}`)]);
     assert.equal(await reader.locator('#history .older').count(), 0);
-
-    // The filter offers everyone, or one of the senders found in the history.
-    const options = await reader.locator('#history-user option').allTextContents();
-    assert.deepEqual(options.sort(), ['everyone', 'other', 'writer']);
+    assert.deepEqual(await reader.locator('#history-user option').allTextContents(), ['everyone', 'other', 'writer', 'Zed']);
     await reader.locator('#history-user').selectOption('other');
     await reader.waitForFunction(() => document.querySelectorAll('#history .msg').length === 20, null, { timeout: TIMEOUT });
     assert.deepEqual([...new Set(await reader.locator('#history .msg .sender').allTextContents())], ['other']);
@@ -358,9 +363,17 @@ describe('web client', () => {
     assert.equal(await reader.locator('#unseen').isHidden(), true);
     assert.equal(await reader.locator('#composer').isVisible(), true);
 
+    // A newcomer writes while the reader is live: the filter has her, in her place.
+    const amy = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.ws}/?user=amy&room=archive`);
+    await amy.say('archive', 'amy', 'hi all');
+    amy.close();
+    await bubbleWith(reader, 'hi all').waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(await reader.locator('#history-user option').allTextContents(), ['everyone', 'amy', 'other', 'writer', 'Zed']);
+
     // Paging a filtered history: everyone again, then one user over two pages.
     for (let i = 61; i <= 120; i++) await other.say('archive', 'other', `more ${i}`);
     await reader.locator('#tab-history').click();
+    await reader.waitForFunction(() => document.querySelectorAll('#history-user option').length === 5, null, { timeout: TIMEOUT });
     await reader.locator('#history-user').selectOption('other');
     await history.nth(49).waitFor({ timeout: TIMEOUT });
     await reader.locator('#history .older').click();
