@@ -75,6 +75,82 @@ describe('web client connection', () => {
     }
   });
 
+  test('a phone and a desktop see one conversation through a proxy restart and a chat-service outage', async (t) => {
+    // Carol talks through another proxy, which stays up while the pages' restarts.
+    const cluster = await startCluster('together', { peerBridge: true });
+    let carol;
+    try {
+      const phone = await openChat(browser, cluster.pageUrl('alice', 'together'), { viewport: { width: 360, height: 740 } });
+      const desktop = await openChat(browser, cluster.pageUrl('bob', 'together'));
+      carol = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.peerWs}/?user=carol&room=together`);
+      for (let i = 1; i <= 30; i++) await carol.say('together', 'carol', `long room ${i}`);  // more than a screenful
+      await say(phone, 'hi from the phone');
+      await bubbleWith(desktop, 'hi from the phone').waitFor({ timeout: TIMEOUT });
+      await say(desktop, 'hi from the desk');
+      await bubbleWith(phone, 'hi from the desk').waitFor({ timeout: TIMEOUT });
+
+      // The pages' proxy restarts; the phone writes meanwhile, carol too.
+      await cluster.bridge.stop();
+      for (const page of [phone, desktop]) await page.locator('#status-text', { hasText: 'offline' }).waitFor({ timeout: 30000 });
+      await say(phone, 'phone while the proxy is away');
+      await phone.locator('#log .msg.mine', { hasText: 'phone while the proxy is away' })
+        .locator('.state', { hasText: 'waiting to send' }).waitFor({ timeout: TIMEOUT });
+      await carol.say('together', 'carol', 'carol while your proxy is away');
+      await cluster.bridge.start();
+      for (const page of [phone, desktop]) {
+        await page.locator('#dot.connected').waitFor({ timeout: 20000 });
+        await bubbleWith(page, 'carol while your proxy is away').waitFor({ timeout: TIMEOUT });
+      }
+      await carol.waitFor((f) => f.chat_message?.content === 'phone while the proxy is away', 'the phone\'s outbox');
+
+      // The chat service goes away behind both proxies; both pages write.
+      await cluster.chat.stop();
+      for (const page of [phone, desktop]) await page.locator('#status-text', { hasText: 'chat service down' }).waitFor({ timeout: TIMEOUT });
+      await say(desktop, 'desk during the outage');
+      await say(phone, 'phone during the outage');
+      await cluster.chat.start();
+      await carol.say('together', 'carol', 'carol after the outage', 30000);
+      for (const text of ['desk during the outage', 'phone during the outage']) {
+        await carol.waitFor((f) => f.chat_message?.content === text, text, 30000);
+      }
+      const conversation = carol.frames.filter((f) => f.chat_message).map((f) => f.chat_message.content);
+      assert.equal(conversation.length, 30 + 2 + 2 + 2 + 1);
+      for (const page of [phone, desktop]) {
+        await page.locator('#dot.connected').waitFor({ timeout: TIMEOUT });
+        await bubbleWith(page, conversation.at(-1)).waitFor({ timeout: TIMEOUT });
+        await page.locator('#log .msg.mine .state', { hasText: /waiting|failed|sending/ }).waitFor({ state: 'detached', timeout: TIMEOUT });
+      }
+      // One conversation: the same messages, once each, in the order the service stored them.
+      assert.deepEqual(await liveBodies(phone), conversation);
+      assert.deepEqual(await liveBodies(desktop), conversation);
+      t.diagnostic(`last of the conversation: ${conversation.slice(-6).join(' | ')}`);
+      // Nobody left or joined but once: a reconnect is no leaving (a "left"
+      // would show 5 s after it, if nobody came back).
+      await new Promise((r) => setTimeout(r, 5500));
+      const presenceLines = (page) => page.locator('#log .event.joined, #log .event.left').allTextContents();
+      assert.deepEqual(await presenceLines(phone), ['bob joined', 'carol joined']);
+      assert.deepEqual(await presenceLines(desktop), ['carol joined']);
+      for (const page of [phone, desktop]) {
+        assert.equal(await page.locator('#notice').isHidden(), true);
+        assert.deepEqual(page.errors, []);
+      }
+      // The phone still shows the newest message and the composer, and scrolls.
+      const inView = (locator) => locator.evaluate((e) => {
+        const r = e.getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= window.innerHeight + 1;
+      });
+      assert.equal(await inView(bubbleWith(phone, conversation.at(-1))), true);
+      assert.equal(await inView(phone.locator('#composer')), true);
+      assert.equal(await phone.locator('#log').evaluate((e) => e.scrollHeight > e.clientHeight), true);
+      await screenshot(phone, 'phone-after-outages');
+      await screenshot(desktop, 'desktop-after-outages');
+      for (const page of [phone, desktop]) await page.context().close();
+    } finally {
+      carol?.close();
+      await cluster.stop();
+    }
+  });
+
   test('the outbox keeps what could not be sent across a room switch and a reload', async () => {
     const cluster = await startCluster('outbox');
     let peer;
