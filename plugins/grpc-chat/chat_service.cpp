@@ -14,6 +14,16 @@ constexpr std::uint32_t kMaxHistoryLimit = 1000;
 constexpr std::uint32_t kDefaultSendersLimit = 200;
 constexpr std::uint32_t kMaxSendersLimit = 1000;
 
+// What a query of one room asks for: a room, and at most `max_limit` rows
+// (0: the default).
+grpc::Status check_room_and_limit(const std::string& room_id, std::uint32_t limit, std::uint32_t max_limit) {
+  if (room_id.empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "room_id is required"};
+  if (limit > max_limit) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "limit must be at most " + std::to_string(max_limit)};
+  }
+  return grpc::Status::OK;
+}
+
 // One Chat call. Reads frames one at a time and hands them to the service;
 // everything outgoing goes through its StreamSession (one write in flight).
 // Every operation on it is started after tsan::handoff(reactor), and every
@@ -166,12 +176,8 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerCo
                                                       const GetChatHistoryRequest* request,
                                                       GetChatHistoryResponse* response) {
   if (auto caller = check_caller(*context, "GetChatHistory"); !caller.ok()) return finish_now(context, caller.status);
-  if (request->room_id().empty()) {
-    return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT, "room_id is required"});
-  }
-  if (request->limit() > kMaxHistoryLimit) {
-    return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT,
-                                "limit must be at most " + std::to_string(kMaxHistoryLimit)});
+  if (auto refused = check_room_and_limit(request->room_id(), request->limit(), kMaxHistoryLimit); !refused.ok()) {
+    return finish_now(context, refused);
   }
   store::HistoryQuery query;
   query.room_id = request->room_id();
@@ -199,12 +205,8 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetRoomSenders(grpc::CallbackServerCo
                                                       const GetRoomSendersRequest* request,
                                                       GetRoomSendersResponse* response) {
   if (auto caller = check_caller(*context, "GetRoomSenders"); !caller.ok()) return finish_now(context, caller.status);
-  if (request->room_id().empty()) {
-    return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT, "room_id is required"});
-  }
-  if (request->limit() > kMaxSendersLimit) {
-    return finish_now(context, {grpc::StatusCode::INVALID_ARGUMENT,
-                                "limit must be at most " + std::to_string(kMaxSendersLimit)});
+  if (auto refused = check_room_and_limit(request->room_id(), request->limit(), kMaxSendersLimit); !refused.ok()) {
+    return finish_now(context, refused);
   }
   const std::size_t limit = request->limit() == 0 ? kDefaultSendersLimit : request->limit();
   try {

@@ -72,17 +72,23 @@ std::optional<ErrorInfo> check_room_and_user(const std::string& room, const std:
 }
 
 // What a connection says of a room it is in (leave, typing): as its own
-// user, of a room it joined.
-std::optional<ErrorInfo> check_member(const ClientState& state, const std::string& room, const std::string& user,
-                                      const char* frame) {
-  if (auto bad = check_room_and_user(room, user, frame)) return bad;
-  if (user != state.user) {
-    return refusal(Error::NOT_ALLOWED, state.user.empty()
-                                           ? "this connection has not joined as anyone"
-                                           : "this connection is user '" + state.user + "', not '" + user + "'");
+// user (filled in when the frame leaves it out), of a room it joined. When
+// not, the frame is answered with the refusal and false returned.
+template <typename Frame>
+bool said_by_member(WsSession& session, Frame& frame, const char* kind) {
+  const ClientState& state = session.chat_state();
+  if (frame.user_id().empty() && !state.user.empty()) frame.set_user_id(state.user);
+  const std::string& room = frame.room_id();
+  const std::string& user = frame.user_id();
+  auto bad = check_room_and_user(room, user, kind);
+  if (!bad && user != state.user) {
+    bad = refusal(Error::NOT_ALLOWED, state.user.empty()
+                                          ? "this connection has not joined as anyone"
+                                          : "this connection is user '" + state.user + "', not '" + user + "'");
   }
-  if (!state.rooms.contains(room)) return refusal(Error::NOT_MEMBER, "not in room '" + room + "'");
-  return std::nullopt;
+  if (!bad && !state.rooms.contains(room)) bad = refusal(Error::NOT_MEMBER, "not in room '" + room + "'");
+  if (bad) send_refusal(session, std::move(*bad), kind, room, user);
+  return !bad;
 }
 
 ErrorInfo not_granted(const std::string& room) {
@@ -329,24 +335,16 @@ void Bridge::on_join(const std::shared_ptr<WsSession>& session, Join& join) {
 }
 
 void Bridge::on_leave(const std::shared_ptr<WsSession>& session, Leave& leave) {
+  if (!said_by_member(*session, leave, "leave")) return;
   ClientState& state = session->chat_state();
-  if (leave.user_id().empty() && !state.user.empty()) leave.set_user_id(state.user);
-  auto refuse = [&](ErrorInfo error) {
-    send_refusal(*session, std::move(error), "leave", leave.room_id(), leave.user_id());
-  };
-  if (auto bad = check_member(state, leave.room_id(), leave.user_id(), "leave")) return refuse(std::move(*bad));
   state.rooms.erase(leave.room_id());
   state.typing_passed.erase(leave.room_id());
   link_for(leave.room_id()).leave(*session, leave.room_id(), leave.user_id());
 }
 
 void Bridge::on_typing(const std::shared_ptr<WsSession>& session, Typing& typing) {
+  if (!said_by_member(*session, typing, "typing")) return;
   ClientState& state = session->chat_state();
-  if (typing.user_id().empty() && !state.user.empty()) typing.set_user_id(state.user);
-  auto refuse = [&](ErrorInfo error) {
-    send_refusal(*session, std::move(error), "typing", typing.room_id(), typing.user_id());
-  };
-  if (auto bad = check_member(state, typing.room_id(), typing.user_id(), "typing")) return refuse(std::move(*bad));
   const auto now = std::chrono::steady_clock::now();
   if (typing.stopped()) {
     state.typing_passed.erase(typing.room_id());

@@ -39,6 +39,22 @@ std::unique_ptr<TestHost> chat_node(const std::filesystem::path& dir, const Test
                            .env = {{"DATABASE_URL", database.url()}}});
 }
 
+// Two grpc-chat nodes sharing a schema of the test server, and the folder of
+// their hosts; stopped, then the schema dropped, then the folder removed.
+struct TwoNodes {
+  TempDir dir;
+  TestDatabase database;
+  std::unique_ptr<TestHost> a;
+  std::unique_ptr<TestHost> b;
+};
+
+std::unique_ptr<TwoNodes> two_nodes(const std::string& extra = "") {
+  auto nodes = std::make_unique<TwoNodes>();
+  nodes->a = chat_node(nodes->dir.path(), nodes->database, "node-a", extra);
+  nodes->b = chat_node(nodes->dir.path(), nodes->database, "node-b", extra);
+  return nodes;
+}
+
 // The sequences of the chat messages of `room` among `events`, in arrival order.
 template <typename Events>
 std::vector<std::uint64_t> sequences_in(const Events& events, const std::string& room) {
@@ -58,10 +74,8 @@ std::vector<std::uint64_t> one_to(std::uint64_t last) {
 }
 
 TEST(ChatNodes, MembersOnTwoNodesSeeOneGapFreeOrderWhileBothNodesCommit) {
-  TempDir dir;
-  TestDatabase database;
-  auto a = chat_node(dir.path(), database, "node-a");
-  auto b = chat_node(dir.path(), database, "node-b");
+  auto nodes = two_nodes();
+  auto& [dir, database, a, b] = *nodes;
   // Browsers on proxies pinned to each node, and bridges' streams direct.
   TestHost proxy_a(dir.path(), {.name = "proxy-a", .plugins = {"ws-proxy"}, .tables = ws_proxy_table(a->port("grpc-chat"), service_token_key())});
   TestHost proxy_b(dir.path(), {.name = "proxy-b", .plugins = {"ws-proxy"}, .tables = ws_proxy_table(b->port("grpc-chat"), service_token_key())});
@@ -101,10 +115,8 @@ TEST(ChatNodes, MembersOnTwoNodesSeeOneGapFreeOrderWhileBothNodesCommit) {
 }
 
 TEST(ChatNodes, AClientBackThroughTheOtherNodeWithSinceGetsExactlyWhatItMissed) {
-  TempDir dir;
-  TestDatabase database;
-  auto a = chat_node(dir.path(), database, "node-a");
-  auto b = chat_node(dir.path(), database, "node-b");
+  auto nodes = two_nodes();
+  auto& [dir, database, a, b] = *nodes;
   std::uint64_t seen = 0;
   {
     ChatStreamClient carol(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
@@ -136,10 +148,8 @@ TEST(ChatNodes, AClientBackThroughTheOtherNodeWithSinceGetsExactlyWhatItMissed) 
 }
 
 TEST(ChatNodes, ACutListenConnectionLosesNoDeliveryAndKeepsTheOrder) {
-  TempDir dir;
-  TestDatabase database;
-  auto a = chat_node(dir.path(), database, "node-a");
-  auto b = chat_node(dir.path(), database, "node-b");
+  auto nodes = two_nodes();
+  auto& [dir, database, a, b] = *nodes;
   ChatStreamClient listener(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
   ChatStreamClient talker(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
   listener.send(join("r", "listener"));
@@ -246,10 +256,8 @@ void talk_through_a_failure(TestHost& proxy, TestDatabase& database, const std::
 }
 
 TEST(ChatNodes, AProxyThatKnowsBothNodesCarriesOnThroughTheSurvivorWhenOneIsKilled) {
-  TempDir dir;
-  TestDatabase database;
-  auto a = chat_node(dir.path(), database, "node-a");
-  auto b = chat_node(dir.path(), database, "node-b");
+  auto nodes = two_nodes();
+  auto& [dir, database, a, b] = *nodes;
   auto proxy = proxy_of_both(dir.path(), *a, *b);
 
   talk_through_a_failure(*proxy, database, [&] { a->kill(); });
@@ -264,10 +272,8 @@ TEST(ChatNodes, AProxyThatKnowsBothNodesCarriesOnThroughTheSurvivorWhenOneIsKill
 // A node that hangs (stopped, its connections open) breaks no stream by
 // itself: the proxy sees it stop answering gRPC health and moves off it.
 TEST(ChatNodes, AProxyMovesItsStreamsOffANodeThatHangs) {
-  TempDir dir;
-  TestDatabase database;
-  auto a = chat_node(dir.path(), database, "node-a");
-  auto b = chat_node(dir.path(), database, "node-b");
+  auto nodes = two_nodes();
+  auto& [dir, database, a, b] = *nodes;
   auto proxy = proxy_of_both(dir.path(), *a, *b);
 
   std::optional<Frozen> frozen;
@@ -280,10 +286,8 @@ TEST(ChatNodes, AProxyMovesItsStreamsOffANodeThatHangs) {
 }
 
 TEST(ChatNodes, TypingOnOneNodeReachesTheRoomsMembersOnTheOther) {
-  TempDir dir;
-  TestDatabase database;
-  auto a = chat_node(dir.path(), database, "node-a");
-  auto b = chat_node(dir.path(), database, "node-b");
+  auto nodes = two_nodes();
+  auto& [dir, database, a, b] = *nodes;
   ChatStreamClient alice(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
   alice.send(join("r", "alice"));
   ASSERT_TRUE(alice.wait_for(is_joined("r")));
@@ -300,11 +304,8 @@ TEST(ChatNodes, TypingOnOneNodeReachesTheRoomsMembersOnTheOther) {
 }
 
 TEST(ChatNodes, MembersSeeJoinsAndLeavesOnEveryNodeAndADeadNodesUsersLeaveWithinItsLease) {
-  TempDir dir;
-  TestDatabase database;
-  const std::string lease = "presence_lease_seconds = 3\n";
-  auto a = chat_node(dir.path(), database, "node-a", lease);
-  auto b = chat_node(dir.path(), database, "node-b", lease);
+  auto nodes = two_nodes("presence_lease_seconds = 3\n");
+  auto& [dir, database, a, b] = *nodes;
   ChatStreamClient alice(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
   alice.send(join("r", "alice"));
   ASSERT_TRUE(alice.wait_for(is_joined("r")));
