@@ -236,7 +236,7 @@ start_ours() { # RUN
   mkdir -p "$out/data"
   # The exercise's variables would override the config: keep them out.
   env -u GRPC_HOST -u GRPC_PORT -u WS_HOST -u WS_PORT -u HTTP_HOST -u HTTP_PORT -u CHATHOST_PLUGINS \
-    -u CHATHOST_PLUGIN_DIR -u CHAT_STORE -u CHAT_STORE_PATH \
+    -u CHATHOST_PLUGIN_PATH -u CHAT_STORE -u CHAT_STORE_PATH \
     "$chat_host" --config "$config" </dev/null >"$log_file" 2>&1 &
   ours_pid=$!
   running_pids=("$ours_pid")

@@ -143,6 +143,6 @@ column -t -s $'\t' "$out/segments.tsv"
 echo "RSS curves (every 10 s): $out/rss.tsv; first and last:"
 sed -n '2p;$p' "$out/rss.tsv"
 for name in "${names[@]}"; do
-  echo "$name: log lines at warn or above: $(grep -c -E ' (warni|warn|error|criti) ' "$out/$name.log" || true)"
+  echo "$name: log lines at warn or above: $(grep -c -E ' (warn|error|crit) ' "$out/$name.log" || true)"
 done
 echo "results in $out"

@@ -176,7 +176,7 @@ port = )" + http_port + "\n");
         .args = {"--config", (dir_ / "chat.toml").string()},
         // The exercise's variables, so the proxy finds this grpc-chat however it is configured.
         .env = {{"GRPC_HOST", "127.0.0.1"}, {"GRPC_PORT", grpc_port}},
-        .unset_env = {"CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHAT_STORE", "CHAT_STORE_PATH", "WS_HOST",
+        .unset_env = {"CHATHOST_PLUGINS", "CHATHOST_PLUGIN_PATH", "CHAT_STORE", "CHAT_STORE_PATH", "WS_HOST",
                       "WS_PORT", "HTTP_HOST", "HTTP_PORT"},
         .working_dir = dir_.path()});
     auto ready = host_->wait_for_line(std::regex(R"(ready in \d+ ms: .*ws-proxy)"));

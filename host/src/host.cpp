@@ -134,7 +134,7 @@ class StopWatchdog {
 
 struct HostSettings {
   std::vector<std::string> plugins;
-  std::filesystem::path plugin_dir;
+  PluginFolders plugin_folders{{}};
   std::string log_level;
   std::chrono::milliseconds stop_timeout{0};
   AdminIdentity admin;
@@ -177,6 +177,29 @@ std::optional<EnvFile> read_env_file(const HostOptions& options) {
   return std::nullopt;
 }
 
+// Adds the folders of a colon-separated search path (empty parts are none).
+void add_search_path(std::vector<std::filesystem::path>& folders, std::string_view path) {
+  while (!path.empty()) {
+    const auto colon = path.find(':');
+    if (colon != 0) folders.emplace_back(path.substr(0, colon));
+    path = colon == std::string_view::npos ? std::string_view{} : path.substr(colon + 1);
+  }
+}
+
+// The plugin folders, in the order they are searched: each --plugin-dir,
+// CHATHOST_PLUGIN_PATH (colon-separated), [host] plugin_dirs, and last the
+// host's own.
+PluginFolders plugin_folders(const HostOptions& options, const ConfigSource& config, const PluginConfig& table) {
+  std::vector<std::filesystem::path> folders = options.plugin_dirs;
+  if (auto path = config.lookup_env("CHATHOST_PLUGIN_PATH")) add_search_path(folders, *path);
+  for (const auto& folder : table.get_strings("plugin_dirs")) {
+    if (folder.empty()) table.reject("plugin_dirs", "a folder must not be empty");
+    folders.emplace_back(folder);
+  }
+  folders.push_back(default_plugin_dir());
+  return PluginFolders(std::move(folders));
+}
+
 HostSettings resolve_settings(const ConfigSource& config, const HostOptions& options) {
   PluginConfig table = config.resolve("host", host_config_keys());
   HostSettings settings;
@@ -188,13 +211,7 @@ HostSettings resolve_settings(const ConfigSource& config, const HostOptions& opt
       table.reject("plugins", "plugin '" + settings.plugins[i] + "' is listed twice");
     }
   }
-  if (options.plugin_dir) {
-    settings.plugin_dir = *options.plugin_dir;
-  } else if (auto dir = table.get_string("plugin_dir"); !dir.empty()) {
-    settings.plugin_dir = dir;
-  } else {
-    settings.plugin_dir = default_plugin_dir();
-  }
+  settings.plugin_folders = plugin_folders(options, config, table);
   settings.log_level = options.log_level ? *options.log_level : table.get_string("log_level");
   settings.stop_timeout = std::chrono::milliseconds(table.get_int("stop_timeout_ms"));
   settings.admin = AdminIdentity{table.get_string("admin_id"), table.get_string("admin_name"),
@@ -215,9 +232,15 @@ std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch&
     config.check_top_level();
     auto settings = resolve_settings(config, options);
     set_log_level(spdlog::level::from_str(settings.log_level));
-    std::vector<std::string> known = available_plugins(settings.plugin_dir);
+    if (config.lookup_env("CHATHOST_PLUGIN_DIR")) {
+      log->warn("CHATHOST_PLUGIN_DIR is not read any more: list plugin folders in CHATHOST_PLUGIN_PATH");
+    }
+    // A table may configure any plugin there is, loaded here or not (one
+    // config file serves every host of a deployment); one that matches none
+    // is a typo.
+    std::vector<std::string> known = settings.plugin_folders.available();
     known.emplace_back("host");
-    config.check_tables_known(known, "no plugin of that name in " + settings.plugin_dir.string());
+    config.check_tables_known(known, "no plugin of that name in " + settings.plugin_folders.describe());
     host = std::make_unique<PreparedHost>(PreparedHost{.config = std::move(config),
                                                        .settings = std::move(settings),
                                                        .env_file = env_file ? env_file->path : "",
@@ -231,7 +254,12 @@ std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch&
 
   for (const auto& name : host->settings.plugins) {
     try {
-      host->plugins.push_back(load_plugin(host->settings.plugin_dir, name));
+      if (const auto found = host->settings.plugin_folders.find(name); found && !found->hidden.empty()) {
+        for (const auto& hidden : found->hidden) {
+          log->warn("plugin '{}' is found twice: {} is used, {} is not", name, found->path.string(), hidden.string());
+        }
+      }
+      host->plugins.push_back(load_plugin(host->settings.plugin_folders, name));
     } catch (const std::exception& e) {
       log->error("{}", e.what());
       return nullptr;
@@ -298,8 +326,9 @@ std::vector<ConfigKey> host_config_keys() {
       ConfigKey::strings("plugins", {"grpc-chat", "ws-proxy", "history-http"},
                          "plugins to load, started in this order and stopped in reverse")
           .env("CHATHOST_PLUGINS"),
-      ConfigKey::string("plugin_dir", "", "directory holding <name>.so plugins; empty: next to the executable")
-          .env("CHATHOST_PLUGIN_DIR"),
+      ConfigKey::strings("plugin_dirs", {},
+                         "more folders holding <name>.so plugins, searched after --plugin-dir and "
+                         "CHATHOST_PLUGIN_PATH, before the host's own"),
       ConfigKey::string("log_level", "info", "least severe level logged")
           .one_of({"trace", "debug", "info", "warn", "error", "critical", "off"})
           .env("CHATHOST_LOG_LEVEL"),
@@ -363,7 +392,7 @@ int run_host(const HostOptions& options) {
 
   SignalWatcher signals(latch, log);
   log->info("chat-host {} starting: config {}{}, plugins from {}: {}", host_version(), options.config_path.string(),
-            host->env_file.empty() ? "" : ", env " + host->env_file, host->settings.plugin_dir.string(),
+            host->env_file.empty() ? "" : ", env " + host->env_file, host->settings.plugin_folders.describe(),
             describe_plugins(host->plugins));
 
   std::size_t started = 0;
@@ -419,6 +448,8 @@ int print_config_help(const HostOptions& options) {
       } else {
         std::cout << " required";
       }
+      if (key.min && key.max) std::cout << "  in " << *key.min << ".." << *key.max;
+      if (!key.choices.empty()) std::cout << "  one of " << join(key.choices, ", ");
       if (!key.env_var.empty()) std::cout << "  env " << key.env_var;
       std::cout << "\n      " << key.description << "\n";
     }
@@ -426,11 +457,14 @@ int print_config_help(const HostOptions& options) {
   };
 
   print_keys("host", host_config_keys());
-  const auto dir = options.plugin_dir ? *options.plugin_dir : default_plugin_dir();
+  std::vector<std::filesystem::path> folders = options.plugin_dirs;
+  if (const char* path = std::getenv("CHATHOST_PLUGIN_PATH")) add_search_path(folders, path);
+  folders.push_back(default_plugin_dir());
+  const PluginFolders plugin_folders(std::move(folders));
   int status = 0;
-  for (const auto& name : available_plugins(dir)) {
+  for (const auto& name : plugin_folders.available()) {
     try {
-      auto loaded = load_plugin(dir, name);
+      auto loaded = load_plugin(plugin_folders, name);
       print_keys(name, loaded.plugin().config_keys());
     } catch (const std::exception& e) {
       std::cerr << e.what() << "\n";

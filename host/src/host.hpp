@@ -18,7 +18,7 @@ struct HostOptions {
   std::filesystem::path config_path;
   std::optional<std::filesystem::path> env_file;  // explicit --env-file
   std::optional<std::vector<std::string>> plugins;
-  std::optional<std::filesystem::path> plugin_dir;
+  std::vector<std::filesystem::path> plugin_dirs;  // each --plugin-dir, searched first, in order
   std::optional<std::string> log_level;
   bool insecure = false;  // --insecure: as [host] insecure = true
   bool check_only = false;
@@ -29,6 +29,7 @@ std::vector<ConfigKey> host_config_keys();
 
 // Where the host looks for things when the configuration does not say:
 // relative to its own executable, identical in the build and install trees.
+// The plugin folder is searched last, after the operator's own.
 std::filesystem::path default_plugin_dir();
 std::filesystem::path default_share_dir();
 // --config default: ./config/chat.toml when present, else the shipped one.
@@ -38,7 +39,7 @@ std::filesystem::path default_config_path();
 // for the whole process, so call it before starting any thread.
 int run_host(const HostOptions& options);
 
-// Prints the keys of [host] and of every plugin in the plugin directory.
+// Prints the keys of [host] and of every plugin in the plugin folders.
 int print_config_help(const HostOptions& options);
 
 }  // namespace chathost

@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
      "variables file applied over the configuration (default: ./.env when present)")
     ("plugins,p", po::value<std::string>()->value_name("A,B"),
      "plugins to run, overriding [host].plugins (e.g. grpc-chat or ws-proxy,history-http)")
-    ("plugin-dir", po::value<std::string>()->value_name("DIR"), "directory holding the plugin libraries")
+    ("plugin-dir", po::value<std::vector<std::string>>()->value_name("DIR")->composing(),
+     "a folder of plugin libraries, searched before CHATHOST_PLUGIN_PATH, [host] plugin_dirs and the host's own "
+     "(may be given more than once)")
     ("log-level", po::value<std::string>()->value_name("LEVEL"),
      "trace, debug, info, warn, error, critical or off")
     ("insecure", "allow open listeners beyond loopback: any origin, no tokens (as [host] insecure = true; "
@@ -70,7 +72,9 @@ int main(int argc, char** argv) {
                                         : chathost::default_config_path();
   if (vm.count("env-file")) host.env_file = vm["env-file"].as<std::string>();
   if (vm.count("plugins")) host.plugins = split_list(vm["plugins"].as<std::string>());
-  if (vm.count("plugin-dir")) host.plugin_dir = vm["plugin-dir"].as<std::string>();
+  if (vm.count("plugin-dir")) {
+    for (const auto& dir : vm["plugin-dir"].as<std::vector<std::string>>()) host.plugin_dirs.emplace_back(dir);
+  }
   if (vm.count("log-level")) {
     const auto& level = vm["log-level"].as<std::string>();
     static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};

@@ -46,19 +46,64 @@ std::vector<std::string> available_plugins(const std::filesystem::path& dir) {
   return names;
 }
 
+PluginFolders::PluginFolders(std::vector<std::filesystem::path> folders) {
+  // A folder named twice is searched once, where it first comes.
+  for (auto& folder : folders) {
+    if (folder.empty()) continue;
+    folder = folder.lexically_normal();
+    if (std::find(folders_.begin(), folders_.end(), folder) == folders_.end()) folders_.push_back(std::move(folder));
+  }
+}
+
+std::string PluginFolders::describe() const {
+  std::string out;
+  for (const auto& folder : folders_) out += (out.empty() ? "" : ", ") + folder.string();
+  return out.empty() ? "no folder" : out;
+}
+
+std::optional<PluginFolders::Found> PluginFolders::find(const std::string& name) const {
+  std::optional<Found> found;
+  for (const auto& folder : folders_) {
+    const auto path = plugin_path(folder, name);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) continue;
+    if (found) {
+      // The same file by another way (a symlink, a folder named twice) hides nothing.
+      if (!std::filesystem::equivalent(found->path, path, ec)) found->hidden.push_back(path);
+    } else {
+      found = Found{path, {}};
+    }
+  }
+  return found;
+}
+
+std::vector<std::string> PluginFolders::available() const {
+  std::vector<std::string> names;
+  for (const auto& folder : folders_) {
+    for (auto& name : available_plugins(folder)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 LoadedPlugin load_plugin(const std::filesystem::path& dir, const std::string& name) {
+  return load_plugin(PluginFolders({dir}), name);
+}
+
+LoadedPlugin load_plugin(const PluginFolders& folders, const std::string& name) {
   const std::string who = "plugin '" + name + "'";
   if (!valid_name(name)) {
     throw PluginLoadError("invalid plugin name '" + name + "': use lowercase letters, digits, '-' and '_'");
   }
-  const auto path = plugin_path(dir, name);
-  std::error_code exists_ec;
-  if (!std::filesystem::exists(path, exists_ec)) {
+  const auto found = folders.find(name);
+  if (!found) {
     std::string available;
-    for (const auto& n : available_plugins(dir)) available += (available.empty() ? "" : ", ") + n;
-    throw PluginLoadError("unknown " + who + ": no " + path.filename().string() + " in " + dir.string() +
+    for (const auto& n : folders.available()) available += (available.empty() ? "" : ", ") + n;
+    throw PluginLoadError("unknown " + who + ": no " + name + ".so in " + folders.describe() +
                           " (available: " + (available.empty() ? "none" : available) + ")");
   }
+  const auto& path = found->path;
 
   // RTLD_NODELETE: a library holding protobuf or gRPC state must never be
   // unmapped while the process lives, even after its plugin object is gone.
@@ -87,6 +132,16 @@ LoadedPlugin load_plugin(const std::filesystem::path& dir, const std::string& na
     throw PluginLoadError(who + ": factory failed: " + e.what());
   }
   if (!plugin) throw PluginLoadError(who + ": factory returned no object");
+  // The file name is how operators list, configure and find a plugin; a
+  // plugin calling itself otherwise would log and be configured under
+  // another name than the one they wrote.
+  if (plugin->name() != name) {
+    const std::string called(plugin->name());
+    plugin.reset();
+    throw PluginLoadError(who + ": " + path.string() + " calls itself '" + called +
+                          "': a plugin's name() and its file name must be the same (rename the file to " +
+                          called + ".so, or change name())");
+  }
   return LoadedPlugin(name, path, std::move(library), std::move(plugin));
 }
 

@@ -835,7 +835,7 @@ TEST_F(FaultTest, AStoreThatCannotBeOpenedStopsTheHostWithOneLineNamingItAndNoPo
     // One error line, naming the plugin, the key, the path and why.
     std::vector<std::string> errors;
     for (const auto& line : host.lines()) {
-      if (std::regex_search(line.text, std::regex(R"(^\S+ \S+ (error|critical))"))) errors.push_back(line.text);
+      if (std::regex_search(line.text, std::regex(R"(^\S+ \S+ (error|crit))"))) errors.push_back(line.text);
     }
     ASSERT_EQ(errors.size(), 1U) << c.name << "\n" << host.output();
     for (const auto& part : {std::string("grpc-chat"), std::string("store_path"), c.store.string(), c.why}) {

@@ -33,7 +33,7 @@ const std::string kVersion = CHATHOST_EXPECTED_VERSION;
 
 // Variables the host reads; a developer's shell must not change the outcome.
 const std::vector<std::string> kHostVariables{
-    "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS",
+    "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_PATH", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS",
     "ADMIN_ID",         "ADMIN_NAME",          "ADMIN_EMAIL",
 };
 
@@ -316,9 +316,91 @@ TEST_F(HostCliTest, CheckRejectsABadConfigWithExitOne) {
 TEST_F(HostCliTest, UnknownPluginIsNamedWithTheAvailableOnes) {
   const auto line =
       expect_start_failure("[host]\nplugins = [\"nope\"]\n",
-                           "unknown plugin 'nope': no nope.so in " + test_plugin_dir().string() + " (available: ");
+                           "unknown plugin 'nope': no nope.so in " + test_plugin_dir().string() + ", " +
+                               (std::filesystem::path(host_binary()).parent_path().parent_path() / "lib" /
+                                "chat-host" / "plugins").string() +
+                               " (available: ");
   EXPECT_THAT(line, HasSubstr("example-greeter, "));
   EXPECT_THAT(line, HasSubstr("test-throws-on-start"));
+}
+
+// ---------------------------------------------------------------------------
+// Plugin folders
+
+// A folder of the test's own holding a copy of example-greeter.so, as `file_name`.
+std::filesystem::path folder_with_greeter(const std::filesystem::path& folder, const std::string& file_name) {
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy_file(test_plugin_dir() / "example-greeter.so", folder / file_name,
+                             std::filesystem::copy_options::overwrite_existing);
+  return folder;
+}
+
+TEST_F(HostCliTest, PluginFoldersComeFromEachPluginDirTheEnvironmentAndTheConfigInThatOrder) {
+  const auto first = folder_with_greeter(dir_.path() / "first", "example-greeter.so");
+  const auto second = dir_.path() / "second";
+  const auto by_env = dir_.path() / "by-env";
+  const auto by_config = dir_.path() / "by-config";
+  for (const auto& folder : {second, by_env, by_config}) std::filesystem::create_directories(folder);
+  write_file(config_, greeter_config(0, "plugin_dirs = [\"" + by_config.string() + "\"]\n"));
+  auto host = spawn({"--config", config_.string(), "--plugin-dir", first.string(), "--plugin-dir", second.string()},
+                    {{"CHATHOST_PLUGIN_PATH", by_env.string() + ":" + by_config.string()}});
+  // Each folder once, where it first comes; the host's own last.
+  expect_line(*host, log_line("info", "host",
+                              "plugins from " + first.string() + ", " + second.string() + ", " + by_env.string() +
+                                  ", " + by_config.string() + ", "));
+  // The copy in `first` comes before the host's own.
+  expect_line(*host, log_line("warn", "host",
+                              "plugin 'example-greeter' is found twice: " + (first / "example-greeter.so").string() +
+                                  " is used, "));
+  ready_port(*host);
+  host->signal(SIGTERM);
+  expect_exit(*host, 0);
+
+  // Found only in a folder of CHATHOST_PLUGIN_PATH, or only in one of plugin_dirs.
+  for (const auto& [env, config_dirs] : std::vector<std::pair<std::string, std::string>>{
+           {folder_with_greeter(dir_.path() / "env-only", "greeter-copy.so").string(), ""},
+           {"", "plugin_dirs = [\"" + folder_with_greeter(dir_.path() / "config-only", "greeter-copy.so").string() +
+                    "\"]\n"}}) {
+    write_file(config_, greeter_config(0, config_dirs));
+    auto check = spawn({"--config", config_.string(), "--check", "--plugins", "greeter-copy"},
+                       {{"CHATHOST_PLUGIN_PATH", env}});
+    expect_exit(*check, 1);
+    // Found and loaded: what stops it is the name it calls itself.
+    EXPECT_THAT(check->output(), HasSubstr("calls itself 'example-greeter'")) << env << config_dirs;
+  }
+}
+
+TEST_F(HostCliTest, APluginFoundTwiceIsReportedWithBothPathsAndTheFirstIsUsed) {
+  const auto first = folder_with_greeter(dir_.path() / "first", "example-greeter.so");
+  const auto second = folder_with_greeter(dir_.path() / "second", "example-greeter.so");
+  auto host = start(greeter_config(0), {"--plugin-dir", first.string(), "--plugin-dir", second.string()});
+  // test_plugin_dir() comes first: its example-greeter.so is used.
+  expect_line(*host, log_line("warn", "host",
+                              "plugin 'example-greeter' is found twice: " +
+                                  (test_plugin_dir() / "example-greeter.so").string() + " is used, " +
+                                  (first / "example-greeter.so").string() + " is not"));
+  expect_line(*host, log_line("warn", "host", (second / "example-greeter.so").string() + " is not"));
+  ready_port(*host);
+}
+
+TEST_F(HostCliTest, APluginWhoseNameIsNotItsFileNameIsRefusedNamingBoth) {
+  const auto folder = folder_with_greeter(dir_.path() / "mine", "greeter.so");
+  expect_start_failure("[host]\nplugins = [\"greeter\"]\n",
+                       "plugin 'greeter': " + (folder / "greeter.so").string() +
+                           " calls itself 'example-greeter': a plugin's name() and its file name must be the same",
+                       {"--plugin-dir", folder.string()});
+}
+
+TEST_F(HostCliTest, ATableOfAPluginThatIsNotLoadedHereIsFineAndOneOfNoPluginIsATypoNamingTheFolders) {
+  // grpc-chat is in the host's own folder, not in this host's list.
+  auto host = start(greeter_config(0) + "\n[grpc-chat]\nport = 0\n", {"--check"});
+  expect_exit(*host, 0);
+  const auto mine = dir_.path() / "mine";
+  std::filesystem::create_directories(mine);
+  expect_start_failure(greeter_config(0) + "\n[grpc-caht]\nport = 0\n",
+                       "unknown table [grpc-caht]: no plugin of that name in " + test_plugin_dir().string() + ", " +
+                           mine.string() + ", ",
+                       {"--plugin-dir", mine.string()});
 }
 
 TEST_F(HostCliTest, LibraryThatIsNoElfFileCannotBeLoaded) {

@@ -12,7 +12,7 @@ namespace chathost::test {
 inline const std::vector<std::string>& host_variables() {
   static const std::vector<std::string> names{
       // [host]
-      "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_DIR", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "CHATHOST_INSECURE", "ADMIN_ID",
+      "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_PATH", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "CHATHOST_INSECURE", "ADMIN_ID",
       "ADMIN_NAME", "ADMIN_EMAIL",
       // grpc-chat (GRPC_HOST and GRPC_PORT also point the bridges at it)
       "GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH", "DATABASE_URL", "CHAT_NODE_ID",
