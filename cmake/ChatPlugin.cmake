@@ -1,9 +1,13 @@
 # chat_add_plugin(<name> SOURCES <files...> [LIBRARIES <targets...>] [OUTPUT_DIR <dir>] [NO_INSTALL])
 #
-# Builds <name>.so, a plugin the host loads by that name from its plugin
-# directory. The plugin sees the host API (chathost::api) and nothing of the
-# host's internals.
+# A shipped plugin: chathost_add_plugin (the SDK's, chathostAddPlugin.cmake,
+# so shipped and outside plugins never differ) as target plugin-<name>,
+# built into the plugin folder of the build tree with our warnings and
+# sanitizers, and installed into the host's own plugin folder.
 set(CHATHOST_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}")
+# Installed plugins find chat_proto in the host's lib/ folder.
+set(CHATHOST_PLUGIN_RPATH "$ORIGIN/../..")
+include("${CMAKE_CURRENT_LIST_DIR}/chathostAddPlugin.cmake")
 
 function(chat_add_plugin name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "NO_INSTALL" "OUTPUT_DIR" "SOURCES;LIBRARIES")
@@ -13,18 +17,9 @@ function(chat_add_plugin name)
   if(NOT arg_OUTPUT_DIR)
     set(arg_OUTPUT_DIR "${CHATHOST_PLUGIN_OUTPUT_DIR}")
   endif()
-
   set(target "plugin-${name}")
-  add_library(${target} MODULE ${arg_SOURCES})
-  target_link_libraries(${target} PRIVATE chathost::api chat_options ${arg_LIBRARIES})
-  set_target_properties(${target} PROPERTIES
-    OUTPUT_NAME "${name}"
-    PREFIX ""
-    LIBRARY_OUTPUT_DIRECTORY "${arg_OUTPUT_DIR}"
-    # Installed plugins find chat_proto in the host's lib/ directory.
-    INSTALL_RPATH "$ORIGIN/../..")
-  # A plugin must resolve every symbol it needs at link time, not at load time.
-  target_link_options(${target} PRIVATE -Wl,--no-undefined)
+  chathost_add_plugin(${name} TARGET ${target} SOURCES ${arg_SOURCES} OUTPUT_DIR "${arg_OUTPUT_DIR}"
+                      LIBRARIES chat_options ${arg_LIBRARIES})
   if(NOT arg_NO_INSTALL)
     install(TARGETS ${target} LIBRARY DESTINATION "${CHATHOST_PLUGIN_SUBDIR}")
     add_dependencies(runtime ${target})

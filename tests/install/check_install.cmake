@@ -11,6 +11,7 @@ endif()
 foreach(path
     bin/chat-host
     lib/libchat_proto.so
+    lib/cmake/chathost/chathostConfig.cmake
     lib/chat-host/plugins/grpc-chat.so
     lib/chat-host/plugins/example-greeter.so
     share/chat-host/config/chat.toml
