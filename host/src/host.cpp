@@ -137,7 +137,6 @@ struct HostSettings {
   PluginFolders plugin_folders{{}};
   std::string log_level;
   std::chrono::milliseconds stop_timeout{0};
-  AdminIdentity admin;
   bool insecure = false;
 };
 
@@ -214,8 +213,6 @@ HostSettings resolve_settings(const ConfigSource& config, const HostOptions& opt
   settings.plugin_folders = plugin_folders(options, config, table);
   settings.log_level = options.log_level ? *options.log_level : table.get_string("log_level");
   settings.stop_timeout = std::chrono::milliseconds(table.get_int("stop_timeout_ms"));
-  settings.admin = AdminIdentity{table.get_string("admin_id"), table.get_string("admin_name"),
-                                 table.get_string("admin_email")};
   settings.insecure = options.insecure || table.get_bool("insecure");
   return settings;
 }
@@ -272,7 +269,6 @@ std::unique_ptr<PreparedHost> prepare(const HostOptions& options, ShutdownLatch&
       PluginContext context;
       context.config = host->config.resolve(loaded.name(), plugin.config_keys());
       context.logger = make_logger(loaded.name());
-      context.admin = host->settings.admin;
       context.host_version = host_version();
       context.share_dir = default_share_dir().string();
       context.env = [&config = host->config](std::string_view name) { return config.lookup_env(name); };
@@ -335,10 +331,6 @@ std::vector<ConfigKey> host_config_keys() {
       ConfigKey::integer("stop_timeout_ms", 10000, "longest a stop may take before the host exits anyway")
           .range(100, 600000)
           .env("CHATHOST_STOP_TIMEOUT_MS"),
-      ConfigKey::string("admin_id", "admin", "user id of the administrator").env("ADMIN_ID"),
-      ConfigKey::string("admin_name", "Administrator", "display name of the administrator").env("ADMIN_NAME"),
-      ConfigKey::string("admin_email", "admin@localhost", "e-mail address of the administrator")
-          .env("ADMIN_EMAIL"),
       ConfigKey::boolean("insecure", false,
                          "let WebSocket and HTTP listeners beyond loopback run open (any origin, no tokens); "
                          "they log a warning. Never in production")

@@ -1,9 +1,9 @@
 // example-greeter: the smallest complete plugin, the one docs/plugins.md walks
 // through. It listens on a TCP port and answers every connection with one
-// greeting line, signed by the administrator, then closes it.
+// greeting line, signed, then closes it.
 //
 //   $ nc 127.0.0.1 7070
-//   Hello from chat-host 0.1.0 -- Administrator <admin@localhost>
+//   Hello from chat-host 0.1.0 -- the chat-host team
 #include <chathost/plugin.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -29,7 +29,9 @@ class GreeterPlugin final : public chathost::Plugin {
     return {
         ConfigKey::string("host", "127.0.0.1", "address to listen on"),
         ConfigKey::integer("port", 7070, "TCP port to listen on (0: any free port)").range(0, 65535),
-        ConfigKey::string("greeting", "Hello from chat-host", "first words of the line sent to every client"),
+        ConfigKey::string("greeting", "Hello from chat-host", "first words of the line sent to every client")
+            .env("GREETER_GREETING"),
+        ConfigKey::string("signature", "the chat-host team", "who signs the line").env("GREETER_SIGNATURE"),
     };
   }
 
@@ -41,8 +43,8 @@ class GreeterPlugin final : public chathost::Plugin {
     if (ec) ctx.config.reject("host", "expected an IP address, got \"" + ctx.config.get_string("host") + "\"");
     port_ = static_cast<unsigned short>(ctx.config.get_int("port"));
     if (ctx.config.get_string("greeting").empty()) ctx.config.reject("greeting", "must not be empty");
-    line_ = ctx.config.get_string("greeting") + " " + ctx.host_version + " -- " + ctx.admin.name + " <" +
-            ctx.admin.email + ">\n";
+    line_ = ctx.config.get_string("greeting") + " " + ctx.host_version + " -- " + ctx.config.get_string("signature") +
+            "\n";
   }
 
   // Bind synchronously so a port in use fails the host's start, then serve

@@ -120,7 +120,7 @@ grpc::MessageHolder<GetChatHistoryRequest, GetChatHistoryResponse>* HistoryArena
 
 ChatServiceImpl::ChatServiceImpl(store::HistoryStore& store, RoomRegistry& rooms, MessageCommitter& committer,
                                  const ServiceLimits& limits, const CallerPolicy& callers,
-                                 chathost::AdminIdentity admin, std::shared_ptr<spdlog::logger> log,
+                                 AdminIdentity admin, std::shared_ptr<spdlog::logger> log,
                                  chathost::Gauge& open_streams, chathost::Counter& refused_calls)
     : store_(store),
       rooms_(rooms),

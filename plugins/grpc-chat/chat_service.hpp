@@ -17,6 +17,13 @@
 
 namespace chat::service {
 
+// The administrator: a user GetUser always knows ([grpc-chat] admin_*).
+struct AdminIdentity {
+  std::string id;
+  std::string name;
+  std::string email;
+};
+
 // GetUser and GetChatHistory take typed messages; Chat takes raw bytes so
 // that a frame which does not parse (invalid UTF-8, say) gets an error event
 // instead of ending the stream, and outgoing events are serialized once.
@@ -36,7 +43,7 @@ class ChatServiceImpl final : public ChatServiceBase {
   // Every call is checked against `callers` first: one refused ends with
   // UNAUTHENTICATED and counts in `refused_calls`.
   ChatServiceImpl(store::HistoryStore& store, RoomRegistry& rooms, MessageCommitter& committer,
-                  const ServiceLimits& limits, const CallerPolicy& callers, chathost::AdminIdentity admin,
+                  const ServiceLimits& limits, const CallerPolicy& callers, AdminIdentity admin,
                   std::shared_ptr<spdlog::logger> log, chathost::Gauge& open_streams,
                   chathost::Counter& refused_calls);
 
@@ -77,7 +84,7 @@ class ChatServiceImpl final : public ChatServiceBase {
   MessageCommitter& committer_;
   const ServiceLimits limits_;
   const CallerPolicy& callers_;
-  const chathost::AdminIdentity admin_;
+  const AdminIdentity admin_;
   std::shared_ptr<spdlog::logger> log_;
   chathost::Gauge& open_streams_;     // chat_grpc_streams
   chathost::Counter& refused_calls_;  // chat_grpc_unauthenticated_calls_total

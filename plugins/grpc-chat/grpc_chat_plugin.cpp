@@ -107,6 +107,11 @@ class GrpcChatPlugin final : public chathost::Plugin {
                           "tls_client_ca_file (or allow_unauthenticated)")
             .env("GRPC_HOST"),
         ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
+        ConfigKey::string("admin_id", "admin", "user id of the administrator, whom GetUser always knows")
+            .env("ADMIN_ID"),
+        ConfigKey::string("admin_name", "Administrator", "display name of the administrator").env("ADMIN_NAME"),
+        ConfigKey::string("admin_email", "admin@localhost", "e-mail address of the administrator")
+            .env("ADMIN_EMAIL"),
         ConfigKey::string("store", "sqlite",
                           "where messages live: sqlite (durable, one chat node), postgres (durable, shared by "
                           "several chat nodes) or memory (lost at exit)")
@@ -196,6 +201,9 @@ class GrpcChatPlugin final : public chathost::Plugin {
     if (host.empty()) config.reject("host", "must not be empty");
     listen_address_ = chat::net::host_port(host, static_cast<std::uint16_t>(config.get_int("port")));
     loopback_only_ = chat::net::is_loopback_host(host);
+    admin_ = AdminIdentity{config.get_string("admin_id"), config.get_string("admin_name"),
+                           config.get_string("admin_email")};
+    if (admin_.id.empty()) config.reject("admin_id", "must not be empty");
     store_kind_ = config.get_string("store");
     const bool use_sqlite = store_kind_ == "sqlite";
     store_path_ = config.get_string("store_path");
@@ -345,7 +353,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
     if (store_->shared()) watch_other_nodes();
     committer_ = std::make_unique<MessageCommitter>(*store_, *rooms_, limits_.max_batch, log, *commit_metrics_,
                                                     [this](bool answers) { store_answers(answers); });
-    service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, *callers_, ctx_.admin, log,
+    service_ = std::make_unique<ChatServiceImpl>(*store_, *rooms_, *committer_, limits_, *callers_, admin_, log,
                                                  *open_streams_, *refused_calls_);
 
     // The health service answers anyone (SERVING or not, nothing more): the
@@ -484,6 +492,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
   bool loopback_only_ = true;
   bool reflection_ = true;
   std::optional<CallerPolicy> callers_;
+  AdminIdentity admin_;
   std::string store_kind_;  // sqlite, postgres or memory
   std::string store_path_;
   chat::store::SqliteOptions sqlite_options_;

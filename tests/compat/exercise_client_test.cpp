@@ -17,11 +17,11 @@ TEST(ExerciseClient, ChatsAndReadsHistoryWithTheOriginalProto) {
   TempDir dir;
   write_file(dir / "chat.toml", R"([host]
 plugins = ["grpc-chat"]
+
+[grpc-chat]
 admin_id = "admin1"
 admin_name = "Admin"
 admin_email = "admin@example.org"
-
-[grpc-chat]
 host = "127.0.0.1"
 port = 0
 store = "memory"

@@ -27,8 +27,7 @@ std::unique_ptr<TestHost> chat_service(const std::filesystem::path& dir, const s
                                        const std::string& name = "chat") {
   return std::make_unique<TestHost>(dir, TestHostOptions{.name = name,
                                                          .plugins = {"grpc-chat"},
-                                                         .tables = grpc_chat_table(0, extra),
-                                                         .host_keys = "admin_email = \"ada@example.org\"\n"});
+                                                         .tables = grpc_chat_table(0, "admin_email = \"ada@example.org\"\n" + extra)});
 }
 
 std::string token_key(const std::filesystem::path& dir) {

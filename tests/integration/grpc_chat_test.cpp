@@ -26,8 +26,9 @@ class ChatHost {
       : host_(dir, {.name = "host",
                     .plugins = {"grpc-chat"},
                     .tables = grpc_chat_table(
-                        0, "store_path = \"" + (dir / "data" / "chat.db").string() + "\"\n" + table_extra),
-                    .host_keys = "admin_id = \"root\"\nadmin_name = \"Ada Admin\"\nadmin_email = \"ada@example.org\"\n"}),
+                        0, "store_path = \"" + (dir / "data" / "chat.db").string() +
+                               "\"\nadmin_id = \"root\"\nadmin_name = \"Ada Admin\"\nadmin_email = \"ada@example.org\"\n" +
+                               table_extra)}),
         channel_(chat_channel("127.0.0.1", host_.port("grpc-chat"))) {}
 
   std::uint16_t port() const { return host_.port("grpc-chat"); }

@@ -3,6 +3,7 @@
 // executable in a temporary working directory with its own config file, only
 // on ports the kernel just handed out.
 #include "support/host_process.hpp"
+#include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
 
 #include <gmock/gmock.h>
@@ -31,11 +32,6 @@ using ::testing::Not;
 constexpr const char* kLoopback = "127.0.0.1";
 const std::string kVersion = CHATHOST_EXPECTED_VERSION;
 
-// Variables the host reads; a developer's shell must not change the outcome.
-const std::vector<std::string> kHostVariables{
-    "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_PATH", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS",
-    "ADMIN_ID",         "ADMIN_NAME",          "ADMIN_EMAIL",
-};
 
 std::string regex_escape(std::string_view text) {
   static const std::string special = R"(\^$.|?*+()[]{})";
@@ -65,7 +61,7 @@ class HostCliTest : public ::testing::Test {
     return std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
                                                         .args = std::move(args),
                                                         .env = std::move(env),
-                                                        .unset_env = kHostVariables,
+                                                        .unset_env = host_variables(),
                                                         .working_dir = dir_.path()});
   }
 
@@ -144,7 +140,7 @@ class HostCliTest : public ::testing::Test {
 TEST_F(HostCliTest, VersionPrintsNameAndVersion) {
   auto host = spawn({"--version"});
   expect_exit(*host, 0);
-  EXPECT_EQ(host->output(Stream::Stdout), "chat-host " + kVersion + " (plugin API 1.2)\n");
+  EXPECT_EQ(host->output(Stream::Stdout), "chat-host " + kVersion + " (plugin API 2.0)\n");
   EXPECT_EQ(host->output(Stream::Stderr), "");
 }
 
@@ -177,10 +173,8 @@ TEST_F(HostCliTest, BadLogLevelExitsTwo) {
 // ---------------------------------------------------------------------------
 // Running example-greeter
 
-TEST_F(HostCliTest, GreeterServesAdminNameFromConfigAndStopsOnSigterm) {
-  auto host = start(
-      "[host]\nplugins = [\"example-greeter\"]\nadmin_name = \"Toml Admin\"\nadmin_email = \"toml@example.org\"\n"
-      "\n[example-greeter]\nport = 0\n");
+TEST_F(HostCliTest, GreeterServesItsConfiguredLineAndStopsOnSigterm) {
+  auto host = start(greeter_config(0) + "signature = \"Toml Admin <toml@example.org>\"\n");
   const auto port = ready_port(*host);
   ASSERT_NE(port, 0);
   expect_line(*host, log_line("info", "host", "chat-host " + kVersion + " starting: config " + config_.string()));
@@ -214,7 +208,7 @@ TEST_F(HostCliTest, FixedFreePortIsUsedAndReleased) {
   const auto port = free_tcp_port();
   auto host = start(greeter_config(port));
   EXPECT_EQ(ready_port(*host), port);
-  EXPECT_THAT(connect_and_read_line(kLoopback, port).value_or(""), HasSubstr("-- Administrator <admin@localhost>"));
+  EXPECT_THAT(connect_and_read_line(kLoopback, port).value_or(""), HasSubstr("-- the chat-host team"));
   host->signal(SIGTERM);
   expect_exit(*host, 0);
   // Our connections left TIME_WAIT entries; SO_REUSEADDR binds past those,
@@ -223,28 +217,28 @@ TEST_F(HostCliTest, FixedFreePortIsUsedAndReleased) {
 }
 
 TEST_F(HostCliTest, EnvironmentOverridesConfig) {
-  auto host = start(greeter_config(0, "admin_name = \"Toml Admin\""), {}, {{"ADMIN_NAME", "Env Admin"}});
-  EXPECT_THAT(greeting_of(*host), HasSubstr(" -- Env Admin <admin@localhost>"));
+  auto host = start(greeter_config(0) + "signature = \"Toml Admin\"\n", {}, {{"GREETER_SIGNATURE", "Env Admin"}});
+  EXPECT_THAT(greeting_of(*host), HasSubstr(" -- Env Admin"));
 }
 
 TEST_F(HostCliTest, EnvFileOverridesConfig) {
-  write_file(dir_ / "vars.env", "# test\nADMIN_NAME=\"Dotenv Admin\"\nexport ADMIN_EMAIL=dotenv@example.org\n");
-  auto host = start(greeter_config(0, "admin_name = \"Toml Admin\""), {"--env-file", (dir_ / "vars.env").string()});
+  write_file(dir_ / "vars.env", "# test\nGREETER_SIGNATURE=\"Dotenv Admin\"\nexport GREETER_GREETING=Dotenv hello\n");
+  auto host = start(greeter_config(0) + "signature = \"Toml Admin\"\n", {"--env-file", (dir_ / "vars.env").string()});
   expect_line(*host, log_line("info", "host", ", env " + (dir_ / "vars.env").string() + ", plugins from "));
-  EXPECT_THAT(greeting_of(*host), HasSubstr(" -- Dotenv Admin <dotenv@example.org>"));
+  EXPECT_EQ(greeting_of(*host), "Dotenv hello " + kVersion + " -- Dotenv Admin");
 }
 
 TEST_F(HostCliTest, EnvironmentBeatsEnvFile) {
-  write_file(dir_ / "vars.env", "ADMIN_NAME=Dotenv Admin\nADMIN_EMAIL=dotenv@example.org\n");
-  auto host = start(greeter_config(0, "admin_name = \"Toml Admin\""), {"--env-file", (dir_ / "vars.env").string()},
-                    {{"ADMIN_NAME", "Env Admin"}});
-  EXPECT_THAT(greeting_of(*host), HasSubstr(" -- Env Admin <dotenv@example.org>"));
+  write_file(dir_ / "vars.env", "GREETER_SIGNATURE=Dotenv Admin\nGREETER_GREETING=Dotenv hello\n");
+  auto host = start(greeter_config(0) + "signature = \"Toml Admin\"\n", {"--env-file", (dir_ / "vars.env").string()},
+                    {{"GREETER_SIGNATURE", "Env Admin"}});
+  EXPECT_EQ(greeting_of(*host), "Dotenv hello " + kVersion + " -- Env Admin");
 }
 
 TEST_F(HostCliTest, DotEnvInWorkingDirectoryIsReadByDefault) {
-  write_file(dir_ / ".env", "ADMIN_NAME=Local Admin\n");
-  auto host = start(greeter_config(0, "admin_name = \"Toml Admin\""));
-  EXPECT_THAT(greeting_of(*host), HasSubstr(" -- Local Admin <admin@localhost>"));
+  write_file(dir_ / ".env", "GREETER_SIGNATURE=Local Admin\n");
+  auto host = start(greeter_config(0) + "signature = \"Toml Admin\"\n");
+  EXPECT_THAT(greeting_of(*host), HasSubstr(" -- Local Admin"));
 }
 
 TEST_F(HostCliTest, PluginsOptionOverridesConfigAndEnvironment) {
@@ -417,14 +411,14 @@ TEST_F(HostCliTest, LibraryWithoutFactoryIsNoPlugin) {
 
 TEST_F(HostCliTest, PluginForAnotherMajorApiIsRefused) {
   expect_start_failure("[host]\nplugins = [\"test-wrong-api-version\"]\n",
-                       "was built for host API 2.0, this host provides 1.2; rebuild the plugin");
+                       "was built for host API 3.0, this host provides 2.0; rebuild the plugin");
 }
 
 TEST_F(HostCliTest, PluginForANewerMinorApiIsRefused) {
   expect_start_failure(
       "[host]\nplugins = [\"test-newer-minor-version\"]\n",
       "plugin 'test-newer-minor-version': " + (test_plugin_dir() / "test-newer-minor-version.so").string() +
-          " was built for host API 1.3, this host provides 1.2");
+          " was built for host API 2.1, this host provides 2.0");
 }
 
 TEST_F(HostCliTest, ConfigureThrowingFailsTheHost) {
@@ -479,7 +473,7 @@ TEST_F(HostCliTest, PortInUseFailsTheStartNamingThePlugin) {
 TEST_F(HostCliTest, UnknownKeyNamesFileLineTableAndKey) {
   expect_start_failure(greeter_config(0) + "prot = 7070\n",
                        "plugin 'example-greeter': " + config_.string() +
-                           ":6: [example-greeter] unknown key prot (known keys: host, port, greeting)");
+                           ":6: [example-greeter] unknown key prot (known keys: host, port, greeting, signature)");
 }
 
 TEST_F(HostCliTest, UnknownHostKeyIsRefused) {

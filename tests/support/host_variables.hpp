@@ -12,10 +12,12 @@ namespace chathost::test {
 inline const std::vector<std::string>& host_variables() {
   static const std::vector<std::string> names{
       // [host]
-      "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_PATH", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "CHATHOST_INSECURE", "ADMIN_ID",
-      "ADMIN_NAME", "ADMIN_EMAIL",
+      "CHATHOST_PLUGINS", "CHATHOST_PLUGIN_PATH", "CHATHOST_LOG_LEVEL", "CHATHOST_STOP_TIMEOUT_MS", "CHATHOST_INSECURE",
       // grpc-chat (GRPC_HOST and GRPC_PORT also point the bridges at it)
-      "GRPC_HOST", "GRPC_PORT", "CHAT_STORE", "CHAT_STORE_PATH", "DATABASE_URL", "CHAT_NODE_ID",
+      "GRPC_HOST", "GRPC_PORT", "ADMIN_ID", "ADMIN_NAME", "ADMIN_EMAIL", "CHAT_STORE", "CHAT_STORE_PATH", "DATABASE_URL",
+      "CHAT_NODE_ID",
+      // example-greeter
+      "GREETER_GREETING", "GREETER_SIGNATURE",
       // ws-proxy
       "WS_HOST", "WS_PORT", "WS_ALLOWED_ORIGINS", "WS_REUSE_PORT",
       // history-http

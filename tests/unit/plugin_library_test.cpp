@@ -56,7 +56,6 @@ PluginContext make_context(const Plugin& plugin, std::string_view toml = "") {
   const std::string name(plugin.name());
   ctx.config = source.resolve(name, plugin.config_keys());
   ctx.logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::null_sink_mt>());
-  ctx.admin = AdminIdentity{"admin", "Administrator", "admin@localhost"};
   ctx.host_version = "0.0.0-test";
   ctx.share_dir = "/nonexistent/share";
   ctx.env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };

@@ -45,7 +45,10 @@ struct ApiVersion {
   std::uint32_t minor;
 };
 
-inline constexpr ApiVersion kApiVersion{1, 2};
+// 2.0: the administrator's identity left the host for the plugin that serves
+// it, and PluginContext lost its `admin` member; plugins built for 1.x must
+// be rebuilt.
+inline constexpr ApiVersion kApiVersion{2, 0};
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -67,7 +70,7 @@ inline std::string_view type_name(ValueType type) {
 
 // One key of a plugin's config table: what `chat-host --help-config` lists and
 // what the host validates before configure(). Build with the static helpers:
-//   ConfigKey::integer("port", 50051, "TCP port to listen on").range(0, 65535).env("GRPC_PORT")
+//   ConfigKey::integer("port", 7070, "TCP port to listen on").range(0, 65535).env("MY_PORT")
 struct BOOST_SYMBOL_VISIBLE ConfigKey {
   std::string name;
   ValueType type = ValueType::String;
@@ -135,7 +138,7 @@ class BOOST_SYMBOL_VISIBLE ConfigError : public std::runtime_error {
 };
 
 // One resolved value and where it came from, e.g. "config/chat.toml:12" or
-// "environment variable GRPC_PORT".
+// "environment variable MY_PORT".
 struct ConfigEntry {
   Value value;
   std::string origin;
@@ -164,7 +167,7 @@ class PluginConfig {
   const std::string& origin(std::string_view key) const { return entry(key).origin; }
 
   // Rejects a value with a message naming its origin and key, e.g.
-  //   config/chat.toml:12: [grpc-chat] store: expected "sqlite" or "memory"
+  //   config/chat.toml:12: [my-plugin] mode: expected "fast" or "safe"
   [[noreturn]] void reject(std::string_view key, std::string_view why) const {
     throw ConfigError(origin(key) + ": [" + table_ + "] " + std::string(key) + ": " + std::string(why));
   }
@@ -192,7 +195,7 @@ class PluginConfig {
 
 // ---------------------------------------------------------------------------
 // Metrics: every plugin publishes through the host; a plugin that serves
-// HTTP (history-http) exposes them all at /metrics in Prometheus text format.
+// HTTP may expose them all (render_prometheus) in Prometheus text format.
 // Asking again for the same name and labels returns the same object, which
 // lives as long as the host: keep the reference, update it lock-free.
 
@@ -234,17 +237,10 @@ class BOOST_SYMBOL_VISIBLE Metrics {
 // ---------------------------------------------------------------------------
 // What the host hands a plugin
 
-struct AdminIdentity {
-  std::string id;
-  std::string name;
-  std::string email;
-};
-
 struct PluginContext {
   PluginConfig config;
   // Named after the plugin; the host owns its level and sinks.
   std::shared_ptr<spdlog::logger> logger;
-  AdminIdentity admin;
   std::string host_version;
   // Shipped read-only assets (web/, config/), e.g. <prefix>/share/chat-host.
   std::string share_dir;
@@ -255,14 +251,14 @@ struct PluginContext {
   std::function<void(std::string reason)> request_shutdown;
   // The host's metrics, shared by every plugin; outlives all of them.
   std::shared_ptr<Metrics> metrics;
-  // (1.2) A random secret made at start, the same for every plugin of this
-  // host process and written nowhere: plugins of one host recognise each
-  // other by it (grpc-chat takes it as the service token of this host's own
-  // bridges when none is configured). 64 hex digits.
+  // A random secret made at start, the same for every plugin of this host
+  // process and written nowhere: plugins of one host recognise each other by
+  // it (a service may take it as the credential of callers in its own
+  // process when no other is configured). 64 hex digits.
   std::string host_secret;
-  // (1.2) --insecure or [host] insecure = true: the operator accepts
-  // listeners beyond loopback that let anyone in (any origin, no tokens).
-  // Without it a plugin refuses to start such a listener.
+  // --insecure or [host] insecure = true: the operator accepts listeners
+  // beyond loopback that let anyone in (any origin, no tokens). Without it a
+  // plugin refuses to start such a listener.
   bool insecure = false;
 };
 
