@@ -6,7 +6,7 @@
 //   room_watch_checks_total{outcome}     counter, "ok" or "failed"
 //
 // It shows the parts most plugins need: keys declared with defaults and
-// ranges, checks that span keys in configure(), a timer on an Asio thread of
+// ranges and bound to the fields they fill, checks in configure(), a timer on an Asio thread of
 // the plugin's own, an asynchronous gRPC call with a deadline that stop()
 // waits for, metrics, and a log that says what changed, not every tick.
 #include <chathost/plugin.hpp>
@@ -30,6 +30,15 @@ namespace {
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 
+// What the config table says; each key fills its field (ConfigKey::into),
+// and its default is where the key is declared.
+struct RoomWatchOptions {
+  std::string chat_target;
+  std::string room;
+  std::chrono::milliseconds interval{};
+  std::string service_token_file;
+};
+
 class RoomWatchPlugin final : public chathost::Plugin {
  public:
   std::string_view name() const override { return "room-watch"; }
@@ -37,33 +46,36 @@ class RoomWatchPlugin final : public chathost::Plugin {
   std::vector<chathost::ConfigKey> config_keys() const override {
     using chathost::ConfigKey;
     return {
-        ConfigKey::string("chat_target", "127.0.0.1:50051", "host:port of the chat service (grpc-chat)"),
-        ConfigKey::string("room", "lobby", "the room to watch"),
-        ConfigKey::integer("interval_ms", 5000, "how often to look at the room").range(100, 3600000),
+        ConfigKey::string("chat_target", "127.0.0.1:50051", "host:port of the chat service (grpc-chat)")
+            .into(&RoomWatchOptions::chat_target),
+        ConfigKey::string("room", "lobby", "the room to watch").into(&RoomWatchOptions::room),
+        ConfigKey::integer("interval_ms", 5000, "how often to look at the room")
+            .range(100, 3600000)
+            .into(&RoomWatchOptions::interval),
         ConfigKey::string("service_token_file", "",
                           "file holding the chat service's token; empty: the host's own secret, "
                           "enough for a grpc-chat in the same host")
-            .env("CHAT_SERVICE_TOKEN_FILE"),
+            .env("CHAT_SERVICE_TOKEN_FILE")
+            .into(&RoomWatchOptions::service_token_file),
     };
   }
 
   // Everything is read and checked here; nothing is opened yet.
   void configure(chathost::PluginContext ctx) override {
     log_ = ctx.logger;
-    target_ = ctx.config.get_string("chat_target");
-    if (target_.find(':') == std::string::npos) ctx.config.reject("chat_target", "expected host:port");
-    room_ = ctx.config.get_string("room");
-    if (room_.empty()) ctx.config.reject("room", "must not be empty");
-    interval_ = std::chrono::milliseconds(ctx.config.get_int("interval_ms"));
+    ctx.config.apply(config_keys(), options_);
+    // What types and ranges cannot say.
+    if (options_.chat_target.find(':') == std::string::npos) ctx.config.reject("chat_target", "expected host:port");
+    if (options_.room.empty()) ctx.config.reject("room", "must not be empty");
     token_ = ctx.host_secret;
-    if (const auto file = ctx.config.get_string("service_token_file"); !file.empty()) {
+    if (const auto& file = options_.service_token_file; !file.empty()) {
       std::ifstream in(file);
       if (!in || !std::getline(in, token_) || token_.empty()) {
         ctx.config.reject("service_token_file", "cannot read a token from " + file);
       }
     }
     newest_ = &ctx.metrics->gauge("room_watch_newest_sequence", "Sequence of the newest message of the watched room",
-                                  {{"room", room_}});
+                                  {{"room", options_.room}});
     checks_ok_ = &ctx.metrics->counter("room_watch_checks_total", "Looks at the room, by outcome", {{"outcome", "ok"}});
     checks_failed_ =
         &ctx.metrics->counter("room_watch_checks_total", "Looks at the room, by outcome", {{"outcome", "failed"}});
@@ -71,10 +83,10 @@ class RoomWatchPlugin final : public chathost::Plugin {
 
   void start() override {
     // The channel connects lazily: the chat service may start after us.
-    stub_ = chat::ChatService::NewStub(grpc::CreateChannel(target_, grpc::InsecureChannelCredentials()));
+    stub_ = chat::ChatService::NewStub(grpc::CreateChannel(options_.chat_target, grpc::InsecureChannelCredentials()));
     schedule(0ms);
     thread_ = std::thread([this] { io_.run(); });
-    log_->info("watching room '{}' on {} every {} ms", room_, target_, interval_.count());
+    log_->info("watching room '{}' on {} every {} ms", options_.room, options_.chat_target, options_.interval.count());
   }
 
   // No timer fires and no call is under way once this returns.
@@ -100,7 +112,7 @@ class RoomWatchPlugin final : public chathost::Plugin {
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;  // cancelled: stopping
       look();
-      schedule(interval_);
+      schedule(options_.interval);
     });
   }
 
@@ -108,7 +120,7 @@ class RoomWatchPlugin final : public chathost::Plugin {
     std::lock_guard lock(mutex_);
     if (stopping_ || call_) return;  // the last look is still under way
     call_ = std::make_shared<Call>();
-    call_->request.set_room_id(room_);
+    call_->request.set_room_id(options_.room);
     call_->request.set_limit(1);
     call_->context.set_deadline(std::chrono::system_clock::now() + 2s);
     call_->context.AddMetadata("authorization", "Bearer " + token_);
@@ -131,7 +143,7 @@ class RoomWatchPlugin final : public chathost::Plugin {
       const auto newest = messages.empty() ? 0 : messages.rbegin()->sequence();
       newest_->set(static_cast<double>(newest));
       checks_ok_->inc();
-      log_->debug("room '{}': newest sequence {}", room_, newest);
+      log_->debug("room '{}': newest sequence {}", options_.room, newest);
     } else {
       checks_failed_->inc();
     }
@@ -141,15 +153,13 @@ class RoomWatchPlugin final : public chathost::Plugin {
       if (reachable_) {
         log_->info("the chat service answers again");
       } else {
-        log_->warn("cannot read room '{}': {}", room_, status.error_message());
+        log_->warn("cannot read room '{}': {}", options_.room, status.error_message());
       }
     }
   }
 
   std::shared_ptr<spdlog::logger> log_;
-  std::string target_;
-  std::string room_;
-  std::chrono::milliseconds interval_{};
+  RoomWatchOptions options_;
   std::string token_;
   chathost::Gauge* newest_ = nullptr;
   chathost::Counter* checks_ok_ = nullptr;

@@ -108,10 +108,13 @@ class GrpcChatPlugin final : public chathost::Plugin {
             .env("GRPC_HOST"),
         ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
         ConfigKey::string("admin_id", "admin", "user id of the administrator, whom GetUser always knows")
-            .env("ADMIN_ID"),
-        ConfigKey::string("admin_name", "Administrator", "display name of the administrator").env("ADMIN_NAME"),
+            .env("ADMIN_ID")
+            .into(&AdminIdentity::id),
+        ConfigKey::string("admin_name", "Administrator", "display name of the administrator").env("ADMIN_NAME")
+            .into(&AdminIdentity::name),
         ConfigKey::string("admin_email", "admin@localhost", "e-mail address of the administrator")
-            .env("ADMIN_EMAIL"),
+            .env("ADMIN_EMAIL")
+            .into(&AdminIdentity::email),
         ConfigKey::string("store", "sqlite",
                           "where messages live: sqlite (durable, one chat node), postgres (durable, shared by "
                           "several chat nodes) or memory (lost at exit)")
@@ -134,7 +137,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
         ConfigKey::string("sync", "full",
                           "full: an acknowledged message survives power loss; normal: survives a crash of the process")
             .one_of({"full", "normal"}),
-        ConfigKey::integer("max_content_bytes", 4096, "longest message content accepted").range(1, 1 << 20),
+        ConfigKey::integer("max_content_bytes", 4096, "longest message content accepted").range(1, 1 << 20)
+            .into(&ServiceLimits::max_content_bytes),
         ConfigKey::integer("max_receive_bytes", 64 * 1024, "largest gRPC message accepted from a client")
             .range(1024, 64 << 20),
         ConfigKey::integer("retention_max_messages", 0, "messages kept per room, newest first (0: all)")
@@ -142,10 +146,13 @@ class GrpcChatPlugin final : public chathost::Plugin {
         ConfigKey::integer("retention_max_age_seconds", 0, "age after which messages are removed (0: never)")
             .range(0, INT64_MAX),
         ConfigKey::integer("max_replay", 10000, "most messages replayed on a join with since; more is a history gap")
-            .range(1, 1000000),
-        ConfigKey::integer("max_batch", 1024, "most messages stored in one commit").range(1, 100000),
+            .range(1, 1000000)
+            .into(&ServiceLimits::max_replay),
+        ConfigKey::integer("max_batch", 1024, "most messages stored in one commit").range(1, 100000)
+            .into(&ServiceLimits::max_batch),
         ConfigKey::integer("stream_queue_limit", 100000, "events queued for one stream before it is dropped as too slow")
-            .range(16, 10000000),
+            .range(16, 10000000)
+            .into(&ServiceLimits::stream_queue_limit),
         ConfigKey::integer("drain_timeout_ms", 5000, "how long stopping waits for streams to finish").range(0, 600000),
         ConfigKey::integer("keepalive_time_ms", 30000,
                            "ping each client connection this often, also with no call open")
@@ -172,37 +179,45 @@ class GrpcChatPlugin final : public chathost::Plugin {
     keys.push_back(ConfigKey::integer("max_history_page_bytes", 4 << 20,
                                       "bytes of one GetChatHistory page at most (content plus 256 a message): a "
                                       "longer page ends early with has_more")
-                       .range(4096, 1 << 30));
+                       .range(4096, 1 << 30)
+            .into(&ServiceLimits::max_history_page_bytes));
     keys.push_back(ConfigKey::integer("presence_list_max", 500,
                                       "names in the presence snapshot a joiner gets at most; online_count tells "
                                       "how many are in the room")
-                       .range(0, 1000000));
+                       .range(0, 1000000)
+            .into(&ServiceLimits::presence_list_max));
     keys.push_back(ConfigKey::integer("max_memberships_per_stream", 1000000,
                                       "(room, user) memberships one stream may hold, a bridge's too")
-                       .range(1, 100000000));
+                       .range(1, 100000000)
+            .into(&ServiceLimits::max_memberships_per_stream));
     keys.push_back(ConfigKey::integer("user_stream_max_rooms", 100,
                                       "rooms a stream of a caller without the service token may be in "
                                       "(such a stream is one user)")
-                       .range(1, 1000000));
+                       .range(1, 1000000)
+            .into(&ServiceLimits::user_stream_max_rooms));
     keys.push_back(ConfigKey::number("user_stream_messages_per_second", 50,
-                                     "frames a second such a stream may send, sustained (RATE_LIMITED beyond)"));
-    keys.push_back(ConfigKey::number("user_stream_message_burst", 100, "frames such a stream may send at once"));
+                                     "frames a second such a stream may send, sustained (RATE_LIMITED beyond)")
+            .into(&ServiceLimits::user_stream_messages_per_second));
+    keys.push_back(ConfigKey::number("user_stream_message_burst", 100, "frames such a stream may send at once")
+            .into(&ServiceLimits::user_stream_message_burst));
     keys.push_back(ConfigKey::integer("user_stream_rate_limit_strikes", 50,
                                       "frames refused for rate in a row before such a stream is ended "
                                       "(RESOURCE_EXHAUSTED)")
-                       .range(1, 1000000));
+                       .range(1, 1000000)
+            .into(&ServiceLimits::user_stream_rate_limit_strikes));
     return keys;
   }
 
   void configure(chathost::PluginContext ctx) override {
     ctx_ = std::move(ctx);
     const auto& config = ctx_.config;
+    const auto keys = config_keys();
+    config.apply(keys, limits_);
+    config.apply(keys, admin_);
     const std::string host = config.get_string("host");
     if (host.empty()) config.reject("host", "must not be empty");
     listen_address_ = chat::net::host_port(host, static_cast<std::uint16_t>(config.get_int("port")));
     loopback_only_ = chat::net::is_loopback_host(host);
-    admin_ = AdminIdentity{config.get_string("admin_id"), config.get_string("admin_name"),
-                           config.get_string("admin_email")};
     if (admin_.id.empty()) config.reject("admin_id", "must not be empty");
     store_kind_ = config.get_string("store");
     const bool use_sqlite = store_kind_ == "sqlite";
@@ -216,10 +231,6 @@ class GrpcChatPlugin final : public chathost::Plugin {
       }
     }
     sqlite_options_.synchronous = config.get_string("sync");
-    limits_.max_content_bytes = static_cast<std::size_t>(config.get_int("max_content_bytes"));
-    limits_.max_replay = static_cast<std::uint64_t>(config.get_int("max_replay"));
-    limits_.max_batch = static_cast<std::size_t>(config.get_int("max_batch"));
-    limits_.stream_queue_limit = static_cast<std::size_t>(config.get_int("stream_queue_limit"));
     max_receive_bytes_ = static_cast<int>(config.get_int("max_receive_bytes"));
     retention_.max_messages_per_room = static_cast<std::uint64_t>(config.get_int("retention_max_messages"));
     retention_.max_age = std::chrono::seconds(config.get_int("retention_max_age_seconds"));
@@ -230,17 +241,10 @@ class GrpcChatPlugin final : public chathost::Plugin {
     certificate_ = chat::tls::load_server_certificate(config);
     chat::tls::load_client_ca(config, certificate_);
     configure_callers();
-    limits_.max_memberships_per_stream = static_cast<std::size_t>(config.get_int("max_memberships_per_stream"));
-    limits_.presence_list_max = static_cast<std::size_t>(config.get_int("presence_list_max"));
-    limits_.max_history_page_bytes = static_cast<std::size_t>(config.get_int("max_history_page_bytes"));
-    limits_.user_stream_max_rooms = static_cast<std::size_t>(config.get_int("user_stream_max_rooms"));
-    limits_.user_stream_messages_per_second = config.get_double("user_stream_messages_per_second");
     if (!(limits_.user_stream_messages_per_second > 0)) {
       config.reject("user_stream_messages_per_second", "must be more than 0");
     }
-    limits_.user_stream_message_burst = config.get_double("user_stream_message_burst");
     if (!(limits_.user_stream_message_burst >= 1)) config.reject("user_stream_message_burst", "must be at least 1");
-    limits_.user_stream_rate_limit_strikes = static_cast<std::size_t>(config.get_int("user_stream_rate_limit_strikes"));
 
     // Published through the host (history-http serves them at /metrics);
     // registered now so that they show, at zero, from the first scrape.

@@ -1,4 +1,6 @@
-// The grpc-chat limits, read from its config table once at configure().
+// The grpc-chat limits, read from its config table once at configure(): a
+// key fills each field but two (ConfigKey::into in grpc_chat_plugin.cpp,
+// where the defaults are).
 #pragma once
 
 #include <cstddef>
@@ -7,24 +9,24 @@
 namespace chat::service {
 
 struct ServiceLimits {
-  std::size_t max_content_bytes = 4096;
-  std::size_t max_id_bytes = 128;         // room_id, sender_id, user_id, message id
-  std::uint64_t max_replay = 10000;       // longer recovery gaps answer history_gap
-  std::size_t max_batch = 1024;           // messages per group commit
-  std::size_t stream_queue_limit = 100000;  // outgoing events per stream before it is dropped
-  std::size_t max_pending_per_stream = 1024;  // uncommitted messages before reading pauses
+  std::size_t max_content_bytes = 0;
+  std::size_t max_id_bytes = 128;         // room_id, sender_id, user_id, message id (fixed)
+  std::uint64_t max_replay = 0;           // longer recovery gaps answer history_gap
+  std::size_t max_batch = 0;              // messages per group commit
+  std::size_t stream_queue_limit = 0;     // outgoing events per stream before it is dropped
+  std::size_t max_pending_per_stream = 1024;  // uncommitted messages before reading pauses (fixed)
   // Bytes of one history page at most (store::page_bytes, about its JSON).
-  std::size_t max_history_page_bytes = 4 << 20;
+  std::size_t max_history_page_bytes = 0;
   // Names in a presence snapshot at most (online_count tells the rest).
-  std::size_t presence_list_max = 500;
+  std::size_t presence_list_max = 0;
   // Any stream, a bridge's too: (room, user) memberships at most.
-  std::size_t max_memberships_per_stream = 1000000;
+  std::size_t max_memberships_per_stream = 0;
   // A stream of a caller that is no bridge (caller_policy.hpp) is one user,
   // with the limits of one WebSocket connection.
-  std::size_t user_stream_max_rooms = 100;
-  double user_stream_messages_per_second = 50;  // frames, sustained
-  double user_stream_message_burst = 100;       // frames, at once
-  std::size_t user_stream_rate_limit_strikes = 50;  // refused in a row before the stream ends
+  std::size_t user_stream_max_rooms = 0;
+  double user_stream_messages_per_second = 0;  // frames, sustained
+  double user_stream_message_burst = 0;        // frames, at once
+  std::size_t user_stream_rate_limit_strikes = 0;  // refused in a row before the stream ends
 };
 
 }  // namespace chat::service

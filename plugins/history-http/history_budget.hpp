@@ -25,11 +25,12 @@ namespace chat::history_http {
 
 class HistoryBudget : public std::enable_shared_from_this<HistoryBudget> {
  public:
+  // Filled from history-http's keys (max_history_calls, ...), which hold the defaults.
   struct Limits {
-    std::size_t max_calls = 32;
-    std::size_t max_bytes = 64 << 20;
-    std::size_t page_bytes = 1 << 20;
-    std::chrono::milliseconds max_wait{10000};
+    std::size_t max_calls = 0;
+    std::size_t max_bytes = 0;
+    std::size_t page_bytes = 0;
+    std::chrono::milliseconds max_wait{};
   };
 
   // One request's share: a call slot until call_done(), bytes until the

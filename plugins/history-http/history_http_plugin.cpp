@@ -58,41 +58,53 @@ class HistoryHttpPlugin final : public chathost::Plugin {
                            "pages, \"*\" for any")
             .env("HTTP_ALLOWED_ORIGINS"),
         ConfigKey::integer("cors_max_age_seconds", 600, "how long browsers may cache a preflight answer")
-            .range(0, 86400),
+            .range(0, 86400)
+            .into(&ApiSettings::cors_max_age),
         ConfigKey::string("public_ws_url", "",
                           "WebSocket URL given to the page in /config.json; empty: ws://<host the page came "
                           "from>:<ws_port> (wss:// when this server has TLS)")
-            .env("PUBLIC_WS_URL"),
+            .env("PUBLIC_WS_URL")
+            .into(&ApiSettings::public_ws_url),
         ConfigKey::string("public_history_url", "",
                           "history URL given to the page in /config.json; empty: http://<host:port the page came "
                           "from> (https:// when this server has TLS)")
-            .env("PUBLIC_HISTORY_URL"),
+            .env("PUBLIC_HISTORY_URL")
+            .into(&ApiSettings::public_history_url),
         ConfigKey::integer("ws_port", 8080, "port of the WebSocket bridge (ws-proxy), for the derived ws_url")
             .range(1, 65535)
-            .env("WS_PORT"),
+            .env("WS_PORT")
+            .into(&ApiSettings::ws_port),
         ConfigKey::integer("threads", 2, "threads serving HTTP").range(1, 256),
         ConfigKey::integer("request_timeout_ms", 10000, "longest time to read a request, and to write its response")
-            .range(100, 600000),
+            .range(100, 600000)
+            .into(&ConnectionLimits::request_timeout),
         ConfigKey::integer("idle_timeout_ms", 30000, "how long a kept-alive connection may wait for its next request")
-            .range(100, 3600000),
+            .range(100, 3600000)
+            .into(&ConnectionLimits::idle_timeout),
         ConfigKey::integer("max_body_bytes", 64 * 1024, "largest request body accepted (larger: 413)")
-            .range(0, 64 << 20),
+            .range(0, 64 << 20)
+            .into(&ConnectionLimits::body_limit),
         ConfigKey::integer("max_history_calls", 32,
                            "history calls to the chat service under way at once; more wait (backpressure)")
-            .range(1, 100000),
+            .range(1, 100000)
+            .into(&HistoryBudget::Limits::max_calls),
         ConfigKey::integer("max_history_bytes_in_flight", 64 << 20,
                            "bytes of history answers being built or written at once; more requests wait")
-            .range(64 << 10, INT64_C(64) << 30),
+            .range(64 << 10, INT64_C(64) << 30)
+            .into(&HistoryBudget::Limits::max_bytes),
         ConfigKey::integer("max_history_page_bytes", 1 << 20,
                            "most bytes one history answer carries (about): a longer page ends early with "
                            "has_more")
-            .range(16 << 10, 256 << 20),
+            .range(16 << 10, 256 << 20)
+            .into(&HistoryBudget::Limits::page_bytes),
         ConfigKey::integer("history_wait_ms", 10000,
                            "how long a history request may wait for room before it is answered 503")
-            .range(0, 600000),
+            .range(0, 600000)
+            .into(&HistoryBudget::Limits::max_wait),
         ConfigKey::strings("allowed_hosts", {"localhost", "127.0.0.1", "[::1]"},
                            "Host header names (any port) /config.json may build the page's URLs from when "
-                           "public_ws_url / public_history_url are empty; another Host gets the listening address"),
+                           "public_ws_url / public_history_url are empty; another Host gets the listening address")
+            .into(&ApiSettings::allowed_hosts),
         ConfigKey::string("metrics_host", "127.0.0.1", "address of the metrics listener (with metrics_port)")
             .env("HTTP_METRICS_HOST"),
         ConfigKey::integer("metrics_port", -1,
@@ -120,6 +132,10 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     ctx_ = std::move(ctx);
     const auto& config = ctx_.config;
     if (!ctx_.metrics) throw std::logic_error("the host gave history-http no metrics registry");
+    const auto keys = config_keys();
+    config.apply(keys, api_settings_);
+    config.apply(keys, api_settings_.history);
+    config.apply(keys, limits_);
 
     boost::system::error_code ec;
     listen_address_ = net::ip::make_address(config.get_string("host"), ec);
@@ -143,29 +159,22 @@ class HistoryHttpPlugin final : public chathost::Plugin {
       if (auto why = CorsPolicy::check_entry(origin); !why.empty()) config.reject("allowed_origins", why);
     }
     api_settings_.cors = CorsPolicy(origins);
-    api_settings_.cors_max_age = std::chrono::seconds(config.get_int("cors_max_age_seconds"));
-
-    api_settings_.public_ws_url = config.get_string("public_ws_url");
     if (!api_settings_.public_ws_url.empty() && !starts_with_any(api_settings_.public_ws_url, {"ws://", "wss://"})) {
       config.reject("public_ws_url", "expected a ws:// or wss:// URL, or nothing");
     }
-    api_settings_.public_history_url = config.get_string("public_history_url");
     if (!api_settings_.public_history_url.empty() &&
         !starts_with_any(api_settings_.public_history_url, {"http://", "https://"})) {
       config.reject("public_history_url", "expected an http:// or https:// URL, or nothing");
     }
-    api_settings_.ws_port = static_cast<std::uint16_t>(config.get_int("ws_port"));
     api_settings_.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
     api_settings_.tls = tls_ != nullptr;
-    api_settings_.allowed_hosts.clear();
-    for (auto host : config.get_strings("allowed_hosts")) {
+    for (auto& host : api_settings_.allowed_hosts) {
       std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       // A name or an IPv4 address, or an IPv6 one in brackets: no scheme, no port.
       const bool has_port = host.empty() || (host.front() == '[' ? host.back() != ']' : host.find(':') != std::string::npos);
       if (has_port || !is_host_port(host, Letters::lowercase)) {
         config.reject("allowed_hosts", "\"" + host + "\" is not a host name (no scheme, no port)");
       }
-      api_settings_.allowed_hosts.push_back(std::move(host));
     }
     const auto metrics_port = config.get_int("metrics_port");
     if (metrics_port >= 0) {
@@ -178,13 +187,6 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     chat::net::check_open_listener(ctx_, origins, api_settings_.token_verifier != nullptr, "read any room's history");
 
     threads_ = static_cast<std::size_t>(config.get_int("threads"));
-    limits_.request_timeout = std::chrono::milliseconds(config.get_int("request_timeout_ms"));
-    limits_.idle_timeout = std::chrono::milliseconds(config.get_int("idle_timeout_ms"));
-    limits_.body_limit = static_cast<std::uint64_t>(config.get_int("max_body_bytes"));
-    api_settings_.history.max_calls = static_cast<std::size_t>(config.get_int("max_history_calls"));
-    api_settings_.history.max_bytes = static_cast<std::size_t>(config.get_int("max_history_bytes_in_flight"));
-    api_settings_.history.page_bytes = static_cast<std::size_t>(config.get_int("max_history_page_bytes"));
-    api_settings_.history.max_wait = std::chrono::milliseconds(config.get_int("history_wait_ms"));
     if (api_settings_.history.page_bytes > api_settings_.history.max_bytes) {
       config.reject("max_history_page_bytes", "must be at most max_history_bytes_in_flight");
     }

@@ -38,13 +38,15 @@ namespace chat::history_http {
 
 class ChatUpstream;
 
+// Keys of history-http's table fill most of these (ConfigKey::into in
+// history_http_plugin.cpp, with their defaults).
 struct ApiSettings {
   CorsPolicy cors;
-  std::chrono::seconds cors_max_age{600};
+  std::chrono::seconds cors_max_age{};
   // Empty: derived per request from its Host header (see public_urls()).
   std::string public_ws_url;
   std::string public_history_url;
-  std::uint16_t ws_port = 8080;
+  std::uint16_t ws_port = 0;
   // history-http serves https:// (tls_cert_file): the derived URLs are
   // https:// and wss:// (a page loaded over https may not open ws://).
   bool tls = false;
@@ -55,7 +57,7 @@ struct ApiSettings {
   std::shared_ptr<const chat::auth::TokenVerifier> token_verifier;
   // Host header names (without port, lowercase) that /config.json may build
   // URLs from; another Host gets the address the request came in on.
-  std::vector<std::string> allowed_hosts{"localhost", "127.0.0.1", "[::1]"};
+  std::vector<std::string> allowed_hosts;
   // Which routes this listener serves: the main one everything (without
   // /metrics when metrics have a listener of their own), the metrics
   // listener /metrics and /healthz only.

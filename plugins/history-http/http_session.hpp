@@ -24,14 +24,16 @@ namespace chat::history_http {
 
 class HttpApi;
 
+// Filled from history-http's keys (idle_timeout_ms, ...), which hold the
+// defaults; header_limit is fixed.
 struct ConnectionLimits {
-  std::chrono::milliseconds idle_timeout{30000};
-  std::chrono::milliseconds request_timeout{10000};
+  std::chrono::milliseconds idle_timeout{};
+  std::chrono::milliseconds request_timeout{};
   std::uint32_t header_limit = 8 * 1024;
-  std::uint64_t body_limit = 64 * 1024;
+  std::uint64_t body_limit = 0;
   // Sockets, counted from accept (the server's ConnectionGate).
-  std::size_t max_connections = 1000;
-  std::size_t max_connections_per_address = 64;  // 0: no limit
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_address = 0;  // 0: no limit
 };
 
 // Serves requests on `socket` (already on a strand of its own) until the

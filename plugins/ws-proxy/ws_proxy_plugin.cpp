@@ -52,44 +52,62 @@ class WsProxyPlugin final : public chathost::Plugin {
         ConfigKey::string("host", "127.0.0.1",
                           "address the WebSocket server listens on; beyond loopback, allowed_origins = [\"*\"] "
                           "needs tokens (auth_secret_file) or [host] insecure")
-            .env("WS_HOST"),
-        ConfigKey::integer("port", 8080, "WebSocket port (0: any free port)").range(0, 65535).env("WS_PORT"),
+            .env("WS_HOST")
+            .into(&ProxyOptions::listen_host),
+        ConfigKey::integer("port", 8080, "WebSocket port (0: any free port)").range(0, 65535).env("WS_PORT")
+            .into(&ProxyOptions::listen_port),
         ConfigKey::strings("allowed_origins", {"http://localhost:8081", "http://127.0.0.1:8081", "null"},
                            "Origin values a browser page may connect from, exactly; \"*\" allows any (development "
                            "only); \"null\" is a page opened as a file; clients sending no Origin are not browsers "
                            "and always allowed")
-            .env("WS_ALLOWED_ORIGINS"),
+            .env("WS_ALLOWED_ORIGINS")
+            .into(&ProxyOptions::allowed_origins),
         ConfigKey::integer("max_frame_bytes", 64 * 1024, "largest frame accepted; a larger one closes with 1009")
-            .range(1024, 16 << 20),
+            .range(1024, 16 << 20)
+            .into(&ProxyOptions::max_frame_bytes),
         ConfigKey::integer("max_messages_per_second", 50, "frames a connection may send per second, sustained")
-            .range(1, 1000000),
+            .range(1, 1000000)
+            .into(&ProxyOptions::max_messages_per_second),
         ConfigKey::integer("message_burst", 100, "frames a connection may send at once before the rate applies")
-            .range(1, 1000000),
+            .range(1, 1000000)
+            .into(&ProxyOptions::message_burst),
         ConfigKey::integer("rate_limit_strikes", 50,
                            "frames refused for rate in a row before the connection is closed with 1008")
-            .range(1, 1000000),
+            .range(1, 1000000)
+            .into(&ProxyOptions::rate_limit_strikes),
         ConfigKey::integer("send_queue_limit", 1024,
                            "frames queued for a client before it is closed with 1008 as too slow")
-            .range(8, 10000000),
-        ConfigKey::integer("max_rooms_per_connection", 100, "rooms one connection may be in").range(1, 100000),
+            .range(8, 10000000)
+            .into(&ProxyOptions::send_queue_limit),
+        ConfigKey::integer("max_rooms_per_connection", 100, "rooms one connection may be in").range(1, 100000)
+            .into(&ProxyOptions::max_rooms_per_connection),
         ConfigKey::integer("socket_send_buffer_bytes", 0,
                            "kernel send buffer of each connection (0: the system's, autotuned up to several MiB)")
-            .range(0, 64 << 20),
+            .range(0, 64 << 20)
+            .into(&ProxyOptions::socket_send_buffer),
         ConfigKey::integer("idle_timeout_seconds", 300,
                            "a connection silent for half of this is pinged, silent for all of it closed")
-            .range(2, 86400),
-        ConfigKey::integer("handshake_timeout_seconds", 30, "longest upgrade or close handshake").range(1, 600),
-        ConfigKey::integer("threads", 0, "I/O threads (0: one per CPU core)").range(0, 1024),
+            .range(2, 86400)
+            .into(&ProxyOptions::idle_timeout),
+        ConfigKey::integer("handshake_timeout_seconds", 30, "longest upgrade or close handshake").range(1, 600)
+            .into(&ProxyOptions::handshake_timeout),
+        ConfigKey::integer("threads", 0, "I/O threads (0: one per CPU core)").range(0, 1024)
+            .into(&ProxyOptions::threads),
         ConfigKey::boolean("reuse_port", false, "SO_REUSEPORT: several proxy hosts on one machine share the port")
-            .env("WS_REUSE_PORT"),
+            .env("WS_REUSE_PORT")
+            .into(&ProxyOptions::reuse_port),
         ConfigKey::integer("upstream_streams", 2, "Chat streams to the chat service, rooms spread over them")
-            .range(1, 64),
+            .range(1, 64)
+            .into(&ProxyOptions::upstream_streams),
         ConfigKey::integer("upstream_queue_limit", 65536,
                            "frames waiting for one stream to the chat service before sends are refused")
-            .range(16, 100000000),
+            .range(16, 100000000)
+            .into(&ProxyOptions::upstream_queue_limit),
         ConfigKey::integer("reconnect_min_ms", 250, "first delay before reconnecting to the chat service")
-            .range(10, 600000),
-        ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000),
+            .range(10, 600000)
+            .into(&ProxyOptions::reconnect_min),
+        ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000)
+            .into(&ProxyOptions::reconnect_max),
     };
     for (auto& key : chat::net::chat_node_config_keys("the streams spread over them and move when one fails")) {
       keys.push_back(std::move(key));
@@ -110,12 +128,10 @@ class WsProxyPlugin final : public chathost::Plugin {
     ctx_ = std::move(ctx);
     const auto& config = ctx_.config;
     ProxyOptions& o = options_;
-    o.listen_host = config.get_string("host");
+    config.apply(config_keys(), o);
     boost::system::error_code ec;
     static_cast<void>(net::ip::make_address(o.listen_host, ec));
     if (ec) config.reject("host", "expected an IP address such as 0.0.0.0 or 127.0.0.1");
-    o.listen_port = static_cast<std::uint16_t>(config.get_int("port"));
-    o.allowed_origins = config.get_strings("allowed_origins");
     if (o.allowed_origins.empty()) config.reject("allowed_origins", "must list at least one origin (or \"*\")");
     for (const auto& origin : o.allowed_origins) {
       if (origin.empty()) config.reject("allowed_origins", "an origin must not be empty");
@@ -126,29 +142,14 @@ class WsProxyPlugin final : public chathost::Plugin {
         config.reject("allowed_origins", "'" + origin + "': an origin has no path (drop the trailing /)");
       }
     }
-    o.max_frame_bytes = static_cast<std::size_t>(config.get_int("max_frame_bytes"));
     const auto connections = chat::limits::load_connection_limits(config, *ctx_.logger);
     o.max_connections = connections.total;
     o.max_connections_per_address = connections.per_address;
-    o.max_messages_per_second = static_cast<double>(config.get_int("max_messages_per_second"));
-    o.message_burst = static_cast<double>(config.get_int("message_burst"));
-    o.rate_limit_strikes = static_cast<std::size_t>(config.get_int("rate_limit_strikes"));
-    o.send_queue_limit = static_cast<std::size_t>(config.get_int("send_queue_limit"));
-    o.max_rooms_per_connection = static_cast<std::size_t>(config.get_int("max_rooms_per_connection"));
-    o.socket_send_buffer = static_cast<std::size_t>(config.get_int("socket_send_buffer_bytes"));
-    o.idle_timeout = std::chrono::seconds(config.get_int("idle_timeout_seconds"));
-    o.handshake_timeout = std::chrono::seconds(config.get_int("handshake_timeout_seconds"));
-    const auto threads = config.get_int("threads");
-    o.threads = threads > 0 ? static_cast<std::size_t>(threads) : std::max(1U, std::thread::hardware_concurrency());
-    o.reuse_port = config.get_bool("reuse_port");
+    if (o.threads == 0) o.threads = std::max(1U, std::thread::hardware_concurrency());
     auto nodes = chat::net::parse_chat_nodes(config.get_string("chat_host"),
                                              static_cast<std::uint16_t>(config.get_int("chat_port")));
     if (!nodes.error.empty()) config.reject("chat_host", nodes.error);
     o.chat_nodes = std::move(nodes.targets);
-    o.upstream_streams = static_cast<std::size_t>(config.get_int("upstream_streams"));
-    o.upstream_queue_limit = static_cast<std::size_t>(config.get_int("upstream_queue_limit"));
-    o.reconnect_min = std::chrono::milliseconds(config.get_int("reconnect_min_ms"));
-    o.reconnect_max = std::chrono::milliseconds(config.get_int("reconnect_max_ms"));
     if (o.reconnect_max < o.reconnect_min) config.reject("reconnect_max_ms", "must be at least reconnect_min_ms");
     o.token_verifier = chat::auth::load_token_verifier(config, *ctx_.logger);
     o.tls_context = chat::tls::load_server_ssl_context(config);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -745,6 +746,74 @@ TEST(ConfigProcessEnvironment, IsTheDefaultEnvironment) {
   const ConfigSource source = ConfigSource::from_string("", kToml);
   EXPECT_EQ(source.lookup_env(name), std::optional<std::string>("42"));
   ASSERT_EQ(::unsetenv(name.c_str()), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Keys bound to the fields of an options struct (ConfigKey::into)
+
+struct BoundOptions {
+  std::string host;
+  std::uint16_t port = 0;
+  bool tls = false;
+  double ratio = 0;
+  std::vector<std::string> origins;
+  std::chrono::milliseconds timeout{};
+  std::chrono::seconds idle{};
+  std::filesystem::path store_path;
+  double per_second = 0;  // an integer key into a floating-point field
+};
+
+struct OtherOptions {
+  std::int64_t count = 0;
+};
+
+std::vector<ConfigKey> bound_keys() {
+  return {
+      ConfigKey::string("host", "0.0.0.0", "address").env("GRPC_HOST").into(&BoundOptions::host),
+      ConfigKey::integer("port", 50051, "TCP port").range(0, 65535).into(&BoundOptions::port),
+      ConfigKey::boolean("tls", true, "serve TLS").into(&BoundOptions::tls),
+      ConfigKey::number("ratio", 0.5, "a fraction").into(&BoundOptions::ratio),
+      ConfigKey::strings("origins", {"http://localhost"}, "origins").into(&BoundOptions::origins),
+      ConfigKey::integer("timeout_ms", 2500, "a deadline").into(&BoundOptions::timeout),
+      ConfigKey::integer("idle_seconds", 30, "idle time").into(&BoundOptions::idle),
+      ConfigKey::string("store_path", "data/chat.db", "a file").into(&BoundOptions::store_path),
+      ConfigKey::integer("per_second", 50, "a rate").into(&BoundOptions::per_second),
+      ConfigKey::integer("count", 7, "bound elsewhere").into(&OtherOptions::count),
+      ConfigKey::string("free", "x", "bound to nothing"),
+  };
+}
+
+TEST(ConfigBinding, EveryBoundFieldTakesItsKeysValueOrDefault) {
+  const auto keys = bound_keys();
+  auto source = make_source("[grpc]\nport = 6000\norigins = [\"https://a.example\"]\ntimeout_ms = 100\n",
+                            {{"GRPC_HOST", "127.0.0.1"}});
+  const PluginConfig config = source.resolve("grpc", keys);
+  BoundOptions options;
+  config.apply(keys, options);
+  EXPECT_EQ(options.host, "127.0.0.1");  // the environment
+  EXPECT_EQ(options.port, 6000);         // the file
+  EXPECT_TRUE(options.tls);              // defaults
+  EXPECT_DOUBLE_EQ(options.ratio, 0.5);
+  EXPECT_EQ(options.origins, Strings{"https://a.example"});
+  EXPECT_EQ(options.timeout, std::chrono::milliseconds(100));  // counted in the field's unit
+  EXPECT_EQ(options.idle, std::chrono::seconds(30));
+  EXPECT_EQ(options.store_path, std::filesystem::path("data/chat.db"));
+  EXPECT_DOUBLE_EQ(options.per_second, 50.0);
+
+  // A key bound to another struct fills that one only.
+  OtherOptions other;
+  config.apply(keys, other);
+  EXPECT_EQ(other.count, 7);
+}
+
+TEST(ConfigBinding, AKeyBoundToAFieldOfAnotherTypeIsAPluginBug) {
+  struct Mistaken {
+    bool port = false;
+  };
+  const std::vector<ConfigKey> keys{ConfigKey::integer("port", 1, "a port").into(&Mistaken::port)};
+  const PluginConfig config = make_source("").resolve("grpc", keys);
+  Mistaken options;
+  EXPECT_THROW(config.apply(keys, options), std::logic_error);
 }
 
 }  // namespace

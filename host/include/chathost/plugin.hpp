@@ -26,7 +26,9 @@
 #include <boost/dll/alias.hpp>
 #include <spdlog/logger.h>
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -34,6 +36,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -46,8 +50,8 @@ struct ApiVersion {
 };
 
 // 2.0: the administrator's identity left the host for the plugin that serves
-// it, and PluginContext lost its `admin` member; plugins built for 1.x must
-// be rebuilt.
+// it, and PluginContext lost its `admin` member; a ConfigKey may be bound to
+// an options field (into). Plugins built for 1.x must be rebuilt.
 inline constexpr ApiVersion kApiVersion{2, 0};
 
 // ---------------------------------------------------------------------------
@@ -71,6 +75,9 @@ inline std::string_view type_name(ValueType type) {
 // One key of a plugin's config table: what `chat-host --help-config` lists and
 // what the host validates before configure(). Build with the static helpers:
 //   ConfigKey::integer("port", 7070, "TCP port to listen on").range(0, 65535).env("MY_PORT")
+// and bind it to the field of the plugin's options that takes its value, so
+// that the default lives here only (PluginConfig::apply fills the field):
+//   ConfigKey::integer("port", 7070, "TCP port to listen on").range(0, 65535).into(&MyOptions::port)
 struct BOOST_SYMBOL_VISIBLE ConfigKey {
   std::string name;
   ValueType type = ValueType::String;
@@ -80,6 +87,10 @@ struct BOOST_SYMBOL_VISIBLE ConfigKey {
   std::optional<std::int64_t> min;     // integers only
   std::optional<std::int64_t> max;
   std::vector<std::string> choices;    // strings only; empty = any
+  // Set by into(): writes the key's value into its field of an options
+  // struct of type *bound_to. Runs in the plugin, by PluginConfig::apply.
+  std::function<void(void* options, const Value& value)> bind;
+  const std::type_info* bound_to = nullptr;
 
   static ConfigKey string(std::string name, std::string def, std::string description) {
     return make(std::move(name), ValueType::String, Value{std::move(def)}, std::move(description));
@@ -117,8 +128,68 @@ struct BOOST_SYMBOL_VISIBLE ConfigKey {
     choices = std::move(allowed);
     return std::move(*this);
   }
+  // Binds the key to `field` of `Options`. The field takes the value as it
+  // is declared: a string as std::string or std::filesystem::path, an
+  // integer as any integer or floating-point type or as a std::chrono
+  // duration counted in the duration's own unit ("timeout_ms" into
+  // std::chrono::milliseconds), a boolean as bool, a number as double, a
+  // list of strings as std::vector<std::string>.
+  template <typename Options, typename Field>
+  ConfigKey into(Field Options::*field) && {
+    static_assert(assignable<Field>(), "a config key binds to a string, path, integer, floating-point, bool, "
+                                       "std::chrono duration or std::vector<std::string> field");
+    bound_to = &typeid(Options);
+    bind = [field, key = name](void* options, const Value& value) {
+      assign(static_cast<Options*>(options)->*field, value, key);
+    };
+    return std::move(*this);
+  }
 
  private:
+  template <typename T>
+  struct is_duration : std::false_type {};
+  template <typename Rep, typename Period>
+  struct is_duration<std::chrono::duration<Rep, Period>> : std::true_type {};
+
+  template <typename Field>
+  static constexpr bool assignable() {
+    return std::is_same_v<Field, std::string> || std::is_same_v<Field, std::filesystem::path> ||
+           std::is_same_v<Field, bool> || std::is_arithmetic_v<Field> || is_duration<Field>::value ||
+           std::is_same_v<Field, std::vector<std::string>>;
+  }
+
+  template <typename Field>
+  static void assign(Field& field, const Value& value, const std::string& key) {
+    const bool done = std::visit(
+        [&field](const auto& v) {
+          using V = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<Field, bool> || std::is_same_v<V, bool>) {
+            if constexpr (std::is_same_v<Field, bool> && std::is_same_v<V, bool>) {
+              field = v;
+              return true;
+            }
+          } else if constexpr (std::is_same_v<V, std::string> &&
+                               (std::is_same_v<Field, std::string> || std::is_same_v<Field, std::filesystem::path>)) {
+            field = Field(v);
+            return true;
+          } else if constexpr (std::is_same_v<V, std::vector<std::string>> &&
+                               std::is_same_v<Field, std::vector<std::string>>) {
+            field = v;
+            return true;
+          } else if constexpr (std::is_same_v<V, std::int64_t> && is_duration<Field>::value) {
+            field = Field(static_cast<typename Field::rep>(v));
+            return true;
+          } else if constexpr ((std::is_same_v<V, std::int64_t> || std::is_same_v<V, double>) &&
+                               std::is_arithmetic_v<Field>) {
+            field = static_cast<Field>(v);  // in range: the host checked the key's range
+            return true;
+          }
+          return false;
+        },
+        value);
+    if (!done) throw std::logic_error("config key " + key + " is bound to a field of another type");
+  }
+
   static ConfigKey make(std::string name, ValueType type, Value def, std::string description) {
     ConfigKey key;
     key.name = std::move(name);
@@ -161,6 +232,17 @@ class PluginConfig {
   double get_double(std::string_view key) const { return get<double>(key); }
   std::vector<std::string> get_strings(std::string_view key) const {
     return get<std::vector<std::string>>(key);
+  }
+
+  // Fills every field bound to `Options` by ConfigKey::into with its key's
+  // value; keys bound to other structs, or to none, are left alone.
+  template <typename Options>
+  void apply(const std::vector<ConfigKey>& keys, Options& options) const {
+    for (const auto& key : keys) {
+      if (key.bind && key.bound_to != nullptr && *key.bound_to == typeid(Options)) {
+        key.bind(&options, entry(key.name).value);
+      }
+    }
   }
 
   // Where the value of `key` came from, for messages.
