@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# compare.sh: one scenario against chat-host ("ours") and against the
-# exercise's Node peer ("peer") in the same run, alternating
-# peer, ours, peer, ours, peer, ours on the same ports (50051, 8080, 8081):
-# start one system, measure, stop it, start the other. Prints each run, the
-# median of each system and their ratio.
+# compare.sh: one scenario against chat-host ("ours"), the exercise's Node
+# peer ("peer") and the bare fan-out yardstick ("limit": what this machine
+# can do at best, ../shared/yardsticks/limit-fanout) in the same run,
+# alternating peer, limit, ours, peer, limit, ours, ... on the same ports
+# (50051, 8080, 8081): start one system, measure, stop it, start the next.
+# Prints each run, the median of each system and ours as a ratio of each.
+# The yardstick speaks WebSocket fan-out only: it takes part in fanout,
+# latency and idle, not in history.
 #
 #   bench/compare.sh SCENARIO [options]
 #
@@ -22,7 +25,7 @@
 #             messages (bench/history_load.sh): requests/s
 #
 # Options:
-#   --only peer|ours      run one system only
+#   --only peer|ours|limit   run one system only
 #   --runs N              runs of each system [3]
 #   --store sqlite|memory grpc-chat's store for ours [sqlite, as shipped]
 #   --rates LIST          fanout: messages/s to try, ascending
@@ -36,11 +39,15 @@
 #   --build DIR           build tree with bin/chat-host, bin/chat-load [build/release]
 #   --ours-config FILE    chat-host config to use instead of the generated one
 #   --peer DIR            the Node peer [../shared/peers/node-tp5 beside the repo]
+#   --limit DIR           the yardstick's source [../shared/yardsticks/limit-fanout beside
+#                         the repo]; built once (Release) into ~/.cache/chat-host-bench,
+#                         run with one shard per core and batched writes
 #   --out DIR             keep logs and raw JSON here [a new /tmp/chat-compare.* dir]
 #
 # Example (what docs/performance.md records):
 #   bench/compare.sh fanout
 #   bench/compare.sh latency --only peer
+#   bench/compare.sh fanout --only limit --runs 1
 #
 # Needs: chat-load built (cmake --build --preset release --target chat-load),
 # jq, curl, wrk for history, node/npm for the peer. Runs on loopback only;
@@ -75,6 +82,7 @@ threads=1
 build="$root/build/release"
 ours_config=""
 peer_src="$(cd "$root/.." && pwd)/shared/peers/node-tp5"
+limit_src="$(cd "$root/.." && pwd)/shared/yardsticks/limit-fanout"
 out=""
 while (($#)); do
   case "$1" in
@@ -94,20 +102,24 @@ while (($#)); do
     --build) build="$(cd "$2" && pwd)"; shift 2 ;;
     --ours-config) ours_config="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --peer) peer_src="$(cd "$2" && pwd)"; shift 2 ;;
+    --limit) limit_src="$(cd "$2" && pwd)"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (--help lists them)" >&2; exit 2 ;;
   esac
 done
-[[ -z "$only" || "$only" == peer || "$only" == ours ]] || { echo "compare.sh: --only takes peer or ours" >&2; exit 2; }
+[[ -z "$only" || "$only" == peer || "$only" == ours || "$only" == limit ]] ||
+  { echo "compare.sh: --only takes peer, ours or limit" >&2; exit 2; }
+[[ "$only" != limit || "$scenario" != history ]] || { echo "compare.sh: the yardstick serves no history" >&2; exit 2; }
 [[ "$store" == sqlite || "$store" == memory ]] || { echo "compare.sh: --store takes sqlite or memory" >&2; exit 2; }
 if [[ -z "$duration" ]]; then
   if [[ "$scenario" == latency ]]; then duration=10; else duration=5; fi
 fi
 
 systems=()
-[[ "$only" == ours ]] || systems+=(peer)
-[[ "$only" == peer ]] || systems+=(ours)
+[[ -n "$only" && "$only" != peer ]] || systems+=(peer)
+[[ -n "$only" && "$only" != limit || "$scenario" == history ]] || systems+=(limit)
+[[ -n "$only" && "$only" != ours ]] || systems+=(ours)
 
 # --- what each system needs, checked before anything starts ---------------------
 
@@ -121,6 +133,9 @@ for tool in jq curl; do command -v "$tool" >/dev/null || problems+=("needs $tool
 if [[ " ${systems[*]} " == *" peer "* ]]; then
   [[ -x "$peer_src/run.sh" ]] || problems+=("no Node peer at $peer_src (--peer DIR)")
   command -v node >/dev/null && command -v npm >/dev/null || problems+=("the Node peer needs node and npm: sudo apt-get install -y nodejs npm")
+fi
+if [[ " ${systems[*]} " == *" limit "* ]]; then
+  [[ -f "$limit_src/CMakeLists.txt" ]] || problems+=("no yardstick at $limit_src (--limit DIR), or leave it out with --only")
 fi
 ours_plugins='"grpc-chat", "ws-proxy"'
 if [[ " ${systems[*]} " == *" ours "* ]]; then
@@ -195,6 +210,28 @@ start_peer() {
   read -r _ server proxy <<<"$line"
   running_pids=("$server" "$proxy")
   pid_args=(--pid "node-server=$server" --pid "node-proxy=$proxy")
+}
+
+# The yardstick, built once per source change into the cache, then run with
+# one shard per core and batched writes: its best.
+limit_dir="${XDG_CACHE_HOME:-$HOME/.cache}/chat-host-bench/limit-fanout"
+start_limit() {
+  local binary="$limit_dir/limit-fanout"
+  if [[ ! -x "$binary" || "$limit_src/limit-fanout.cpp" -nt "$binary" ]]; then
+    log "building the yardstick into $limit_dir"
+    { cmake -S "$limit_src" -B "$limit_dir" -DCMAKE_BUILD_TYPE=Release && cmake --build "$limit_dir" -j "$(nproc)"; } \
+      >"$out/limit-build.log" 2>&1 || { log "the yardstick did not build; see $out/limit-build.log"; return 1; }
+  fi
+  "$binary" --port 8080 --threads "$(nproc)" --batch on </dev/null >"$out/limit.log" 2>&1 &
+  local pid=$!
+  running_pids=("$pid")
+  pid_args=(--pid "limit-fanout=$pid")
+  local deadline=$((SECONDS + 10))
+  until port_open 8080; do
+    kill -0 "$pid" 2>/dev/null || { log "the yardstick exited; see $out/limit.log"; running_pids=(); return 1; }
+    ((SECONDS < deadline)) || { log "the yardstick does not listen on 8080 after 10 s"; return 1; }
+    sleep 0.05
+  done
 }
 
 write_ours_config() { # -> path
@@ -359,7 +396,11 @@ declare -A figures
 for ((run = 1; run <= runs; ++run)); do
   for system in "${systems[@]}"; do
     wait_ports_free
-    if [[ "$system" == peer ]]; then start_peer; else start_ours "$run"; fi
+    case "$system" in
+      peer) start_peer ;;
+      limit) start_limit ;;
+      ours) start_ours "$run" ;;
+    esac
     result=$("measure_$scenario" "$system" "$run") || { stop_running; exit 1; }
     stop_running
     figure="${result%%$'\t'*}"
@@ -379,12 +420,13 @@ for system in "${systems[@]}"; do
   medians[$system]=$(median "${figures[$system]}")
   printf '%-5s median: %s   (runs: %s)\n' "$system" "${medians[$system]}" "${figures[$system]% }"
 done
-if [[ -n "${medians[peer]:-}" && -n "${medians[ours]:-}" ]]; then
-  awk -v ours="${medians[ours]}" -v peer="${medians[peer]}" -v higher="$higher_is_better" 'BEGIN {
-    if (ours == 0 || peer == 0) { print "ratio: n/a (a median is 0)"; exit }
-    r = ours / peer
-    if (higher == "true") printf "ratio ours/peer: %.2f (higher is better: ours is %.2fx the peer)\n", r, r
-    else printf "ratio ours/peer: %.3f (lower is better: ours is %.2fx better than the peer)\n", r, 1 / r
+for other in peer limit; do
+  [[ -n "${medians[$other]:-}" && -n "${medians[ours]:-}" ]] || continue
+  awk -v ours="${medians[ours]}" -v them="${medians[$other]}" -v name="$other" -v higher="$higher_is_better" 'BEGIN {
+    if (ours == 0 || them == 0) { printf "ratio ours/%s: n/a (a median is 0)\n", name; exit }
+    r = ours / them
+    if (higher == "true") printf "ratio ours/%s: %.2f (higher is better: ours is %.2fx %s)\n", name, r, r, name
+    else printf "ratio ours/%s: %.3f (lower is better: ours is %.2fx %s)\n", name, r, r, name
   }'
-fi
+done
 echo "raw results: $results"
