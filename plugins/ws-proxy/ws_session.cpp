@@ -1,6 +1,5 @@
 #include "ws_session.hpp"
 
-#include "auth/request_auth.hpp"
 #include "chat_json.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -10,12 +9,9 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/rfc7230.hpp>
-#include <boost/beast/http/status.hpp>
 
 #include <array>
 
@@ -29,7 +25,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t kHeaderLimit = 8 * 1024;
-constexpr std::string_view kServerName = "chat-host ws-proxy";
 // Frames per socket write. Asio hands at most 64 buffers to one writev; two
 // are kept for a pong in front and the close frame behind.
 constexpr std::size_t kFramesPerWrite = 62;
@@ -47,13 +42,6 @@ char* read_scratch(std::size_t& size) {
   thread_local std::array<char, 64 * 1024> scratch;
   size = scratch.size();
   return scratch.data();
-}
-
-bool has_token(std::string_view list, std::string_view token) {
-  for (const auto& item : http::token_list(list)) {
-    if (beast::iequals(item, token)) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -168,86 +156,38 @@ void WsSession::on_request_bytes(error_code ec, std::size_t bytes) {
 
 void WsSession::on_read_request(error_code ec) {
   if (ec) {
-    if (ec == http::error::header_limit) return refuse(431, "request headers too large");
+    if (ec == http::error::header_limit) return answer(upgrade_refusal(431, "request headers too large"));
     fail(ec, "reading the upgrade request");
     return end();
   }
   const auto& request = upgrade_->parser.get();
-  if (request.method() != http::verb::get || request.version() < 11 ||
-      !has_token(request[http::field::connection], "upgrade") ||
-      !has_token(request[http::field::upgrade], "websocket")) {
-    return refuse(426, "this is a WebSocket endpoint: connect with ws://", "Upgrade: websocket\r\nConnection: Upgrade\r\n");
-  }
-  TargetCheck check = check_target(request.target());
-  if (!check.target) return refuse(static_cast<unsigned>(check.http_status), check.error);
-  if (const auto& verifier = bridge_.options().token_verifier) {
-    auto auth = chat::auth::authenticate_request(*verifier, request[http::field::authorization], request.target());
-    if (!auth.ok()) {
-      bridge_.log()->debug("connection {} ({}): upgrade refused: {}", id_, peer_, auth.error);
-      return refuse(static_cast<unsigned>(auth.http_status), auth.error,
-                    "WWW-Authenticate: " + auth.www_authenticate + "\r\n");
-    }
-    if (!check.target->user.empty() && check.target->user != auth.subject) {
-      return refuse(401, "user= is not the token's subject",
-                    "WWW-Authenticate: Bearer realm=\"" + std::string(chat::auth::kRealm) + "\"\r\n");
-    }
-    check.target->user = std::move(auth.subject);
-    check.target->rooms = std::move(auth.rooms);
-    if (auth.expires_at) {
-      // The token's clock is the wall clock; the session's is steady.
-      token_expires_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                          *auth.expires_at - std::chrono::system_clock::now());
-    }
-  }
-  if (!check.target->room.empty() && check.target->user.empty()) {
-    return refuse(400, "room= needs user= (who joins the room)");
-  }
-  if (!check.target->room.empty() && !check.target->rooms.allows(check.target->room)) {
-    return refuse(403, "the token does not grant room '" + check.target->room + "'");
-  }
-  if (request[http::field::sec_websocket_version] != "13") {
-    return refuse(426, "WebSocket version 13 only", "Sec-WebSocket-Version: 13\r\n");
-  }
-  if (!valid_websocket_key(request[http::field::sec_websocket_key])) {
-    return refuse(400, "missing or malformed Sec-WebSocket-Key");
-  }
-  const auto origin = request.find(http::field::origin);
-  const bool has_origin = origin != request.end();
-  if (!origin_allowed(has_origin ? std::string_view(origin->value()) : std::string_view{}, has_origin,
-                      bridge_.options().allowed_origins)) {
-    bridge_.log()->debug("connection {} ({}): origin '{}' refused", id_, peer_, std::string(origin->value()));
-    return refuse(403, "origin not allowed");
-  }
-  target_ = std::move(*check.target);
-  accept();
+  UpgradeRequest asked;
+  asked.is_get = request.method() == http::verb::get;
+  asked.version = request.version();
+  asked.target = request.target();
+  asked.connection = request[http::field::connection];
+  asked.upgrade = request[http::field::upgrade];
+  asked.authorization = request[http::field::authorization];
+  asked.websocket_version = request[http::field::sec_websocket_version];
+  asked.websocket_key = request[http::field::sec_websocket_key];
+  if (const auto origin = request.find(http::field::origin); origin != request.end()) asked.origin = origin->value();
+  answer(decide_upgrade(asked, bridge_.options()));
 }
 
-void WsSession::accept() {
-  // No extension is agreed (permessage-deflate would cost every connection its zlib state).
-  handshake_answer_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
-  handshake_answer_ += "Sec-WebSocket-Accept: ";
-  handshake_answer_ += websocket_accept(upgrade_->parser.get()[http::field::sec_websocket_key]);
-  handshake_answer_ += "\r\nServer: ";
-  handshake_answer_ += kServerName;
-  handshake_answer_ += "\r\n\r\n";
+void WsSession::answer(UpgradeDecision decision) {
+  handshake_answer_ = std::move(decision.answer);
   handshake_buffer_ = net::buffer(handshake_answer_);
+  if (!decision.target) {
+    bridge_.log()->debug("connection {} ({}): upgrade refused ({}): {}", id_, peer_, decision.status, decision.why);
+    return write_out({&handshake_buffer_, 1}, &WsSession::on_refusal_written);
+  }
+  target_ = std::move(*decision.target);
+  if (decision.token_expires_at) {
+    // The token's clock is the wall clock; the session's is steady.
+    token_expires_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(*decision.token_expires_at -
+                                                                               std::chrono::system_clock::now());
+  }
   write_out({&handshake_buffer_, 1}, &WsSession::on_handshake_written);
-}
-
-void WsSession::refuse(unsigned status, std::string_view why, std::string_view extra_headers) {
-  const std::string body = std::string(why) + "\n";
-  handshake_answer_ = "HTTP/1.1 " + std::to_string(status) + " ";
-  handshake_answer_ += http::obsolete_reason(static_cast<http::status>(status));
-  handshake_answer_ += "\r\nServer: ";
-  handshake_answer_ += kServerName;
-  handshake_answer_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
-  handshake_answer_ += std::to_string(body.size());
-  handshake_answer_ += "\r\nConnection: close\r\n";
-  handshake_answer_ += extra_headers;
-  handshake_answer_ += "\r\n";
-  handshake_answer_ += body;
-  handshake_buffer_ = net::buffer(handshake_answer_);
-  write_out({&handshake_buffer_, 1}, &WsSession::on_refusal_written);
 }
 
 void WsSession::on_refusal_written(error_code ec, std::size_t /*bytes*/) {

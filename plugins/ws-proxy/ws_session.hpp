@@ -6,9 +6,10 @@
 // connection small: it owns no read buffer (reads go to a per-thread one)
 // and nothing else that grows until traffic comes.
 //
-// The upgrade: reads the HTTP request (Beast's parser) and checks path,
-// query, token and Origin before answering 101 (the connection limits were
-// applied at accept, by the listener's ConnectionGate). Then: reads
+// The upgrade: reads the HTTP request (Beast's parser) and answers what
+// decide_upgrade (upgrade_decision.hpp) says of its path, query, token and
+// Origin (the connection limits were applied at accept, by the listener's
+// ConnectionGate). Then: reads
 // frames as they come and hands each message to the Bridge; answers pings;
 // pings a silent client after half the idle timeout and drops it after all
 // of it; closes with the code the protocol asks for.
@@ -34,6 +35,7 @@
 #include "client.hpp"
 #include "limits/connection_gate.hpp"
 #include "limits/token_bucket.hpp"
+#include "upgrade_decision.hpp"
 #include "ws_codec.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -88,8 +90,9 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void parse_request();
   void on_request_bytes(boost::system::error_code ec, std::size_t bytes);
   void on_read_request(boost::system::error_code ec);
-  void accept();
-  void refuse(unsigned status, std::string_view why, std::string_view extra_headers = {});
+  // Writes the upgrade's answer (decide_upgrade's): 101 and the frames
+  // begin, or a refusal and the connection ends.
+  void answer(UpgradeDecision decision);
   void on_handshake_written(boost::system::error_code ec, std::size_t bytes);
   void on_refusal_written(boost::system::error_code ec, std::size_t bytes);
   void drain_then_close();
