@@ -33,6 +33,7 @@
 
 #include "bridge.hpp"
 #include "client.hpp"
+#include "heartbeat.hpp"
 #include "limits/connection_gate.hpp"
 #include "limits/token_bucket.hpp"
 #include "upgrade_decision.hpp"
@@ -161,8 +162,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   bool reading_ = true;  // false after the client's close frame or a protocol error
   bool read_paused_ = false;  // closing: no read until our close frame is out
   std::size_t close_read_budget_ = 0;  // bytes still read, once our close frame is out
-  Clock::time_point last_heard_;
-  bool pinged_ = false;  // a ping went out since the client was last heard
+  std::optional<Heartbeat> heartbeat_;  // from the upgrade on
   chat::limits::TokenBucket rate_;
   std::size_t strikes_ = 0;  // frames refused in a row for rate
   ClientState chat_state_;
