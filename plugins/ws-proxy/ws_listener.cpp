@@ -16,10 +16,10 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
-WsListener::WsListener(net::io_context& io, Bridge& bridge, const tcp::endpoint& endpoint, bool reuse_port)
-    : io_(io),
+WsListener::WsListener(IoShards& shards, Bridge& bridge, const tcp::endpoint& endpoint, bool reuse_port)
+    : shards_(shards),
       bridge_(bridge),
-      strand_(net::make_strand(io)),
+      strand_(net::make_strand(shards.at(0))),
       acceptor_(strand_),
       retry_timer_(strand_),
       gate_(chat::limits::ConnectionGate::make(
@@ -50,8 +50,9 @@ void WsListener::stop() {
 
 void WsListener::do_accept() {
   if (stopped_) return;
-  // Each connection gets its own strand.
-  acceptor_.async_accept(net::make_strand(io_), beast::bind_front_handler(&WsListener::on_accept, shared_from_this()));
+  // Each connection gets its own strand, on the next shard.
+  acceptor_.async_accept(net::make_strand(shards_.next()),
+                         beast::bind_front_handler(&WsListener::on_accept, shared_from_this()));
 }
 
 void WsListener::on_accept(beast::error_code ec, tcp::socket socket) {

@@ -1,5 +1,5 @@
 // Accepts TCP connections and starts a WsSession on a strand of its own for
-// each (Beast's async server example). Each socket takes a slot of the
+// each (Beast's async server example), on the next of the proxy's shards. Each socket takes a slot of the
 // listener's ConnectionGate at accept (max_connections in all,
 // max_connections_per_address from one address); one over a limit is
 // answered 503 or 429 and closed, without a session.
@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/error.hpp>
 
+#include "io_shards.hpp"
 #include "limits/accept_backoff.hpp"
 #include "limits/connection_gate.hpp"
 
@@ -23,8 +24,7 @@ class Bridge;
 class WsListener : public std::enable_shared_from_this<WsListener> {
  public:
   // Binds and listens; throws boost::system::system_error on failure.
-  WsListener(boost::asio::io_context& io, Bridge& bridge, const boost::asio::ip::tcp::endpoint& endpoint,
-             bool reuse_port);
+  WsListener(IoShards& shards, Bridge& bridge, const boost::asio::ip::tcp::endpoint& endpoint, bool reuse_port);
 
   void run();
   // Stops accepting (any thread).
@@ -35,7 +35,7 @@ class WsListener : public std::enable_shared_from_this<WsListener> {
   void do_accept();
   void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
 
-  boost::asio::io_context& io_;
+  IoShards& shards_;
   Bridge& bridge_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acceptor_;

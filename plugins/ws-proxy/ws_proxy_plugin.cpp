@@ -3,6 +3,7 @@
 // grpc-chat on the other, in this host process or another one.
 #include "bridge.hpp"
 #include "proxy_options.hpp"
+#include "io_shards.hpp"
 #include "ws_listener.hpp"
 
 #include "auth/auth_config.hpp"
@@ -15,14 +16,10 @@
 
 #include <chathost/plugin.hpp>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 
-#include <pthread.h>
-
 #include <algorithm>
-
 #include <thread>
 
 namespace {
@@ -160,27 +157,24 @@ class WsProxyPlugin final : public chathost::Plugin {
 
   void start() override {
     auto& log = ctx_.logger;
-    io_ = std::make_unique<net::io_context>(static_cast<int>(options_.threads));
-    bridge_ = std::make_unique<Bridge>(options_, *io_, log, ProxyMetrics::registered_with(ctx_.metrics.get()));
+    shards_ = std::make_unique<IoShards>(options_.threads);
+    bridge_ = std::make_unique<Bridge>(options_, shards_->at(0), log, ProxyMetrics::registered_with(ctx_.metrics.get()));
     const net::ip::tcp::endpoint endpoint(net::ip::make_address(options_.listen_host), options_.listen_port);
     try {
-      listener_ = std::make_shared<WsListener>(*io_, *bridge_, endpoint, options_.reuse_port);
+      listener_ = std::make_shared<WsListener>(*shards_, *bridge_, endpoint, options_.reuse_port);
     } catch (const boost::system::system_error& e) {
       bridge_.reset();
-      io_.reset();
+      shards_.reset();
       throw std::runtime_error("cannot listen on " + options_.listen_host + ":" + std::to_string(options_.listen_port) +
                                ": " + e.code().message());
     }
     bound_port_ = listener_->local_endpoint().port();
     bridge_->start();
     listener_->run();
-    work_.emplace(io_->get_executor());
-    for (std::size_t i = 0; i < options_.threads; ++i) {
-      threads_.emplace_back([this] { run_io(); });
-      // Named here, before start() returns, so the name is there by "ready"
-      // (`top -H` and /proc show the proxy's share of the process).
-      pthread_setname_np(threads_.back().native_handle(), "ws-proxy-io");
-    }
+    // `top -H` and /proc show the proxy's share of the process by this name.
+    shards_->start("ws-proxy-io", [log](const std::exception& e) {
+      log->error("unexpected error in a WebSocket handler: {}", e.what());
+    });
 
     const std::string service = chat::net::describe_chat_nodes(options_.chat_nodes);
     if (!bridge_->wait_available(kStartupWait)) {
@@ -193,7 +187,7 @@ class WsProxyPlugin final : public chathost::Plugin {
   }
 
   void stop() override {
-    if (!io_) return;
+    if (!shards_) return;
     stop_parts();
     ctx_.logger->info("stopped");
   }
@@ -206,43 +200,27 @@ class WsProxyPlugin final : public chathost::Plugin {
   }
 
  private:
-  void run_io() {
-    for (;;) {
-      try {
-        io_->run();
-        return;
-      } catch (const std::exception& e) {
-        ctx_.logger->error("unexpected error in a WebSocket handler: {}", e.what());
-      }
-    }
-  }
-
   // Stops accepting, says goodbye to every client (1001), ends the streams
   // to the chat service, then stops the I/O threads.
   void stop_parts() {
-    if (!io_) return;
+    if (!shards_) return;
     if (listener_) listener_->stop();
     if (bridge_) {
       bridge_->close_sessions(kSessionsCloseWait);
       bridge_->stop_links(kStreamsEndWait);
     }
-    work_.reset();
-    io_->stop();
-    for (auto& thread : threads_) thread.join();
-    threads_.clear();
+    shards_->stop();
     listener_.reset();
     bridge_.reset();
-    io_.reset();
+    shards_.reset();
   }
 
   chathost::PluginContext ctx_;
   ProxyOptions options_;
   std::uint16_t bound_port_ = 0;
-  std::unique_ptr<net::io_context> io_;
+  std::unique_ptr<IoShards> shards_;
   std::unique_ptr<Bridge> bridge_;
   std::shared_ptr<WsListener> listener_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
 };
 
 }  // namespace
