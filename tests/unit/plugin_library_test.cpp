@@ -130,7 +130,7 @@ TEST(PluginLoad, ExampleGreeterLoads) {
 TEST(PluginLoad, ExampleGreeterDeclaresItsConfigKeys) {
   const LoadedPlugin loaded = load_plugin(kPluginDir, "example-greeter");
   const std::vector<ConfigKey> keys = loaded.plugin().config_keys();
-  ASSERT_EQ(key_names(keys), (Strings{"host", "port", "greeting"}));
+  ASSERT_EQ(key_names(keys), (Strings{"host", "port", "greeting", "signature"}));
 
   EXPECT_EQ(keys[0].type, ValueType::String);
   ASSERT_TRUE(keys[0].default_value.has_value());
@@ -303,7 +303,7 @@ TEST(LoadedPluginOwnership, MovesIntoVectorAndDestroysCleanly) {
   EXPECT_EQ(names, (Strings{"example-greeter", "test-throws-on-start", "test-throws-on-configure",
                             "test-hangs-on-stop", "test-requests-shutdown"}));
   // Still usable after the moves: the library stayed with its object.
-  EXPECT_EQ(key_names(plugins[0].plugin().config_keys()), (Strings{"host", "port", "greeting"}));
+  EXPECT_EQ(key_names(plugins[0].plugin().config_keys()), (Strings{"host", "port", "greeting", "signature"}));
   plugins.clear();
   EXPECT_TRUE(plugins.empty());
 }
