@@ -39,6 +39,7 @@ struct ProxyOptions {
   double message_burst = 0;            // per connection, at once
   std::size_t rate_limit_strikes = 0;  // refused frames in a row before closing 1008
   std::size_t send_queue_limit = 0;    // frames queued for one client before it is dropped
+  std::size_t send_queue_bytes = 0;    // and bytes: a few large frames hold as much as many small ones
   std::size_t max_rooms_per_connection = 0;
   // SO_SNDBUF of each connection; 0 leaves the kernel's autotuning (up to
   // tcp_wmem's maximum, 4 MiB by default, before a slow client is noticed).

@@ -76,6 +76,10 @@ class WsProxyPlugin final : public chathost::Plugin {
                            "frames queued for a client before it is closed with 1008 as too slow")
             .range(8, 10000000)
             .into(&ProxyOptions::send_queue_limit),
+        ConfigKey::integer("send_queue_bytes", 4 << 20,
+                           "bytes of frames queued for a client before it is closed with 1008 as too slow")
+            .range(64 << 10, INT64_C(1) << 30)
+            .into(&ProxyOptions::send_queue_bytes),
         ConfigKey::integer("max_rooms_per_connection", 100, "rooms one connection may be in").range(1, 100000)
             .into(&ProxyOptions::max_rooms_per_connection),
         ConfigKey::integer("socket_send_buffer_bytes", 0,

@@ -186,6 +186,8 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   // Outgoing, shared with send() on other threads.
   std::mutex out_mutex_;
   std::vector<Frame> outbox_;
+  std::size_t outbox_bytes_ = 0;  // of the frames in outbox_, against send_queue_bytes
+  bool slow_by_bytes_ = false;    // what the queue went over, for the log line
   bool write_scheduled_ = false;  // a do_write is posted or a write is in flight
   // Pings answered since the last write completed: frames the client asked
   // for and has not read, counted with outbox_ against send_queue_limit.

@@ -92,6 +92,7 @@ void WsSession::on_event(const ws::Event& event) {
       {
         std::lock_guard lock(out_mutex_);
         outbox_.clear();
+        outbox_bytes_ = 0;
       }
       return do_close(event.code == static_cast<std::uint16_t>(ws::CloseCode::no_status)
                           ? ws::CloseCode::normal

@@ -16,11 +16,16 @@ void WsSession::send(Frame frame) {
   {
     std::lock_guard lock(out_mutex_);
     if (out_closed_) return;
-    if (outbox_.size() + pongs_owed_ >= bridge_.options().send_queue_limit) {
+    const auto& options = bridge_.options();
+    const std::size_t bytes = frame.wire().size();
+    if (outbox_.size() + pongs_owed_ >= options.send_queue_limit || outbox_bytes_ + bytes > options.send_queue_bytes) {
       out_closed_ = true;
-      outbox_.clear();
       overflow = true;
+      slow_by_bytes_ = outbox_.size() + pongs_owed_ < options.send_queue_limit;
+      outbox_.clear();
+      outbox_bytes_ = 0;
     } else {
+      outbox_bytes_ += bytes;
       outbox_.push_back(std::move(frame));
       if (!write_scheduled_) {
         write_scheduled_ = true;
@@ -50,6 +55,7 @@ void WsSession::queue_pong(std::string_view payload) {
     if (write_scheduled_ && outbox_.size() + ++pongs_owed_ > bridge_.options().send_queue_limit) {
       out_closed_ = true;
       outbox_.clear();
+      outbox_bytes_ = 0;
       over = true;
     }
   }
@@ -77,6 +83,7 @@ void WsSession::do_write() {
     }
     const std::size_t take = std::min(outbox_.size(), kFramesPerWrite);
     const auto first = outbox_.begin();
+    for (auto it = first; it != first + static_cast<std::ptrdiff_t>(take); ++it) outbox_bytes_ -= it->wire().size();
     in_flight_.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
     outbox_.erase(first, first + static_cast<std::ptrdiff_t>(take));
     const bool close_due = closing_ && !close_in_flight_ && !close_written_ && outbox_.empty();
@@ -126,6 +133,7 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
       write_scheduled_ = false;
       out_closed_ = true;
       outbox_.clear();
+      outbox_bytes_ = 0;
     }
     return hard_close();
   }
@@ -153,8 +161,11 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
 
 void WsSession::drop_slow() {
   bridge_.metrics().slow_clients_dropped->inc();
-  bridge_.log()->warn("connection {} ({}, user '{}'): too slow, {} frames waiting; closed with 1008", id_, peer_,
-                      chat_state_.user, bridge_.options().send_queue_limit);
+  const auto& options = bridge_.options();
+  const std::string waiting = slow_by_bytes_ ? std::to_string(options.send_queue_bytes) + " bytes of frames"
+                                             : std::to_string(options.send_queue_limit) + " frames";
+  bridge_.log()->warn("connection {} ({}, user '{}'): too slow, {} waiting; closed with 1008", id_, peer_,
+                      chat_state_.user, waiting);
   do_close(ws::CloseCode::policy_error, "too slow: frames not read", /*flush=*/false);
 }
 
@@ -175,7 +186,10 @@ void WsSession::do_close(ws::CloseCode code, std::string_view reason, bool flush
   {
     std::lock_guard lock(out_mutex_);
     out_closed_ = true;
-    if (!flush) outbox_.clear();
+    if (!flush) {
+      outbox_.clear();
+      outbox_bytes_ = 0;
+    }
     if (!write_scheduled_) write_scheduled_ = start = true;
   }
   // The close frame can only follow the frames being written. A slow client
@@ -211,6 +225,7 @@ void WsSession::end() {
     std::lock_guard lock(out_mutex_);
     out_closed_ = true;
     outbox_.clear();
+    outbox_bytes_ = 0;
   }
   if (opened_) bridge_.closed(*this);
   error_code ignored;

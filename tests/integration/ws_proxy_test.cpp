@@ -929,6 +929,32 @@ TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
   EXPECT_LT(sloth.events_matching(is_any_message()).size(), kMessages);
 }
 
+TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedByTheBytesWaitingForItToo) {
+  // Far from the frame limit: a few large frames hold as much memory as many small ones.
+  auto host = all_in_one(dir_.path(),
+                         "send_queue_limit = 100000\nsend_queue_bytes = 65536\nsocket_send_buffer_bytes = 8192\n"
+                         "max_messages_per_second = 100000\nmessage_burst = 100000\n");
+  WsClient sloth(
+      WsOptions{.port = host->port("ws-proxy"), .target = target("sloth", "r"), .receive_buffer_bytes = 4096, .read = false});
+  auto alice = joined_client(*host, "alice", "r");
+  const std::string content(3000, 'z');
+  constexpr int kMessages = 120;  // 360 KB in all: several times what the sloth may have waiting
+  for (int i = 0; i < kMessages; ++i) {
+    alice->send(chat_message("r", "alice", content, "a" + std::to_string(i)));
+    if (i % 8 == 7) {
+      ASSERT_TRUE(alice->wait_for(is_message_id("a" + std::to_string(i))));
+    }
+  }
+  ASSERT_TRUE(host->process().wait_for_line(
+      std::regex("user 'sloth'\\): too slow, 65536 bytes of frames waiting; closed with 1008")))
+      << host->process().output();
+  EXPECT_EQ(alice->wait_for_count(is_any_message(), kMessages).size(), static_cast<std::size_t>(kMessages));
+  sloth.start_reading();
+  auto closed = sloth.wait_closed(15s);
+  ASSERT_TRUE(closed);
+  EXPECT_EQ(closed->code, 1008) << closed->error;
+}
+
 TEST_F(WsProxyTest, ASilentClientThatAnswersPingsStaysAndOneThatAnswersNothingIsDropped) {
   // Debug logging: dropping an idle connection is routine, not worth a line at info.
   auto host = all_in_one(dir_.path(), "idle_timeout_seconds = 2\n", {{"CHATHOST_LOG_LEVEL", "debug"}});
