@@ -176,25 +176,19 @@ std::optional<EnvFile> read_env_file(const HostOptions& options) {
   return std::nullopt;
 }
 
-// Adds the folders of a colon-separated search path (empty parts are none).
-void add_search_path(std::vector<std::filesystem::path>& folders, std::string_view path) {
-  while (!path.empty()) {
+// The plugin folders, in the order they are searched: each --plugin-dir,
+// CHATHOST_PLUGIN_PATH (colon-separated; empty parts are none), the
+// config's plugin_dirs, and last the host's own.
+PluginFolders plugin_folders(const HostOptions& options, std::optional<std::string> search_path,
+                             const std::vector<std::string>& config_dirs) {
+  std::vector<std::filesystem::path> folders = options.plugin_dirs;
+  const std::string all = search_path.value_or("");
+  for (std::string_view path = all; !path.empty();) {
     const auto colon = path.find(':');
     if (colon != 0) folders.emplace_back(path.substr(0, colon));
     path = colon == std::string_view::npos ? std::string_view{} : path.substr(colon + 1);
   }
-}
-
-// The plugin folders, in the order they are searched: each --plugin-dir,
-// CHATHOST_PLUGIN_PATH (colon-separated), [host] plugin_dirs, and last the
-// host's own.
-PluginFolders plugin_folders(const HostOptions& options, const ConfigSource& config, const PluginConfig& table) {
-  std::vector<std::filesystem::path> folders = options.plugin_dirs;
-  if (auto path = config.lookup_env("CHATHOST_PLUGIN_PATH")) add_search_path(folders, *path);
-  for (const auto& folder : table.get_strings("plugin_dirs")) {
-    if (folder.empty()) table.reject("plugin_dirs", "a folder must not be empty");
-    folders.emplace_back(folder);
-  }
+  for (const auto& folder : config_dirs) folders.emplace_back(folder);
   folders.push_back(default_plugin_dir());
   return PluginFolders(std::move(folders));
 }
@@ -210,7 +204,11 @@ HostSettings resolve_settings(const ConfigSource& config, const HostOptions& opt
       table.reject("plugins", "plugin '" + settings.plugins[i] + "' is listed twice");
     }
   }
-  settings.plugin_folders = plugin_folders(options, config, table);
+  const auto config_dirs = table.get_strings("plugin_dirs");
+  for (const auto& folder : config_dirs) {
+    if (folder.empty()) table.reject("plugin_dirs", "a folder must not be empty");
+  }
+  settings.plugin_folders = plugin_folders(options, config.lookup_env("CHATHOST_PLUGIN_PATH"), config_dirs);
   settings.log_level = options.log_level ? *options.log_level : table.get_string("log_level");
   settings.stop_timeout = std::chrono::milliseconds(table.get_int("stop_timeout_ms"));
   settings.insecure = options.insecure || table.get_bool("insecure");
@@ -449,14 +447,14 @@ int print_config_help(const HostOptions& options) {
   };
 
   print_keys("host", host_config_keys());
-  std::vector<std::filesystem::path> folders = options.plugin_dirs;
-  if (const char* path = std::getenv("CHATHOST_PLUGIN_PATH")) add_search_path(folders, path);
-  folders.push_back(default_plugin_dir());
-  const PluginFolders plugin_folders(std::move(folders));
+  // No config is read here: the folders of the command line and the environment.
+  const char* search_path = std::getenv("CHATHOST_PLUGIN_PATH");
+  const PluginFolders folders =
+      plugin_folders(options, search_path ? std::optional<std::string>(search_path) : std::nullopt, {});
   int status = 0;
-  for (const auto& name : plugin_folders.available()) {
+  for (const auto& name : folders.available()) {
     try {
-      auto loaded = load_plugin(plugin_folders, name);
+      auto loaded = load_plugin(folders, name);
       print_keys(name, loaded.plugin().config_keys());
     } catch (const std::exception& e) {
       std::cerr << e.what() << "\n";

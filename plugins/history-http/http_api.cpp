@@ -81,6 +81,11 @@ std::string history_body(const std::string& room, const chat::GetChatHistoryResp
   return body;
 }
 
+// 403: the request's token does not open `room`.
+Response room_refused(const std::string& room) {
+  return json_response(http::status::forbidden, json_error("the token does not grant room '" + room + "'", "room"));
+}
+
 // {"room":R,"senders":[...],"has_more":b}
 std::string senders_body(const std::string& room, const chat::GetRoomSendersResponse& answer) {
   boost::json::object body;
@@ -312,10 +317,6 @@ void HttpApi::serve_senders(std::string_view query, const chat::auth::RoomGrant&
       exchange->finish(json_response(http::status::ok, std::move(body)), lease);
     });
   });
-}
-
-Response HttpApi::room_refused(const std::string& room) const {
-  return json_response(http::status::forbidden, json_error("the token does not grant room '" + room + "'", "room"));
 }
 
 void HttpApi::when_budget_allows(std::string_view call, const std::shared_ptr<Exchange>& exchange,

@@ -106,8 +106,6 @@ class HttpApi {
                      const std::shared_ptr<Exchange>& exchange) const;
   void serve_senders(std::string_view query, const chat::auth::RoomGrant& granted,
                      const std::shared_ptr<Exchange>& exchange) const;
-  // 403: the token does not open `room`.
-  Response room_refused(const std::string& room) const;
   // Starts a call to the chat service once the budget has room for it (the
   // lease goes with the answer), or tells the client history is busy.
   void when_budget_allows(std::string_view call, const std::shared_ptr<Exchange>& exchange,

@@ -888,13 +888,20 @@ TEST_F(WsProxyTest, TooFastASenderIsRateLimitedThenClosedWith1008) {
       << "the flood lasted " << flood_seconds << " s";
 }
 
+// A member of room "r" that reads nothing, with a tiny receive window: the
+// proxy's writes to it stall almost at once.
+std::unique_ptr<WsClient> sloth_in_room(TestHost& host) {
+  return std::make_unique<WsClient>(
+      WsOptions{.port = host.port("ws-proxy"), .target = target("sloth", "r"), .receive_buffer_bytes = 4096, .read = false});
+}
+
+// Slow-reader tests: a small kernel send buffer, and no rate limit in the way.
+constexpr const char* kSlowReaderConfig =
+    "socket_send_buffer_bytes = 8192\nmax_messages_per_second = 100000\nmessage_burst = 100000\n";
+
 TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
-  auto host = all_in_one(dir_.path(),
-                         "send_queue_limit = 192\nsocket_send_buffer_bytes = 8192\nmax_messages_per_second = 100000\n"
-                         "message_burst = 100000\n");
-  // A tiny receive window: the proxy's writes to it stall almost at once.
-  WsClient sloth(
-      WsOptions{.port = host->port("ws-proxy"), .target = target("sloth", "r"), .receive_buffer_bytes = 4096, .read = false});
+  auto host = all_in_one(dir_.path(), std::string("send_queue_limit = 192\n") + kSlowReaderConfig);
+  auto sloth = sloth_in_room(*host);
   auto alice = joined_client(*host, "alice", "r");
   auto bob = joined_client(*host, "bob", "r");
   ASSERT_TRUE(alice->wait_for(is_presence("r", Presence::JOINED, "bob")));
@@ -922,20 +929,18 @@ TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedAndOthersGetEverything) {
   EXPECT_EQ(dropped, 1U) << "only the sloth is dropped:\n" << host->process().output();
   // What the sloth finds when it finally reads: some frames, then the close
   // frame with its code (it followed the frame that was being written).
-  sloth.start_reading();
-  auto closed = sloth.wait_closed(15s);
+  sloth->start_reading();
+  auto closed = sloth->wait_closed(15s);
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->code, 1008) << closed->error;
-  EXPECT_LT(sloth.events_matching(is_any_message()).size(), kMessages);
+  EXPECT_LT(sloth->events_matching(is_any_message()).size(), kMessages);
 }
 
 TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedByTheBytesWaitingForItToo) {
   // Far from the frame limit: a few large frames hold as much memory as many small ones.
-  auto host = all_in_one(dir_.path(),
-                         "send_queue_limit = 100000\nsend_queue_bytes = 65536\nsocket_send_buffer_bytes = 8192\n"
-                         "max_messages_per_second = 100000\nmessage_burst = 100000\n");
-  WsClient sloth(
-      WsOptions{.port = host->port("ws-proxy"), .target = target("sloth", "r"), .receive_buffer_bytes = 4096, .read = false});
+  auto host = all_in_one(dir_.path(), std::string("send_queue_limit = 100000\nsend_queue_bytes = 65536\n") +
+                                           kSlowReaderConfig);
+  auto sloth = sloth_in_room(*host);
   auto alice = joined_client(*host, "alice", "r");
   const std::string content(3000, 'z');
   constexpr int kMessages = 120;  // 360 KB in all: several times what the sloth may have waiting
@@ -949,8 +954,8 @@ TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedByTheBytesWaitingForItToo) {
       std::regex("user 'sloth'\\): too slow, 65536 bytes of frames waiting; closed with 1008")))
       << host->process().output();
   EXPECT_EQ(alice->wait_for_count(is_any_message(), kMessages).size(), static_cast<std::size_t>(kMessages));
-  sloth.start_reading();
-  auto closed = sloth.wait_closed(15s);
+  sloth->start_reading();
+  auto closed = sloth->wait_closed(15s);
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->code, 1008) << closed->error;
 }
