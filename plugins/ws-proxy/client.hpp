@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 namespace chat::proxy {
 
@@ -17,6 +18,11 @@ class Client {
   virtual std::uint64_t id() const = 0;
   // Queues a frame for the client. Any thread; never blocks, never calls back.
   virtual void send(Frame frame) = 0;
+  // Queues a frame of a replay the client asked for (a join with `since`, or
+  // the gap after the proxy's link to the chat service came back). A replay
+  // comes from the chat service far faster than any client reads it, so its
+  // frames count against the queue's byte bound only, not its frame bound.
+  virtual void send_replayed(Frame frame) { send(std::move(frame)); }
   // Whether the client speaks the event protocol. A connection that never
   // joined (the exercise's clients) gets chat messages, errors and service
   // status only: no joined, presence or ack frames it would not understand.

@@ -1,8 +1,19 @@
 #include "local_room.hpp"
 
 namespace chat::proxy {
+namespace {
 
-void LocalRoom::deliver(const ChatMessage& message, const Frame& frame) {
+void send_to(Client& client, Frame frame, bool replayed) {
+  if (replayed) {
+    client.send_replayed(std::move(frame));
+  } else {
+    client.send(std::move(frame));
+  }
+}
+
+}  // namespace
+
+void LocalRoom::deliver(const ChatMessage& message, const Frame& frame, bool replayed) {
   const std::uint64_t sequence = message.sequence();
   if (last_sequence && sequence <= *last_sequence) return;  // delivered already
   last_sequence = sequence;
@@ -19,9 +30,9 @@ void LocalRoom::deliver(const ChatMessage& message, const Frame& frame) {
       ChatStream own;
       *own.mutable_chat_message() = message;
       own.mutable_chat_message()->set_id(sender_sees->second);
-      member.client->send(make_frame(own));
+      send_to(*member.client, make_frame(own), replayed);
     } else {
-      member.client->send(frame);
+      send_to(*member.client, frame, replayed);
     }
   }
 }

@@ -33,8 +33,9 @@ class LocalRoom {
   // a message with its sequence or a later one was delivered already (a
   // replay overlapping live traffic). The frame is shared, not copied; only
   // a sender whose message id was rewritten upstream gets a frame of its own
-  // with its id (see remember_echo_id).
-  void deliver(const ChatMessage& message, const Frame& frame);
+  // with its id (see remember_echo_id). `replayed`: the message is part of
+  // a replay after the link came back (Client::send_replayed).
+  void deliver(const ChatMessage& message, const Frame& frame, bool replayed = false);
   // An event for clients of the full protocol (presence, joined): `frame`
   // to every live member that speaks events.
   void tell_live_members(const Frame& frame) const;

@@ -354,9 +354,9 @@ void UpstreamLink::on_message(const ChatStream& event) {
     --answer_->replay_left;
     if (room != nullptr) {
       if (answer_->request.client_id == 0) {
-        room->deliver(message, frame);  // a re-join's replay is for every live member
+        room->deliver(message, frame, /*replayed=*/true);  // a re-join's replay is for every live member
       } else if (auto member = room->members.find(answer_->request.client_id); member != room->members.end()) {
-        member->second.client->send(frame);
+        member->second.client->send_replayed(frame);
       }
     }
     if (answer_->replay_left == 0) finish_replay_locked();

@@ -73,7 +73,8 @@ class WsProxyPlugin final : public chathost::Plugin {
             .range(1, 1000000)
             .into(&ProxyOptions::rate_limit_strikes),
         ConfigKey::integer("send_queue_limit", 1024,
-                           "frames queued for a client before it is closed with 1008 as too slow")
+                           "frames queued for a client before it is closed with 1008 as too slow (a replay it asked for "
+                           "counts against send_queue_bytes only)")
             .range(8, 10000000)
             .into(&ProxyOptions::send_queue_limit),
         ConfigKey::integer("send_queue_bytes", 4 << 20,

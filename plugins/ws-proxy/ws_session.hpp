@@ -67,6 +67,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
 
   std::uint64_t id() const override { return id_; }
   void send(Frame frame) override;
+  void send_replayed(Frame frame) override;
   bool speaks_events() const override { return speaks_events_.load(std::memory_order_relaxed); }
   void set_speaks_events() { speaks_events_.store(true, std::memory_order_relaxed); }
 
@@ -116,6 +117,8 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   // one handler type, so each stream compiles one write operation.
   void write_out(std::span<const boost::asio::const_buffer> buffers,
                  void (WsSession::*on_written)(boost::system::error_code, std::size_t));
+  // send() and send_replayed(): queues `frame` unless the queue is over its bounds.
+  void enqueue(Frame frame, bool replayed);
   // Our heartbeat ping and the pong to the client's latest ping: each at
   // most once in the next write.
   void queue_ping();
@@ -187,6 +190,9 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   std::mutex out_mutex_;
   std::vector<Frame> outbox_;
   std::size_t outbox_bytes_ = 0;  // of the frames in outbox_, against send_queue_bytes
+  // Frames of a replay among those in outbox_: not counted against
+  // send_queue_limit (taken as the oldest when written).
+  std::size_t replayed_queued_ = 0;
   bool slow_by_bytes_ = false;    // what the queue went over, for the log line
   bool write_scheduled_ = false;  // a do_write is posted or a write is in flight
   // Pings answered since the last write completed: frames the client asked

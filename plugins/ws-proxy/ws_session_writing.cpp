@@ -10,7 +10,11 @@ namespace chat::proxy {
 
 using namespace session_parts;
 
-void WsSession::send(Frame frame) {
+void WsSession::send(Frame frame) { enqueue(std::move(frame), false); }
+
+void WsSession::send_replayed(Frame frame) { enqueue(std::move(frame), true); }
+
+void WsSession::enqueue(Frame frame, bool replayed) {
   bool post_write = false;
   bool overflow = false;
   {
@@ -18,14 +22,17 @@ void WsSession::send(Frame frame) {
     if (out_closed_) return;
     const auto& options = bridge_.options();
     const std::size_t bytes = frame.wire().size();
-    if (outbox_.size() + pongs_owed_ >= options.send_queue_limit || outbox_bytes_ + bytes > options.send_queue_bytes) {
+    const bool over_frames = !replayed && outbox_.size() - replayed_queued_ + pongs_owed_ >= options.send_queue_limit;
+    if (over_frames || outbox_bytes_ + bytes > options.send_queue_bytes) {
       out_closed_ = true;
       overflow = true;
-      slow_by_bytes_ = outbox_.size() + pongs_owed_ < options.send_queue_limit;
+      slow_by_bytes_ = !over_frames;
       outbox_.clear();
       outbox_bytes_ = 0;
+      replayed_queued_ = 0;
     } else {
       outbox_bytes_ += bytes;
+      if (replayed) ++replayed_queued_;
       outbox_.push_back(std::move(frame));
       if (!write_scheduled_) {
         write_scheduled_ = true;
@@ -52,10 +59,11 @@ void WsSession::queue_pong(std::string_view payload) {
   {
     std::lock_guard lock(out_mutex_);
     // Answered while a write is pending: the client is owed one more frame.
-    if (write_scheduled_ && outbox_.size() + ++pongs_owed_ > bridge_.options().send_queue_limit) {
+    if (write_scheduled_ && outbox_.size() - replayed_queued_ + ++pongs_owed_ > bridge_.options().send_queue_limit) {
       out_closed_ = true;
       outbox_.clear();
       outbox_bytes_ = 0;
+      replayed_queued_ = 0;
       over = true;
     }
   }
@@ -86,6 +94,7 @@ void WsSession::do_write() {
     for (auto it = first; it != first + static_cast<std::ptrdiff_t>(take); ++it) outbox_bytes_ -= it->wire().size();
     in_flight_.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
     outbox_.erase(first, first + static_cast<std::ptrdiff_t>(take));
+    replayed_queued_ -= std::min(replayed_queued_, take);
     const bool close_due = closing_ && !close_in_flight_ && !close_written_ && outbox_.empty();
     if (in_flight_.empty() && pong_.empty() && !ping_due_ && !close_due) {
       write_scheduled_ = false;
@@ -134,6 +143,7 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
       out_closed_ = true;
       outbox_.clear();
       outbox_bytes_ = 0;
+      replayed_queued_ = 0;
     }
     return hard_close();
   }

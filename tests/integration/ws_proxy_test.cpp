@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <csignal>
 #include <map>
+#include <numeric>
 #include <set>
 #include <thread>
 
@@ -958,6 +959,49 @@ TEST_F(WsProxyTest, AClientThatNeverReadsIsDroppedByTheBytesWaitingForItToo) {
   auto closed = sloth->wait_closed(15s);
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->code, 1008) << closed->error;
+}
+
+TEST_F(WsProxyTest, AReplayLongerThanTheFrameLimitReachesAClientThatReads) {
+  // A replay comes from the chat service all at once, far faster than the
+  // proxy writes it out: a client that reads is not "too slow" for it, however
+  // small the frame limit. Both kinds: a join with `since`, and what the
+  // room missed while the proxy's link to the chat service was down.
+  const auto chat_port = free_tcp_port();
+  const auto store = dir_.path() / "service" / "data" / "chat.db";
+  const std::string tables =
+      grpc_chat_table(chat_port, store) + "\n" +
+      ws_proxy_table(chat_port, "send_queue_limit = 16\nreconnect_min_ms = 8000\nreconnect_max_ms = 8000\n");
+  auto service = make_host(dir_.path(), "service", tables, "grpc-chat");
+  auto proxy = make_host(dir_.path(), "proxy", tables, "ws-proxy");
+  constexpr int kMissed = 600;
+  const auto say_many = [&](const std::string& prefix) {
+    ChatStreamClient direct(chat_channel("127.0.0.1", chat_port), test_service_token());
+    for (int i = 0; i < kMissed; ++i) direct.send(chat_message("r", "bob", "missed", prefix + std::to_string(i)));
+    ASSERT_TRUE(direct.wait_for(is_message_id(prefix + std::to_string(kMissed - 1)), 30s));
+  };
+  say_many("b");
+
+  WsClient alice(ws_to(*proxy, "/?user=alice"));
+  alice.send(join("r", "alice", 0));
+  auto joined = alice.wait_for(is_joined("r"));
+  ASSERT_TRUE(joined) << proxy->process().output();
+  EXPECT_EQ(joined->joined().replayed(), static_cast<std::uint64_t>(kMissed));
+  ASSERT_EQ(alice.wait_for_count(is_any_message(), kMissed, 30s).size(), static_cast<std::size_t>(kMissed))
+      << proxy->process().output();
+
+  service->stop();
+  ASSERT_TRUE(alice.wait_for(is_service_status(false)));
+  service->start();
+  say_many("c");  // while the proxy waits to reconnect
+  ASSERT_EQ(alice.wait_for_count(is_any_message(), 2 * kMissed, 30s).size(), static_cast<std::size_t>(2 * kMissed))
+      << proxy->process().output();
+
+  std::vector<std::uint64_t> sequences;
+  for (const auto& e : alice.events_matching(is_any_message())) sequences.push_back(e.chat_message().sequence());
+  std::vector<std::uint64_t> expected(2 * kMissed);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(sequences, expected);
+  EXPECT_EQ(proxy->process().output().find("too slow"), std::string::npos) << proxy->process().output();
 }
 
 TEST_F(WsProxyTest, ASilentClientThatAnswersPingsStaysAndOneThatAnswersNothingIsDropped) {
