@@ -138,13 +138,11 @@ class QueueingClient final : public chat::proxy::Client {
 // One stored message from the chat service to every live member of a room of
 // `range(0)`: its JSON frame built once, then shared with each member.
 void FanOut(benchmark::State& state) {
-  chat::proxy::LocalRoom room;
+  const chat::proxy::Fanout inline_fanout;  // no shards: queued on this thread
+  chat::proxy::LocalRoom room(inline_fanout);
   const auto members = static_cast<std::uint64_t>(state.range(0));
   for (std::uint64_t id = 1; id <= members; ++id) {
-    auto& member = room.members[id];
-    member.client = std::make_shared<QueueingClient>(id);
-    member.user = "client-" + std::to_string(id);
-    member.live = true;
+    room.set_live(*room.add(std::make_shared<QueueingClient>(id), "client-" + std::to_string(id)).first, true);
   }
   chat::ChatStream event = stored_event();
   std::uint64_t sequence = 1;

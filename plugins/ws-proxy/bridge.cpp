@@ -99,18 +99,24 @@ ErrorInfo too_many_rooms(std::size_t limit) {
   return refusal(Error::NOT_ALLOWED, "a connection may be in at most " + std::to_string(limit) + " rooms");
 }
 
+std::vector<boost::asio::any_io_executor> executors(IoShards& shards) {
+  std::vector<boost::asio::any_io_executor> all;
+  for (std::size_t i = 0; i < shards.size(); ++i) all.emplace_back(shards.at(i).get_executor());
+  return all;
+}
+
 }  // namespace
 
-Bridge::Bridge(const ProxyOptions& options, boost::asio::io_context& io, std::shared_ptr<spdlog::logger> log,
+Bridge::Bridge(const ProxyOptions& options, IoShards& shards, std::shared_ptr<spdlog::logger> log,
                ProxyMetrics metrics)
-    : options_(options), log_(std::move(log)), metrics_(metrics) {
+    : options_(options), log_(std::move(log)), metrics_(metrics), fanout_(executors(shards)) {
   node_health_ = make_node_health(options_, log_, [this](std::size_t node, bool serving) {
     if (serving) return;
     for (auto& link : links_) link->leave_node(node);
   });
   for (std::size_t i = 0; i < options_.upstream_streams; ++i) {
-    links_.push_back(std::make_unique<UpstreamLink>(i, make_channels(options_, i), node_health_.get(),
-                                                    io.get_executor(), options_, log_,
+    links_.push_back(std::make_unique<UpstreamLink>(i, make_channels(options_, i), node_health_.get(), fanout_,
+                                                    shards.at(0).get_executor(), options_, log_,
                                                     [this] { link_status_changed(); }));
   }
   metrics_.upstream_available->set(0);
@@ -158,9 +164,11 @@ void Bridge::link_status_changed() {
     } else {
       log_->warn("chat service unavailable; telling {} clients, reconnecting", sessions_.size());
     }
+    // Through the fan-out, as the links' frames: after what a link had
+    // queued for the client before (the errors for what it had in flight).
     const Frame frame = status_frame(now);
     for (const auto& [id, weak] : sessions_) {
-      if (auto session = weak.lock()) session->send(frame);
+      if (auto session = weak.lock()) fanout_.send(session, frame);
     }
     changed_.notify_all();
   }

@@ -7,12 +7,13 @@
 #include "auth/room_grant.hpp"
 #include "net/chat_node_health.hpp"
 
+#include "fanout.hpp"
 #include "handshake.hpp"
+#include "io_shards.hpp"
 #include "proxy_metrics.hpp"
 #include "proxy_options.hpp"
 #include "upstream_link.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <spdlog/logger.h>
 
 #include <atomic>
@@ -30,7 +31,7 @@ namespace chat::proxy {
 
 class WsSession;
 
-// What a connection is in the chat: touched on its session's strand only.
+// What a connection is in the chat: touched on its session's thread only.
 struct ClientState {
   std::string user;  // fixed by ?user=, the first join or the first message
   std::set<std::string> rooms;
@@ -42,8 +43,8 @@ struct ClientState {
 
 class Bridge {
  public:
-  Bridge(const ProxyOptions& options, boost::asio::io_context& io, std::shared_ptr<spdlog::logger> log,
-         ProxyMetrics metrics);
+  // The sessions live on `shards`; the links' timers run on shard 0.
+  Bridge(const ProxyOptions& options, IoShards& shards, std::shared_ptr<spdlog::logger> log, ProxyMetrics metrics);
   ~Bridge();
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
@@ -59,9 +60,9 @@ class Bridge {
   std::uint64_t next_session_id() { return next_session_id_++; }
   // After the upgrade: registered, told the service status, ?user/?room applied.
   void opened(const std::shared_ptr<WsSession>& session, const UpgradeTarget& target);
-  // The connection ended: it leaves its rooms. On the session's strand.
+  // The connection ended: it leaves its rooms. On the session's thread.
   void closed(WsSession& session);
-  // One text frame from a client. On the session's strand.
+  // One text frame from a client. On the session's thread.
   void on_text(const std::shared_ptr<WsSession>& session, std::string_view text);
 
   const ProxyOptions& options() const { return options_; }
@@ -90,6 +91,7 @@ class Bridge {
   ProxyMetrics metrics_;
   // Which chat nodes serve, when there are several (the links choose by it).
   std::unique_ptr<chat::net::ChatNodeHealth> node_health_;
+  Fanout fanout_;
   std::vector<std::unique_ptr<UpstreamLink>> links_;
   std::atomic<std::uint64_t> next_session_id_{1};
 

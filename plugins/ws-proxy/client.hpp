@@ -4,6 +4,7 @@
 
 #include "frames.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -16,7 +17,8 @@ class Client {
 
   // Unique for the life of the proxy.
   virtual std::uint64_t id() const = 0;
-  // Queues a frame for the client. Any thread; never blocks, never calls back.
+  // Queues a frame for the client. On the thread of the client's shard
+  // (Fanout takes frames there); never blocks, never calls back.
   virtual void send(Frame frame) = 0;
   // Queues a frame of a replay the client asked for (a join with `since`, or
   // the gap after the proxy's link to the chat service came back). A replay
@@ -27,6 +29,9 @@ class Client {
   // joined (the exercise's clients) gets chat messages, errors and service
   // status only: no joined, presence or ack frames it would not understand.
   virtual bool speaks_events() const = 0;
+  // The I/O shard the client lives on (io_shards.hpp): frames for the
+  // clients of one shard travel there together (fanout.hpp).
+  virtual std::size_t shard() const { return 0; }
 };
 
 using ClientPtr = std::shared_ptr<Client>;

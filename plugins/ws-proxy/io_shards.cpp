@@ -14,9 +14,7 @@ IoShards::IoShards(std::size_t count) {
 
 IoShards::~IoShards() { stop(); }
 
-boost::asio::io_context& IoShards::next() {
-  return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
-}
+std::size_t IoShards::next() { return next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size(); }
 
 void IoShards::start(const char* thread_name, std::function<void(const std::exception&)> on_error) {
   for (auto& context : contexts_) {

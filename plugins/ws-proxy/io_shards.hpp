@@ -29,8 +29,8 @@ class IoShards {
 
   std::size_t size() const { return contexts_.size(); }
   boost::asio::io_context& at(std::size_t i) { return *contexts_[i]; }
-  // The shard the next connection goes to (any thread).
-  boost::asio::io_context& next();
+  // The shard the next connection goes to, by index (any thread).
+  std::size_t next();
 
   // Runs each shard on a thread of its own, named `thread_name` (for `top -H`).
   // `on_error`: an exception that escaped a handler; the thread runs on.

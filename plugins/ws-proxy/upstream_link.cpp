@@ -39,11 +39,13 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
 }  // namespace
 
 UpstreamLink::UpstreamLink(std::size_t index, std::vector<std::shared_ptr<grpc::Channel>> channels,
-                           const chat::net::ChatNodeHealth* health, boost::asio::any_io_executor executor, const ProxyOptions& options,
+                           const chat::net::ChatNodeHealth* health, const Fanout& fanout,
+                           boost::asio::any_io_executor executor, const ProxyOptions& options,
                            std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed)
     : index_(index),
       channels_(std::move(channels)),
       health_(health),
+      fanout_(fanout),
       options_(options),
       log_(std::move(log)),
       status_changed_(std::move(status_changed)),
@@ -136,24 +138,22 @@ void UpstreamLink::became_available_locked() {
 
 void UpstreamLink::rejoin_locked() {
   for (auto& [room_id, room] : rooms_) {
-    const bool has_live =
-        std::any_of(room.members.begin(), room.members.end(), [](const auto& entry) { return entry.second.live; });
-    if (has_live) {
+    if (room.has_live_member()) {
       // One join with `since` replays the gap to every live member; the other
       // users of the room only need their membership back.
       bool first = true;
-      for (const auto& [user, connections] : room.users) {
+      for (const auto& [user, connections] : room.users()) {
         std::optional<std::uint64_t> since;
         if (first) since = room.last_sequence;
         send_join_locked(JoinRequest{room_id, user, 0, false}, since);
         first = false;
       }
     }
-    for (auto& [client_id, member] : room.members) {
-      if (member.live) continue;
+    room.for_each_member([&, &room_id = room_id](std::uint64_t client_id, Membership& member) {
+      if (member.live()) return;
       send_join_locked(JoinRequest{room_id, member.user, client_id, member.answer}, member.since);
       member.join_sent = true;
-    }
+    });
   }
 }
 
@@ -186,7 +186,7 @@ void UpstreamLink::on_ended(ChatCall& call) {
         error.id = pending.client_message_id;
         error.room_id = std::get<0>(key);
         error.user_id = std::get<1>(key);
-        client->send(make_error_frame(error));
+        fanout_.send(client, make_error_frame(error));
       }
     }
     pending_.clear();
@@ -194,9 +194,9 @@ void UpstreamLink::on_ended(ChatCall& call) {
     answer_.reset();
     for (auto& [room_id, room] : rooms_) {
       room.forget_echo_ids();
-      for (auto& [client_id, member] : room.members) {
-        if (!member.live) member.join_sent = false;
-      }
+      room.for_each_member([](std::uint64_t, Membership& member) {
+        if (!member.live()) member.join_sent = false;
+      });
     }
   }
   if (was_available) status_changed_();
@@ -230,18 +230,12 @@ void UpstreamLink::join(const ClientPtr& client, const std::string& room_id, con
                         std::optional<std::uint64_t> since, bool answer) {
   std::lock_guard lock(mutex_);
   if (state_ == State::Stopped) return;
-  LocalRoom& room = rooms_[room_id];
-  auto [it, inserted] = room.members.try_emplace(client->id());
-  Membership& member = it->second;
-  if (inserted) {
-    member.client = client;
-    member.user = user;
-    ++room.users[user];
-  }
+  LocalRoom& room = room_locked(room_id);
+  Membership& member = *room.add(client, user).first;
   member.answer = member.answer || answer;
   // A member that asks again with `since` wants exactly what follows it:
   // it waits for its own replay instead of taking live messages meanwhile.
-  if (since) member.live = false;
+  if (since) room.set_live(member, false);
   member.since = since;
   if (state_ == State::Available) {
     send_join_locked(JoinRequest{room_id, user, client->id(), answer}, since);
@@ -256,13 +250,10 @@ void UpstreamLink::leave(const Client& client, const std::string& room_id, const
   auto room_it = rooms_.find(room_id);
   if (room_it == rooms_.end()) return;
   LocalRoom& room = room_it->second;
-  if (room.members.erase(client.id()) == 0) return;
-  auto user_it = room.users.find(user);
-  if (user_it != room.users.end() && --user_it->second == 0) {
-    room.users.erase(user_it);
-    if (state_ == State::Available) write_locked(leave_frame(room_id, user));
-  }
-  if (room.members.empty()) rooms_.erase(room_it);
+  bool user_gone = false;
+  if (!room.remove(client.id(), user_gone)) return;
+  if (user_gone && state_ == State::Available) write_locked(leave_frame(room_id, user));
+  if (room.empty()) rooms_.erase(room_it);
 }
 
 void UpstreamLink::typing(const std::string& room, const std::string& user, bool stopped) {
@@ -282,14 +273,10 @@ SendResult UpstreamLink::send_message(const ClientPtr& client, ChatMessage messa
   if (state_ != State::Available || call_ == nullptr) return SendResult::Unavailable;
   if (call_->queued() >= options_.upstream_queue_limit) return SendResult::Busy;
   if (join_first) {
-    LocalRoom& room = rooms_[message.room_id()];
-    auto [it, inserted] = room.members.try_emplace(client->id());
+    auto [member, inserted] = room_locked(message.room_id()).add(client, message.sender_id());
     if (inserted) {
-      it->second.client = client;
-      it->second.user = message.sender_id();
-      ++room.users[message.sender_id()];
       send_join_locked(JoinRequest{message.room_id(), message.sender_id(), client->id(), false}, std::nullopt);
-      it->second.join_sent = true;
+      member->join_sent = true;
     }
   }
   const std::string client_id = message.id();
@@ -340,6 +327,10 @@ void UpstreamLink::on_event(ChatCall& call, const ChatStream& event) {
   if (became_available) status_changed_();
 }
 
+LocalRoom& UpstreamLink::room_locked(const std::string& room) {
+  return rooms_.try_emplace(room, fanout_).first->second;
+}
+
 LocalRoom* UpstreamLink::find_room_locked(const std::string& room) {
   auto it = rooms_.find(room);
   return it == rooms_.end() ? nullptr : &it->second;
@@ -354,9 +345,9 @@ void UpstreamLink::on_message(const ChatStream& event) {
     --answer_->replay_left;
     if (room != nullptr) {
       if (answer_->request.client_id == 0) {
-        room->deliver(message, frame, /*replayed=*/true);  // a re-join's replay is for every live member
-      } else if (auto member = room->members.find(answer_->request.client_id); member != room->members.end()) {
-        member->second.client->send_replayed(frame);
+        room->deliver(message, frame, Delivery::replayed);  // a re-join's replay is for every live member
+      } else if (Membership* member = room->find(answer_->request.client_id)) {
+        fanout_.send(member->client, frame, Delivery::replayed);
       }
     }
     if (answer_->replay_left == 0) finish_replay_locked();
@@ -383,10 +374,8 @@ void UpstreamLink::on_joined(const Joined& joined) {
     ChatStream event;
     *event.mutable_joined() = joined;
     if (request.client_id != 0) {
-      auto member = room->members.find(request.client_id);
-      if (request.answer && member != room->members.end() && member->second.client->speaks_events()) {
-        member->second.client->send(make_frame(event));
-      }
+      Membership* member = room->find(request.client_id);
+      if (request.answer && member != nullptr) fanout_.send(member->client, make_frame(event), Delivery::event);
     } else if (joined.history_gap()) {
       // The gap since the last delivered message cannot be replayed: the
       // clients reload the room's history.
@@ -410,8 +399,7 @@ void UpstreamLink::finish_replay_locked() {
     room->last_sequence = std::max(room->last_sequence.value_or(0), answer.last_sequence);
   }
   if (answer.request.client_id != 0) {
-    auto member = room->members.find(answer.request.client_id);
-    if (member != room->members.end()) member->second.live = true;
+    if (Membership* member = room->find(answer.request.client_id)) room->set_live(*member, true);
   }
 }
 
@@ -433,10 +421,8 @@ void UpstreamLink::on_presence(const ChatStream& event) {
     answer_.reset();
     if (room == nullptr) return;
     if (request.client_id != 0) {
-      auto member = room->members.find(request.client_id);
-      if (request.answer && member != room->members.end() && member->second.client->speaks_events()) {
-        member->second.client->send(make_frame(event));
-      }
+      Membership* member = room->find(request.client_id);
+      if (request.answer && member != nullptr) fanout_.send(member->client, make_frame(event), Delivery::event);
       return;
     }
     // A re-join: everyone's view of who is online may be stale.
@@ -476,10 +462,10 @@ void UpstreamLink::on_ack(Ack ack) {
     }
     ack.set_id(pending->client_message_id);
   }
-  if (!client || !client->speaks_events()) return;
+  if (!client || !client->speaks_events()) return;  // an exercise client has no use for acks
   ChatStream event;
   *event.mutable_ack() = std::move(ack);
-  client->send(make_frame(event));
+  fanout_.send(client, make_frame(event));
 }
 
 void UpstreamLink::on_error(const ChatStream& event, bool& became_available) {
@@ -499,7 +485,7 @@ void UpstreamLink::on_error(const ChatStream& event, bool& became_available) {
     }
     ChatStream copy = event;
     copy.mutable_error()->set_id(pending->client_message_id);
-    client->send(make_frame(copy));
+    fanout_.send(client, make_frame(copy));
     return;
   }
   if (error.frame() == "join") {
@@ -509,11 +495,11 @@ void UpstreamLink::on_error(const ChatStream& event, bool& became_available) {
     log_->warn("stream {}: join of room '{}' refused: {}", index_, request.room, error.message());
     LocalRoom* room = find_room_locked(request.room);
     if (room == nullptr || request.client_id == 0) return;
-    auto member = room->members.find(request.client_id);
-    if (member == room->members.end()) return;
+    Membership* member = room->find(request.client_id);
+    if (member == nullptr) return;
     // The service may hold the membership anyway; keep delivering.
-    member->second.live = true;
-    member->second.client->send(make_frame(event));
+    room->set_live(*member, true);
+    fanout_.send(member->client, make_frame(event));
     return;
   }
   log_->debug("stream {}: error event for a {} frame: {}", index_, error.frame(), error.message());

@@ -26,6 +26,7 @@
 #include "chat_call.hpp"
 #include "net/chat_node_health.hpp"
 #include "client.hpp"
+#include "fanout.hpp"
 #include "local_room.hpp"
 #include "proxy_options.hpp"
 
@@ -51,9 +52,11 @@ enum class SendResult { Sent, Unavailable, Busy };
 class UpstreamLink final : public ChatCallSink {
  public:
   // `channels`: one per chat node, in the order the link tries them;
-  // `health` says which serve (null with one node).
+  // `health` says which serve (null with one node); `fanout` carries every
+  // frame for the clients.
   UpstreamLink(std::size_t index, std::vector<std::shared_ptr<grpc::Channel>> channels,
-               const chat::net::ChatNodeHealth* health, boost::asio::any_io_executor executor, const ProxyOptions& options,
+               const chat::net::ChatNodeHealth* health, const Fanout& fanout, boost::asio::any_io_executor executor,
+               const ProxyOptions& options,
                std::shared_ptr<spdlog::logger> log, std::function<void()> status_changed);
   ~UpstreamLink() override;
   UpstreamLink(const UpstreamLink&) = delete;
@@ -76,7 +79,7 @@ class UpstreamLink final : public ChatCallSink {
   // one that serves, if another does.
   void leave_node(std::size_t node);
 
-  // --- from WebSocket sessions (each on its own strand)
+  // --- from WebSocket sessions (each on the thread of its shard)
 
   // `client` joins `room` as `user`; `since`: the last sequence it has.
   // `answer`: forward Joined and the presence snapshot (an explicit join);
@@ -139,12 +142,14 @@ class UpstreamLink final : public ChatCallSink {
                                                  const std::string& id, bool id_may_be_server_id,
                                                  const std::string& server_id);
   std::string unique_upstream_id_locked(const std::string& room, const std::string& sender, const std::string& id);
+  LocalRoom& room_locked(const std::string& room);  // made when missing
   LocalRoom* find_room_locked(const std::string& room);
 
   const std::size_t index_;
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<ChatStreamStub>> stubs_;  // one per channel
   const chat::net::ChatNodeHealth* health_;
+  const Fanout& fanout_;
   const ProxyOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
   std::function<void()> status_changed_;

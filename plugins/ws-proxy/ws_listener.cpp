@@ -50,12 +50,14 @@ void WsListener::stop() {
 
 void WsListener::do_accept() {
   if (stopped_) return;
-  // Each connection gets its own strand, on the next shard.
-  acceptor_.async_accept(net::make_strand(shards_.next()),
-                         beast::bind_front_handler(&WsListener::on_accept, shared_from_this()));
+  // Each connection lives on the next shard. One thread runs a shard, so
+  // its handlers never run concurrently: no strand is needed.
+  const std::size_t shard = shards_.next();
+  acceptor_.async_accept(shards_.at(shard),
+                         beast::bind_front_handler(&WsListener::on_accept, shared_from_this(), shard));
 }
 
-void WsListener::on_accept(beast::error_code ec, tcp::socket socket) {
+void WsListener::on_accept(std::size_t shard, beast::error_code ec, tcp::socket socket) {
   if (stopped_ || ec == net::error::operation_aborted) return;
   if (ec) {
     // Out of file descriptors, say: wait a little instead of spinning, and
@@ -79,7 +81,7 @@ void WsListener::on_accept(beast::error_code ec, tcp::socket socket) {
   if (const auto bytes = bridge_.options().socket_send_buffer; bytes > 0) {
     socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(bytes)), ignored);
   }
-  std::make_shared<WsSession>(std::move(socket), bridge_, bridge_.next_session_id(), std::move(admission.ticket))
+  std::make_shared<WsSession>(std::move(socket), shard, bridge_, bridge_.next_session_id(), std::move(admission.ticket))
       ->run();
   do_accept();
 }

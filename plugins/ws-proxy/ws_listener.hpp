@@ -1,5 +1,5 @@
-// Accepts TCP connections and starts a WsSession on a strand of its own for
-// each (Beast's async server example), on the next of the proxy's shards. Each socket takes a slot of the
+// Accepts TCP connections and starts a WsSession for each (Beast's async
+// server example), on the next of the proxy's shards. Each socket takes a slot of the
 // listener's ConnectionGate at accept (max_connections in all,
 // max_connections_per_address from one address); one over a limit is
 // answered 503 or 429 and closed, without a session.
@@ -33,7 +33,8 @@ class WsListener : public std::enable_shared_from_this<WsListener> {
 
  private:
   void do_accept();
-  void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+  // `shard`: where the socket was accepted onto (IoShards index).
+  void on_accept(std::size_t shard, boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
 
   IoShards& shards_;
   Bridge& bridge_;

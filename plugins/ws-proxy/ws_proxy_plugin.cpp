@@ -163,7 +163,7 @@ class WsProxyPlugin final : public chathost::Plugin {
   void start() override {
     auto& log = ctx_.logger;
     shards_ = std::make_unique<IoShards>(options_.threads);
-    bridge_ = std::make_unique<Bridge>(options_, shards_->at(0), log, ProxyMetrics::registered_with(ctx_.metrics.get()));
+    bridge_ = std::make_unique<Bridge>(options_, *shards_, log, ProxyMetrics::registered_with(ctx_.metrics.get()));
     const net::ip::tcp::endpoint endpoint(net::ip::make_address(options_.listen_host), options_.listen_port);
     try {
       listener_ = std::make_shared<WsListener>(*shards_, *bridge_, endpoint, options_.reuse_port);

@@ -22,12 +22,13 @@ struct WsSession::Upgrade {
   http::request_parser<http::empty_body> parser;
 };
 
-WsSession::WsSession(net::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id,
+WsSession::WsSession(net::ip::tcp::socket&& socket, std::size_t shard, Bridge& bridge, std::uint64_t id,
                      chat::limits::ConnectionGate::Ticket ticket)
     : socket_(std::move(socket)),
       ticket_(std::move(ticket)),
       timer_(socket_.get_executor()),
       bridge_(bridge),
+      shard_(shard),
       id_(id),
       frames_(bridge.options().max_frame_bytes),
       rate_(bridge.options().max_messages_per_second, bridge.options().message_burst) {

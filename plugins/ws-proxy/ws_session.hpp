@@ -1,5 +1,5 @@
 // One WebSocket connection, in the shape of Beast's async server examples
-// (a session per connection, a strand, do_read/on_read, one write in
+// (a session per connection, one thread at a time, do_read/on_read, one write in
 // flight), with its own RFC 6455 framing (ws_codec.hpp) instead of
 // beast::websocket::stream. Writing frames ourselves is what lets a session
 // send every frame queued for it with one system call, and keeps an idle
@@ -14,8 +14,10 @@
 // pings a silent client after half the idle timeout and drops it after all
 // of it; closes with the code the protocol asks for.
 //
-// Everything runs on the session's strand except send() and close(), which
-// any thread may call. The outgoing queue holds shared frames and is
+// Everything runs on the thread of the session's shard (io_shards.hpp),
+// send() included: frames from the chat service come through the Fanout,
+// which posts them there. close() may be called from any thread. The
+// outgoing queue holds shared frames and is
 // bounded: a client that does not read fast enough is closed with 1008
 // (policy violation) and one log line, and nobody else waits for it. Pongs
 // count toward that bound too, though at most one is ever kept (RFC 6455
@@ -47,7 +49,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -57,8 +58,9 @@ namespace chat::proxy {
 
 class WsSession final : public Client, public std::enable_shared_from_this<WsSession> {
  public:
-  // `ticket`: the socket's slot of the listener's ConnectionGate, held until the session ends.
-  WsSession(boost::asio::ip::tcp::socket&& socket, Bridge& bridge, std::uint64_t id,
+  // `shard`: the IoShards index the socket runs on. `ticket`: the socket's
+  // slot of the listener's ConnectionGate, held until the session ends.
+  WsSession(boost::asio::ip::tcp::socket&& socket, std::size_t shard, Bridge& bridge, std::uint64_t id,
             chat::limits::ConnectionGate::Ticket ticket);
   ~WsSession() override;
 
@@ -69,6 +71,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void send(Frame frame) override;
   void send_replayed(Frame frame) override;
   bool speaks_events() const override { return speaks_events_.load(std::memory_order_relaxed); }
+  std::size_t shard() const override { return shard_; }
   void set_speaks_events() { speaks_events_.store(true, std::memory_order_relaxed); }
 
   // Closes the connection with `code`, after what is queued; any thread.
@@ -149,6 +152,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   std::string tls_write_buffer_;
   boost::asio::steady_timer timer_;
   Bridge& bridge_;
+  const std::size_t shard_;
   const std::uint64_t id_;
   std::string peer_;
 
@@ -171,7 +175,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   ClientState chat_state_;
   std::atomic<bool> speaks_events_{false};
 
-  // Writing, on the strand: the batch being written.
+  // Writing: the batch being written.
   std::vector<Frame> in_flight_;
   std::vector<boost::asio::const_buffer> buffers_;
   std::string pong_;               // the answer to the latest ping, waiting for the next write
@@ -186,8 +190,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   bool peer_closed_ = false;  // the client's close frame came, or it broke the protocol
   bool ended_ = false;
 
-  // Outgoing, shared with send() on other threads.
-  std::mutex out_mutex_;
+  // Outgoing: what send() queued, not written yet.
   std::vector<Frame> outbox_;
   std::size_t outbox_bytes_ = 0;  // of the frames in outbox_, against send_queue_bytes
   // Frames of a replay among those in outbox_: not counted against

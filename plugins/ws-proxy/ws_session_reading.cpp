@@ -90,7 +90,6 @@ void WsSession::on_event(const ws::Event& event) {
       if (close_written_) return finish_close();
       // Answer with the same code, after nothing else.
       {
-        std::lock_guard lock(out_mutex_);
         outbox_.clear();
         outbox_bytes_ = 0;
       }

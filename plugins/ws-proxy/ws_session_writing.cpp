@@ -1,5 +1,5 @@
-// A session's frames going out: the bounded queue any thread adds to, one
-// writev per batch on the strand, the pings and pongs, and the close.
+// A session's frames going out: the bounded queue, one
+// writev per batch, the pings and pongs, and the close.
 #include "ws_session_parts.hpp"
 
 #include <boost/asio/post.hpp>
@@ -18,7 +18,6 @@ void WsSession::enqueue(Frame frame, bool replayed) {
   bool post_write = false;
   bool overflow = false;
   {
-    std::lock_guard lock(out_mutex_);
     if (out_closed_) return;
     const auto& options = bridge_.options();
     const std::size_t bytes = frame.wire().size();
@@ -57,7 +56,6 @@ void WsSession::queue_pong(std::string_view payload) {
   ws::control_frame(ws::Opcode::pong, payload, pong_);
   bool over = false;
   {
-    std::lock_guard lock(out_mutex_);
     // Answered while a write is pending: the client is owed one more frame.
     if (write_scheduled_ && outbox_.size() - replayed_queued_ + ++pongs_owed_ > bridge_.options().send_queue_limit) {
       out_closed_ = true;
@@ -74,7 +72,6 @@ void WsSession::queue_pong(std::string_view payload) {
 void WsSession::start_control_write() {
   bool start = false;
   {
-    std::lock_guard lock(out_mutex_);
     if (!write_scheduled_) write_scheduled_ = start = true;
   }
   if (start) do_write();
@@ -84,7 +81,6 @@ void WsSession::do_write() {
   // One batch: pongs first, then queued frames, then (once the queue is
   // empty) the close frame; each frame is one buffer, one writev for all.
   {
-    std::lock_guard lock(out_mutex_);
     if (ended_) {
       write_scheduled_ = false;
       return;
@@ -138,7 +134,6 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
   if (ec) {
     fail(ec, "write");
     {
-      std::lock_guard lock(out_mutex_);
       write_scheduled_ = false;
       out_closed_ = true;
       outbox_.clear();
@@ -149,7 +144,6 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
   }
   if (frames > 0) bridge_.metrics().messages_out->inc(frames);
   {
-    std::lock_guard lock(out_mutex_);
     pongs_owed_ = 0;
   }
   if (close_in_flight_) {
@@ -194,7 +188,6 @@ void WsSession::do_close(ws::CloseCode code, std::string_view reason, bool flush
   close_frame_ = ws::close_frame(code, reason);
   bool start = false;
   {
-    std::lock_guard lock(out_mutex_);
     out_closed_ = true;
     if (!flush) {
       outbox_.clear();
@@ -232,7 +225,6 @@ void WsSession::end() {
   ended_ = true;
   timer_.cancel();
   {
-    std::lock_guard lock(out_mutex_);
     out_closed_ = true;
     outbox_.clear();
     outbox_bytes_ = 0;

@@ -1259,13 +1259,11 @@ class RecordingClient final : public chat::proxy::Client {
 };
 
 TEST(WsProxyFanOut, OneSerializedFrameIsSharedByEveryLiveMemberOfTheRoom) {
-  chat::proxy::LocalRoom room;
+  const chat::proxy::Fanout inline_fanout;  // no shards: queued at once
+  chat::proxy::LocalRoom room(inline_fanout);
   auto member = [&room](std::uint64_t id, bool speaks_events, bool live) {
     auto client = std::make_shared<RecordingClient>(id, speaks_events);
-    chat::proxy::Membership& membership = room.members[id];
-    membership.client = client;
-    membership.user = "u" + std::to_string(id);
-    membership.live = live;
+    room.set_live(*room.add(client, "u" + std::to_string(id)).first, live);
     return client;
   };
   auto alice = member(1, true, true);

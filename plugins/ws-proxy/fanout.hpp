@@ -1,0 +1,47 @@
+// Frames from the chat service on their way to WebSocket clients, handed to
+// each I/O shard once: a room's message takes one post per shard that has
+// members in the room, carrying the one shared frame and the list of those
+// members, and the shard's own thread queues it for each of them. The
+// thread that read the message from the chat service does no per-client
+// work, and a shard is entered once per message, not once per client.
+//
+// Every frame from an upstream link to a client goes this way, one client
+// or many, so each client gets them in the order the link handled them.
+#pragma once
+
+#include "client.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace chat::proxy {
+
+// How a frame is queued for each recipient.
+enum class Delivery {
+  live,      // Client::send
+  replayed,  // Client::send_replayed: a replay the client asked for
+  event,     // Client::send, to clients that speak the event protocol only
+};
+
+class Fanout {
+ public:
+  using Recipients = std::vector<ClientPtr>;
+
+  // One executor per shard, indexed as Client::shard(). Without any, frames
+  // are queued at once on the caller's thread (tests and benchmarks).
+  explicit Fanout(std::vector<boost::asio::any_io_executor> shards = {});
+
+  std::size_t shards() const { return shards_.empty() ? 1 : shards_.size(); }
+  // `frame` to each of `recipients`, who all live on `shard`; any thread.
+  void send(std::size_t shard, std::shared_ptr<const Recipients> recipients, Frame frame, Delivery how) const;
+  // `frame` to one client; any thread.
+  void send(const ClientPtr& client, Frame frame, Delivery how = Delivery::live) const;
+
+ private:
+  std::vector<boost::asio::any_io_executor> shards_;
+};
+
+}  // namespace chat::proxy
