@@ -5,6 +5,7 @@
 #include "metrics_registry.hpp"
 #include "plugin_library.hpp"
 #include "shutdown_latch.hpp"
+#include "stop_guards.hpp"
 
 #include <boost/dll/runtime_symbol_info.hpp>
 
@@ -41,96 +42,6 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 }
 
 std::filesystem::path executable_dir() { return boost::dll::program_location().parent_path(); }
-
-// SIGINT and SIGTERM are blocked in every thread and taken by this one with
-// sigwait, so no plugin thread is ever interrupted by them.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(ShutdownLatch& latch, std::shared_ptr<spdlog::logger> log)
-      : latch_(latch), log_(std::move(log)), thread_([this] { run(); }) {}
-  SignalWatcher(const SignalWatcher&) = delete;
-  SignalWatcher& operator=(const SignalWatcher&) = delete;
-  ~SignalWatcher() {
-    done_ = true;
-    ::pthread_kill(thread_.native_handle(), SIGTERM);
-    thread_.join();
-  }
-
-  static void block_in_this_thread() {
-    sigset_t set = signals();
-    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  }
-
- private:
-  static sigset_t signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    return set;
-  }
-
-  void run() {
-    sigset_t set = signals();
-    bool stopping = false;
-    for (;;) {
-      int signal_number = 0;
-      if (::sigwait(&set, &signal_number) != 0 || done_) return;
-      const char* name = signal_number == SIGINT ? "SIGINT" : "SIGTERM";
-      if (stopping) {
-        log_->error("{} again while stopping; exiting now", name);
-        log_->flush();
-        std::_Exit(130);
-      }
-      stopping = true;
-      latch_.request(name, false);
-    }
-  }
-
-  ShutdownLatch& latch_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-// Ends the process if stopping takes longer than the configured bound: a
-// plugin stuck in stop() must not keep the host alive forever.
-class StopWatchdog {
- public:
-  StopWatchdog(std::chrono::milliseconds limit, std::shared_ptr<spdlog::logger> log)
-      : log_(std::move(log)), thread_([this, limit] { run(limit); }) {}
-  StopWatchdog(const StopWatchdog&) = delete;
-  StopWatchdog& operator=(const StopWatchdog&) = delete;
-  ~StopWatchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      finished_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
-  void stopping(const std::string& plugin) {
-    std::lock_guard lock(mutex_);
-    current_ = plugin;
-  }
-
- private:
-  void run(std::chrono::milliseconds limit) {
-    std::unique_lock lock(mutex_);
-    if (cv_.wait_for(lock, limit, [this] { return finished_; })) return;
-    log_->error("plugin '{}' did not stop within {} ms (host.stop_timeout_ms); exiting", current_, limit.count());
-    log_->flush();
-    std::_Exit(1);
-  }
-
-  std::shared_ptr<spdlog::logger> log_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool finished_ = false;
-  std::string current_;
-  std::thread thread_;
-};
 
 struct HostSettings {
   std::vector<std::string> plugins;

@@ -2,7 +2,9 @@
 // owns the store and is the single source of truth; the bridges talk to it
 // over gRPC.
 #include "chat_service.hpp"
+#include "config_keys.hpp"
 #include "message_committer.hpp"
+#include "retention_sweeper.hpp"
 #include "room_registry.hpp"
 #include "store/history_store.hpp"
 
@@ -51,162 +53,11 @@ std::string unusable_store_path(const std::filesystem::path& path) {
   return {};
 }
 
-// Applies the retention policy once a minute, off the commit path.
-class RetentionSweeper {
- public:
-  RetentionSweeper(chat::store::HistoryStore& store, chat::store::Retention policy,
-                   std::shared_ptr<spdlog::logger> log)
-      : store_(store), policy_(policy), log_(std::move(log)), thread_([this] { run(); }) {}
-  ~RetentionSweeper() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
-  RetentionSweeper(const RetentionSweeper&) = delete;
-  RetentionSweeper& operator=(const RetentionSweeper&) = delete;
-
- private:
-  void run() {
-    std::unique_lock lock(mutex_);
-    do {
-      lock.unlock();
-      try {
-        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-        if (auto removed = store_.apply_retention(policy_, now); removed > 0) {
-          log_->info("retention removed {} messages", removed);
-        }
-      } catch (const std::exception& e) {
-        log_->warn("retention could not run: {}", e.what());
-      }
-      lock.lock();
-    } while (!wake_.wait_for(lock, std::chrono::minutes(1), [this] { return stopping_; }));
-  }
-
-  chat::store::HistoryStore& store_;
-  const chat::store::Retention policy_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
 class GrpcChatPlugin final : public chathost::Plugin {
  public:
   std::string_view name() const override { return "grpc-chat"; }
 
-  std::vector<ConfigKey> config_keys() const override {
-    std::vector<ConfigKey> keys{
-        ConfigKey::string("host", "127.0.0.1",
-                          "address to listen on; beyond loopback only with service_token_file or "
-                          "tls_client_ca_file (or allow_unauthenticated)")
-            .env("GRPC_HOST"),
-        ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
-        ConfigKey::string("admin_id", "admin", "user id of the administrator, whom GetUser always knows")
-            .env("ADMIN_ID")
-            .into(&AdminIdentity::id),
-        ConfigKey::string("admin_name", "Administrator", "display name of the administrator").env("ADMIN_NAME")
-            .into(&AdminIdentity::name),
-        ConfigKey::string("admin_email", "admin@localhost", "e-mail address of the administrator")
-            .env("ADMIN_EMAIL")
-            .into(&AdminIdentity::email),
-        ConfigKey::string("store", "sqlite",
-                          "where messages live: sqlite (durable, one chat node), postgres (durable, shared by "
-                          "several chat nodes) or memory (lost at exit)")
-            .one_of({"sqlite", "postgres", "memory"})
-            .env("CHAT_STORE"),
-        ConfigKey::string("database_url", "",
-                          "with store = \"postgres\": a libpq connection URI, postgresql://user@host:port/db; "
-                          "several hosts with target_session_attrs=read-write find the primary. The password "
-                          "comes from it, PGPASSFILE or a client certificate, and is never logged")
-            .env("DATABASE_URL"),
-        ConfigKey::string("node_id", "",
-                          "this chat node's name among those sharing the database (empty: host name and port)")
-            .env("CHAT_NODE_ID"),
-        ConfigKey::integer("database_readers", 4, "connections that read history from PostgreSQL").range(1, 64),
-        ConfigKey::integer("presence_lease_seconds", 15,
-                           "with several chat nodes: how long a node's users stay present after it dies")
-            .range(3, 3600),
-        ConfigKey::string("store_path", "data/chat.db", "SQLite database file, created on first start")
-            .env("CHAT_STORE_PATH"),
-        ConfigKey::string("sync", "full",
-                          "full: an acknowledged message survives power loss; normal: survives a crash of the process")
-            .one_of({"full", "normal"}),
-        ConfigKey::integer("max_content_bytes", 4096, "longest message content accepted").range(1, 1 << 20)
-            .into(&ServiceLimits::max_content_bytes),
-        ConfigKey::integer("max_receive_bytes", 64 * 1024, "largest gRPC message accepted from a client")
-            .range(1024, 64 << 20),
-        ConfigKey::integer("retention_max_messages", 0, "messages kept per room, newest first (0: all)")
-            .range(0, INT64_MAX),
-        ConfigKey::integer("retention_max_age_seconds", 0, "age after which messages are removed (0: never)")
-            .range(0, INT64_MAX),
-        ConfigKey::integer("max_replay", 10000, "most messages replayed on a join with since; more is a history gap")
-            .range(1, 1000000)
-            .into(&ServiceLimits::max_replay),
-        ConfigKey::integer("max_batch", 1024, "most messages stored in one commit").range(1, 100000)
-            .into(&ServiceLimits::max_batch),
-        ConfigKey::integer("stream_queue_limit", 100000, "events queued for one stream before it is dropped as too slow")
-            .range(16, 10000000)
-            .into(&ServiceLimits::stream_queue_limit),
-        ConfigKey::integer("drain_timeout_ms", 5000, "how long stopping waits for streams to finish").range(0, 600000),
-        ConfigKey::integer("keepalive_time_ms", 30000,
-                           "ping each client connection this often, also with no call open")
-            .range(1000, 24 * 3600 * 1000),
-        ConfigKey::integer("keepalive_timeout_ms", 20000,
-                           "a ping unanswered (or data unacknowledged) for this long drops the connection and "
-                           "ends its streams")
-            .range(1000, 3600 * 1000),
-        ConfigKey::integer("min_client_ping_interval_ms", 10000,
-                           "clients may ping this often without sending data (more often: GOAWAY too_many_pings); "
-                           "at most the bridges' chat_keepalive_time_ms")
-            .range(100, 24 * 3600 * 1000),
-    };
-    for (auto& key : chat::tls::server_config_keys("GRPC", "the gRPC port")) keys.push_back(std::move(key));
-    keys.push_back(chat::tls::client_ca_config_key());
-    keys.push_back(chat::service_auth::service_token_file_key(
-        "callers must present it (the bridges do); empty: only this host's own bridges may speak for many users"));
-    keys.push_back(ConfigKey::boolean("allow_unauthenticated", false,
-                                      "listen beyond loopback with neither service token nor client CA: for a "
-                                      "trusted private network only (logs a warning)"));
-    keys.push_back(ConfigKey::string("reflection", "auto",
-                                     "gRPC server reflection: auto (on when listening on loopback only), on, off")
-                       .one_of({"auto", "on", "off"}));
-    keys.push_back(ConfigKey::integer("max_history_page_bytes", 4 << 20,
-                                      "bytes of one GetChatHistory page at most (content plus 256 a message): a "
-                                      "longer page ends early with has_more")
-                       .range(4096, 1 << 30)
-            .into(&ServiceLimits::max_history_page_bytes));
-    keys.push_back(ConfigKey::integer("presence_list_max", 500,
-                                      "names in the presence snapshot a joiner gets at most; online_count tells "
-                                      "how many are in the room")
-                       .range(0, 1000000)
-            .into(&ServiceLimits::presence_list_max));
-    keys.push_back(ConfigKey::integer("max_memberships_per_stream", 1000000,
-                                      "(room, user) memberships one stream may hold, a bridge's too")
-                       .range(1, 100000000)
-            .into(&ServiceLimits::max_memberships_per_stream));
-    keys.push_back(ConfigKey::integer("user_stream_max_rooms", 100,
-                                      "rooms a stream of a caller without the service token may be in "
-                                      "(such a stream is one user)")
-                       .range(1, 1000000)
-            .into(&ServiceLimits::user_stream_max_rooms));
-    keys.push_back(ConfigKey::number("user_stream_messages_per_second", 50,
-                                     "frames a second such a stream may send, sustained (RATE_LIMITED beyond)")
-            .into(&ServiceLimits::user_stream_messages_per_second));
-    keys.push_back(ConfigKey::number("user_stream_message_burst", 100, "frames such a stream may send at once")
-            .into(&ServiceLimits::user_stream_message_burst));
-    keys.push_back(ConfigKey::integer("user_stream_rate_limit_strikes", 50,
-                                      "frames refused for rate in a row before such a stream is ended "
-                                      "(RESOURCE_EXHAUSTED)")
-                       .range(1, 1000000)
-            .into(&ServiceLimits::user_stream_rate_limit_strikes));
-    return keys;
-  }
+  std::vector<ConfigKey> config_keys() const override { return grpc_chat_config_keys(); }
 
   void configure(chathost::PluginContext ctx) override {
     ctx_ = std::move(ctx);
