@@ -1,5 +1,7 @@
 #include "config_source.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -13,15 +15,6 @@ namespace chathost {
 namespace {
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
 
 std::string describe(const toml::node& node) {
   if (auto s = node.value<std::string>(); s && node.is_string()) return "string " + in_quotes(*s);
@@ -43,7 +36,7 @@ std::string expected(const ConfigKey& key) {
   if (!key.choices.empty()) {
     std::vector<std::string> q;
     for (const auto& c : key.choices) q.push_back(in_quotes(c));
-    text = "one of " + join(q, ", ");
+    text = fmt::format("one of {}", fmt::join(q, ", "));
   }
   return text;
 }
@@ -249,7 +242,7 @@ PluginConfig ConfigSource::resolve(const std::string& table, const std::vector<C
         std::vector<std::string> names;
         for (const auto& k : keys) names.push_back(k.name);
         throw ConfigError(where(node) + ": [" + table + "] unknown key " + std::string(name.str()) +
-                          " (known keys: " + join(names, ", ") + ")");
+                          " (known keys: " + fmt::format("{}", fmt::join(names, ", ")) + ")");
       }
     }
   }

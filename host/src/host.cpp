@@ -8,6 +8,7 @@
 #include "stop_guards.hpp"
 
 #include <boost/dll/runtime_symbol_info.hpp>
+#include <fmt/format.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -31,15 +32,6 @@ namespace chathost {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
 
 std::filesystem::path executable_dir() { return boost::dll::program_location().parent_path(); }
 
@@ -203,9 +195,9 @@ std::string describe_plugins(const std::vector<LoadedPlugin>& plugins) {
   std::vector<std::string> parts;
   for (const auto& loaded : plugins) {
     auto endpoints = loaded.plugin().endpoints();
-    parts.push_back(endpoints.empty() ? loaded.name() : loaded.name() + " " + join(endpoints, " "));
+    parts.push_back(endpoints.empty() ? loaded.name() : fmt::format("{} {}", loaded.name(), fmt::join(endpoints, " ")));
   }
-  return join(parts, ", ");
+  return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 void stop_started(std::vector<LoadedPlugin>& plugins, std::size_t started, std::chrono::milliseconds limit,
@@ -235,7 +227,7 @@ std::vector<ConfigKey> host_config_keys() {
                          "more folders holding <name>.so plugins, searched after --plugin-dir and "
                          "CHATHOST_PLUGIN_PATH, before the host's own"),
       ConfigKey::string("log_level", "info", "least severe level logged")
-          .one_of({"trace", "debug", "info", "warn", "error", "critical", "off"})
+          .one_of(kLogLevels)
           .env("CHATHOST_LOG_LEVEL"),
       ConfigKey::integer("stop_timeout_ms", 10000, "longest a stop may take before the host exits anyway")
           .range(100, 600000)
@@ -350,7 +342,7 @@ int print_config_help(const HostOptions& options) {
         std::cout << " required";
       }
       if (key.min && key.max) std::cout << "  in " << *key.min << ".." << *key.max;
-      if (!key.choices.empty()) std::cout << "  one of " << join(key.choices, ", ");
+      if (!key.choices.empty()) std::cout << fmt::format("  one of {}", fmt::join(key.choices, ", "));
       if (!key.env_var.empty()) std::cout << "  env " << key.env_var;
       std::cout << "\n      " << key.description << "\n";
     }

@@ -6,8 +6,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace chathost {
+
+// The levels --log-level and [host] log_level take, least severe first.
+inline const std::vector<std::string> kLogLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name);
 

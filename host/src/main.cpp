@@ -1,7 +1,9 @@
 // chat-host: the command line in front of run_host().
 #include "host.hpp"
+#include "logging.hpp"
 
 #include <boost/program_options.hpp>
+#include <fmt/format.h>
 
 #include <iostream>
 
@@ -77,10 +79,9 @@ int main(int argc, char** argv) {
   }
   if (vm.count("log-level")) {
     const auto& level = vm["log-level"].as<std::string>();
-    static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    const auto& levels = chathost::kLogLevels;
     if (std::find(levels.begin(), levels.end(), level) == levels.end()) {
-      std::cerr << "chat-host: --log-level: expected one of trace, debug, info, warn, error, critical, off; got '"
-                << level << "'\n";
+      std::cerr << fmt::format("chat-host: --log-level: expected one of {}; got '{}'\n", fmt::join(levels, ", "), level);
       return 2;
     }
     host.log_level = level;

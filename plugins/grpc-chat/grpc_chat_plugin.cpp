@@ -67,6 +67,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
     config.apply(keys, admin_);
     const std::string host = config.get_string("host");
     if (host.empty()) config.reject("host", "must not be empty");
+    listen_host_ = host;
     listen_address_ = chat::net::host_port(host, static_cast<std::uint16_t>(config.get_int("port")));
     loopback_only_ = chat::net::is_loopback_host(host);
     if (admin_.id.empty()) config.reject("admin_id", "must not be empty");
@@ -268,8 +269,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
 
   std::vector<std::string> endpoints() const override {
     if (bound_port_ == 0) return {"grpc://" + listen_address_};
-    const std::string host = listen_address_.substr(0, listen_address_.rfind(':'));
-    return {"grpc://" + host + ":" + std::to_string(bound_port_)};
+    return {"grpc://" + chat::net::host_port(listen_host_, bound_port_)};
   }
 
  private:
@@ -343,7 +343,8 @@ class GrpcChatPlugin final : public chathost::Plugin {
   }
 
   chathost::PluginContext ctx_;
-  std::string listen_address_;
+  std::string listen_host_;     // as configured
+  std::string listen_address_;  // host:port, IPv6 in brackets
   bool loopback_only_ = true;
   bool reflection_ = true;
   std::optional<CallerPolicy> callers_;

@@ -3,6 +3,8 @@
 // where the defaults are).
 #pragma once
 
+#include "chat_ids.hpp"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -10,7 +12,7 @@ namespace chat::service {
 
 struct ServiceLimits {
   std::size_t max_content_bytes = 0;
-  std::size_t max_id_bytes = 128;         // room_id, sender_id, user_id, message id (fixed)
+  std::size_t max_id_bytes = kMaxIdBytes;  // room_id, sender_id, user_id, message id (fixed)
   std::uint64_t max_replay = 0;           // longer recovery gaps answer history_gap
   std::size_t max_batch = 0;              // messages per group commit
   std::size_t stream_queue_limit = 0;     // outgoing events per stream before it is dropped

@@ -14,6 +14,7 @@
 #include "auth/auth_config.hpp"
 #include "limits/connection_config.hpp"
 #include "net/chat_nodes.hpp"
+#include "net/listen_address.hpp"
 #include "net/open_listener.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
@@ -254,9 +255,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   // go to connections still served), then the connections and threads, then
   // what they used.
   static std::string describe(const tcp::endpoint& endpoint) {
-    const auto address = endpoint.address();
-    return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
-           std::to_string(endpoint.port());
+    return chat::net::host_port(endpoint.address().to_string(), endpoint.port());
   }
 
   void stop_parts() {

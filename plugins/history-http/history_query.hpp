@@ -21,6 +21,7 @@
 #pragma once
 
 #include "chat.pb.h"
+#include "chat_ids.hpp"
 
 #include <cstdint>
 #include <string>
@@ -33,7 +34,7 @@ inline constexpr std::uint32_t kDefaultHistoryLimit = 50;
 inline constexpr std::uint32_t kMaxHistoryLimit = 1000;
 inline constexpr std::uint32_t kDefaultSendersLimit = 200;
 inline constexpr std::uint32_t kMaxSendersLimit = 1000;
-inline constexpr std::size_t kMaxIdBytes = 128;
+using chat::kMaxIdBytes;
 
 struct QueryError {
   std::string parameter;  // the offending parameter's name (printable ASCII, at most 64 bytes)

@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include "limits/socket_refusal.hpp"
+#include "net/listen_address.hpp"
 
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -12,9 +13,7 @@ namespace chat::history_http {
 namespace {
 
 std::string describe(const tcp::endpoint& endpoint) {
-  const auto address = endpoint.address();
-  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
-         std::to_string(endpoint.port());
+  return chat::net::host_port(endpoint.address().to_string(), endpoint.port());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // frames it answers bad input with.
 #pragma once
 
+#include "chat_ids.hpp"
 #include "chat_json.hpp"
 #include "chat_text.hpp"
 
@@ -36,8 +37,7 @@ class Frame {
   std::size_t header_bytes_ = 0;
 };
 
-// Longest room_id, sender_id, user_id or message id (as grpc-chat).
-inline constexpr std::size_t kMaxIdBytes = 128;
+using chat::kMaxIdBytes;
 
 Frame make_frame(const ChatStream& event);
 

@@ -9,10 +9,13 @@
 #include "auth/auth_config.hpp"
 #include "limits/connection_config.hpp"
 #include "net/chat_nodes.hpp"
+#include "net/listen_address.hpp"
 #include "net/open_listener.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/ssl_context.hpp"
 #include "tls/tls_config.hpp"
+
+#include <fmt/format.h>
 
 #include <chathost/plugin.hpp>
 
@@ -31,12 +34,6 @@ using namespace chat::proxy;
 constexpr std::chrono::milliseconds kStartupWait{500};
 constexpr std::chrono::milliseconds kSessionsCloseWait{2500};
 constexpr std::chrono::milliseconds kStreamsEndWait{3000};
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 class WsProxyPlugin final : public chathost::Plugin {
  public:
@@ -187,7 +184,7 @@ class WsProxyPlugin final : public chathost::Plugin {
     }
     log->info("serving WebSockets on {} ({} threads); chat service {} over {} streams ({}); origins: {}; tokens: {}",
               endpoints().front(), options_.threads, service, options_.upstream_streams,
-              options_.chat_tls.describe(), join(options_.allowed_origins),
+              options_.chat_tls.describe(), fmt::join(options_.allowed_origins, ", "),
               options_.token_verifier ? "required" : "off");
   }
 
@@ -199,9 +196,7 @@ class WsProxyPlugin final : public chathost::Plugin {
 
   std::vector<std::string> endpoints() const override {
     const std::uint16_t port = bound_port_ != 0 ? bound_port_ : options_.listen_port;
-    const std::string& host = options_.listen_host;
-    const std::string scheme = options_.tls_context ? "wss://" : "ws://";
-    return {scheme + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port)};
+    return {(options_.tls_context ? "wss://" : "ws://") + chat::net::host_port(options_.listen_host, port)};
   }
 
  private:
