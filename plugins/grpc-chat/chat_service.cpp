@@ -243,9 +243,7 @@ void ChatServiceImpl::stream_ended(const SessionPtr& session) {
 }
 
 void ChatServiceImpl::refuse(const SessionPtr& session, Error error) {
-  ChatStream frame;
-  *frame.mutable_error() = std::move(error);
-  session->send(encode(frame));
+  session->send(encode(error_event(std::move(error))));
 }
 
 void ChatServiceImpl::handle_frame(const SessionPtr& session, const grpc::ByteBuffer& bytes) {
@@ -342,7 +340,7 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
     }
     case ChatStream::kJoin: {
       const Join& join = frame.join();
-      auto error = check_join(join, limits_);
+      auto error = check_join(join);
       if (!error) error = may_speak_as(session, join.user_id());
       if (!error && !rooms_.is_member(session, join.room_id(), join.user_id())) error = may_join(session);
       if (error) {
@@ -366,7 +364,7 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
     }
     case ChatStream::kLeave: {
       const Leave& leave = frame.leave();
-      auto error = check_leave(leave, limits_);
+      auto error = check_leave(leave);
       if (!error) error = may_speak_as(session, leave.user_id());
       if (error) {
         error->set_frame("leave");
@@ -384,7 +382,7 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
     }
     case ChatStream::kTyping: {
       const Typing& typing = frame.typing();
-      auto error = check_typing(typing, limits_);
+      auto error = check_typing(typing);
       if (!error) error = may_speak_as(session, typing.user_id());
       if (!error && !rooms_.is_member(session, typing.room_id(), typing.user_id())) {
         error = make_error(Error::NOT_MEMBER, "join the room before saying you are typing in it", "typing");

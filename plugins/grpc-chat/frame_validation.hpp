@@ -1,6 +1,8 @@
 // Checks of what a client sends, before anything is stored or delivered.
 #pragma once
 
+#include "chat_errors.hpp"
+#include "chat_ids.hpp"
 #include "chat_json.hpp"
 #include "chat_text.hpp"
 
@@ -16,14 +18,11 @@ using chat::json::payload_name;
 
 using chat::text::is_valid_utf8;
 
-// Fills `error` (code, message and which frame) and returns false when the
-// message cannot be accepted.
+// What a client sent, checked: the refusal (code, message and which frame)
+// when it cannot be accepted, else nothing.
 std::optional<Error> check_chat_message(const ChatMessage& message, const ServiceLimits& limits);
-std::optional<Error> check_join(const Join& join, const ServiceLimits& limits);
-std::optional<Error> check_leave(const Leave& leave, const ServiceLimits& limits);
-std::optional<Error> check_typing(const Typing& typing, const ServiceLimits& limits);
-
-
-Error make_error(Error::Code code, std::string message, std::string_view frame);
+std::optional<Error> check_join(const Join& join);
+std::optional<Error> check_leave(const Leave& leave);
+std::optional<Error> check_typing(const Typing& typing);
 
 }  // namespace chat::service

@@ -156,7 +156,6 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
 }
 
 void MessageCommitter::refuse(const Pending& pending, bool unavailable) {
-  ChatStream frame;
   auto error = unavailable ? make_error(Error::UNAVAILABLE,
                                         "not sent: the chat store cannot be reached just now; send it again",
                                         "chat_message")
@@ -164,8 +163,7 @@ void MessageCommitter::refuse(const Pending& pending, bool unavailable) {
   error.set_id(pending.message.id());
   error.set_room_id(pending.message.room_id());
   error.set_user_id(pending.message.sender_id());
-  *frame.mutable_error() = std::move(error);
-  pending.sender->send(encode(frame));
+  pending.sender->send(encode(error_event(std::move(error))));
 }
 
 void MessageCommitter::store_failed(const store::StoreError& error, std::size_t refused, bool unavailable) {

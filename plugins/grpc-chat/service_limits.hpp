@@ -1,9 +1,7 @@
 // The grpc-chat limits, read from its config table once at configure(): a
-// key fills each field but two (ConfigKey::into in grpc_chat_plugin.cpp,
+// key fills each field but one (ConfigKey::into in config_keys.cpp,
 // where the defaults are).
 #pragma once
-
-#include "chat_ids.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -12,7 +10,6 @@ namespace chat::service {
 
 struct ServiceLimits {
   std::size_t max_content_bytes = 0;
-  std::size_t max_id_bytes = kMaxIdBytes;  // room_id, sender_id, user_id, message id (fixed)
   std::uint64_t max_replay = 0;           // longer recovery gaps answer history_gap
   std::size_t max_batch = 0;              // messages per group commit
   std::size_t stream_queue_limit = 0;     // outgoing events per stream before it is dropped

@@ -55,17 +55,17 @@ std::string usable(const std::string& value) { return check_id(value, "", "").ha
 
 // Answers a refused `frame` with `error`, naming the room, user and message
 // it carried so the client can tell which one failed.
-void send_refusal(WsSession& session, ErrorInfo error, const char* frame, const std::string& room,
+void send_refusal(WsSession& session, Error error, const char* frame, const std::string& room,
                   const std::string& user, const std::string& id = {}) {
-  error.frame = frame;
-  error.id = usable(id);
-  error.room_id = usable(room);
-  error.user_id = usable(user);
+  error.set_frame(frame);
+  error.set_id(usable(id));
+  error.set_room_id(usable(room));
+  error.set_user_id(usable(user));
   session.send(make_error_frame(error));
 }
 
 // The ids every join and leave carries.
-std::optional<ErrorInfo> check_room_and_user(const std::string& room, const std::string& user, const char* frame) {
+std::optional<Error> check_room_and_user(const std::string& room, const std::string& user, const char* frame) {
   auto bad = check_id(room, "room_id", frame);
   if (!bad) bad = check_id(user, "user_id", frame);
   return bad;
@@ -82,21 +82,21 @@ bool said_by_member(WsSession& session, Frame& frame, const char* kind) {
   const std::string& user = frame.user_id();
   auto bad = check_room_and_user(room, user, kind);
   if (!bad && user != state.user) {
-    bad = refusal(Error::NOT_ALLOWED, state.user.empty()
+    bad = make_error(Error::NOT_ALLOWED, state.user.empty()
                                           ? "this connection has not joined as anyone"
                                           : "this connection is user '" + state.user + "', not '" + user + "'");
   }
-  if (!bad && !state.rooms.contains(room)) bad = refusal(Error::NOT_MEMBER, "not in room '" + room + "'");
+  if (!bad && !state.rooms.contains(room)) bad = make_error(Error::NOT_MEMBER, "not in room '" + room + "'");
   if (bad) send_refusal(session, std::move(*bad), kind, room, user);
   return !bad;
 }
 
-ErrorInfo not_granted(const std::string& room) {
-  return refusal(Error::NOT_ALLOWED, "the token does not grant room '" + room + "'");
+Error not_granted(const std::string& room) {
+  return make_error(Error::NOT_ALLOWED, "the token does not grant room '" + room + "'");
 }
 
-ErrorInfo too_many_rooms(std::size_t limit) {
-  return refusal(Error::NOT_ALLOWED, "a connection may be in at most " + std::to_string(limit) + " rooms");
+Error too_many_rooms(std::size_t limit) {
+  return make_error(Error::NOT_ALLOWED, "a connection may be in at most " + std::to_string(limit) + " rooms");
 }
 
 std::vector<boost::asio::any_io_executor> executors(IoShards& shards) {
@@ -265,11 +265,11 @@ void Bridge::on_text(const std::shared_ptr<WsSession>& session, std::string_view
     case ChatStream::kTyping: on_typing(session, *frame.mutable_typing()); return;
     case ChatStream::PAYLOAD_NOT_SET:
       session->send(
-          make_error_frame(refusal(Error::UNKNOWN_PAYLOAD, "frame has no payload; send chat_message, join or leave")));
+          make_error_frame(make_error(Error::UNKNOWN_PAYLOAD, "frame has no payload; send chat_message, join or leave")));
       return;
     default: {
       const std::string name(payload_name(frame));
-      session->send(make_error_frame(refusal(
+      session->send(make_error_frame(make_error(
           Error::UNKNOWN_PAYLOAD, "clients do not send " + name + " frames; send chat_message, join or leave", name)));
       return;
     }
@@ -279,18 +279,18 @@ void Bridge::on_text(const std::shared_ptr<WsSession>& session, std::string_view
 void Bridge::on_chat_message(const std::shared_ptr<WsSession>& session, ChatMessage& message) {
   ClientState& state = session->chat_state();
   if (message.sender_id().empty() && !state.user.empty()) message.set_sender_id(state.user);
-  auto refuse = [&](ErrorInfo error) {
+  auto refuse = [&](Error error) {
     send_refusal(*session, std::move(error), "chat_message", message.room_id(), message.sender_id(), message.id());
   };
-  std::optional<ErrorInfo> bad = check_id(message.room_id(), "room_id", "chat_message");
+  std::optional<Error> bad = check_id(message.room_id(), "room_id", "chat_message");
   if (!bad) bad = check_id(message.sender_id(), "sender_id", "chat_message");
   if (!bad) bad = check_id(message.id(), "id", "chat_message", /*required=*/false);
   if (!bad && message.content().empty()) {
-    bad = refusal(Error::MISSING_FIELD, "content is required");
+    bad = make_error(Error::MISSING_FIELD, "content is required");
   }
   if (bad) return refuse(std::move(*bad));
   if (!state.user.empty() && message.sender_id() != state.user) {
-    return refuse(refusal(Error::NOT_ALLOWED, "this connection is user '" + state.user + "'; it cannot send as '" +
+    return refuse(make_error(Error::NOT_ALLOWED, "this connection is user '" + state.user + "'; it cannot send as '" +
                                                   message.sender_id() + "'"));
   }
   if (!state.granted.allows(message.room_id())) return refuse(not_granted(message.room_id()));
@@ -314,20 +314,20 @@ void Bridge::on_chat_message(const std::shared_ptr<WsSession>& session, ChatMess
       if (join_first) state.rooms.insert(room);
       return;
     case SendResult::Unavailable:
-      return refuse(refusal(Error::UNAVAILABLE, "not sent: the chat service is unavailable"));
-    case SendResult::Busy: return refuse(refusal(Error::UNAVAILABLE, "not sent: the chat service is busy; try again"));
+      return refuse(make_error(Error::UNAVAILABLE, "not sent: the chat service is unavailable"));
+    case SendResult::Busy: return refuse(make_error(Error::UNAVAILABLE, "not sent: the chat service is busy; try again"));
   }
 }
 
 void Bridge::on_join(const std::shared_ptr<WsSession>& session, Join& join) {
   ClientState& state = session->chat_state();
   if (join.user_id().empty() && !state.user.empty()) join.set_user_id(state.user);
-  auto refuse = [&](ErrorInfo error) {
+  auto refuse = [&](Error error) {
     send_refusal(*session, std::move(error), "join", join.room_id(), join.user_id());
   };
   if (auto bad = check_room_and_user(join.room_id(), join.user_id(), "join")) return refuse(std::move(*bad));
   if (!state.user.empty() && join.user_id() != state.user) {
-    return refuse(refusal(Error::NOT_ALLOWED,
+    return refuse(make_error(Error::NOT_ALLOWED,
                           "this connection is user '" + state.user + "'; it cannot join as '" + join.user_id() + "'"));
   }
   if (!state.granted.allows(join.room_id())) return refuse(not_granted(join.room_id()));

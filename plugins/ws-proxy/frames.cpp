@@ -21,42 +21,24 @@ Frame Frame::text(std::string_view json) {
 
 Frame make_frame(const ChatStream& event) { return Frame::text(chat::json::encode(event)); }
 
-Frame make_error_frame(const ErrorInfo& info) {
-  ChatStream event;
-  Error* error = event.mutable_error();
-  error->set_code(info.code);
-  error->set_message(info.message);
-  error->set_frame(info.frame);
-  error->set_id(info.id);
-  error->set_room_id(info.room_id);
-  error->set_user_id(info.user_id);
-  return make_frame(event);
-}
+Frame make_error_frame(const Error& error) { return make_frame(error_event(error)); }
 
-ErrorInfo refusal(Error::Code code, std::string message, std::string frame) {
-  ErrorInfo info;
-  info.code = code;
-  info.message = std::move(message);
-  info.frame = std::move(frame);
-  return info;
-}
-
-ErrorInfo describe_bad_frame(std::string_view text, std::string_view parse_error) {
+Error describe_bad_frame(std::string_view text, std::string_view parse_error) {
   // Only on the error path: parse again to say which kind of wrong it is.
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(boost::json::string_view(text.data(), text.size()), ec);
   if (ec) {
-    return refusal(Error::INVALID_FRAME, "invalid JSON: " + ec.message());
+    return make_error(Error::INVALID_FRAME, "invalid JSON: " + ec.message());
   }
   if (!value.is_object()) {
-    return refusal(Error::INVALID_FRAME, "a frame is a JSON object such as {\"chat_message\":{...}}");
+    return make_error(Error::INVALID_FRAME, "a frame is a JSON object such as {\"chat_message\":{...}}");
   }
   const auto* descriptor = ChatStream::descriptor();
   for (const auto& member : value.as_object()) {
     const std::string key(member.key());
     if (descriptor->FindFieldByName(key) == nullptr && descriptor->FindFieldByLowercaseName(key) == nullptr &&
         descriptor->FindFieldByCamelcaseName(key) == nullptr) {
-      return refusal(Error::UNKNOWN_PAYLOAD, "unknown payload '" + key + "'; clients send chat_message, join or leave",
+      return make_error(Error::UNKNOWN_PAYLOAD, "unknown payload '" + key + "'; clients send chat_message, join or leave",
                      key.size() <= kMaxIdBytes && is_valid_utf8(key) ? key : "");
     }
   }
@@ -66,23 +48,7 @@ ErrorInfo describe_bad_frame(std::string_view text, std::string_view parse_error
     if (field == nullptr) field = descriptor->FindFieldByCamelcaseName(std::string(value.as_object().begin()->key()));
     if (field != nullptr) frame = field->name();
   }
-  return refusal(Error::INVALID_FRAME, "wrong shape: " + std::string(parse_error), frame);
-}
-
-std::optional<ErrorInfo> check_id(std::string_view value, std::string_view field, std::string_view frame,
-                                  bool required) {
-  if (value.empty()) {
-    if (!required) return std::nullopt;
-    return refusal(Error::MISSING_FIELD, std::string(field) + " is required", std::string(frame));
-  }
-  if (value.size() > kMaxIdBytes) {
-    return refusal(Error::TOO_LARGE, std::string(field) + " is longer than " + std::to_string(kMaxIdBytes) + " bytes",
-                   std::string(frame));
-  }
-  if (!is_valid_utf8(value)) {
-    return refusal(Error::INVALID_UTF8, std::string(field) + " is not valid UTF-8", std::string(frame));
-  }
-  return std::nullopt;
+  return make_error(Error::INVALID_FRAME, "wrong shape: " + std::string(parse_error), frame);
 }
 
 }  // namespace chat::proxy

@@ -3,6 +3,7 @@
 // frames it answers bad input with.
 #pragma once
 
+#include "chat_errors.hpp"
 #include "chat_ids.hpp"
 #include "chat_json.hpp"
 #include "chat_text.hpp"
@@ -41,28 +42,17 @@ using chat::kMaxIdBytes;
 
 Frame make_frame(const ChatStream& event);
 
-// An error event; `id`, `room_id` and `user_id` name the refused frame's
-// message, room and user when it had them.
-struct ErrorInfo {
-  Error::Code code = Error::UNSPECIFIED;
-  std::string message;
-  std::string frame;  // payload kind of the refused frame, e.g. "chat_message"
-  std::string id;
-  std::string room_id;
-  std::string user_id;
-};
-Frame make_error_frame(const ErrorInfo& info);
-ErrorInfo refusal(Error::Code code, std::string message, std::string frame = {});
+// An error event for a client (chat::make_error, with the refused frame's
+// message, room and user when it had them).
+Frame make_error_frame(const Error& error);
 
 // Why a text frame that chat::json::decode refused is wrong: invalid JSON
 // (INVALID_FRAME), an unknown payload such as {"foo":{}} (UNKNOWN_PAYLOAD),
 // or a known payload of the wrong shape (INVALID_FRAME). `parse_error` is
 // decode's message.
-ErrorInfo describe_bad_frame(std::string_view text, std::string_view parse_error);
+Error describe_bad_frame(std::string_view text, std::string_view parse_error);
 
-// An identifier: present (unless optional), at most kMaxIdBytes, valid UTF-8.
-std::optional<ErrorInfo> check_id(std::string_view value, std::string_view field, std::string_view frame,
-                                  bool required = true);
+using chat::check_id;  // an id of chat.proto as every part checks it
 
 using chat::text::is_valid_utf8;
 

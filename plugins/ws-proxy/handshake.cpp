@@ -32,7 +32,7 @@ TargetCheck check_target(std::string_view target) {
     auto value = chat::text::percent_decode(raw, /*plus_is_space=*/true);
     if (!value) return {.target = std::nullopt, .http_status = 400, .error = std::string(name) + ": bad %-escape"};
     if (auto bad = check_id(*value, name, "query")) {
-      return {.target = std::nullopt, .http_status = 400, .error = bad->message};
+      return {.target = std::nullopt, .http_status = 400, .error = bad->message()};
     }
     (name == "user" ? result.user : result.room) = std::move(*value);
   }

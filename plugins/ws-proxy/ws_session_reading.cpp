@@ -116,7 +116,7 @@ void WsSession::on_message(std::string_view text, bool is_text) {
   if (!rate_.take()) return refuse_fast_frame(text, is_text);
   strikes_ = 0;
   if (!is_text) {
-    send(make_error_frame(refusal(Error::INVALID_FRAME, "binary frames are not accepted; send JSON as text frames")));
+    send(make_error_frame(make_error(Error::INVALID_FRAME, "binary frames are not accepted; send JSON as text frames")));
     return;
   }
   bridge_.on_text(shared_from_this(), text);
@@ -139,19 +139,19 @@ bool WsSession::take_control_rate() {
 
 void WsSession::refuse_fast_frame(std::string_view text, bool is_text) {
   const auto& options = bridge_.options();
-  ErrorInfo error =
-      refusal(Error::RATE_LIMITED, "not sent: more than " +
+  Error error =
+      make_error(Error::RATE_LIMITED, "not sent: more than " +
                                        std::to_string(static_cast<long long>(options.max_messages_per_second)) +
                                        " frames a second");
   // Name the refused message, so the client can mark it failed.
   ChatStream frame;
   if (is_text && chat::json::decode(text, frame).empty()) {
-    error.frame = payload_name(frame);
+    error.set_frame(std::string(payload_name(frame)));
     if (frame.has_chat_message()) {
       const auto& message = frame.chat_message();
-      if (!check_id(message.id(), "", "")) error.id = message.id();
-      if (!check_id(message.room_id(), "", "")) error.room_id = message.room_id();
-      if (!check_id(message.sender_id(), "", "")) error.user_id = message.sender_id();
+      if (!check_id(message.id(), "", "")) error.set_id(message.id());
+      if (!check_id(message.room_id(), "", "")) error.set_room_id(message.room_id());
+      if (!check_id(message.sender_id(), "", "")) error.set_user_id(message.sender_id());
     }
   }
   send(make_error_frame(error));
