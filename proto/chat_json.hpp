@@ -1,5 +1,5 @@
 // The JSON mapping of the chat protocol: proto3 canonical JSON with the proto
-// field names (snake_case), as the exercise's WebSocket frames are written.
+// field names (snake_case), as the protocol's first WebSocket clients write frames.
 // Parsing also accepts lowerCamelCase names.
 #pragma once
 

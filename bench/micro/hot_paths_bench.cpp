@@ -127,7 +127,7 @@ class QueueingClient final : public chat::proxy::Client {
     outbox_.push_back(std::move(frame));
     if (outbox_.size() == 64) outbox_.clear();  // as a write taking a batch
   }
-  bool speaks_events() const override { return false; }
+  chat::ClientKind kind() const override { return chat::ClientKind::messages_only; }
 
  private:
   const std::uint64_t id_;

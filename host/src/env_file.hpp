@@ -1,4 +1,4 @@
-// Parsing of `.env` files as the exercise's dotenv reads them: KEY=VALUE lines,
+// Parsing of `.env` files as Node's dotenv reads them: KEY=VALUE lines,
 // `#` comments, optional `export ` prefix, single quotes (literal), double
 // quotes (with \n, \t, \", \\ escapes), empty values.
 #pragma once

@@ -324,7 +324,7 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
         error.set_user_id(message.sender_id());
         return refuse(session, std::move(error));
       }
-      // The exercise's clients never join: sending into a room joins it.
+      // Messages-only clients never join: sending into a room joins it.
       if (!rooms_.is_member(session, message.room_id(), message.sender_id())) {
         if (auto error = may_join(session)) return refuse(session, named(std::move(*error)));
         rooms_.join_implicitly(session, message.room_id(), message.sender_id());

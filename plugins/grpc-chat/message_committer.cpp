@@ -136,11 +136,11 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
     const SessionPtr& sender = batch[i].sender;
     if (stored[i].duplicate) {
       // A resend of a stored message is answered from the store, not delivered again.
-      if (sender->speaks_events()) sender->send(ack_event(stored[i], true));
+      if (sender->speaks_full_protocol()) sender->send(ack_event(stored[i], true));
       continue;
     }
     ++added;
-    if (sender->speaks_events()) {
+    if (sender->speaks_full_protocol()) {
       rooms_.deliver(stored[i], sender, ack_event(stored[i], false));
     } else {
       rooms_.deliver(stored[i]);

@@ -174,13 +174,13 @@ void RoomRegistry::send_presence_locked(const std::string& room_id, const Room& 
     return;
   }
   for (const auto& [id, member] : room.members) {
-    if (member.session->speaks_events()) member.session->send(event);
+    if (member.session->speaks_full_protocol()) member.session->send(event);
   }
 }
 
 void RoomRegistry::join(const SessionPtr& session, const std::string& room_id, const std::string& user,
                         std::optional<std::uint64_t> since) {
-  session->set_speaks_events();
+  session->set_full_protocol();
   std::lock_guard lock(mutex_);
   Room& room = room_locked(room_id);
   const bool new_in_room = add_member_locked(room_id, room, session, user);
@@ -384,7 +384,7 @@ void RoomRegistry::send_typing_locked(const std::string& room_id, const Room& ro
   typing->set_stopped(stopped);
   const auto event = encode(frame);
   for (const auto& [id, member] : room.members) {
-    if (member.session->speaks_events()) member.session->send(event);
+    if (member.session->speaks_full_protocol()) member.session->send(event);
   }
 }
 

@@ -38,7 +38,7 @@ class RoomRegistry {
   // cannot be filled), then a presence snapshot; live messages follow.
   void join(const SessionPtr& session, const std::string& room, const std::string& user,
             std::optional<std::uint64_t> since);
-  // The exercise's implicit join by sending: membership only, no answer.
+  // Joining by sending (messages-only clients): membership only, no answer.
   void join_implicitly(const SessionPtr& session, const std::string& room, const std::string& user);
   bool is_member(const SessionPtr& session, const std::string& room, const std::string& user) const;
   // (room, user) memberships the stream holds.

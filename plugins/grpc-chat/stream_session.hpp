@@ -8,6 +8,7 @@
 #pragma once
 
 #include "caller_policy.hpp"
+#include "client_kind.hpp"
 #include "limits/token_bucket.hpp"
 
 #include "chat.grpc.pb.h"
@@ -51,10 +52,12 @@ class StreamSession {
   std::uint64_t id() const { return id_; }
   StreamCaller& caller() { return caller_; }
 
-  // Streams that never sent a Join (the exercise's clients) receive chat
-  // messages and errors only: presence and acks would reach them as empty frames.
-  bool speaks_events() const { return speaks_events_.load(std::memory_order_relaxed); }
-  void set_speaks_events() { speaks_events_.store(true, std::memory_order_relaxed); }
+  // A stream that never sent a Join is messages-only (client_kind.hpp): it
+  // receives chat messages and errors only, since presence and acks would
+  // reach it as empty frames.
+  ClientKind kind() const { return kind_.load(std::memory_order_relaxed); }
+  bool speaks_full_protocol() const { return kind() == ClientKind::full_protocol; }
+  void set_full_protocol() { kind_.store(ClientKind::full_protocol, std::memory_order_relaxed); }
 
   // Queues an event; false when the stream is finishing or gone. A stream
   // whose queue is full is finished with RESOURCE_EXHAUSTED: its owner
@@ -86,7 +89,7 @@ class StreamSession {
   const std::size_t queue_limit_;
   const std::size_t pending_limit_;
   StreamCaller caller_;
-  std::atomic<bool> speaks_events_{false};
+  std::atomic<ClientKind> kind_{ClientKind::messages_only};
 
   std::mutex mutex_;
   StreamReactor* reactor_ = nullptr;

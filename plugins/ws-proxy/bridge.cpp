@@ -201,7 +201,7 @@ void Bridge::opened(const std::shared_ptr<WsSession>& session, const UpgradeTarg
   state.granted = target.rooms;
   if (!target.user.empty()) {
     state.user = target.user;
-    session->set_speaks_events();
+    session->set_full_protocol();
   }
   if (!target.room.empty()) {
     state.rooms.insert(target.room);
@@ -335,7 +335,7 @@ void Bridge::on_join(const std::shared_ptr<WsSession>& session, Join& join) {
     return refuse(too_many_rooms(options_.max_rooms_per_connection));
   }
   state.user = join.user_id();
-  session->set_speaks_events();
+  session->set_full_protocol();
   state.rooms.insert(join.room_id());
   std::optional<std::uint64_t> since;
   if (join.has_since()) since = join.since();

@@ -2,6 +2,7 @@
 // send frames to. WsSession implements it; the upstream links hold them.
 #pragma once
 
+#include "client_kind.hpp"
 #include "frames.hpp"
 
 #include <cstddef>
@@ -25,10 +26,11 @@ class Client {
   // comes from the chat service far faster than any client reads it, so its
   // frames count against the queue's byte bound only, not its frame bound.
   virtual void send_replayed(Frame frame) { send(std::move(frame)); }
-  // Whether the client speaks the event protocol. A connection that never
-  // joined (the exercise's clients) gets chat messages, errors and service
-  // status only: no joined, presence or ack frames it would not understand.
-  virtual bool speaks_events() const = 0;
+  // A messages-only client gets chat messages, errors and service status
+  // only: no joined, presence, typing or ack frames it would not understand
+  // (client_kind.hpp).
+  virtual ClientKind kind() const = 0;
+  bool speaks_full_protocol() const { return kind() == ClientKind::full_protocol; }
   // The I/O shard the client lives on (io_shards.hpp): frames for the
   // clients of one shard travel there together (fanout.hpp).
   virtual std::size_t shard() const { return 0; }

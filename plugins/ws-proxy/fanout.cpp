@@ -12,7 +12,7 @@ void queue_for(Client& client, const Frame& frame, Delivery how) {
     case Delivery::live: client.send(frame); return;
     case Delivery::replayed: client.send_replayed(frame); return;
     case Delivery::event:
-      if (client.speaks_events()) client.send(frame);
+      if (client.speaks_full_protocol()) client.send(frame);
       return;
   }
 }

@@ -23,7 +23,7 @@ namespace chat::proxy {
 enum class Delivery {
   live,      // Client::send
   replayed,  // Client::send_replayed: a replay the client asked for
-  event,     // Client::send, to clients that speak the event protocol only
+  event,     // Client::send, to full-protocol clients only (client_kind.hpp)
 };
 
 class Fanout {

@@ -89,7 +89,7 @@ class UpstreamLink final : public ChatCallSink {
             std::optional<std::uint64_t> since, bool answer);
   void leave(const Client& client, const std::string& room, const std::string& user);
   // Sends a validated message. `join_first`: the client is not in the room
-  // yet (the exercise's implicit join by sending).
+  // yet (joining by sending, as messages-only clients do).
   SendResult send_message(const ClientPtr& client, ChatMessage message, bool join_first);
   // `user` is typing in `room` (or `stopped`): passed on while the service
   // is available and the stream not busy, else dropped (it is ephemeral).

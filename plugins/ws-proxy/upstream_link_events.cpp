@@ -158,7 +158,7 @@ void UpstreamLink::on_ack(Ack ack) {
     }
     ack.set_id(pending->client_message_id);
   }
-  if (!client || !client->speaks_events()) return;  // an exercise client has no use for acks
+  if (!client || !client->speaks_full_protocol()) return;  // a messages-only client has no use for acks
   ChatStream event;
   *event.mutable_ack() = std::move(ack);
   fanout_.send(client, make_frame(event));

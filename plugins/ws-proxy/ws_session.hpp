@@ -70,9 +70,9 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   std::uint64_t id() const override { return id_; }
   void send(Frame frame) override;
   void send_replayed(Frame frame) override;
-  bool speaks_events() const override { return speaks_events_.load(std::memory_order_relaxed); }
+  ClientKind kind() const override { return kind_.load(std::memory_order_relaxed); }
   std::size_t shard() const override { return shard_; }
-  void set_speaks_events() { speaks_events_.store(true, std::memory_order_relaxed); }
+  void set_full_protocol() { kind_.store(ClientKind::full_protocol, std::memory_order_relaxed); }
 
   // Closes the connection with `code`, after what is queued; any thread.
   void close(ws::CloseCode code, std::string reason);
@@ -173,7 +173,7 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   chat::limits::TokenBucket rate_;
   std::size_t strikes_ = 0;  // frames refused in a row for rate
   ClientState chat_state_;
-  std::atomic<bool> speaks_events_{false};
+  std::atomic<ClientKind> kind_{ClientKind::messages_only};
 
   // Writing: the batch being written.
   std::vector<Frame> in_flight_;

@@ -1246,30 +1246,31 @@ TEST_F(WsProxyTest, NodeWsClientSendingTheExerciseFramesWorks) {
 
 class RecordingClient final : public chat::proxy::Client {
  public:
-  RecordingClient(std::uint64_t id, bool speaks_events) : id_(id), speaks_events_(speaks_events) {}
+  RecordingClient(std::uint64_t id, chat::ClientKind kind) : id_(id), kind_(kind) {}
   std::uint64_t id() const override { return id_; }
   void send(chat::proxy::Frame frame) override { frames.push_back(std::move(frame)); }
-  bool speaks_events() const override { return speaks_events_; }
+  chat::ClientKind kind() const override { return kind_; }
 
   std::vector<chat::proxy::Frame> frames;
 
  private:
   std::uint64_t id_;
-  bool speaks_events_;
+  chat::ClientKind kind_;
 };
 
 TEST(WsProxyFanOut, OneSerializedFrameIsSharedByEveryLiveMemberOfTheRoom) {
   const chat::proxy::Fanout inline_fanout;  // no shards: queued at once
   chat::proxy::LocalRoom room(inline_fanout);
-  auto member = [&room](std::uint64_t id, bool speaks_events, bool live) {
-    auto client = std::make_shared<RecordingClient>(id, speaks_events);
+  using chat::ClientKind;
+  auto member = [&room](std::uint64_t id, ClientKind kind, bool live) {
+    auto client = std::make_shared<RecordingClient>(id, kind);
     room.set_live(*room.add(client, "u" + std::to_string(id)).first, live);
     return client;
   };
-  auto alice = member(1, true, true);
-  auto bob = member(2, true, true);
-  auto legacy = member(3, false, true);   // the exercise's client: chat messages only
-  auto joining = member(4, true, false);  // waits for its own replay
+  auto alice = member(1, ClientKind::full_protocol, true);
+  auto bob = member(2, ClientKind::full_protocol, true);
+  auto legacy = member(3, ClientKind::messages_only, true);  // chat messages only
+  auto joining = member(4, ClientKind::full_protocol, false);  // waits for its own replay
 
   ChatStream event = chat_message("r", "u1", "hi", "m1");
   event.mutable_chat_message()->set_sequence(1);
