@@ -56,8 +56,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
 scenario="${1:-}"
 case "$scenario" in
@@ -271,24 +271,12 @@ start_ours() { # RUN
   config=$(write_ours_config)
   rm -rf "$out/data"
   mkdir -p "$out/data"
-  # The exercise's variables would override the config: keep them out.
-  env -u GRPC_HOST -u GRPC_PORT -u WS_HOST -u WS_PORT -u HTTP_HOST -u HTTP_PORT -u CHATHOST_PLUGINS \
-    -u CHATHOST_PLUGIN_PATH -u CHAT_STORE -u CHAT_STORE_PATH \
-    "$chat_host" --config "$config" </dev/null >"$log_file" 2>&1 &
-  ours_pid=$!
+  local ready=1
+  start_host "$chat_host" "$config" "$log_file" || ready=0
+  ours_pid=$started
   running_pids=("$ours_pid")
   pid_args=(--pid "chat-host=$ours_pid")
-  local deadline=$((SECONDS + 30))
-  until grep -q "ready in" "$log_file"; do
-    if ! kill -0 "$ours_pid" 2>/dev/null; then
-      log "chat-host exited before it was ready:"
-      tail -n 20 "$log_file" >&2
-      running_pids=()
-      return 1
-    fi
-    ((SECONDS < deadline)) || { log "chat-host not ready after 30 s; see $log_file"; return 1; }
-    sleep 0.05
-  done
+  ((ready)) || return 1
   log "ours: $(grep -m1 -o 'ready in.*' "$log_file")"
 }
 

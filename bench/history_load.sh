@@ -22,6 +22,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 http="http://127.0.0.1:8081"
 ws="ws://127.0.0.1:8080/"
 room="bench-history-$RANDOM$RANDOM"
@@ -33,7 +35,6 @@ duration=10
 chat_load="$root/build/release/bin/chat-load"
 json=false
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while (($#)); do
   case "$1" in
     --http) http="$2"; shift 2 ;;

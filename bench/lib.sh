@@ -22,3 +22,33 @@ stop_in_reverse() {
     kill "${pids[$i]}" 2>/dev/null && wait "${pids[$i]}" 2>/dev/null || true
   done
 }
+
+# usage: the script's leading comment block (after the #! line), as its --help.
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+# start_host BINARY CONFIG LOG [ARG...]: starts chat-host in the background
+# with CONFIG, writing to LOG, and waits up to 30 s for its "ready" line; its
+# PID is then in $started. The environment's chat variables (the .env names)
+# are left out, so what runs is the config. On failure it says why on stderr,
+# with the end of LOG, and returns 1 ($started still names the process).
+start_host() {
+  local binary="$1" config="$2" log_file="$3"
+  shift 3
+  env -u GRPC_HOST -u GRPC_PORT -u WS_HOST -u WS_PORT -u HTTP_HOST -u HTTP_PORT -u CHATHOST_PLUGINS \
+    -u CHATHOST_PLUGIN_PATH -u CHAT_STORE -u CHAT_STORE_PATH \
+    "$binary" --config "$config" "$@" </dev/null >"$log_file" 2>&1 &
+  started=$!
+  local deadline=$((SECONDS + 30))
+  until grep -q ' ready in ' "$log_file"; do
+    if ! kill -0 "$started" 2>/dev/null; then
+      echo "chat-host exited before it was ready ($log_file):" >&2
+      tail -n 20 "$log_file" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "chat-host not ready after 30 s; see $log_file" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}

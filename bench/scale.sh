@@ -74,23 +74,19 @@ pids=()
 cleanup() { stop_in_reverse "${pids[@]}"; }
 trap cleanup EXIT
 
-# start_host NAME PLUGINS: starts a host, waits for its "ready" line, sets $started.
-start_host() {
-  "$host_bin" --config "$out/scale.toml" --plugins "$2" > "$out/$1.log" 2>&1 &
-  started=$!
+# start_named NAME PLUGINS: starts a host (lib.sh's start_host), sets $started.
+start_named() {
+  start_host "$host_bin" "$out/scale.toml" "$out/$1.log" --plugins "$2" || { pids+=("$started"); exit 1; }
   pids+=("$started")
-  for _ in $(seq 200); do grep -q ' ready in ' "$out/$1.log" && return 0; sleep 0.05; done
-  echo "$1 did not start; see $out/$1.log" >&2
-  exit 1
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-start_host grpc-chat grpc-chat
+start_named grpc-chat grpc-chat
 chat=$started
 url="ws://127.0.0.1:$ws_port/"
 
 if [[ "$mode" == grpc-rss ]]; then
-  start_host ws-proxy ws-proxy
+  start_named ws-proxy ws-proxy
   proxy=$started
   sleep 1
   echo -e "connections\tjoined\tgrpc_chat_rss_kib\tws_proxy_rss_kib" | tee "$out/grpc-rss.tsv"
@@ -118,7 +114,7 @@ fi
 # 100k
 proxy_pids=()
 for p in $(seq "$proxies"); do
-  start_host "ws-proxy-$p" ws-proxy
+  start_named "ws-proxy-$p" ws-proxy
   proxy_pids+=("$started")
 done
 watch=(--pid grpc-chat="$chat")

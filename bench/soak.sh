@@ -79,20 +79,17 @@ cleanup() {
   stop_in_reverse "${hosts[@]}"
 }
 trap cleanup EXIT
-# start_host NAME PLUGINS: starts a host and waits for its "ready" line.
-start_host() {
-  "$build/bin/chat-host" --config "$out/soak.toml" --plugins "$2" > "$out/$1.log" 2>&1 &
+# start_named NAME PLUGINS: starts a host (lib.sh's start_host).
+start_named() {
+  start_host "$build/bin/chat-host" "$out/soak.toml" "$out/$1.log" --plugins "$2" || { hosts+=("$started"); exit 1; }
   names+=("$1")
-  hosts+=($!)
-  for _ in $(seq 100); do grep -q ' ready in ' "$out/$1.log" && return 0; sleep 0.1; done
-  echo "$1 did not start; see $out/$1.log" >&2
-  exit 1
+  hosts+=("$started")
 }
 if ((split)); then
-  start_host chat grpc-chat
-  start_host edge ws-proxy,history-http
+  start_named chat grpc-chat
+  start_named edge ws-proxy,history-http
 else
-  start_host chat-host grpc-chat,ws-proxy,history-http
+  start_named chat-host grpc-chat,ws-proxy,history-http
 fi
 watch=()
 for i in "${!hosts[@]}"; do watch+=(--pid "${names[$i]}=${hosts[$i]}"); done
