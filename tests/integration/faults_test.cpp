@@ -103,10 +103,6 @@ std::vector<chat::Ack> acks_in(const std::vector<ChatStream>& events) {
   return out;
 }
 
-EventPredicate is_message_id(const std::string& id) {
-  return [id](const ChatStream& e) { return e.has_chat_message() && e.chat_message().id() == id; };
-}
-
 EventPredicate is_answer_to(const std::string& id) {
   return [id](const ChatStream& e) {
     return (e.has_ack() && e.ack().id() == id) || (e.has_error() && e.error().id() == id);

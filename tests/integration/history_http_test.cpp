@@ -187,17 +187,6 @@ bool has_header(const Response& response, http::field field) { return response.f
 
 json::object body_json(const Response& response) { return json::parse(response.body()).as_object(); }
 
-// The value of one series in a Prometheus text exposition; 0 when absent.
-double metric(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return 0;
-}
-
 // Polls `target` until it answers `status`, or `timeout` passes.
 bool wait_for_status(std::uint16_t port, const std::string& target, unsigned status,
                      std::chrono::milliseconds timeout = 20s) {
@@ -226,9 +215,7 @@ std::vector<chat::ChatStream> send_acked(ChatStreamClient& client, const std::st
   for (const auto& [id, content] : id_and_content) {
     client.send(chat_message(room, sender, content, id));
     if (!client.wait_for(is_ack_for(id))) throw std::runtime_error("no ack for " + id);
-    auto echo = client.wait_for([id = id](const chat::ChatStream& e) {
-      return e.has_chat_message() && e.chat_message().id() == id;
-    });
+    auto echo = client.wait_for(is_message_id(id));
     if (!echo) throw std::runtime_error("no echo for " + id);
     echoes.push_back(*echo);
   }

@@ -141,6 +141,10 @@ EventPredicate is_message_with_content(const std::string& content) {
   };
 }
 
+EventPredicate is_message_id(const std::string& id) {
+  return [id](const chat::ChatStream& e) { return e.has_chat_message() && e.chat_message().id() == id; };
+}
+
 EventPredicate is_ack_for(const std::string& id) {
   return [id](const chat::ChatStream& e) { return e.has_ack() && e.ack().id() == id; };
 }

@@ -89,6 +89,7 @@ std::optional<bool> chat_service_serving(const std::shared_ptr<grpc::Channel>& c
 // Predicates.
 EventPredicate is_message_in(const std::string& room);
 EventPredicate is_message_with_content(const std::string& content);
+EventPredicate is_message_id(const std::string& id);
 EventPredicate is_ack_for(const std::string& id);
 EventPredicate is_error();
 EventPredicate is_joined(const std::string& room);

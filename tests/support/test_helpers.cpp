@@ -218,4 +218,18 @@ std::uint64_t resident_bytes(pid_t pid) {
   return 0;
 }
 
+std::optional<double> find_metric(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+double metric(const std::string& exposition, const std::string& series) {
+  return find_metric(exposition, series).value_or(0);
+}
+
 }  // namespace chathost::test

@@ -72,6 +72,16 @@ std::string read_file(const std::filesystem::path& path);
 // test; the caller removes it (or use TempDir).
 std::filesystem::path make_temp_dir();
 
+// ---------------------------------------------------------------------------
+// Prometheus text (GET /metrics)
+
+// The value of `series` (its name, with its labels when it has any) in an
+// exposition; nullopt when absent (a labelled series appears with its
+// first count).
+std::optional<double> find_metric(const std::string& exposition, const std::string& series);
+// The same, 0 when absent.
+double metric(const std::string& exposition, const std::string& series);
+
 // make_temp_dir() removed again on destruction, unless the test failed (then
 // it is kept for inspection).
 class TempDir {
