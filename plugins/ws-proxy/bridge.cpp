@@ -50,17 +50,12 @@ std::unique_ptr<chat::net::ChatNodeHealth> make_node_health(const ProxyOptions& 
                                                      std::move(log), std::move(changed));
 }
 
-// The refused frame's identifiers, for its error; dropped when unusable.
-std::string usable(const std::string& value) { return check_id(value, "", "").has_value() ? "" : value; }
-
 // Answers a refused `frame` with `error`, naming the room, user and message
 // it carried so the client can tell which one failed.
 void send_refusal(WsSession& session, Error error, const char* frame, const std::string& room,
                   const std::string& user, const std::string& id = {}) {
   error.set_frame(frame);
-  error.set_id(usable(id));
-  error.set_room_id(usable(room));
-  error.set_user_id(usable(user));
+  name_refused(error, id, room, user);
   session.send(make_error_frame(error));
 }
 

@@ -23,6 +23,13 @@ Frame make_frame(const ChatStream& event) { return Frame::text(chat::json::encod
 
 Frame make_error_frame(const Error& error) { return make_frame(error_event(error)); }
 
+void name_refused(Error& error, const std::string& id, const std::string& room, const std::string& user) {
+  const auto usable = [](const std::string& value) { return check_id(value, "", "").has_value() ? "" : value; };
+  error.set_id(usable(id));
+  error.set_room_id(usable(room));
+  error.set_user_id(usable(user));
+}
+
 Error describe_bad_frame(std::string_view text, std::string_view parse_error) {
   // Only on the error path: parse again to say which kind of wrong it is.
   boost::system::error_code ec;

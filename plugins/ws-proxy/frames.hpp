@@ -54,6 +54,10 @@ Error describe_bad_frame(std::string_view text, std::string_view parse_error);
 
 using chat::check_id;  // an id of chat.proto as every part checks it
 
+// Names the refused frame's message, room and user in `error`, each only
+// when it is a usable id, so the client can tell which message failed.
+void name_refused(Error& error, const std::string& id, const std::string& room, const std::string& user);
+
 using chat::text::is_valid_utf8;
 
 }  // namespace chat::proxy

@@ -149,9 +149,7 @@ void WsSession::refuse_fast_frame(std::string_view text, bool is_text) {
     error.set_frame(std::string(payload_name(frame)));
     if (frame.has_chat_message()) {
       const auto& message = frame.chat_message();
-      if (!check_id(message.id(), "", "")) error.set_id(message.id());
-      if (!check_id(message.room_id(), "", "")) error.set_room_id(message.room_id());
-      if (!check_id(message.sender_id(), "", "")) error.set_user_id(message.sender_id());
+      name_refused(error, message.id(), message.room_id(), message.sender_id());
     }
   }
   send(make_error_frame(error));
