@@ -122,6 +122,9 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
                  void (WsSession::*on_written)(boost::system::error_code, std::size_t));
   // send() and send_replayed(): queues `frame` unless the queue is over its bounds.
   void enqueue(Frame frame, bool replayed);
+  // Takes no more frames and drops those waiting (a slow client, a broken
+  // connection, the end).
+  void discard_outbox();
   // Our heartbeat ping and the pong to the client's latest ping: each at
   // most once in the next write.
   void queue_ping();

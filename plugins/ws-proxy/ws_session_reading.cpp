@@ -89,10 +89,7 @@ void WsSession::on_event(const ws::Event& event) {
       peer_closed_ = true;
       if (close_written_) return finish_close();
       // Answer with the same code, after nothing else.
-      {
-        outbox_.clear();
-        outbox_bytes_ = 0;
-      }
+      discard_outbox();
       return do_close(event.code == static_cast<std::uint16_t>(ws::CloseCode::no_status)
                           ? ws::CloseCode::normal
                           : static_cast<ws::CloseCode>(event.code),

@@ -23,12 +23,9 @@ void WsSession::enqueue(Frame frame, bool replayed) {
     const std::size_t bytes = frame.wire().size();
     const bool over_frames = !replayed && outbox_.size() - replayed_queued_ + pongs_owed_ >= options.send_queue_limit;
     if (over_frames || outbox_bytes_ + bytes > options.send_queue_bytes) {
-      out_closed_ = true;
       overflow = true;
       slow_by_bytes_ = !over_frames;
-      outbox_.clear();
-      outbox_bytes_ = 0;
-      replayed_queued_ = 0;
+      discard_outbox();
     } else {
       outbox_bytes_ += bytes;
       if (replayed) ++replayed_queued_;
@@ -41,6 +38,13 @@ void WsSession::enqueue(Frame frame, bool replayed) {
   }
   if (post_write) net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::do_write, shared_from_this()));
   if (overflow) net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::drop_slow, shared_from_this()));
+}
+
+void WsSession::discard_outbox() {
+  out_closed_ = true;
+  outbox_.clear();
+  outbox_bytes_ = 0;
+  replayed_queued_ = 0;
 }
 
 void WsSession::queue_ping() {
@@ -58,10 +62,7 @@ void WsSession::queue_pong(std::string_view payload) {
   {
     // Answered while a write is pending: the client is owed one more frame.
     if (write_scheduled_ && outbox_.size() - replayed_queued_ + ++pongs_owed_ > bridge_.options().send_queue_limit) {
-      out_closed_ = true;
-      outbox_.clear();
-      outbox_bytes_ = 0;
-      replayed_queued_ = 0;
+      discard_outbox();
       over = true;
     }
   }
@@ -135,10 +136,7 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
     fail(ec, "write");
     {
       write_scheduled_ = false;
-      out_closed_ = true;
-      outbox_.clear();
-      outbox_bytes_ = 0;
-      replayed_queued_ = 0;
+      discard_outbox();
     }
     return hard_close();
   }
@@ -189,10 +187,7 @@ void WsSession::do_close(ws::CloseCode code, std::string_view reason, bool flush
   bool start = false;
   {
     out_closed_ = true;
-    if (!flush) {
-      outbox_.clear();
-      outbox_bytes_ = 0;
-    }
+    if (!flush) discard_outbox();
     if (!write_scheduled_) write_scheduled_ = start = true;
   }
   // The close frame can only follow the frames being written. A slow client
@@ -224,11 +219,7 @@ void WsSession::end() {
   if (ended_) return;
   ended_ = true;
   timer_.cancel();
-  {
-    out_closed_ = true;
-    outbox_.clear();
-    outbox_bytes_ = 0;
-  }
+  discard_outbox();
   if (opened_) bridge_.closed(*this);
   error_code ignored;
   socket_.close(ignored);
