@@ -365,6 +365,7 @@ std::string_view payload_name(const ChatStream& frame) {
     case ChatStream::kError: return "error";
     case ChatStream::kServiceStatus: return "service_status";
     case ChatStream::kTyping: return "typing";
+    case ChatStream::kBatch: return "batch";
     case ChatStream::PAYLOAD_NOT_SET: return "";
   }
   return "";

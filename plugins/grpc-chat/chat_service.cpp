@@ -1,5 +1,6 @@
 #include "chat_service.hpp"
 
+#include "frame_batches.hpp"
 #include "frame_validation.hpp"
 #include "tsan/annotations.hpp"
 
@@ -226,7 +227,8 @@ StreamReactor* ChatServiceImpl::Chat(grpc::CallbackServerContext* context) {
   if (!caller.ok()) return new RefusedStream(caller.status);
   auto session = std::make_shared<StreamSession>(
       next_session_id_++, limits_.stream_queue_limit, limits_.max_pending_per_stream,
-      StreamCaller(caller.role, limits_.user_stream_messages_per_second, limits_.user_stream_message_burst));
+      StreamCaller(caller.role, limits_.user_stream_messages_per_second, limits_.user_stream_message_burst),
+      chat::batches::asked(*context));
   rooms_.add_session(session);
   open_streams_.add(1);
   log_->debug("stream {} opened", session->id());

@@ -46,8 +46,14 @@ struct StreamCaller {
 
 class StreamSession {
  public:
-  StreamSession(std::uint64_t id, std::size_t queue_limit, std::size_t pending_limit, StreamCaller caller)
-      : id_(id), queue_limit_(queue_limit), pending_limit_(pending_limit), caller_(std::move(caller)) {}
+  // `batches`: the stream asked for several events per message (chat.Batch).
+  StreamSession(std::uint64_t id, std::size_t queue_limit, std::size_t pending_limit, StreamCaller caller,
+                bool batches = false)
+      : id_(id),
+        queue_limit_(queue_limit),
+        pending_limit_(pending_limit),
+        batches_(batches),
+        caller_(std::move(caller)) {}
 
   std::uint64_t id() const { return id_; }
   StreamCaller& caller() { return caller_; }
@@ -88,6 +94,7 @@ class StreamSession {
   const std::uint64_t id_;
   const std::size_t queue_limit_;
   const std::size_t pending_limit_;
+  const bool batches_;
   StreamCaller caller_;
   std::atomic<ClientKind> kind_{ClientKind::messages_only};
 
@@ -95,7 +102,9 @@ class StreamSession {
   StreamReactor* reactor_ = nullptr;
   grpc::CallbackServerContext* context_ = nullptr;  // while reactor_ is set
   grpc::ByteBuffer* read_buffer_ = nullptr;
-  std::deque<Event> queue_;
+  std::deque<Event> queue_;  // the first in_flight_ of them are being written
+  grpc::ByteBuffer batch_;   // what is being written, when several events went as one Batch
+  std::size_t in_flight_ = 0;
   bool writing_ = false;
   bool read_paused_ = false;
   std::size_t pending_commits_ = 0;

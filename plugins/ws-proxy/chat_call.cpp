@@ -1,5 +1,6 @@
 #include "chat_call.hpp"
 
+#include "frame_batches.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tsan/annotations.hpp"
 
@@ -13,6 +14,9 @@ const std::string& ChatCall::method() {
 ChatCall::ChatCall(ChatStreamStub& stub, ChatCallSink& sink, const std::string& service_token) : sink_(sink) {
   context_.set_wait_for_ready(true);
   chat::service_auth::present(context_, service_token);
+  // A link carries every client's events: several per message spare gRPC a
+  // message, and the link a read, per event.
+  chat::batches::ask(context_);
   stub.PrepareBidiStreamingCall(&context_, method(), grpc::StubOptions{}, this);
 }
 
@@ -73,7 +77,13 @@ void ChatCall::OnReadDone(bool ok) {
   if (ok) {
     // Deserialize consumes the buffer; the next read fills it anew.
     if (grpc::SerializationTraits<ChatStream>::Deserialize(&incoming_, &event_).ok()) {
-      sink_.on_event(*this, event_);
+      if (event_.has_batch()) {
+        for (const ChatStream& event : event_.batch().frames()) {
+          if (!event.has_batch()) sink_.on_event(*this, event);  // a batch holds no batch
+        }
+      } else {
+        sink_.on_event(*this, event_);
+      }
       tsan::handoff(this);
       StartRead(&incoming_);
       return;
