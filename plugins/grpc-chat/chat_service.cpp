@@ -33,6 +33,11 @@ class ChatStreamReactor final : public StreamReactor {
  public:
   ChatStreamReactor(ChatServiceImpl& service, grpc::CallbackServerContext* context, SessionPtr session)
       : service_(service), session_(std::move(session)) {
+    // Accepted: the client learns it now, not with the first event (a
+    // bridge's stream counts as up once accepted and its node serves).
+    // Before attach, so no write can start ahead of it.
+    tsan::handoff(this);
+    StartSendInitialMetadata();
     session_->attach(this, context, &incoming_);
     tsan::handoff(this);
     StartRead(&incoming_);

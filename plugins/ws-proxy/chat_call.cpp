@@ -22,15 +22,10 @@ ChatCall::ChatCall(ChatStreamStub& stub, ChatCallSink& sink, const std::string& 
 
 // Every operation is started after tsan::handoff(this), and every reaction
 // begins with tsan::received(this): see tsan/annotations.hpp.
-void ChatCall::start(ChatStream first) {
+void ChatCall::start() {
   AddHold();
   tsan::handoff(this);
   StartRead(&incoming_);
-  {
-    std::lock_guard lock(mutex_);
-    writes_.push_back(std::move(first));
-    start_write_locked();
-  }
   tsan::handoff(this);
   StartCall();
 }
@@ -70,6 +65,13 @@ void ChatCall::OnWriteDone(bool ok) {
     return;
   }
   if (!ended_ && !writes_.empty()) start_write_locked();
+}
+
+void ChatCall::OnReadInitialMetadataDone(bool ok) {
+  tsan::received(this);
+  // Not ok: the call failed before the service took it (refused, or the
+  // node went away); the read side reports it.
+  if (ok) sink_.on_accepted(*this);
 }
 
 void ChatCall::OnReadDone(bool ok) {

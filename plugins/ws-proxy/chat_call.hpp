@@ -29,6 +29,8 @@ class ChatCall;
 class ChatCallSink {
  public:
   virtual ~ChatCallSink() = default;
+  // The chat service accepted the call (its initial metadata came).
+  virtual void on_accepted(ChatCall& call) = 0;
   // One event from the chat service; on a gRPC thread, one at a time per call.
   virtual void on_event(ChatCall& call, const ChatStream& event) = 0;
   // The call can carry nothing more (broken, cancelled or finished); no
@@ -49,15 +51,16 @@ class ChatCall final : public grpc::ClientBidiReactor<ChatStream, grpc::ByteBuff
   // `service_token`: presented to the chat service (service_auth/).
   ChatCall(ChatStreamStub& stub, ChatCallSink& sink, const std::string& service_token);
 
-  // Starts the call with `first` as its first frame. Waits for the channel
-  // to be ready (wait_for_ready): a chat service that is down is waited for.
-  void start(ChatStream first);
+  // Starts the call. Waits for the channel to be ready (wait_for_ready): a
+  // chat service that is down is waited for.
+  void start();
   // Queues a frame; false once the call has ended.
   bool write(ChatStream frame);
   std::size_t queued() const;
   // Ends the call (stop); OnDone follows.
   void cancel() { context_.TryCancel(); }
 
+  void OnReadInitialMetadataDone(bool ok) override;
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;

@@ -4,6 +4,8 @@
 // upstream_link_events.cpp.
 #include "upstream_link.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <random>
 
@@ -53,6 +55,7 @@ UpstreamLink::UpstreamLink(std::size_t index, std::vector<std::shared_ptr<grpc::
       options_(options),
       log_(std::move(log)),
       status_changed_(std::move(status_changed)),
+      executor_(executor),
       reconnect_timer_(std::move(executor)) {
   for (const auto& channel : channels_) stubs_.push_back(std::make_unique<ChatStreamStub>(channel));
   // The links start spread over the nodes.
@@ -71,6 +74,7 @@ bool UpstreamLink::stop(std::chrono::milliseconds timeout) {
   state_ = State::Stopped;
   reconnect_timer_.cancel();
   if (call_ != nullptr) call_->cancel();
+  if (ready_check_) ready_check_->cancel();
   const bool done = calls_changed_.wait_for(lock, timeout, [this] { return calls_alive_ == 0; });
   // Nothing will be delivered any more: let the sessions go.
   rooms_.clear();
@@ -111,9 +115,77 @@ void UpstreamLink::start_call_locked() {
   if (health_ != nullptr) node_ = health_->pick(node_);
   call_ = new ChatCall(*stubs_[node_], *this, options_.chat_tls.service_token);
   ++calls_alive_;
-  // A frame without payload is answered at once with UNKNOWN_PAYLOAD: the
-  // answer proves the stream reaches a working chat service.
-  call_->start(ChatStream{});
+  call_accepted_ = node_serves_ = false;
+  checks_failed_ = 0;
+  call_->start();
+  // Started off the lock: a check's answer may come at once.
+  boost::asio::post(executor_, [this, number = ++call_number_] { check_ready(number); });
+}
+
+void UpstreamLink::check_ready(std::uint64_t call_number) {
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Connecting || call_ == nullptr || call_number != call_number_) return;
+    channel = channels_[node_];
+    ++calls_alive_;
+  }
+  auto check = chat::net::ChatServiceCheck::start(
+      channel, options_.reconnect_max, [this, call_number](bool serving, const std::string& why) {
+        on_ready_check(call_number, serving, why);
+      });
+  std::lock_guard lock(mutex_);
+  ready_check_ = std::move(check);
+  if (state_ == State::Stopped) ready_check_->cancel();
+}
+
+void UpstreamLink::on_ready_check(std::uint64_t call_number, bool serving, const std::string& why) {
+  bool became_available = false;
+  {
+    std::lock_guard lock(mutex_);
+    --calls_alive_;
+    calls_changed_.notify_all();
+    if (state_ != State::Connecting || call_ == nullptr || call_number != call_number_) return;
+    node_serves_ = serving;
+    if (serving) {
+      became_available = maybe_ready_locked();
+    } else {
+      // Once per call at warn: a node that answers but does not serve
+      // (draining, its store down, or no chat service at all) is named.
+      const auto level = checks_failed_++ == 0 ? spdlog::level::warn : spdlog::level::debug;
+      log_->log(level, "stream {}: chat node {} does not serve ({}); asking again", index_, options_.chat_nodes[node_],
+                why);
+      schedule_ready_check_locked();
+    }
+  }
+  if (became_available) status_changed_();
+}
+
+void UpstreamLink::on_accepted(ChatCall& call) {
+  bool became_available = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (call_ != &call || state_ != State::Connecting) return;
+    call_accepted_ = true;
+    became_available = maybe_ready_locked();
+  }
+  if (became_available) status_changed_();
+}
+
+bool UpstreamLink::maybe_ready_locked() {
+  if (!call_accepted_ || !node_serves_) return false;
+  became_available_locked();
+  return true;
+}
+
+void UpstreamLink::schedule_ready_check_locked() {
+  const auto base = options_.reconnect_min * (1U << std::min(attempt_, 16U));
+  const auto delay = jittered(std::min<std::chrono::milliseconds>(base, options_.reconnect_max));
+  ++attempt_;
+  reconnect_timer_.expires_after(delay);
+  reconnect_timer_.async_wait([this, number = call_number_](boost::system::error_code ec) {
+    if (!ec) check_ready(number);
+  });
 }
 
 void UpstreamLink::schedule_reconnect_locked() {

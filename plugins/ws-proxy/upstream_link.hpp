@@ -25,6 +25,7 @@
 #include "chat.grpc.pb.h"
 #include "chat_call.hpp"
 #include "net/chat_node_health.hpp"
+#include "net/chat_service_check.hpp"
 #include "client.hpp"
 #include "fanout.hpp"
 #include "local_room.hpp"
@@ -96,6 +97,7 @@ class UpstreamLink final : public ChatCallSink {
   void typing(const std::string& room, const std::string& user, bool stopped);
 
   // --- ChatCallSink
+  void on_accepted(ChatCall& call) override;
   void on_event(ChatCall& call, const ChatStream& event) override;
   void on_ended(ChatCall& call) override;
   void on_done(const grpc::Status& status) override;
@@ -125,6 +127,14 @@ class UpstreamLink final : public ChatCallSink {
   enum class State { Idle, Connecting, Connected, Available, Stopped };
 
   void start_call_locked();
+  // Whether the call's node serves, by gRPC health: once it does, the
+  // stream reaches a working chat service. Asked again, with backoff, until
+  // it does or the call ends.
+  void check_ready(std::uint64_t call_number);
+  void on_ready_check(std::uint64_t call_number, bool serving, const std::string& why);
+  // The call is accepted and its node serves: available (Connected).
+  bool maybe_ready_locked();
+  void schedule_ready_check_locked();
   void schedule_reconnect_locked();
   void became_available_locked();
   void rejoin_locked();
@@ -136,7 +146,7 @@ class UpstreamLink final : public ChatCallSink {
   void on_presence(const ChatStream& event);
   void on_typing(const ChatStream& event);
   void on_ack(Ack ack);
-  void on_error(const ChatStream& event, bool& became_available);
+  void on_error(const ChatStream& event);
   void finish_replay_locked();
   std::optional<PendingSend> take_pending_locked(const std::string& room, const std::string& sender,
                                                  const std::string& id, bool id_may_be_server_id,
@@ -158,8 +168,14 @@ class UpstreamLink final : public ChatCallSink {
   std::condition_variable calls_changed_;
   State state_ = State::Idle;
   ChatCall* call_ = nullptr;  // the current call, until it ends
-  std::size_t calls_alive_ = 0;
-  boost::asio::steady_timer reconnect_timer_;
+  std::uint64_t call_number_ = 0;  // of the current (or last) call: a check answers for one call
+  std::shared_ptr<chat::net::ChatServiceCheck> ready_check_;
+  bool call_accepted_ = false;  // the current call's
+  bool node_serves_ = false;    // the current call's node, by its last check
+  unsigned checks_failed_ = 0;  // the current call's
+  std::size_t calls_alive_ = 0;  // gRPC calls not done yet: streams and checks
+  boost::asio::any_io_executor executor_;
+  boost::asio::steady_timer reconnect_timer_;  // the next call, or the next check of this one
   unsigned attempt_ = 0;
   std::size_t node_ = 0;  // the channel the current (or next) call uses
   bool ever_available_ = false;

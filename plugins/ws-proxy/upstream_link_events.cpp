@@ -10,17 +10,15 @@ void UpstreamLink::on_event(ChatCall& call, const ChatStream& event) {
     std::lock_guard lock(mutex_);
     if (call_ != &call) return;
   }
-  bool became_available = false;
   switch (event.payload_case()) {
     case ChatStream::kChatMessage: on_message(event); break;
     case ChatStream::kJoined: on_joined(event.joined()); break;
     case ChatStream::kPresence: on_presence(event); break;
     case ChatStream::kTyping: on_typing(event); break;
     case ChatStream::kAck: on_ack(event.ack()); break;
-    case ChatStream::kError: on_error(event, became_available); break;
+    case ChatStream::kError: on_error(event); break;
     default: log_->debug("stream {}: ignoring a {} event", index_, payload_name(event)); break;
   }
-  if (became_available) status_changed_();
 }
 
 LocalRoom& UpstreamLink::room_locked(const std::string& room) {
@@ -164,14 +162,9 @@ void UpstreamLink::on_ack(Ack ack) {
   fanout_.send(client, make_frame(event));
 }
 
-void UpstreamLink::on_error(const ChatStream& event, bool& became_available) {
+void UpstreamLink::on_error(const ChatStream& event) {
   const Error& error = event.error();
   std::lock_guard lock(mutex_);
-  if (error.frame().empty() && error.code() == Error::UNKNOWN_PAYLOAD && state_ == State::Connecting) {
-    became_available_locked();  // the answer to the probe
-    became_available = true;
-    return;
-  }
   if (error.frame() == "chat_message") {
     auto pending = take_pending_locked(error.room_id(), error.user_id(), error.id(), false, "");
     auto client = pending ? pending->client.lock() : nullptr;

@@ -431,7 +431,12 @@ TEST_F(WsProxyTest, ChatServiceDownAtStartIsReportedAndUsedOnceItComes) {
 TEST_F(WsProxyTest, AChatServiceThatAnswersGarbageIsReportedAndNeverTrusted) {
   chathost::test::GarbageGrpcServer garbage;
   auto proxy = make_host(dir_.path(), "proxy", ws_proxy_table(garbage.port()), "ws-proxy");
-  // Each stream's first answer does not parse: the stream is ended, named
+  // Each stream asks the node whether it serves (gRPC health): the answer
+  // does not parse, which is named in the log, and the stream is never
+  // counted as up.
+  EXPECT_TRUE(proxy->process().wait_for_line(
+      std::regex("stream \\d+: chat node \\S+ does not serve \\(its health answer does not parse\\); asking again")));
+  // The stream's own first answer does not parse either: it is ended, named
   // in the log with the reason, and tried again (after 100-300 ms).
   EXPECT_TRUE(proxy->process().wait_for_line(
       std::regex("stream \\d+ to the chat service at \\S+ ended with 13 \\(the chat service sent a frame that is not a "

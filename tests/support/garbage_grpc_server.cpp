@@ -13,14 +13,22 @@ namespace {
 constexpr char kGarbage[] = "\x0a\x05" "ab";
 
 // Reads a message, answers it with garbage, and again, until the client is
-// done sending; then finishes with OK. Annotated for ThreadSanitizer like
-// the plugins' reactors (tsan/annotations.hpp).
+// done sending; then finishes with OK. A Chat stream is answered at once,
+// before it sends anything (as a chat service's first event would come).
+// Annotated for ThreadSanitizer like the plugins' reactors
+// (tsan/annotations.hpp).
 class GarbageReactor final : public grpc::ServerGenericBidiReactor {
  public:
-  explicit GarbageReactor(std::atomic<int>& answered) : answered_(answered) {
+  GarbageReactor(std::atomic<int>& answered, bool answer_first) : answered_(answered) {
     grpc::Slice slice(kGarbage, sizeof kGarbage - 1);
     garbage_ = grpc::ByteBuffer(&slice, 1);
-    read();
+    if (answer_first) {
+      ++answered_;
+      chat::tsan::handoff(this);
+      StartWrite(&garbage_);
+    } else {
+      read();
+    }
   }
 
   void OnReadDone(bool ok) override {
@@ -57,8 +65,8 @@ class GarbageReactor final : public grpc::ServerGenericBidiReactor {
 
 }  // namespace
 
-grpc::ServerGenericBidiReactor* GarbageGrpcServer::Service::CreateReactor(grpc::GenericCallbackServerContext*) {
-  return new GarbageReactor(answered);
+grpc::ServerGenericBidiReactor* GarbageGrpcServer::Service::CreateReactor(grpc::GenericCallbackServerContext* context) {
+  return new GarbageReactor(answered, context->method().ends_with("/Chat"));
 }
 
 GarbageGrpcServer::GarbageGrpcServer() {

@@ -1,5 +1,5 @@
-// A gRPC server that answers every message of every method with bytes that
-// are no protobuf message at all: a chat service gone wrong, or something
+// A gRPC server that answers every message of every method, and a Chat
+// stream at once, with bytes that are no protobuf message at all: a chat service gone wrong, or something
 // else listening where the chat service should be. Tests use it to see that
 // a bridge reports such answers instead of trusting them.
 #pragma once
@@ -22,7 +22,7 @@ class GarbageGrpcServer {
   GarbageGrpcServer& operator=(const GarbageGrpcServer&) = delete;
 
   std::uint16_t port() const { return static_cast<std::uint16_t>(port_); }
-  // Messages answered so far.
+  // Answers sent so far.
   int answered() const { return service_.answered.load(); }
 
  private:

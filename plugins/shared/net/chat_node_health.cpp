@@ -1,41 +1,10 @@
 #include "net/chat_node_health.hpp"
 
-#include "health.grpc.pb.h"
-
-#include <grpcpp/generic/generic_stub.h>
-
-#include "tsan/annotations.hpp"
-
 namespace chat::net {
 
-namespace {
-
-const std::string& check_method() {
-  static const std::string name = "/" + std::string(grpc::health::v1::Health::service_full_name()) + "/Check";
-  return name;
-}
-
-// The request, the same for every check.
-grpc::ByteBuffer check_request() {
-  grpc::health::v1::HealthCheckRequest request;
-  request.set_service("chat.ChatService");
-  grpc::ByteBuffer bytes;
-  bool own_buffer = false;
-  static_cast<void>(grpc::SerializationTraits<grpc::health::v1::HealthCheckRequest>::Serialize(request, &bytes,
-                                                                                              &own_buffer));
-  return bytes;
-}
-
-}  // namespace
-
-// One node's check in one round. Bytes in and out through a generic stub,
-// the answer parsed in the callback: after tsan::received, where
-// ThreadSanitizer can order it (see tsan/annotations.hpp), not by gRPC on
-// its thread just before.
+// One node's check in one round.
 struct ChatNodeHealth::Probe {
-  grpc::ClientContext context;
-  grpc::ByteBuffer request;
-  grpc::ByteBuffer response;
+  std::shared_ptr<ChatServiceCheck> check;
   bool done = false;
   bool serving = false;
   std::string why;  // why not, for the log
@@ -60,7 +29,9 @@ void ChatNodeHealth::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    for (auto& probe : probes_) probe->context.TryCancel();
+    for (auto& probe : probes_) {
+      if (probe->check) probe->check->cancel();
+    }
     wake_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
@@ -114,49 +85,30 @@ void ChatNodeHealth::run() {
   probes_.clear();
 }
 
-void ChatNodeHealth::probe_done(Probe& probe, const grpc::Status& status) {
-  grpc::health::v1::HealthCheckResponse answer;
-  const bool parsed =
-      status.ok() &&
-      grpc::SerializationTraits<grpc::health::v1::HealthCheckResponse>::Deserialize(&probe.response, &answer).ok();
-  std::string why;
-  if (!status.ok()) {
-    why = status.error_message().empty() ? "status " + std::to_string(status.error_code()) : status.error_message();
-  } else if (!parsed || answer.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    why = "NOT_SERVING";
-  }
+void ChatNodeHealth::probe_done(Probe& probe, bool serving, const std::string& why) {
   std::lock_guard lock(mutex_);
   probe.done = true;
-  probe.serving = why.empty();
-  probe.why = std::move(why);
+  probe.serving = serving;
+  probe.why = why;
   if (--probes_left_ == 0) wake_.notify_all();
 }
 
 void ChatNodeHealth::check_all(std::unique_lock<std::mutex>& lock) {
-  static const grpc::ByteBuffer request = check_request();
   probes_.clear();
   probes_left_ = nodes_.size();
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    auto probe = std::make_unique<Probe>();
-    probe->request = request;  // shares the bytes
-    probe->context.set_deadline(std::chrono::system_clock::now() + period_);
-    probes_.push_back(std::move(probe));
-  }
+  for (std::size_t i = 0; i < nodes_.size(); ++i) probes_.push_back(std::make_unique<Probe>());
   // Started without the lock: a callback may run at once, even on this
-  // thread. stop() meanwhile cancels them (a context cancelled before its
-  // call starts ends that call at once).
-  lock.unlock();
+  // thread. A check started after stop() began is cancelled here.
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     Probe* probe = probes_[i].get();
-    grpc::GenericStub stub(nodes_[i].channel);
-    tsan::handoff(probe);
-    stub.UnaryCall(&probe->context, check_method(), grpc::StubOptions{}, &probe->request, &probe->response,
-                   [this, probe](const grpc::Status& status) {
-                     tsan::received(probe);
-                     probe_done(*probe, status);
-                   });
+    lock.unlock();
+    auto check = ChatServiceCheck::start(nodes_[i].channel, period_, [this, probe](bool serving, const std::string& why) {
+      probe_done(*probe, serving, why);
+    });
+    lock.lock();
+    probe->check = std::move(check);
+    if (stopping_) probe->check->cancel();
   }
-  lock.lock();
   // Every check ends by its deadline (or at once, cancelled by stop()).
   wake_.wait(lock, [this] { return probes_left_ == 0; });
 }

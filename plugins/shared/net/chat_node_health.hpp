@@ -10,6 +10,8 @@
 // first good answer. Before the first round every node counts as serving.
 #pragma once
 
+#include "net/chat_service_check.hpp"
+
 #include <grpcpp/grpcpp.h>
 #include <spdlog/logger.h>
 
@@ -62,8 +64,8 @@ class ChatNodeHealth {
   void run();
   // One round: every node asked at once; returns when all answered or timed out.
   void check_all(std::unique_lock<std::mutex>& lock);
-  // A check's callback, on a gRPC thread.
-  void probe_done(Probe& probe, const grpc::Status& status);
+  // A check's answer, on a gRPC thread.
+  void probe_done(Probe& probe, bool serving, const std::string& why);
 
   std::vector<Node> nodes_;
   const std::chrono::milliseconds period_;
