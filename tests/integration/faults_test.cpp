@@ -36,23 +36,6 @@ using chat::Error;
 // Long enough for a sanitizer build on a loaded machine.
 constexpr auto kPatience = 30s;
 
-// [grpc-chat] on 127.0.0.1:port, SQLite at `store` (memory when empty),
-// plus the keys of `extra`.
-std::string chat_table(std::uint16_t port, const std::filesystem::path& store = {}, const std::string& extra = "") {
-  std::string table =
-      "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\n" + service_token_key() + extra;
-  if (store.empty()) return table + "store = \"memory\"\n";
-  return table + "store = \"sqlite\"\nsync = \"normal\"\nstore_path = \"" + store.string() + "\"\n";
-}
-
-// [ws-proxy] on `port` (0: any free port), reconnecting quickly to grpc-chat
-// at chat_port, plus the keys of `extra`.
-std::string proxy_table(std::uint16_t chat_port, const std::string& extra = "", std::uint16_t port = 0) {
-  return "[ws-proxy]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
-         "\nthreads = 2\nchat_port = " + std::to_string(chat_port) +
-         "\nreconnect_min_ms = 100\nreconnect_max_ms = 300\n" + service_token_key() + extra;
-}
-
 // Keepalive pings every second, given up after another: a peer that stops
 // answering is found out within seconds instead of the production 40.
 constexpr const char* kQuickServerKeepalive =

@@ -153,6 +153,14 @@ EventPredicate is_error() {
   return [](const chat::ChatStream& e) { return e.has_error(); };
 }
 
+EventPredicate is_error_for(chat::Error::Code code, const std::string& id) {
+  return [code, id](const chat::ChatStream& e) { return e.has_error() && e.error().code() == code && e.error().id() == id; };
+}
+
+EventPredicate is_any_message() {
+  return [](const chat::ChatStream& e) { return e.has_chat_message(); };
+}
+
 EventPredicate is_joined(const std::string& room) {
   return [room](const chat::ChatStream& e) { return e.has_joined() && e.joined().room_id() == room; };
 }
@@ -187,6 +195,13 @@ std::optional<bool> chat_service_serving(const std::shared_ptr<grpc::Channel>& c
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (!stub->Check(&context, request, &response).ok()) return std::nullopt;
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
+
+std::size_t index_of(const std::vector<chat::ChatStream>& events, const EventPredicate& predicate, std::size_t from) {
+  for (std::size_t i = from; i < events.size(); ++i) {
+    if (predicate(events[i])) return i;
+  }
+  return events.size();
 }
 
 }  // namespace chathost::test

@@ -92,9 +92,14 @@ EventPredicate is_message_with_content(const std::string& content);
 EventPredicate is_message_id(const std::string& id);
 EventPredicate is_ack_for(const std::string& id);
 EventPredicate is_error();
+EventPredicate is_error_for(chat::Error::Code code, const std::string& id);
+EventPredicate is_any_message();
 EventPredicate is_joined(const std::string& room);
 EventPredicate is_presence(const std::string& room, chat::Presence::Kind kind, const std::string& user = "");
 // Any typing event when `stopped` is not given.
 EventPredicate is_typing(const std::string& room, const std::string& user, std::optional<bool> stopped = {});
+
+// The first event at or after `from` that matches; events.size() if none.
+std::size_t index_of(const std::vector<chat::ChatStream>& events, const EventPredicate& predicate, std::size_t from = 0);
 
 }  // namespace chathost::test

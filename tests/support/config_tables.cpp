@@ -50,6 +50,19 @@ std::string history_http_table(std::uint16_t chat_port, const std::string& extra
                extra);
 }
 
+std::string chat_table(std::uint16_t port, const std::filesystem::path& store, const std::string& extra) {
+  std::string keys = service_token_key();
+  if (!store.empty()) keys += "store = \"sqlite\"\nsync = \"normal\"\n" + path_key("store_path", store);
+  return grpc_chat_table(port, keys + extra);
+}
+
+std::string proxy_table(std::uint16_t chat_port, const std::string& extra, std::uint16_t port) {
+  std::string keys = service_token_key();
+  if (!sets_key(extra, "allowed_origins")) keys += std::string("allowed_origins = [\"") + kAllowedOrigin + "\"]\n";
+  if (port != 0) keys += "port = " + std::to_string(port) + "\n";
+  return ws_proxy_table(chat_port, keys + extra);
+}
+
 const std::string& test_service_token() {
   static const std::string token = "the service token of this test run, " + std::to_string(::getpid());
   return token;

@@ -20,6 +20,15 @@ std::string ws_proxy_table(std::uint16_t chat_port, const std::string& extra = "
 // [history-http] on 127.0.0.1, any free port, talking to grpc-chat at chat_port.
 std::string history_http_table(std::uint16_t chat_port, const std::string& extra = "");
 
+// The tables of a deployment whose hosts share the service token (below), as
+// the hosts of one deployment do: [grpc-chat] on 127.0.0.1:port, SQLite at
+// `store` (memory when empty); [ws-proxy] on `port` (0: any free one),
+// reconnecting quickly to grpc-chat at chat_port, pages from kAllowedOrigin
+// allowed. `extra` adds keys or replaces these.
+inline constexpr const char* kAllowedOrigin = "https://chat.example.org";
+std::string chat_table(std::uint16_t port, const std::filesystem::path& store = {}, const std::string& extra = "");
+std::string proxy_table(std::uint16_t chat_port, const std::string& extra = "", std::uint16_t port = 0);
+
 // The service token every host of this test process shares, as the hosts
 // of one deployment do (a file made once, readable by its owner only), and
 // the key line that gives it to a plugin: grpc-chat then wants it of every
