@@ -41,6 +41,7 @@ class ChatServiceCheck {
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   Done done_;
+  std::shared_ptr<ChatServiceCheck> self_;  // until the answer is read
 };
 
 }  // namespace chat::net
