@@ -4,9 +4,12 @@
 // over https://, and the TLS files that stop a host before it listens.
 #include "chat.grpc.pb.h"  // from chat_proto
 #include "support/chat_stream_client.hpp"
+#include "support/config_tables.hpp"
 #include "support/host_process.hpp"
+#include "support/history_hosts.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
+#include "support/test_host.hpp"
 #include "support/test_tls.hpp"
 #include "support/ws_client.hpp"
 
@@ -29,49 +32,7 @@
 namespace chathost::test {
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
 namespace ssl = net::ssl;
-namespace json = boost::json;
-using tcp = net::ip::tcp;
-using Response = http::response<http::string_body>;
-
-std::string toml_string(const std::filesystem::path& path) { return "\"" + path.string() + "\""; }
-
-// ---------------------------------------------------------------------------
-// Host processes
-
-std::unique_ptr<HostProcess> start_host(const std::filesystem::path& dir, const std::string& name,
-                                        const std::string& toml, std::map<std::string, std::string> env = {}) {
-  std::filesystem::create_directories(dir);
-  write_file(dir / (name + ".toml"), toml);
-  return std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
-                                                      .args = {"--config", (dir / (name + ".toml")).string()},
-                                                      .env = std::move(env),
-                                                      .unset_env = host_variables(),
-                                                      .working_dir = dir});
-}
-
-std::uint16_t ready_port(HostProcess& process, const std::string& plugin, const std::string& scheme) {
-  auto ready = process.wait_for_line(std::regex("ready in \\d+ ms: .*" + plugin + " " + scheme +
-                                                "://127\\.0\\.0\\.1:(\\d+)"));
-  if (!ready) throw std::runtime_error(plugin + " did not start as " + scheme + ":\n" + process.output());
-  return static_cast<std::uint16_t>(std::stoi((*ready)[1]));
-}
-
-// SIGTERM, as an operator stops a host: exit 0, nothing from the sanitizers.
-void expect_clean_stop(HostProcess& process) {
-  if (!process.running()) return;
-  process.signal(SIGTERM);
-  EXPECT_EQ(process.wait_exit(15s), 0) << process.output();
-  EXPECT_EQ(process.output().find("Sanitizer"), std::string::npos) << process.output();
-  EXPECT_EQ(process.output().find("runtime error"), std::string::npos) << process.output();
-}
-
-std::string grpc_chat_table(std::uint16_t port, const std::string& extra = "") {
-  return "[grpc-chat]\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) + "\nstore = \"memory\"\n" + extra;
-}
 
 // ---------------------------------------------------------------------------
 // Clients
@@ -93,14 +54,6 @@ grpc::Status get_history(const std::shared_ptr<grpc::Channel>& channel, const st
   chat::GetChatHistoryRequest request;
   request.set_room_id(room);
   return stub->GetChatHistory(&context, request, response);
-}
-
-// Reads and writes give up after 10 s: a broken server fails a test instead
-// of hanging it.
-void set_socket_timeouts(tcp::socket& socket) {
-  timeval timeout{10, 0};
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
 }
 
 http::request<http::string_body> get_request(const std::string& target, const std::string& host) {
@@ -137,27 +90,12 @@ Response https_get(std::uint16_t port, const std::string& trusted_pem, const std
   return response;
 }
 
-Response http_get(std::uint16_t port, const std::string& target) {
-  net::io_context io;
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  set_socket_timeouts(socket);
-  http::write(socket, get_request(target, "127.0.0.1:" + std::to_string(port)));
-  beast::flat_buffer buffer;
-  Response response;
-  http::read(socket, buffer, response);
-  return response;
-}
-
-// Polls `target` (plain http://) until it answers `status`, or `timeout` passes.
-bool wait_for_status(std::uint16_t port, const std::string& target, unsigned status,
-                     std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (http_get(port, target).result_int() == status) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
+// One chat-host process with `plugins` from `tables`, `env` set for it.
+std::unique_ptr<TestHost> start_host(const std::filesystem::path& dir, const std::string& name,
+                                     std::vector<std::string> plugins, const std::string& tables,
+                                     std::map<std::string, std::string> env = {}) {
+  return std::make_unique<TestHost>(
+      dir, TestHostOptions{.name = name, .plugins = std::move(plugins), .tables = tables, .env = std::move(env)});
 }
 
 json::array messages_of(const Response& response) {
@@ -174,11 +112,10 @@ class TlsTest : public ::testing::Test {
 
 TEST_F(TlsTest, GrpcChatWithACertificateChatsAndServesHistoryOverTlsOnly) {
   const auto cert = make_self_signed_certificate(dir_.path());
-  auto host = start_host(dir_.path(), "chat", "[host]\nplugins = [\"grpc-chat\"]\n\n" +
-                                                   grpc_chat_table(0, "tls_cert_file = " + toml_string(cert.cert_file) +
-                                                                          "\ntls_key_file = " +
-                                                                          toml_string(cert.key_file) + "\n"));
-  const auto port = ready_port(*host, "grpc-chat", "grpc");
+  auto host = start_host(dir_.path(), "chat", {"grpc-chat"},
+                         grpc_chat_table(0, "tls_cert_file = " + toml_string(cert.cert_file) +
+                                                "\ntls_key_file = " + toml_string(cert.key_file) + "\n"));
+  const auto port = host->port("grpc-chat");
   EXPECT_NE(host->output().find("TLS, certificate " + cert.cert_file.string()), std::string::npos) << host->output();
 
   // A client trusting the certificate chats (the name checked is 127.0.0.1,
@@ -213,8 +150,8 @@ TEST_F(TlsTest, GrpcChatWithACertificateChatsAndServesHistoryOverTlsOnly) {
     EXPECT_FALSE(status.ok()) << what;
     EXPECT_EQ(response.messages_size(), 0) << what;
   }
-  EXPECT_TRUE(host->running());
-  expect_clean_stop(*host);
+  EXPECT_TRUE(host->process().running());
+  EXPECT_TRUE(host->stop_cleanly());
 }
 
 // ---------------------------------------------------------------------------
@@ -223,7 +160,7 @@ TEST_F(TlsTest, GrpcChatWithACertificateChatsAndServesHistoryOverTlsOnly) {
 // ws-proxy and history-http in one host, pointed at grpc-chat by the
 // environment as docs/deployment.md does it.
 struct BridgeHost {
-  std::unique_ptr<HostProcess> process;
+  std::unique_ptr<TestHost> process;
   std::uint16_t http_port = 0;
   std::uint16_t ws_port = 0;
 };
@@ -239,11 +176,10 @@ BridgeHost bridge_host(const std::filesystem::path& dir, std::uint16_t chat_port
               {"HTTP_PORT", "0"},
               {"WS_HOST", "127.0.0.1"},
               {"WS_PORT", std::to_string(bridge.ws_port)}});
-  bridge.process = start_host(dir, "bridges",
-                              "[host]\nplugins = [\"ws-proxy\", \"history-http\"]\n\n[ws-proxy]\n"
-                              "reconnect_max_ms = 500\n\n[history-http]\nupstream_deadline_ms = 2000\n",
+  bridge.process = start_host(dir, "bridges", {"ws-proxy", "history-http"},
+                              "[ws-proxy]\nreconnect_max_ms = 500\n\n[history-http]\nupstream_deadline_ms = 2000\n",
                               std::move(env));
-  bridge.http_port = ready_port(*bridge.process, "history-http", "http");
+  bridge.http_port = bridge.process->port("history-http");
   return bridge;
 }
 
@@ -253,10 +189,9 @@ TEST_F(TlsTest, SplitDeploymentBridgesChatAndReadHistoryOverATlsChannel) {
   const auto cert = make_self_signed_certificate(dir_ / "a", "chat-service",
                                                  {.dns = {"chat-service.test"}, .ip = {}});
   const auto chat_port = free_tcp_port();
-  auto service = start_host(dir_ / "a", "chat-service", "[host]\nplugins = [\"grpc-chat\"]\n\n" + grpc_chat_table(chat_port),
+  auto service = start_host(dir_ / "a", "chat-service", {"grpc-chat"}, grpc_chat_table(chat_port),
                             {{"GRPC_TLS_CERT_FILE", cert.cert_file.string()},
                              {"GRPC_TLS_KEY_FILE", cert.key_file.string()}});
-  ready_port(*service, "grpc-chat", "grpc");
 
   auto b = bridge_host(dir_ / "b", chat_port,
                        {{"GRPC_TLS_CA_FILE", cert.cert_file.string()}, {"GRPC_TLS_SERVER_NAME", "chat-service.test"}});
@@ -274,7 +209,7 @@ TEST_F(TlsTest, SplitDeploymentBridgesChatAndReadHistoryOverATlsChannel) {
 
   // history-http reads it from A over its own TLS channel.
   EXPECT_TRUE(wait_for_status(b.http_port, "/healthz", 200)) << b.process->output();
-  const auto page = http_get(b.http_port, "/history?room=split");
+  const auto page = get(b.http_port, "/history?room=split");
   ASSERT_EQ(page.result_int(), 200U) << page.body();
   const auto messages = messages_of(page);
   ASSERT_EQ(messages.size(), 1U) << page.body();
@@ -282,7 +217,7 @@ TEST_F(TlsTest, SplitDeploymentBridgesChatAndReadHistoryOverATlsChannel) {
   EXPECT_EQ(messages[0].as_object().at("sender_id").as_string(), "alice");
   alice.close();
   EXPECT_TRUE(alice.wait_closed());
-  expect_clean_stop(*b.process);
+  EXPECT_TRUE(b.process->stop_cleanly());
 
   // Bridges that do not trust A's certificate, or check the name they
   // connect to, never reach it: the chat service is unavailable to them,
@@ -293,16 +228,16 @@ TEST_F(TlsTest, SplitDeploymentBridgesChatAndReadHistoryOverATlsChannel) {
   };
   for (const auto& [what, env] : refused) {
     auto c = bridge_host(dir_ / "c", chat_port, env);
-    EXPECT_EQ(http_get(c.http_port, "/healthz").result_int(), 503U) << what;
-    EXPECT_EQ(http_get(c.http_port, "/history?room=split").result_int(), 503U) << what;
+    EXPECT_EQ(get(c.http_port, "/healthz").result_int(), 503U) << what;
+    EXPECT_EQ(get(c.http_port, "/history?room=split").result_int(), 503U) << what;
     WsClient bob({.port = c.ws_port, .target = "/?user=bob"});
     const auto status = bob.wait_for([](const chat::ChatStream& e) { return e.has_service_status(); });
     ASSERT_TRUE(status) << what;
     EXPECT_FALSE(status->service_status().available()) << what;
     bob.close();
-    expect_clean_stop(*c.process);
+    EXPECT_TRUE(c.process->stop_cleanly());
   }
-  expect_clean_stop(*service);
+  EXPECT_TRUE(service->stop_cleanly());
 }
 
 // ---------------------------------------------------------------------------
@@ -311,14 +246,15 @@ TEST_F(TlsTest, SplitDeploymentBridgesChatAndReadHistoryOverATlsChannel) {
 TEST_F(TlsTest, HistoryHttpWithACertificateServesHttpsOnlyAndOutlivesPlainRequests) {
   const auto cert = make_self_signed_certificate(dir_.path());
   const auto chat_port = free_tcp_port();
-  auto host = start_host(dir_.path(), "https",
-                         "[host]\nplugins = [\"grpc-chat\", \"history-http\"]\n\n" + grpc_chat_table(chat_port) +
+  auto host = start_host(dir_.path(), "https", {"grpc-chat", "history-http"},
+                         grpc_chat_table(chat_port) +
                              "\n[history-http]\nhost = \"127.0.0.1\"\nport = 0\nchat_host = \"127.0.0.1\"\n"
                              "allowed_hosts = [\"chat.example.org\"]\n",
                          {{"GRPC_PORT", std::to_string(chat_port)},
                           {"HTTP_TLS_CERT_FILE", cert.cert_file.string()},
                           {"HTTP_TLS_KEY_FILE", cert.key_file.string()}});
-  const auto port = ready_port(*host, "history-http", "https");
+  const auto port = host->port("history-http");
+  EXPECT_EQ(host->endpoint("history-http").scheme, "https");
   // history-http's own channel to grpc-chat stays insecure: TLS is per hop.
   EXPECT_NE(host->output().find("127.0.0.1:" + std::to_string(chat_port) + ", insecure"), std::string::npos)
       << host->output();
@@ -366,9 +302,9 @@ TEST_F(TlsTest, HistoryHttpWithACertificateServesHttpsOnlyAndOutlivesPlainReques
     EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
     EXPECT_EQ(received.rfind("HTTP/", 0), std::string::npos) << received;
   }
-  EXPECT_TRUE(host->running());
+  EXPECT_TRUE(host->process().running());
   EXPECT_EQ(https_get(port, cert.cert_pem, "/healthz").result_int(), 200U);
-  expect_clean_stop(*host);
+  EXPECT_TRUE(host->stop_cleanly());
 }
 
 // ---------------------------------------------------------------------------
