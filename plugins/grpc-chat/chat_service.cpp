@@ -244,8 +244,8 @@ void ChatServiceImpl::stream_ended(const SessionPtr& session) {
   open_streams_.add(-1);
   log_->debug("stream {} closed", session->id());
   // Last: when the last stream leaves the registry, the plugin's stop may go
-  // on to destroy this service and its metrics (TSan saw the gauge and the
-  // logger touched after remove_session, racing with their destruction).
+  // on to destroy this service, its gauge and its logger, so nothing of
+  // them may be touched after remove_session.
   rooms_.remove_session(session);
 }
 
