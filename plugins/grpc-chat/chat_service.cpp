@@ -35,7 +35,9 @@ class ChatStreamReactor final : public StreamReactor {
       : service_(service), session_(std::move(session)) {
     // Accepted: the client learns it now, not with the first event (a
     // bridge's stream counts as up once accepted and its node serves).
-    // Before attach, so no write can start ahead of it.
+    // Before attach, so no write can start ahead of it. A stream that asked
+    // for batches hears that it may send them too.
+    if (session_->takes_batches()) chat::batches::answer(*context);
     tsan::handoff(this);
     StartSendInitialMetadata();
     session_->attach(this, context, &incoming_);
@@ -310,6 +312,17 @@ std::optional<Error> ChatServiceImpl::may_join(const SessionPtr& session) {
 }
 
 void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& frame) {
+  if (frame.has_batch() && session->takes_batches()) {
+    // Each frame of it as if it had come alone, in order.
+    for (const ChatStream& inner : frame.batch().frames()) {
+      if (inner.has_batch()) {
+        refuse(session, make_error(Error::UNKNOWN_PAYLOAD, "a batch holds no batch", "batch"));
+        continue;
+      }
+      handle_frame(session, inner);
+    }
+    return;
+  }
   if (!take_rate(session, frame)) return;
   switch (frame.payload_case()) {
     case ChatStream::kChatMessage: {

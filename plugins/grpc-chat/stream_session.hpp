@@ -57,6 +57,8 @@ class StreamSession {
 
   std::uint64_t id() const { return id_; }
   StreamCaller& caller() { return caller_; }
+  // Whether it asked for batches (chat.Batch): it gets them, and may send them.
+  bool takes_batches() const { return batches_; }
 
   // A stream that never sent a Join is messages-only (client_kind.hpp): it
   // receives chat messages and errors only, since presence and acks would

@@ -4,7 +4,16 @@
 #include "service_auth/service_auth_config.hpp"
 #include "tsan/annotations.hpp"
 
+#include <algorithm>
+
 namespace chat::proxy {
+namespace {
+
+// Frames per Batch, and bytes: a batch is one gRPC message.
+constexpr std::size_t kMaxBatchFrames = 256;
+constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+
+}  // namespace
 
 const std::string& ChatCall::method() {
   static const std::string name = "/" + std::string(ChatService::service_full_name()) + "/Chat";
@@ -45,20 +54,39 @@ std::size_t ChatCall::queued() const {
 
 void ChatCall::start_write_locked() {
   writing_ = true;
-  // While more frames wait behind this one, gRPC may hold it back to send
-  // them together; the last one queued carries no hint and flushes them all.
+  // Once the service takes batches, what waits goes as one message (up to
+  // a bound): a burst of the clients' messages costs one gRPC message.
+  in_flight_ = 1;
+  if (batches_taken_ && writes_.size() > 1) {
+    std::size_t bytes = writes_.front().ByteSizeLong();
+    while (in_flight_ < std::min(writes_.size(), kMaxBatchFrames) &&
+           bytes + writes_[in_flight_].ByteSizeLong() <= kMaxBatchBytes) {
+      bytes += writes_[in_flight_].ByteSizeLong();
+      ++in_flight_;
+    }
+  }
+  // While more frames wait behind these, gRPC may hold them back to send
+  // them together; the last write queued carries no hint and flushes them all.
   grpc::WriteOptions options;
-  if (writes_.size() > 1) options.set_buffer_hint();
-  // The frame stays in the queue, alive, until OnWriteDone.
+  if (writes_.size() > in_flight_) options.set_buffer_hint();
   tsan::handoff(this);
-  StartWrite(&writes_.front(), options);
+  if (in_flight_ == 1) {
+    // The frame stays in the queue, alive, until OnWriteDone.
+    StartWrite(&writes_.front(), options);
+    return;
+  }
+  batch_.Clear();
+  auto* frames = batch_.mutable_batch()->mutable_frames();
+  for (std::size_t i = 0; i < in_flight_; ++i) *frames->Add() = std::move(writes_[i]);
+  StartWrite(&batch_, options);
 }
 
 void ChatCall::OnWriteDone(bool ok) {
   tsan::received(this);
   std::lock_guard lock(mutex_);
   writing_ = false;
-  writes_.pop_front();
+  writes_.erase(writes_.begin(), writes_.begin() + static_cast<std::ptrdiff_t>(std::min(in_flight_, writes_.size())));
+  in_flight_ = 0;
   if (!ok) {
     // The call is broken; the read side reports it and ends the call.
     writes_.clear();
@@ -71,7 +99,12 @@ void ChatCall::OnReadInitialMetadataDone(bool ok) {
   tsan::received(this);
   // Not ok: the call failed before the service took it (refused, or the
   // node went away); the read side reports it.
-  if (ok) sink_.on_accepted(*this);
+  if (!ok) return;
+  {
+    std::lock_guard lock(mutex_);
+    batches_taken_ = chat::batches::answered(context_);
+  }
+  sink_.on_accepted(*this);
 }
 
 void ChatCall::OnReadDone(bool ok) {
@@ -102,8 +135,8 @@ void ChatCall::OnReadDone(bool ok) {
   {
     std::lock_guard lock(mutex_);
     ended_ = true;
-    // Keep only the write in flight: its frame must live until OnWriteDone.
-    while (writes_.size() > (writing_ ? 1U : 0U)) writes_.pop_back();
+    // Keep only the write in flight: its frames must live until OnWriteDone.
+    while (writes_.size() > in_flight_) writes_.pop_back();
   }
   tsan::handoff(this);
   RemoveHold();

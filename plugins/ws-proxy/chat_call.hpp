@@ -75,7 +75,10 @@ class ChatCall final : public grpc::ClientBidiReactor<ChatStream, grpc::ByteBuff
   bool unparsable_ = false;
 
   mutable std::mutex mutex_;
-  std::deque<ChatStream> writes_;  // front() is in flight while writing_
+  std::deque<ChatStream> writes_;  // the first in_flight_ are being written
+  ChatStream batch_;               // what is being written, when several frames went as one Batch
+  std::size_t in_flight_ = 0;
+  bool batches_taken_ = false;     // the service answered chat-batches: 1
   bool writing_ = false;
   bool ended_ = false;
 };

@@ -92,5 +92,63 @@ TEST_F(GrpcChatBatchesTest, WhatWaitsForAStreamThatAskedComesInBatchesInOrder) {
   context.TryCancel();
 }
 
+TEST_F(GrpcChatBatchesTest, AStreamThatAskedHearsSoAndMaySendBatchesTakenFrameByFrameInOrder) {
+  TestHost host(dir_.path(), {.name = "host", .plugins = {"grpc-chat"}, .tables = grpc_chat_table(0, service_token_key())});
+  auto stub = chat::ChatService::NewStub(chat_channel("127.0.0.1", host.port("grpc-chat")));
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + test_service_token());
+  chat::batches::ask(context);
+  auto stream = stub->Chat(&context);
+  // The service says it takes batches as soon as it takes the stream.
+  stream->WaitForInitialMetadata();
+  EXPECT_TRUE(chat::batches::answered(context));
+
+  ChatStream batch;
+  auto* frames = batch.mutable_batch()->mutable_frames();
+  *frames->Add() = join("packed", "ann");
+  for (int i = 0; i < 3; ++i) *frames->Add() = chat_message("packed", "ann", "m" + std::to_string(i), "m" + std::to_string(i));
+  *frames->Add()->mutable_batch() = chat::Batch{};  // a batch holds no batch
+  *frames->Add() = chat_message("packed", "ann", "last", "last");
+  ASSERT_TRUE(stream->Write(batch));
+
+  // Each frame answered as if it had come alone, in order: joined, the
+  // refusal of the nested batch once the messages before it are taken,
+  // and every message acknowledged in the order sent.
+  std::vector<std::string> acks;
+  bool joined = false;
+  bool refused = false;
+  ChatStream event;
+  while (acks.size() < 4 && stream->Read(&event)) {
+    const auto take = [&](const ChatStream& e) {
+      if (e.has_joined()) joined = true;
+      if (e.has_ack()) acks.push_back(e.ack().id());
+      if (e.has_error()) {
+        EXPECT_EQ(e.error().code(), chat::Error::UNKNOWN_PAYLOAD) << e.ShortDebugString();
+        EXPECT_EQ(e.error().frame(), "batch");
+        refused = true;
+      }
+    };
+    if (event.has_batch()) {
+      for (const auto& e : event.batch().frames()) take(e);
+    } else {
+      take(event);
+    }
+  }
+  EXPECT_TRUE(joined);
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(acks, (std::vector<std::string>{"m0", "m1", "m2", "last"}));
+  context.TryCancel();
+}
+
+TEST_F(GrpcChatBatchesTest, AStreamThatDidNotAskHearsNothingOfBatches) {
+  TestHost host(dir_.path(), {.name = "host", .plugins = {"grpc-chat"}, .tables = grpc_chat_table()});
+  auto stub = chat::ChatService::NewStub(chat_channel("127.0.0.1", host.port("grpc-chat")));
+  grpc::ClientContext context;
+  auto stream = stub->Chat(&context);
+  stream->WaitForInitialMetadata();
+  EXPECT_FALSE(chat::batches::answered(context));
+  context.TryCancel();
+}
+
 }  // namespace
 }  // namespace chathost::test
