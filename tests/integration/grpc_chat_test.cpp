@@ -62,17 +62,10 @@ std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
   return out;
 }
 
-// What a bridge presents: with it (kBridgeKeys in the table) a stream may
-// speak for many users at any rate, as ws-proxy's do; without it, every
-// stream is one user with a WebSocket connection's limits.
-const std::string kBridgeToken = "the bridges' service token in these tests, over 32 bytes";
-
-std::string bridge_keys(const std::filesystem::path& dir) {
-  write_file(dir / "service-token", kBridgeToken);
-  std::filesystem::permissions(dir / "service-token",
-                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  return "service_token_file = \"" + (dir / "service-token").string() + "\"\n";
-}
+// What a bridge presents: with the service token (service_token_key() in
+// the table, test_service_token() on the stream) a stream may speak for many
+// users at any rate, as ws-proxy's do; without it, every stream is one user
+// with a WebSocket connection's limits.
 
 grpc::Status history(ChatHost& host, chat::GetChatHistoryRequest request, chat::GetChatHistoryResponse* response,
                      const std::string& token = "") {
@@ -478,16 +471,16 @@ TEST_F(GrpcChatTest, EveryInvalidFrameGetsAnErrorAndTheStreamLivesOn) {
 }
 
 TEST_P(GrpcChatStoreTest, OneStreamMultiplexesUsersAndRoomsAndGetsEachMessageOnce) {
-  ChatHost host(dir_.path(), store() + bridge_keys(dir_.path()));
-  ChatStreamClient bridge(host.channel(), kBridgeToken);
+  ChatHost host(dir_.path(), store() + service_token_key());
+  ChatStreamClient bridge(host.channel(), test_service_token());
   bridge.send(join("r1", "u1"));
   bridge.send(join("r1", "u3"));  // a second user in r1 over the same stream
   bridge.send(join("r2", "u2"));
   ASSERT_EQ(bridge.wait_for_count(is_joined("r1"), 2).size(), 2U);
   ASSERT_TRUE(bridge.wait_for(is_joined("r2")));
 
-  ChatStreamClient alice(host.channel(), kBridgeToken), bob(host.channel(), kBridgeToken),
-      carol(host.channel(), kBridgeToken);
+  ChatStreamClient alice(host.channel(), test_service_token()), bob(host.channel(), test_service_token()),
+      carol(host.channel(), test_service_token());
   alice.send(chat_message("r1", "alice", "to r1", "a"));
   bob.send(chat_message("r2", "bob", "to r2", "b"));
   carol.send(chat_message("r3", "carol", "to r3", "c"));
@@ -668,7 +661,7 @@ TEST_P(GrpcChatStoreTest, HistoryLimitDefaultsToFiftyAndAllowsAThousand) {
 
 TEST_F(GrpcChatTest, AStreamThatNeverReadsAndSetNoDeadlineIsEndedAndTheRoomCarriesOn) {
   // Bridges: the talker sends faster than one user may.
-  ChatHost host(dir_.path(), std::string(kMemory) + "stream_queue_limit = 20\n" + bridge_keys(dir_.path()));
+  ChatHost host(dir_.path(), std::string(kMemory) + "stream_queue_limit = 20\n" + service_token_key());
   // Its own connection: a reader that stalls a shared one would stall everyone on it.
   grpc::ChannelArguments own;
   own.SetInt("chat-test-own-connection", 1);
@@ -676,11 +669,11 @@ TEST_F(GrpcChatTest, AStreamThatNeverReadsAndSetNoDeadlineIsEndedAndTheRoomCarri
                                                 grpc::InsecureChannelCredentials(), own);
   auto stub = chat::ChatService::NewStub(deaf_channel);
   grpc::ClientContext context;  // no deadline, and it never reads
-  context.AddMetadata("authorization", "Bearer " + kBridgeToken);
+  context.AddMetadata("authorization", "Bearer " + test_service_token());
   auto deaf = stub->Chat(&context);
   ASSERT_TRUE(deaf->Write(join("flood", "deaf")));
 
-  ChatStreamClient talker(host.channel(), kBridgeToken);
+  ChatStreamClient talker(host.channel(), test_service_token());
   talker.send(join("flood", "talker"));
   ASSERT_TRUE(talker.wait_for(is_presence("flood", Presence::SNAPSHOT)));
   // Enough to fill the deaf client's flow-control windows and then its queue
@@ -743,8 +736,8 @@ TEST_P(GrpcChatDurableStoreTest, StopFinishesStreamsWithUnavailableAndLosesNoAck
   std::vector<std::string> acked;
   {
     // A bridge's stream: sending as fast as it can, beyond one user's rate.
-    ChatHost host(dir_.path(), store() + bridge_keys(dir_.path()));
-    ChatStreamClient alice(host.channel(), kBridgeToken);
+    ChatHost host(dir_.path(), store() + service_token_key());
+    ChatStreamClient alice(host.channel(), test_service_token());
     alice.send(join("stop", "alice"));
     ASSERT_TRUE(alice.wait_for(is_joined("stop")));
     // Keep sending while the host stops.
@@ -767,13 +760,13 @@ TEST_P(GrpcChatDurableStoreTest, StopFinishesStreamsWithUnavailableAndLosesNoAck
     }
   }
   ASSERT_GT(acked.size(), 100U);
-  ChatHost host(dir_.path(), store() + bridge_keys(dir_.path()));
+  ChatHost host(dir_.path(), store() + service_token_key());
   chat::GetChatHistoryResponse page;
   std::vector<std::string> stored;
   std::uint64_t after = 0;
   do {
     page.Clear();
-    ASSERT_TRUE(history(host, history_request("stop", 1000, 0, after), &page, kBridgeToken).ok());
+    ASSERT_TRUE(history(host, history_request("stop", 1000, 0, after), &page, test_service_token()).ok());
     for (const auto& m : page.messages()) {
       EXPECT_EQ(m.sequence(), after + 1);  // no gaps
       after = m.sequence();
