@@ -14,6 +14,26 @@ service_token_file() {
   echo "$path"
 }
 
+# The host config tables of the scripts, one plugin each on 127.0.0.1, every
+# table presenting the service token in TOKEN_FILE (the hosts of one run
+# share it), the shipped defaults otherwise. A table is the last one
+# printed until the next starts, so key lines echoed after it are its own.
+#   grpc_chat_table PORT TOKEN_FILE STORE_PATH
+#   ws_proxy_table PORT CHAT_PORT TOKEN_FILE   (no cap on connections per
+#                                               address: the load comes from
+#                                               a few loopback addresses)
+#   history_http_table PORT CHAT_PORT TOKEN_FILE
+grpc_chat_table() {
+  printf '[grpc-chat]\nhost = "127.0.0.1"\nport = %s\nstore_path = "%s"\nservice_token_file = "%s"\n' "$1" "$3" "$2"
+}
+ws_proxy_table() {
+  printf '[ws-proxy]\nhost = "127.0.0.1"\nport = %s\nchat_port = %s\nservice_token_file = "%s"\n' "$1" "$2" "$3"
+  printf 'max_connections = 100000\nmax_connections_per_address = 0\n'
+}
+history_http_table() {
+  printf '[history-http]\nhost = "127.0.0.1"\nport = %s\nchat_port = %s\nservice_token_file = "%s"\n' "$1" "$2" "$3"
+}
+
 # stop_in_reverse PID...: SIGTERM each process, last started first (a proxy
 # before the chat service it uses), waiting for each to exit.
 stop_in_reverse() {

@@ -50,25 +50,12 @@ ulimit -n "$(ulimit -Hn)"
 grpc_port=$(free_port) ws_port=$(free_port)
 token_file=$(service_token_file "$out")
 
-cat > "$out/scale.toml" <<EOF
-[host]
-plugins = ["grpc-chat", "ws-proxy"]
-[grpc-chat]
-host = "127.0.0.1"
-port = $grpc_port
-store_path = "$out/data/chat.db"
-service_token_file = "$token_file"
-[ws-proxy]
-host = "127.0.0.1"
-port = $ws_port
-chat_port = $grpc_port
-service_token_file = "$token_file"
-max_connections = 100000
-# The load comes from a few loopback addresses: no cap per address.
-max_connections_per_address = 0
-reuse_port = true
-threads = 1
-EOF
+{
+  printf '[host]\nplugins = ["grpc-chat", "ws-proxy"]\n'
+  grpc_chat_table "$grpc_port" "$token_file" "$out/data/chat.db"
+  ws_proxy_table "$ws_port" "$grpc_port" "$token_file"
+  printf 'reuse_port = true\nthreads = 1\n'
+} >"$out/scale.toml"
 
 pids=()
 cleanup() { stop_in_reverse "${pids[@]}"; }

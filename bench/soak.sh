@@ -48,29 +48,13 @@ command -v jq >/dev/null || { echo "soak.sh needs jq" >&2; exit 1; }
 
 grpc_port=$(free_port) ws_port=$(free_port) http_port=$(free_port)
 token_file=$(service_token_file "$out")
-cat > "$out/soak.toml" <<TOML
-[host]
-plugins = ["grpc-chat", "ws-proxy", "history-http"]
-[grpc-chat]
-host = "127.0.0.1"
-port = $grpc_port
-store_path = "$out/data/chat.db"
-service_token_file = "$token_file"
-[ws-proxy]
-host = "127.0.0.1"
-port = $ws_port
-chat_port = $grpc_port
-service_token_file = "$token_file"
-max_connections = 100000
-# The load comes from a few loopback addresses: no cap per address.
-max_connections_per_address = 0
-[history-http]
-host = "127.0.0.1"
-port = $http_port
-chat_port = $grpc_port
-service_token_file = "$token_file"
-ws_port = $ws_port
-TOML
+{
+  printf '[host]\nplugins = ["grpc-chat", "ws-proxy", "history-http"]\n'
+  grpc_chat_table "$grpc_port" "$token_file" "$out/data/chat.db"
+  ws_proxy_table "$ws_port" "$grpc_port" "$token_file"
+  history_http_table "$http_port" "$grpc_port" "$token_file"
+  printf 'ws_port = %s\n' "$ws_port"
+} >"$out/soak.toml"
 
 ulimit -n "$(ulimit -Hn)"
 names=() hosts=() sampler=""
