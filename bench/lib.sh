@@ -16,7 +16,8 @@ service_token_file() {
 
 # The host config tables of the scripts, one plugin each on 127.0.0.1, every
 # table presenting the service token in TOKEN_FILE (the hosts of one run
-# share it), the shipped defaults otherwise. A table is the last one
+# share it; "": none, as one host on loopback needs none), the shipped
+# defaults otherwise. A table is the last one
 # printed until the next starts, so key lines echoed after it are its own.
 #   grpc_chat_table PORT TOKEN_FILE STORE_PATH
 #   ws_proxy_table PORT CHAT_PORT TOKEN_FILE   (no cap on connections per
@@ -24,15 +25,19 @@ service_token_file() {
 #                                               a few loopback addresses)
 #   history_http_table PORT CHAT_PORT TOKEN_FILE
 grpc_chat_table() {
-  printf '[grpc-chat]\nhost = "127.0.0.1"\nport = %s\nstore_path = "%s"\nservice_token_file = "%s"\n' "$1" "$3" "$2"
+  printf '[grpc-chat]\nhost = "127.0.0.1"\nport = %s\nstore_path = "%s"\n' "$1" "$3"
+  token_key "$2"
 }
 ws_proxy_table() {
-  printf '[ws-proxy]\nhost = "127.0.0.1"\nport = %s\nchat_port = %s\nservice_token_file = "%s"\n' "$1" "$2" "$3"
+  printf '[ws-proxy]\nhost = "127.0.0.1"\nport = %s\nchat_port = %s\n' "$1" "$2"
   printf 'max_connections = 100000\nmax_connections_per_address = 0\n'
+  token_key "$3"
 }
 history_http_table() {
-  printf '[history-http]\nhost = "127.0.0.1"\nport = %s\nchat_port = %s\nservice_token_file = "%s"\n' "$1" "$2" "$3"
+  printf '[history-http]\nhost = "127.0.0.1"\nport = %s\nchat_port = %s\n' "$1" "$2"
+  token_key "$3"
 }
+token_key() { [[ -z "$1" ]] || printf 'service_token_file = "%s"\n' "$1"; }
 
 # stop_in_reverse PID...: SIGTERM each process, last started first (a proxy
 # before the chat service it uses), waiting for each to exit.
