@@ -36,17 +36,20 @@ std::string field_header(unsigned field, std::size_t length) {
 grpc::ByteBuffer pack_batch(const std::deque<Event>& events, std::size_t count) {
   constexpr unsigned kBatchField = ChatStream::kBatchFieldNumber;
   constexpr unsigned kFramesField = Batch::kFramesFieldNumber;
+  std::vector<std::string> headers;
+  headers.reserve(count);
   std::size_t inner = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t length = events[i]->Length();
-    inner += field_header(kFramesField, length).size() + length;
+    headers.push_back(field_header(kFramesField, length));
+    inner += headers.back().size() + length;
   }
   std::vector<grpc::Slice> slices;
   slices.reserve(1 + 2 * count);
   slices.emplace_back(field_header(kBatchField, inner));
   std::vector<grpc::Slice> event_slices;
   for (std::size_t i = 0; i < count; ++i) {
-    slices.emplace_back(field_header(kFramesField, events[i]->Length()));
+    slices.emplace_back(headers[i]);
     event_slices.clear();
     if (!events[i]->Dump(&event_slices).ok()) throw std::runtime_error("an event's bytes cannot be read");
     slices.insert(slices.end(), event_slices.begin(), event_slices.end());

@@ -59,9 +59,9 @@ void ChatCall::start_write_locked() {
   in_flight_ = 1;
   if (batches_taken_ && writes_.size() > 1) {
     std::size_t bytes = writes_.front().ByteSizeLong();
-    while (in_flight_ < std::min(writes_.size(), kMaxBatchFrames) &&
-           bytes + writes_[in_flight_].ByteSizeLong() <= kMaxBatchBytes) {
-      bytes += writes_[in_flight_].ByteSizeLong();
+    while (in_flight_ < std::min(writes_.size(), kMaxBatchFrames)) {
+      bytes += writes_[in_flight_].ByteSizeLong();  // a full pass over the frame: once
+      if (bytes > kMaxBatchBytes) break;
       ++in_flight_;
     }
   }

@@ -178,21 +178,21 @@ bool UpstreamLink::maybe_ready_locked() {
   return true;
 }
 
-void UpstreamLink::schedule_ready_check_locked() {
+std::chrono::milliseconds UpstreamLink::next_backoff_locked() {
   const auto base = options_.reconnect_min * (1U << std::min(attempt_, 16U));
-  const auto delay = jittered(std::min<std::chrono::milliseconds>(base, options_.reconnect_max));
   ++attempt_;
-  reconnect_timer_.expires_after(delay);
+  return jittered(std::min<std::chrono::milliseconds>(base, options_.reconnect_max));
+}
+
+void UpstreamLink::schedule_ready_check_locked() {
+  reconnect_timer_.expires_after(next_backoff_locked());
   reconnect_timer_.async_wait([this, number = call_number_](boost::system::error_code ec) {
     if (!ec) check_ready(number);
   });
 }
 
 void UpstreamLink::schedule_reconnect_locked() {
-  const auto base = options_.reconnect_min * (1U << std::min(attempt_, 16U));
-  const auto delay = jittered(std::min<std::chrono::milliseconds>(base, options_.reconnect_max));
-  ++attempt_;
-  reconnect_timer_.expires_after(delay);
+  reconnect_timer_.expires_after(next_backoff_locked());
   reconnect_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     std::lock_guard lock(mutex_);

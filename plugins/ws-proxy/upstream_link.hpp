@@ -135,6 +135,8 @@ class UpstreamLink final : public ChatCallSink {
   // The call is accepted and its node serves: available (Connected).
   bool maybe_ready_locked();
   void schedule_ready_check_locked();
+  // reconnect_min doubling with each attempt, up to reconnect_max, jittered.
+  std::chrono::milliseconds next_backoff_locked();
   void schedule_reconnect_locked();
   void became_available_locked();
   void rejoin_locked();
