@@ -9,7 +9,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libtomlplusplus-dev libspdlog-dev libsqlite3-dev libpq-dev libssl-dev
+  libtomlplusplus-dev libspdlog-dev libsqlite3-dev libpq-dev libssl-dev libjwt-dev
 )
 testing=false
 if [[ "${1:-}" == "--test" ]]; then

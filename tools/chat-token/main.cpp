@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -64,18 +66,24 @@ int run(int argc, char** argv) {
     if (comma > start) claims.rooms.push_back(rooms.substr(start, comma - start));
     start = comma + 1;
   }
+  const auto refuse = [](std::string_view reason) {
+    std::cerr << "chat-token: " << reason << " (--sub must be 1 to " << chat::auth::kMaxSubjectBytes
+              << " bytes of UTF-8; --rooms up to " << chat::auth::RoomGrant::kMaxEntries << " names)\n";
+    return 2;
+  };
   const auto now = chat::auth::Clock::now();
-  const auto token = chat::auth::mint_token(file.secret, subject, now + std::chrono::seconds(ttl), now, claims);
+  std::string token;
+  try {
+    token = chat::auth::mint_token(file.secret, subject, now + std::chrono::seconds(ttl), now, claims);
+  } catch (const std::invalid_argument& e) {
+    return refuse(e.what());
+  }
   // Checked as the plugins will check it, so that a subject or rooms they
   // would refuse fail here and not at the first login.
   chat::auth::TokenPolicy policy;
   policy.max_ttl = std::chrono::seconds(kMaxTtlSeconds);
   const auto check = chat::auth::TokenVerifier(std::move(file.secret), policy).verify(token, now);
-  if (!check.ok()) {
-    std::cerr << "chat-token: " << check.error << " (--sub must be 1 to " << chat::auth::kMaxSubjectBytes
-              << " bytes of UTF-8; --rooms up to " << chat::auth::RoomGrant::kMaxEntries << " names)\n";
-    return 2;
-  }
+  if (!check.ok()) return refuse(check.error);
   std::cout << token << "\n";
   return 0;
 }

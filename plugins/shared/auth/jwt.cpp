@@ -1,37 +1,68 @@
 #include "auth/jwt.hpp"
 
-#include "auth/base64url.hpp"
 #include "chat_text.hpp"  // from chat_proto
 
 #include <boost/json.hpp>
+#include <jwt.h>  // libjwt: the JWS compact form, base64url and HMAC-SHA256
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
-#include <array>
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <stdexcept>
 
 namespace chat::auth {
 namespace {
 
-constexpr std::size_t kSignatureBytes = 32;  // SHA-256
 // NumericDates beyond this (year 2255) do not fit Clock::time_point in
 // nanoseconds; such an `exp` is as good as none.
 constexpr double kLatestRepresentableSeconds = 9e9;
 
-struct Signature {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> bytes{};
-  unsigned int size = 0;
+struct JwtFree {
+  void operator()(jwt_t* jwt) const { jwt_free(jwt); }
 };
+using Jwt = std::unique_ptr<jwt_t, JwtFree>;
 
-Signature hmac_sha256(std::string_view key, std::string_view data) {
-  Signature out;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-           data.size(), out.bytes.data(), &out.size) == nullptr) {
-    out.size = 0;
-  }
+// libjwt hands out JSON texts it allocated.
+std::string take_json(char* text) {
+  if (text == nullptr) return {};
+  std::string out(text);
+  std::free(text);
   return out;
+}
+
+// The token as libjwt reads it, only if its HS signature is right under
+// `key` (never empty: libjwt reads a token without a key unchecked).
+Jwt read_verified(const std::string& token, std::string_view key) {
+  if (key.empty()) return nullptr;
+  jwt_t* raw = nullptr;
+  const int rc = jwt_decode(&raw, token.c_str(), reinterpret_cast<const unsigned char*>(key.data()),
+                            static_cast<int>(key.size()));
+  Jwt jwt(raw);
+  return rc == 0 ? std::move(jwt) : nullptr;
+}
+
+// The token's parts as libjwt reads them without checking anything: good
+// only for saying why a token was refused.
+Jwt read_unverified(const std::string& token) {
+  jwt_t* raw = nullptr;
+  const int rc = jwt_decode(&raw, token.c_str(), nullptr, 0);
+  Jwt jwt(raw);
+  return rc == 0 ? std::move(jwt) : nullptr;
+}
+
+// Only the base64url alphabet and two dots. libjwt also reads '+' and '/',
+// which would let one signed token be spelt several ways.
+bool is_compact_form(std::string_view token) {
+  int dots = 0;
+  for (const char c : token) {
+    if (c == '.') {
+      ++dots;
+    } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return dots == 2;
 }
 
 TokenCheck refuse(TokenProblem problem) {
@@ -41,12 +72,38 @@ TokenCheck refuse(TokenProblem problem) {
   return check;
 }
 
-// A JSON object, from the decoded text of a part.
+// A JSON object, from a decoded part.
 std::optional<boost::json::object> parse_object(std::string_view text) {
   boost::json::error_code ec;
   auto value = boost::json::parse(text, ec);
   if (ec || !value.is_object()) return std::nullopt;
   return std::move(value.as_object());
+}
+
+// What the header must say, beyond what libjwt checks: exactly "HS256"
+// (libjwt matches algorithm names without regard to case; RFC 7515 does
+// not), and no extension we would have to understand (`crit`, RFC 7515
+// section 4.1.11).
+TokenProblem header_problem(jwt_t* jwt) {
+  const auto header = parse_object(take_json(jwt_get_headers_json(jwt, nullptr)));
+  if (!header) return TokenProblem::Malformed;
+  const auto* alg = header->if_contains("alg");
+  if (alg == nullptr || !alg->is_string() || alg->get_string() != "HS256" || header->contains("crit")) {
+    return TokenProblem::Algorithm;
+  }
+  if (const auto* typ = header->if_contains("typ"); typ != nullptr && !typ->is_string()) {
+    return TokenProblem::Malformed;
+  }
+  return TokenProblem::None;
+}
+
+// Why a token that did not verify under our key was refused: unreadable,
+// another algorithm, or a signature that is not ours.
+TokenProblem refusal_of(const std::string& token) {
+  const auto unverified = read_unverified(token);
+  if (!unverified) return TokenProblem::Malformed;
+  const auto problem = header_problem(unverified.get());
+  return problem == TokenProblem::None ? TokenProblem::Signature : problem;
 }
 
 // A NumericDate (seconds since the epoch, possibly fractional) if `key` is
@@ -99,36 +156,15 @@ TokenVerifier::~TokenVerifier() { OPENSSL_cleanse(secret_.data(), secret_.size()
 
 TokenCheck TokenVerifier::verify(std::string_view token, Clock::time_point now) const {
   if (token.size() > kMaxTokenBytes) return refuse(TokenProblem::TooLong);
-  const auto first_dot = token.find('.');
-  const auto second_dot = first_dot == std::string_view::npos ? first_dot : token.find('.', first_dot + 1);
-  if (second_dot == std::string_view::npos || token.find('.', second_dot + 1) != std::string_view::npos) {
-    return refuse(TokenProblem::Malformed);
-  }
-  const auto header_text = base64url_decode(token.substr(0, first_dot));
-  const auto payload_text = base64url_decode(token.substr(first_dot + 1, second_dot - first_dot - 1));
-  const auto signature = base64url_decode(token.substr(second_dot + 1));
-  if (!header_text || !payload_text || !signature) return refuse(TokenProblem::Malformed);
+  if (!is_compact_form(token)) return refuse(TokenProblem::Malformed);
 
-  // The header decides how the rest is read: HS256, and no extension we
-  // would have to understand (`crit`, RFC 7515 section 4.1.11).
-  const auto header = parse_object(*header_text);
-  if (!header) return refuse(TokenProblem::Malformed);
-  const auto* alg = header->if_contains("alg");
-  if (alg == nullptr || !alg->is_string() || alg->get_string() != "HS256" || header->contains("crit")) {
-    return refuse(TokenProblem::Algorithm);
-  }
-  if (const auto* typ = header->if_contains("typ"); typ != nullptr && !typ->is_string()) {
-    return refuse(TokenProblem::Malformed);
-  }
+  // libjwt checks the signature before anything in the payload is believed.
+  const std::string text(token);
+  const auto jwt = read_verified(text, secret_);
+  if (!jwt) return refuse(refusal_of(text));
+  if (const auto problem = header_problem(jwt.get()); problem != TokenProblem::None) return refuse(problem);
 
-  // The signature before anything in the payload is believed.
-  const auto expected = hmac_sha256(secret_, token.substr(0, second_dot));
-  if (expected.size != kSignatureBytes || signature->size() != kSignatureBytes ||
-      CRYPTO_memcmp(expected.bytes.data(), signature->data(), kSignatureBytes) != 0) {
-    return refuse(TokenProblem::Signature);
-  }
-
-  const auto claims = parse_object(*payload_text);
+  const auto claims = parse_object(take_json(jwt_get_grants_json(jwt.get(), nullptr)));
   if (!claims) return refuse(TokenProblem::Malformed);
   const auto* sub = claims->if_contains("sub");
   if (sub == nullptr || !sub->is_string()) return refuse(TokenProblem::Subject);
@@ -181,21 +217,17 @@ TokenCheck TokenVerifier::verify(std::string_view token, Clock::time_point now) 
   return check;
 }
 
-std::string sign_token(std::string_view secret, std::string_view header_json, std::string_view payload_json) {
-  std::string token = base64url_encode(header_json) + "." + base64url_encode(payload_json);
-  const auto signature = hmac_sha256(secret, token);
-  if (signature.size != kSignatureBytes) throw std::runtime_error("HMAC-SHA256 failed");
-  token += '.';
-  token += base64url_encode(std::string_view(reinterpret_cast<const char*>(signature.bytes.data()), signature.size));
-  return token;
-}
-
 std::string mint_token(std::string_view secret, std::string_view subject,
                        std::optional<Clock::time_point> expires_at, Clock::time_point issued_at,
                        const TokenClaims& extra) {
+  if (secret.empty()) throw std::invalid_argument("a token secret must not be empty");
   const auto seconds = [](Clock::time_point t) {
-    return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+    return static_cast<long>(std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count());
   };
+  jwt_t* raw = nullptr;
+  if (jwt_new(&raw) != 0) throw std::runtime_error("libjwt could not make a token");
+  const Jwt jwt(raw);
+
   boost::json::object claims;
   claims["sub"] = subject;
   claims["iat"] = seconds(issued_at);
@@ -207,7 +239,17 @@ std::string mint_token(std::string_view secret, std::string_view subject,
   }
   if (!extra.issuer.empty()) claims["iss"] = extra.issuer;
   if (!extra.audience.empty()) claims["aud"] = extra.audience;
-  return sign_token(secret, R"({"alg":"HS256","typ":"JWT"})", boost::json::serialize(claims));
+  // libjwt refuses text that is not UTF-8, as the verifier would.
+  if (jwt_add_grants_json(jwt.get(), boost::json::serialize(claims).c_str()) != 0) {
+    throw std::invalid_argument("a token's subject, rooms, issuer and audience must be UTF-8");
+  }
+  if (jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(secret.data()),
+                  static_cast<int>(secret.size())) != 0) {
+    throw std::runtime_error("libjwt refused the HS256 key");
+  }
+  std::unique_ptr<char, decltype(&std::free)> token(jwt_encode_str(jwt.get()), &std::free);
+  if (!token) throw std::runtime_error("libjwt could not sign the token");
+  return std::string(token.get());
 }
 
 }  // namespace chat::auth

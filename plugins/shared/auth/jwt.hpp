@@ -4,7 +4,8 @@
 // TokenPolicy::max_ttl ahead) and `nbf` bound when it counts; `iss` and
 // `aud` are checked when the policy names them; `rooms` (room_grant.hpp)
 // says which rooms it opens. Nothing else is accepted: no other algorithm,
-// "none" least of all.
+// "none" least of all. The JWS form, base64url and HMAC are libjwt's
+// (Debian's libjwt-dev); what the claims must say is ours.
 //
 //   const chat::auth::TokenVerifier verifier(secret);
 //   const auto check = verifier.verify(token);
@@ -40,7 +41,7 @@ inline constexpr std::chrono::seconds kDefaultMaxTtl{24 * 3600};
 enum class TokenProblem {
   None,
   TooLong,      // over kMaxTokenBytes
-  Malformed,    // not three base64url parts of JSON objects
+  Malformed,    // not three base64url parts of JSON objects, or a typ other than JWT
   Algorithm,    // alg is not HS256 (or missing), or a `crit` header
   Signature,    // not signed with our secret
   Subject,      // sub missing, not a string, empty, too long, not UTF-8
@@ -108,11 +109,6 @@ class TokenVerifier {
   TokenPolicy policy_;
 };
 
-// header.payload.signature in JWS compact form, HMAC-SHA256 over the two
-// JSON texts as given (base64url-encoded here). For tests and tools that need
-// a token of a particular shape.
-std::string sign_token(std::string_view secret, std::string_view header_json, std::string_view payload_json);
-
 // What a minted token says beyond its subject and times.
 struct TokenClaims {
   std::vector<std::string> rooms;  // empty: no `rooms` claim (every room)
@@ -122,7 +118,8 @@ struct TokenClaims {
 
 // A token for `subject`: {"alg":"HS256","typ":"JWT"} and
 // {"sub":subject,"iat":issued_at[,"exp":expires_at][,"rooms":[...]][,"iss":..][,"aud":..]},
-// times in whole seconds.
+// times in whole seconds, signed by libjwt. Throws std::invalid_argument
+// when a text is not UTF-8 or the secret is empty.
 std::string mint_token(std::string_view secret, std::string_view subject,
                        std::optional<Clock::time_point> expires_at, Clock::time_point issued_at = Clock::now(),
                        const TokenClaims& claims = {});
