@@ -85,25 +85,15 @@ peer_src="$(cd "$root/.." && pwd)/shared/peers/node-tp5"
 limit_src="$(cd "$root/.." && pwd)/shared/yardsticks/limit-fanout"
 out=""
 while (($#)); do
+  if set_option "only runs store rates rate clients rooms size warmup duration connections hold threads out" "$@"; then
+    shift 2
+    continue
+  fi
   case "$1" in
-    --only) only="$2"; shift 2 ;;
-    --runs) runs="$2"; shift 2 ;;
-    --store) store="$2"; shift 2 ;;
-    --rates) rates="$2"; shift 2 ;;
-    --rate) rate="$2"; shift 2 ;;
-    --clients) clients="$2"; shift 2 ;;
-    --rooms) rooms="$2"; shift 2 ;;
-    --size) size="$2"; shift 2 ;;
-    --warmup) warmup="$2"; shift 2 ;;
-    --duration) duration="$2"; shift 2 ;;
-    --connections) connections="$2"; shift 2 ;;
-    --hold) hold="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
     --build) build="$(cd "$2" && pwd)"; shift 2 ;;
     --ours-config) ours_config="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --peer) peer_src="$(cd "$2" && pwd)"; shift 2 ;;
     --limit) limit_src="$(cd "$2" && pwd)"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (--help lists them)" >&2; exit 2 ;;
   esac

@@ -36,16 +36,11 @@ chat_load="$root/build/release/bin/chat-load"
 json=false
 
 while (($#)); do
+  if set_option "http ws room seed limit threads connections duration chat_load" "$@"; then
+    shift 2
+    continue
+  fi
   case "$1" in
-    --http) http="$2"; shift 2 ;;
-    --ws) ws="$2"; shift 2 ;;
-    --room) room="$2"; shift 2 ;;
-    --seed) seed="$2"; shift 2 ;;
-    --limit) limit="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
-    --connections) connections="$2"; shift 2 ;;
-    --duration) duration="$2"; shift 2 ;;
-    --chat-load) chat_load="$2"; shift 2 ;;
     --json) json=true; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "history_load.sh: unknown option $1 (--help lists them)" >&2; exit 2 ;;

@@ -48,6 +48,24 @@ stop_in_reverse() {
   done
 }
 
+# set_option "NAME..." ARG...: when the first ARG is --NAME for one of the
+# NAMEs (dashes in the option for underscores in the variable), sets the
+# variable NAME to the second ARG and succeeds; the caller then shifts both.
+# Fails for any other ARG; exits 2 when the option has no value.
+#   while (($#)); do
+#     if set_option "runs rate" "$@"; then shift 2; continue; fi
+#     case "$1" in ...
+set_option() {
+  local names=" $1 " name="${2#--}"
+  name="${name//-/_}"
+  [[ "$2" == --?* && "$names" == *" $name "* ]] || return 1
+  if (($# < 3)); then
+    echo "$(basename "$0"): $2 needs a value" >&2
+    exit 2
+  fi
+  printf -v "$name" '%s' "$3"
+}
+
 # usage: the script's leading comment block (after the #! line), as its --help.
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 

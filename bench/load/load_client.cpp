@@ -44,10 +44,7 @@ void LoadClient::connect() {
 
 void LoadClient::on_connect(const boost::system::error_code& ec) {
   if (ec) {
-    state_ = State::Closed;
-    boost::system::error_code ignored;
-    ws_.next_layer().close(ignored);
-    worker_.connect_done(false, "connect to " + target_.url + ": " + ec.message());
+    connect_failed("connect to " + target_.url + ": " + ec.message());
     return;
   }
   boost::system::error_code ignored;
@@ -64,15 +61,19 @@ void LoadClient::on_connect(const boost::system::error_code& ec) {
 
 void LoadClient::on_handshake(const boost::system::error_code& ec) {
   if (ec) {
-    state_ = State::Closed;
-    boost::system::error_code ignored;
-    ws_.next_layer().close(ignored);
-    worker_.connect_done(false, "handshake with " + target_.url + ": " + ec.message());
+    connect_failed("handshake with " + target_.url + ": " + ec.message());
     return;
   }
   state_ = State::Open;
   worker_.connect_done(true, {});
   read();
+}
+
+void LoadClient::connect_failed(const std::string& why) {
+  state_ = State::Closed;
+  boost::system::error_code ignored;
+  ws_.next_layer().close(ignored);
+  worker_.connect_done(false, why);
 }
 
 void LoadClient::read() {

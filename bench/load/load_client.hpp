@@ -50,6 +50,8 @@ class LoadClient {
  private:
   void on_connect(const boost::system::error_code& ec);
   void on_handshake(const boost::system::error_code& ec);
+  // The connection or its handshake failed: closes the socket, tells the worker why.
+  void connect_failed(const std::string& why);
   void read();
   void on_read(const boost::system::error_code& ec);
   void write(Phase phase);

@@ -18,6 +18,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,15 @@ std::unique_ptr<TwoNodes> two_nodes(const std::string& extra = "") {
   nodes->a = chat_node(nodes->dir.path(), nodes->database, "node-a", extra);
   nodes->b = chat_node(nodes->dir.path(), nodes->database, "node-b", extra);
   return nodes;
+}
+
+// A bridge's stream (with the service token) to `node`'s grpc-chat,
+// joined to `room` as `user`.
+std::unique_ptr<ChatStreamClient> joined_member(const TestHost& node, const std::string& room, const std::string& user) {
+  auto client = std::make_unique<ChatStreamClient>(chat_channel("127.0.0.1", node.port("grpc-chat")), test_service_token());
+  client->send(join(room, user));
+  if (!client->wait_for(is_joined(room))) throw std::runtime_error(user + " got no joined for " + room);
+  return client;
 }
 
 // The sequences of the chat messages of `room` among `events`, in arrival order.
@@ -119,20 +129,16 @@ TEST(ChatNodes, AClientBackThroughTheOtherNodeWithSinceGetsExactlyWhatItMissed) 
   auto& [dir, database, a, b] = *nodes;
   std::uint64_t seen = 0;
   {
-    ChatStreamClient carol(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
-    carol.send(join("r", "carol"));
-    ASSERT_TRUE(carol.wait_for(is_joined("r")));
-    carol.send(chat_message("r", "carol", "one", "c1"));
-    const auto echo = carol.wait_for(is_message_with_content("one"));
+    auto carol = joined_member(*a, "r", "carol");
+    carol->send(chat_message("r", "carol", "one", "c1"));
+    const auto echo = carol->wait_for(is_message_with_content("one"));
     ASSERT_TRUE(echo);
     seen = echo->chat_message().sequence();
   }
   // While carol is away, dave talks through node b.
-  ChatStreamClient dave(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
-  dave.send(join("r", "dave"));
-  ASSERT_TRUE(dave.wait_for(is_joined("r")));
-  for (int i = 0; i < 5; ++i) dave.send(chat_message("r", "dave", "missed " + std::to_string(i), "d" + std::to_string(i)));
-  ASSERT_EQ(dave.wait_for_count(is_message_in("r"), 5).size(), 5u);
+  auto dave = joined_member(*b, "r", "dave");
+  for (int i = 0; i < 5; ++i) dave->send(chat_message("r", "dave", "missed " + std::to_string(i), "d" + std::to_string(i)));
+  ASSERT_EQ(dave->wait_for_count(is_message_in("r"), 5).size(), 5u);
 
   // Carol comes back through node b.
   ChatStreamClient back(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
@@ -184,6 +190,14 @@ std::unique_ptr<TestHost> proxy_of_both(const std::filesystem::path& dir, TestHo
                            .plugins = {"ws-proxy", "history-http"},
                            .tables = ws_proxy_table(a.port("grpc-chat"), both + "upstream_streams = 2\n") +
                                      history_http_table(a.port("grpc-chat"), both)});
+}
+
+// Expects `proxy` to log a line with `before`, the address of `node`'s
+// grpc-chat, then `after` (regular expressions, as the line's parts).
+void expect_proxy_line_about(TestHost& proxy, TestHost& node, const std::string& before, const std::string& after) {
+  EXPECT_TRUE(proxy.process().wait_for_line(
+      std::regex(before + "127\\.0\\.0\\.1:" + std::to_string(node.port("grpc-chat")) + after)))
+      << proxy.output();
 }
 
 // Eight clients in four rooms talk through `proxy`; `fail` strikes a third of
@@ -263,10 +277,7 @@ TEST(ChatNodes, AProxyThatKnowsBothNodesCarriesOnThroughTheSurvivorWhenOneIsKill
   talk_through_a_failure(*proxy, database, [&] { a->kill(); });
 
   // The stream that started on node a moved to node b.
-  EXPECT_TRUE(proxy->process().wait_for_line(
-      std::regex("stream 0 to the chat service at 127\\.0\\.0\\.1:" + std::to_string(a->port("grpc-chat")) +
-                 " ended")))
-      << proxy->output();
+  expect_proxy_line_about(*proxy, *a, "stream 0 to the chat service at ", " ended");
 }
 
 // A node that hangs (stopped, its connections open) breaks no stream by
@@ -279,26 +290,21 @@ TEST(ChatNodes, AProxyMovesItsStreamsOffANodeThatHangs) {
   std::optional<Frozen> frozen;
   talk_through_a_failure(*proxy, database, [&] { frozen.emplace(*a); });
 
-  EXPECT_TRUE(proxy->process().wait_for_line(
-      std::regex("stream 0 leaves chat node 127\\.0\\.0\\.1:" + std::to_string(a->port("grpc-chat")) +
-                 ", which does not serve")))
-      << proxy->output();
+  expect_proxy_line_about(*proxy, *a, "stream 0 leaves chat node ", ", which does not serve");
 }
 
 TEST(ChatNodes, TypingOnOneNodeReachesTheRoomsMembersOnTheOther) {
   auto nodes = two_nodes();
   auto& [dir, database, a, b] = *nodes;
-  ChatStreamClient alice(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
-  alice.send(join("r", "alice"));
-  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+  auto alice = joined_member(*a, "r", "alice");
   ChatStreamClient bob(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
   bob.send(join("r", "bob"));
-  ASSERT_TRUE(alice.wait_for(is_presence("r", chat::Presence::JOINED, "bob"))) << a->output();
+  ASSERT_TRUE(alice->wait_for(is_presence("r", chat::Presence::JOINED, "bob"))) << a->output();
 
   bob.send(typing("r", "bob"));
-  ASSERT_TRUE(alice.wait_for(is_typing("r", "bob", false))) << a->output() << b->output();
+  ASSERT_TRUE(alice->wait_for(is_typing("r", "bob", false))) << a->output() << b->output();
   bob.send(typing("r", "bob", true));
-  ASSERT_TRUE(alice.wait_for(is_typing("r", "bob", true)));
+  ASSERT_TRUE(alice->wait_for(is_typing("r", "bob", true)));
   // Ephemeral across nodes too: nothing of it in the shared store.
   EXPECT_EQ(database.query("SELECT count(*) FROM messages"), "0");
 }
@@ -306,15 +312,13 @@ TEST(ChatNodes, TypingOnOneNodeReachesTheRoomsMembersOnTheOther) {
 TEST(ChatNodes, MembersSeeJoinsAndLeavesOnEveryNodeAndADeadNodesUsersLeaveWithinItsLease) {
   auto nodes = two_nodes("presence_lease_seconds = 3\n");
   auto& [dir, database, a, b] = *nodes;
-  ChatStreamClient alice(chat_channel("127.0.0.1", a->port("grpc-chat")), test_service_token());
-  alice.send(join("r", "alice"));
-  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+  auto alice = joined_member(*a, "r", "alice");
 
   // bob joins through node b: alice, on node a, hears it; bob's snapshot
   // has alice.
   ChatStreamClient bob(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
   bob.send(join("r", "bob"));
-  const auto joined = alice.wait_for(is_presence("r", chat::Presence::JOINED, "bob"));
+  const auto joined = alice->wait_for(is_presence("r", chat::Presence::JOINED, "bob"));
   ASSERT_TRUE(joined) << a->output();
   EXPECT_EQ(joined->presence().online_count(), 2u) << a->output() << b->output();
   const auto snapshot = bob.wait_for(is_presence("r", chat::Presence::SNAPSHOT));
@@ -324,23 +328,23 @@ TEST(ChatNodes, MembersSeeJoinsAndLeavesOnEveryNodeAndADeadNodesUsersLeaveWithin
             (std::set<std::string>{"alice", "bob"}));
 
   // A user in the room through both nodes leaves one: still there.
-  const auto before_carol = alice.events().size();
-  alice.send(join("r", "carol"));
-  ASSERT_TRUE(alice.wait_for(is_joined("r"), 10s, before_carol));  // in through node a first
+  const auto before_carol = alice->events().size();
+  alice->send(join("r", "carol"));
+  ASSERT_TRUE(alice->wait_for(is_joined("r"), 10s, before_carol));  // in through node a first
   bob.send(join("r", "carol"));
   ASSERT_TRUE(bob.wait_for(is_presence("r", chat::Presence::JOINED, "carol")));
   bob.send(leave("r", "carol"));
   bob.send(leave("r", "bob"));
-  ASSERT_TRUE(alice.wait_for(is_presence("r", chat::Presence::LEFT, "bob")));
-  EXPECT_TRUE(alice.events_matching(is_presence("r", chat::Presence::LEFT, "carol")).empty());
+  ASSERT_TRUE(alice->wait_for(is_presence("r", chat::Presence::LEFT, "bob")));
+  EXPECT_TRUE(alice->events_matching(is_presence("r", chat::Presence::LEFT, "carol")).empty());
 
   // Node b dies with dave in the room: alice hears dave leave once node b's
   // lease (3 s) runs out.
   ChatStreamClient dave(chat_channel("127.0.0.1", b->port("grpc-chat")), test_service_token());
   dave.send(join("r", "dave"));
-  ASSERT_TRUE(alice.wait_for(is_presence("r", chat::Presence::JOINED, "dave")));
+  ASSERT_TRUE(alice->wait_for(is_presence("r", chat::Presence::JOINED, "dave")));
   b->kill();
-  const auto left = alice.wait_for(is_presence("r", chat::Presence::LEFT, "dave"), 15s);
+  const auto left = alice->wait_for(is_presence("r", chat::Presence::LEFT, "dave"), 15s);
   ASSERT_TRUE(left) << a->output();
   EXPECT_EQ(left->presence().online_count(), 2u);  // alice and carol
 }
@@ -421,9 +425,7 @@ TEST(ChatNodes, APrimaryKilledAndItsSynchronousStandbyPromotedLosesNoAcknowledge
                                   .plugins = {"grpc-chat"},
                                   .tables = grpc_chat_table(0, "store = \"postgres\"\n" + service_token_key()),
                                   .env = {{"DATABASE_URL", url}}});
-  ChatStreamClient alice(chat_channel("127.0.0.1", node->port("grpc-chat")), test_service_token());
-  alice.send(join("r", "alice"));
-  ASSERT_TRUE(alice.wait_for(is_joined("r")));
+  auto alice = joined_member(*node, "r", "alice");
   std::vector<std::string> acked;
   int next = 0;
   // Sends `count` messages, each until it is acknowledged: a refused one
@@ -435,9 +437,9 @@ TEST(ChatNodes, APrimaryKilledAndItsSynchronousStandbyPromotedLosesNoAcknowledge
       for (bool resend = false;; resend = true) {
         auto frame = chat_message("r", "alice", id, id);
         frame.mutable_chat_message()->set_resend(resend);
-        const auto from = alice.events().size();  // the answer to this try, not an earlier one
-        alice.send(frame);
-        const auto answer = alice.wait_for(
+        const auto from = alice->events().size();  // the answer to this try, not an earlier one
+        alice->send(frame);
+        const auto answer = alice->wait_for(
             [&](const chat::ChatStream& e) {
               return (e.has_ack() && e.ack().id() == id) || (e.has_error() && e.error().id() == id);
             },

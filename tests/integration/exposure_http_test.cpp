@@ -21,13 +21,8 @@ namespace {
 
 // grpc-chat and history-http in one host; `http_extra` adds history-http keys.
 std::unique_ptr<TestHost> http_host(const std::filesystem::path& dir, const std::string& http_extra = "") {
-  const auto chat_port = free_tcp_port();
-  return std::make_unique<TestHost>(
-      dir, TestHostOptions{.plugins = {"grpc-chat", "history-http"},
-                           .tables = grpc_chat_table(chat_port) +
-                                     history_http_table(chat_port, "web_root = \"" +
-                                                                       (source_dir() / "web").string() + "\"\n" +
-                                                                       http_extra)});
+  return host_beside_chat_service(dir, "history-http", history_http_table,
+                                  "web_root = \"" + (source_dir() / "web").string() + "\"\n" + http_extra);
 }
 
 // The value of header `name` in a response head ("" when absent).

@@ -18,10 +18,7 @@ namespace {
 
 // grpc-chat and ws-proxy in one host; `proxy_extra` adds ws-proxy keys.
 std::unique_ptr<TestHost> all_in_one(const std::filesystem::path& dir, const std::string& proxy_extra = "") {
-  const auto chat_port = free_tcp_port();
-  return std::make_unique<TestHost>(
-      dir, TestHostOptions{.plugins = {"grpc-chat", "ws-proxy"},
-                           .tables = grpc_chat_table(chat_port) + ws_proxy_table(chat_port, proxy_extra)});
+  return host_beside_chat_service(dir, "ws-proxy", ws_proxy_table, proxy_extra);
 }
 
 std::string room_target(const std::string& user, const std::string& room) {

@@ -138,37 +138,17 @@ TEST_F(FaultTest, ProxyKilledItsClientsRecoverThroughAnotherProxyAndTheOtherProx
     moving.push_back(ws_member(*doomed, a(i), room(i), io));
     staying.push_back(ws_member(*steady, b(i), room(i), io));
   }
-  for (std::size_t i = 0; i < kPerProxy; ++i) {
-    moving[i]->send(chat_message(room(i), a(i), "before", message_id(a(i), 0)));
-    ASSERT_TRUE(moving[i]->wait_for(is_ack_for(message_id(a(i), 0)), kPatience));
-  }
+  ASSERT_TRUE(first_messages_acknowledged(moving, a, room));
 
   Traffic traffic(kPerProxy, 30ms, [&](std::size_t i, int n) {
     staying[i]->send(chat_message(room(i), b(i), "steady", message_id(b(i), n)));
   });
-  ASSERT_TRUE(traffic.wait_rounds(5));
-  // A message each on its way when the proxy dies: stored or not, nobody knows.
-  for (std::size_t i = 0; i < kPerProxy; ++i) {
-    moving[i]->send(chat_message(room(i), a(i), "in flight", message_id(a(i), 1)));
-  }
-  doomed->kill();
   std::vector<chat::Ack> acks;
-  std::vector<std::uint64_t> last_seen;
-  for (std::size_t i = 0; i < kPerProxy; ++i) {
-    ASSERT_TRUE(moving[i]->wait_closed(kPatience));
-    const auto events = moving[i]->events();
-    const auto seen = sequences_in(events, room(i));
-    EXPECT_EQ(seen, range(1, seen.size())) << a(i);
-    last_seen.push_back(seen.size());
-    add_acks(acks, events);
-  }
-  ASSERT_TRUE(traffic.wait_rounds(5));  // what the moving clients miss
+  const auto last_seen = kill_under_traffic(*doomed, moving, a, room, traffic, acks);
 
   // They come back on the other proxy: join with since, resend what was in flight.
-  std::vector<std::unique_ptr<WsClient>> back;
-  for (std::size_t i = 0; i < kPerProxy; ++i) back.push_back(rejoin_and_resend(*steady, a(i), room(i), last_seen[i], io));
-  ASSERT_TRUE(traffic.wait_rounds(3));
-  traffic.stop();
+  const auto back = rejoin_and_resend_all(*steady, a, room, last_seen, io);
+  ASSERT_TRUE(traffic.stop_after(3));
   // A last message per room: whoever has it has everything before it.
   for (std::size_t r = 0; r < 2; ++r) staying[r]->send(chat_message(room(r), b(r), "last", "end-" + room(r)));
   for (std::size_t i = 0; i < kPerProxy; ++i) {
@@ -213,42 +193,20 @@ TEST_F(FaultTest, ProxyKilledAndRestartedOnItsPortItsClientsComeBackToItAndMissN
     writers[r]->send(join(room(r), w(r)));
     ASSERT_TRUE(writers[r]->wait_for(is_joined(room(r)), kPatience));
   }
-  for (std::size_t i = 0; i < kClients; ++i) {
-    clients[i]->send(chat_message(room(i), a(i), "before", message_id(a(i), 0)));
-    ASSERT_TRUE(clients[i]->wait_for(is_ack_for(message_id(a(i), 0)), kPatience));
-  }
+  ASSERT_TRUE(first_messages_acknowledged(clients, a, room));
 
   Traffic traffic(2, 30ms, [&](std::size_t r, int n) {
     writers[r]->send(chat_message(room(r), w(r), "steady", message_id(w(r), n)));
   });
-  ASSERT_TRUE(traffic.wait_rounds(5));
-  // A message each on its way when the proxy dies: stored or not, nobody knows.
-  for (std::size_t i = 0; i < kClients; ++i) {
-    clients[i]->send(chat_message(room(i), a(i), "in flight", message_id(a(i), 1)));
-  }
-  proxy->kill();
   std::vector<chat::Ack> acks;
-  std::vector<std::uint64_t> last_seen;
-  for (std::size_t i = 0; i < kClients; ++i) {
-    const auto closed = clients[i]->wait_closed(kPatience);
-    ASSERT_TRUE(closed) << a(i);
-    EXPECT_FALSE(closed->code) << a(i) << ": a close frame from a killed process";
-    const auto events = clients[i]->events();
-    const auto seen = sequences_in(events, room(i));
-    EXPECT_EQ(seen, range(1, seen.size())) << a(i);
-    last_seen.push_back(seen.size());
-    add_acks(acks, events);
-  }
-  ASSERT_TRUE(traffic.wait_rounds(5));  // what the proxy's clients miss
+  const auto last_seen = kill_under_traffic(*proxy, clients, a, room, traffic, acks);
 
   // The same proxy again, on the same port; its clients come back to it,
   // join with since and resend what was in flight.
   proxy->start();
   ASSERT_EQ(proxy->port("ws-proxy"), proxy_port);
-  std::vector<std::unique_ptr<WsClient>> back;
-  for (std::size_t i = 0; i < kClients; ++i) back.push_back(rejoin_and_resend(*proxy, a(i), room(i), last_seen[i], io));
-  ASSERT_TRUE(traffic.wait_rounds(3));
-  traffic.stop();
+  const auto back = rejoin_and_resend_all(*proxy, a, room, last_seen, io);
+  ASSERT_TRUE(traffic.stop_after(3));
   // A last message per room: whoever has it has everything before it.
   for (std::size_t r = 0; r < 2; ++r) writers[r]->send(chat_message(room(r), w(r), "last", "end-" + room(r)));
   for (std::size_t i = 0; i < kClients; ++i) {

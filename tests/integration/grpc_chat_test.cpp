@@ -121,7 +121,19 @@ class GrpcChatStoreTest : public ::testing::TestWithParam<std::string> {
 };
 
 // What only a store that outlives the process can do (restarts).
-class GrpcChatDurableStoreTest : public GrpcChatStoreTest {};
+class GrpcChatDurableStoreTest : public GrpcChatStoreTest {
+ protected:
+  // A host before the one under test: alice joins `room`, sends `count`
+  // messages (ids `prefix`0, `prefix`1, ...) that are acknowledged, and the
+  // host stops cleanly.
+  void run_a_host_where_alice_sends(const std::string& room, int count, const std::string& prefix) {
+    ChatHost host(dir_.path(), store());
+    ChatStreamClient alice(host.channel());
+    alice.send(join(room, "alice"));
+    send_acked(alice, room, "alice", count, prefix);
+    EXPECT_EQ(host.stop(), 0);
+  }
+};
 
 INSTANTIATE_TEST_SUITE_P(Stores, GrpcChatStoreTest, ::testing::Values("memory", "sqlite", "postgres"),
                          [](const auto& store) { return store.param; });
@@ -174,11 +186,7 @@ TEST_P(GrpcChatStoreTest, ExerciseClientJoinsBySendingAndGetsItsOwnIdInTheEcho) 
   auto echo = legacy.wait_for(is_message_in("room1"));
   ASSERT_TRUE(echo);
   EXPECT_EQ(echo->chat_message().id(), "msg1");
-  EXPECT_EQ(echo->chat_message().sender_id(), "client1");
-  EXPECT_EQ(echo->chat_message().content(), "Hello");
-  EXPECT_EQ(echo->chat_message().sequence(), 1U);
-  EXPECT_EQ(echo->chat_message().server_id(), "room1:1");
-  EXPECT_GT(echo->chat_message().timestamp().seconds(), 1700000000);
+  expect_first_message_of_room(echo->chat_message(), "room1", "client1", "Hello");
 
   // A second exercise client in the room gets the first one's next message.
   ChatStreamClient other(host.channel());
@@ -285,13 +293,7 @@ TEST_P(GrpcChatStoreTest, HistoryPagesByEveryCursorAndFilter) {
 }
 
 TEST_P(GrpcChatDurableStoreTest, AfterARestartHistoryAndSequencesContinue) {
-  {
-    ChatHost host(dir_.path(), store());
-    ChatStreamClient alice(host.channel());
-    alice.send(join("durable", "alice"));
-    send_acked(alice, "durable", "alice", 5, "before-");
-    EXPECT_EQ(host.stop(), 0);
-  }
+  run_a_host_where_alice_sends("durable", 5, "before-");
   if (GetParam() == "sqlite") {
     EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "chat.db"));
   }
@@ -348,13 +350,7 @@ TEST_P(GrpcChatStoreTest, JoinWithSinceReplaysTheGapThenLiveMessagesWithoutDupli
 }
 
 TEST_P(GrpcChatDurableStoreTest, JoinSaysSoWhenTheGapCannotBeFilled) {
-  {
-    ChatHost host(dir_.path(), store());
-    ChatStreamClient alice(host.channel());
-    alice.send(join("gap", "alice"));
-    send_acked(alice, "gap", "alice", 6, "m");
-    EXPECT_EQ(host.stop(), 0);
-  }
+  run_a_host_where_alice_sends("gap", 6, "m");
   // Restarted keeping only the newest 2 messages: 1..4 are gone.
   ChatHost host(dir_.path(), store() + "retention_max_messages = 2\n");
   ASSERT_TRUE(host.process().wait_for_line(std::regex("retention removed 4 messages")));
@@ -614,19 +610,12 @@ TEST_P(GrpcChatStoreTest, TypingReachesTheMembersThatJoinedAndIsNeverStored) {
 
 TEST_F(GrpcChatTest, HealthIsServingWhileRunningAndReflectionListsTheService) {
   ChatHost host(dir_.path(), kMemory);
-  auto health = grpc::health::v1::Health::NewStub(host.channel());
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::health::v1::HealthCheckRequest request;
-  request.set_service("chat.ChatService");
-  grpc::health::v1::HealthCheckResponse response;
-  ASSERT_TRUE(health->Check(&context, request, &response).ok());
-  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // The health check answers (fatal when not) and says SERVING.
+  ASSERT_EQ(chat_service_serving(host.channel()), std::optional<bool>(true));
 
   auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(host.channel());
-  grpc::ClientContext reflection_context;
-  reflection_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  auto stream = reflection->ServerReflectionInfo(&reflection_context);
+  const auto reflection_context = call_context("", std::chrono::seconds(5));
+  auto stream = reflection->ServerReflectionInfo(reflection_context.get());
   grpc::reflection::v1alpha::ServerReflectionRequest list;
   list.set_list_services("*");
   ASSERT_TRUE(stream->Write(list));

@@ -499,18 +499,14 @@ TEST_F(HistoryHttpTest, AnUnusableSecretFileStopsTheHostBeforeItListens) {
       {"auth_leeway_seconds = 301", {}, "[history-http] auth_leeway_seconds"},
   };
   for (const auto& c : cases) {
-    write_file(dir_ / "bad.toml", "[host]\nplugins = [\"history-http\"]\n\n[history-http]\nport = 0\n" + c.line + "\n");
-    HostProcess host({.executable = host_binary(),
-                      .args = {"--config", (dir_ / "bad.toml").string()},
-                      .env = c.env,
-                      .unset_env = host_variables(),
-                      .working_dir = dir_.path()});
-    EXPECT_EQ(host.wait_exit(), 1) << c.line;
-    EXPECT_NE(host.output().find(c.expected), std::string::npos) << host.output();
+    const auto host = start_on_bad_config(
+        dir_.path(), "[host]\nplugins = [\"history-http\"]\n\n[history-http]\nport = 0\n" + c.line + "\n", c.env);
+    EXPECT_EQ(host->wait_exit(), 1) << c.line;
+    EXPECT_NE(host->output().find(c.expected), std::string::npos) << host->output();
     if (c.line.find("auth_secret_file") != std::string::npos) {
-      EXPECT_NE(host.output().find("[history-http] auth_secret_file: "), std::string::npos) << host.output();
+      EXPECT_NE(host->output().find("[history-http] auth_secret_file: "), std::string::npos) << host->output();
     }
-    EXPECT_EQ(host.output().find("ready in"), std::string::npos) << host.output();
+    EXPECT_EQ(host->output().find("ready in"), std::string::npos) << host->output();
   }
 }
 

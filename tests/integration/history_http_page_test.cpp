@@ -134,15 +134,12 @@ TEST_F(HistoryHttpTest, ABadConfigurationStopsTheHostBeforeItListens) {
                                  std::string(R"(allowed_origins = ["chat.example.org"])"),
                                  std::string(R"(public_ws_url = "http://not-a-websocket")"),
                                  std::string(R"(host = "not an address")")}) {
-    write_file(dir_ / "bad.toml", "[host]\nplugins = [\"history-http\"]\n\n[history-http]\nport = 0\n" + bad + "\n");
-    HostProcess host({.executable = host_binary(),
-                      .args = {"--config", (dir_ / "bad.toml").string()},
-                      .unset_env = host_variables(),
-                      .working_dir = dir_.path()});
-    EXPECT_EQ(host.wait_exit(), 1) << bad;
+    const auto host =
+        start_on_bad_config(dir_.path(), "[host]\nplugins = [\"history-http\"]\n\n[history-http]\nport = 0\n" + bad + "\n");
+    EXPECT_EQ(host->wait_exit(), 1) << bad;
     const auto key = bad.substr(0, bad.find(' '));
-    EXPECT_NE(host.output().find("[history-http] " + key + ":"), std::string::npos) << host.output();
-    EXPECT_EQ(host.output().find("ready in"), std::string::npos) << host.output();
+    EXPECT_NE(host->output().find("[history-http] " + key + ":"), std::string::npos) << host->output();
+    EXPECT_EQ(host->output().find("ready in"), std::string::npos) << host->output();
   }
 }
 

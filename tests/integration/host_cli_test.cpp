@@ -17,6 +17,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #ifndef CHATHOST_EXPECTED_VERSION
@@ -114,9 +115,30 @@ class HostCliTest : public ::testing::Test {
     return line ? line->line : std::string();
   }
 
+  // expect_start_failure of example-greeter started with --env-file `env_file`.
+  void expect_greeter_refused_with_env_file(const std::filesystem::path& env_file, const std::string& message) {
+    expect_start_failure(greeter_config(0), message, {"--env-file", env_file.string()});
+  }
+
   static std::string greeter_config(long port, const std::string& host_extra = "") {
     return "[host]\nplugins = [\"example-greeter\"]\n" + host_extra +
            "\n[example-greeter]\nport = " + std::to_string(port) + "\n";
+  }
+
+  // example-greeter and test-hangs-on-stop (listed as `plugins`, 2 s to
+  // stop) sent SIGTERM once ready: the host has begun stopping. Returns it
+  // and example-greeter's port (0, the failure recorded, when it got no
+  // further).
+  std::pair<std::unique_ptr<HostProcess>, std::uint16_t> stopping_beside_a_hang(const std::string& plugins) {
+    auto host = start("[host]\nplugins = [" + plugins + "]\nstop_timeout_ms = 2000\n\n[example-greeter]\nport = 0\n");
+    const auto port = ready_port(*host);
+    if (port == 0) return {std::move(host), 0};
+    if (!host->signal(SIGTERM)) {
+      ADD_FAILURE() << "cannot send SIGTERM";
+      return {std::move(host), 0};
+    }
+    expect_line(*host, log_line("info", "host", "stopping on SIGTERM"));
+    return {std::move(host), port};
   }
 
   // Greets once and stops on SIGTERM; returns the greeting line.
@@ -523,17 +545,15 @@ TEST_F(HostCliTest, KeyOutsideAnyTableIsRefused) {
 }
 
 TEST_F(HostCliTest, MalformedEnvFileLineNamesFileAndLine) {
-  const auto env_file = dir_ / "bad.env";
-  write_file(env_file, "ADMIN_NAME=ok\n\nthis line has no equals sign\n");
-  expect_start_failure(greeter_config(0),
-                       env_file.string() + ":3: expected KEY=VALUE, got 'this line has no equals sign'",
-                       {"--env-file", env_file.string()});
+  const auto env_file = dir_.write("bad.env", "ADMIN_NAME=ok\n\nthis line has no equals sign\n");
+  expect_greeter_refused_with_env_file(
+      env_file, env_file.string() + ":3: expected KEY=VALUE, got 'this line has no equals sign'");
 }
 
 TEST_F(HostCliTest, MissingEnvFileIsAnError) {
   const auto env_file = dir_ / "missing.env";
-  expect_start_failure(greeter_config(0), "cannot read env file " + env_file.string() + ": No such file or directory",
-                       {"--env-file", env_file.string()});
+  expect_greeter_refused_with_env_file(env_file,
+                                       "cannot read env file " + env_file.string() + ": No such file or directory");
 }
 
 TEST_F(HostCliTest, BadEnvironmentValueNamesTheVariable) {
@@ -544,11 +564,9 @@ TEST_F(HostCliTest, BadEnvironmentValueNamesTheVariable) {
 }
 
 TEST_F(HostCliTest, BadEnvFileValueNamesFileLineAndVariable) {
-  const auto env_file = dir_ / "vars.env";
-  write_file(env_file, "# comment\nCHATHOST_LOG_LEVEL=chatty\n");
-  expect_start_failure(greeter_config(0),
-                       env_file.string() + ":2: CHATHOST_LOG_LEVEL: [host] log_level: expected one of \"trace\"",
-                       {"--env-file", env_file.string()});
+  const auto env_file = dir_.write("vars.env", "# comment\nCHATHOST_LOG_LEVEL=chatty\n");
+  expect_greeter_refused_with_env_file(
+      env_file, env_file.string() + ":2: CHATHOST_LOG_LEVEL: [host] log_level: expected one of \"trace\"");
 }
 
 // ---------------------------------------------------------------------------
@@ -625,13 +643,8 @@ TEST_F(HostCliTest, PluginsOptionOrderIsTheStartOrder) {
 // The later plugin is stopped first: while test-hangs-on-stop (listed last)
 // hangs in stop(), example-greeter has not been stopped and still greets.
 TEST_F(HostCliTest, LaterPluginStopsFirst) {
-  auto host = start(
-      "[host]\nplugins = [\"example-greeter\", \"test-hangs-on-stop\"]\nstop_timeout_ms = 2000\n\n"
-      "[example-greeter]\nport = 0\n");
-  const auto port = ready_port(*host);
+  const auto [host, port] = stopping_beside_a_hang(R"("example-greeter", "test-hangs-on-stop")");
   ASSERT_NE(port, 0);
-  ASSERT_TRUE(host->signal(SIGTERM));
-  expect_line(*host, log_line("info", "host", "stopping on SIGTERM"));
   EXPECT_THAT(connect_and_read_line(kLoopback, port, 1s).value_or("(none)"), HasSubstr("Hello from chat-host"));
   EXPECT_TRUE(host->running()) << "the hang should still hold the host";
   expect_exit(*host, 1);
@@ -641,13 +654,8 @@ TEST_F(HostCliTest, LaterPluginStopsFirst) {
 // And the earlier plugin is stopped last: with the order reversed,
 // example-greeter has closed its port while test-hangs-on-stop still hangs.
 TEST_F(HostCliTest, EarlierPluginStopsLast) {
-  auto host = start(
-      "[host]\nplugins = [\"test-hangs-on-stop\", \"example-greeter\"]\nstop_timeout_ms = 2000\n\n"
-      "[example-greeter]\nport = 0\n");
-  const auto port = ready_port(*host);
+  const auto [host, port] = stopping_beside_a_hang(R"("test-hangs-on-stop", "example-greeter")");
   ASSERT_NE(port, 0);
-  ASSERT_TRUE(host->signal(SIGTERM));
-  expect_line(*host, log_line("info", "host", "stopping on SIGTERM"));
   bool closed_while_running = false;
   const auto deadline = std::chrono::steady_clock::now() + 2s;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -352,16 +352,11 @@ TEST_F(TlsTest, UnusableTlsFilesStopTheHostBeforeItListensNamingTheFileAndTheKey
        "[ws-proxy] chat_tls_ca_file: " + (dir_ / "not-pem.txt").string() + " holds no PEM certificate"},
   };
   for (const auto& c : cases) {
-    write_file(dir_ / "bad.toml",
-               "[host]\nplugins = [\"" + c.plugin + "\"]\n\n[" + c.plugin + "]\nport = 0\n" + c.lines + "\n");
-    HostProcess host({.executable = host_binary(),
-                      .args = {"--config", (dir_ / "bad.toml").string()},
-                      .env = c.env,
-                      .unset_env = host_variables(),
-                      .working_dir = dir_.path()});
-    EXPECT_EQ(host.wait_exit(), 1) << c.lines;
-    EXPECT_NE(host.output().find(c.expected), std::string::npos) << c.expected << "\n" << host.output();
-    EXPECT_EQ(host.output().find("ready in"), std::string::npos) << host.output();
+    const auto host = start_on_bad_config(
+        dir_.path(), "[host]\nplugins = [\"" + c.plugin + "\"]\n\n[" + c.plugin + "]\nport = 0\n" + c.lines + "\n", c.env);
+    EXPECT_EQ(host->wait_exit(), 1) << c.lines;
+    EXPECT_NE(host->output().find(c.expected), std::string::npos) << c.expected << "\n" << host->output();
+    EXPECT_EQ(host->output().find("ready in"), std::string::npos) << host->output();
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include "health.grpc.pb.h"  // from chat_proto
 
+#include <gtest/gtest.h>
+
 namespace chathost::test {
 
 std::shared_ptr<grpc::Channel> chat_channel(const std::string& host, std::uint16_t port) {
@@ -202,6 +204,16 @@ std::size_t index_of(const std::vector<chat::ChatStream>& events, const EventPre
     if (predicate(events[i])) return i;
   }
   return events.size();
+}
+
+void expect_first_message_of_room(const chat::ChatMessage& message, const std::string& room, const std::string& sender,
+                                  const std::string& content) {
+  EXPECT_EQ(message.room_id(), room);
+  EXPECT_EQ(message.sender_id(), sender);
+  EXPECT_EQ(message.content(), content);
+  EXPECT_EQ(message.sequence(), 1U);
+  EXPECT_EQ(message.server_id(), room + ":1");
+  EXPECT_GT(message.timestamp().seconds(), 1700000000);  // after November 2023
 }
 
 }  // namespace chathost::test

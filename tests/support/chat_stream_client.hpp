@@ -99,6 +99,11 @@ EventPredicate is_presence(const std::string& room, chat::Presence::Kind kind, c
 // Any typing event when `stopped` is not given.
 EventPredicate is_typing(const std::string& room, const std::string& user, std::optional<bool> stopped = {});
 
+// Expects `message` to be the first one stored in `room`, from `sender`
+// with `content`: sequence 1, server id "<room>:1", a timestamp of our time.
+void expect_first_message_of_room(const chat::ChatMessage& message, const std::string& room, const std::string& sender,
+                                  const std::string& content);
+
 // The first event at or after `from` that matches; events.size() if none.
 std::size_t index_of(const std::vector<chat::ChatStream>& events, const EventPredicate& predicate, std::size_t from = 0);
 

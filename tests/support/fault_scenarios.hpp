@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -188,6 +189,12 @@ class Traffic {
     stopping_ = true;
     if (thread_.joinable()) thread_.join();
   }
+  // wait_rounds(more), then stop(); false when the rounds did not come.
+  bool stop_after(int more) {
+    const bool done = wait_rounds(more);
+    stop();
+    return done;
+  }
   // After stop(): how many messages `sender` sent, its rounds 0 .. sent - 1.
   int sent(std::size_t sender) const { return sent_.at(sender); }
 
@@ -208,6 +215,51 @@ inline std::unique_ptr<WsClient> ws_member(const TestHost& proxy, const std::str
   return client;
 }
 
+// The WebSocket clients of one proxy: client i is user(i), a member of room(i).
+using ClientName = std::function<std::string(std::size_t)>;
+
+// Each of `clients` sends its first message ("before", message_id(user, 0))
+// and has it acknowledged.
+inline ::testing::AssertionResult first_messages_acknowledged(const std::vector<std::unique_ptr<WsClient>>& clients,
+                                                              const ClientName& user, const ClientName& room) {
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    clients[i]->send(chat_message(room(i), user(i), "before", message_id(user(i), 0)));
+    if (!clients[i]->wait_for(is_ack_for(message_id(user(i), 0)), kPatience)) {
+      return ::testing::AssertionFailure() << user(i) << " got no ack for its first message";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// `proxy` killed while `traffic` runs (5 rounds before, 5 after) and each of
+// its `clients` has a message on its way (message_id(user, 1), "in flight":
+// stored or not, nobody knows; rejoin_and_resend sends it again). Each
+// client is then closed without a close frame (a killed process sends none)
+// and had seen its room without a gap. Adds the clients' acks to `acks` and
+// returns the last sequence each saw.
+inline std::vector<std::uint64_t> kill_under_traffic(TestHost& proxy, const std::vector<std::unique_ptr<WsClient>>& clients,
+                                                     const ClientName& user, const ClientName& room, Traffic& traffic,
+                                                     std::vector<chat::Ack>& acks) {
+  if (!traffic.wait_rounds(5)) throw std::runtime_error("the traffic stalled before the kill");
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    clients[i]->send(chat_message(room(i), user(i), "in flight", message_id(user(i), 1)));
+  }
+  proxy.kill();
+  std::vector<std::uint64_t> last_seen;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    const auto closed = clients[i]->wait_closed(kPatience);
+    if (!closed) throw std::runtime_error(user(i) + " was not closed after the kill");
+    EXPECT_FALSE(closed->code) << user(i) << ": a close frame from a killed process";
+    const auto events = clients[i]->events();
+    const auto seen = sequences_in(events, room(i));
+    EXPECT_EQ(seen, range(1, seen.size())) << user(i);
+    last_seen.push_back(seen.size());
+    add_acks(acks, events);
+  }
+  if (!traffic.wait_rounds(5)) throw std::runtime_error("the traffic stalled after the kill");  // what the clients miss
+  return last_seen;
+}
+
 // A client of a killed proxy, back through `proxy`: it joins `room` with
 // since = the last sequence it saw, expecting no history gap, and sends the
 // message it had in flight (message_id(user, 1)) again with resend, which
@@ -224,6 +276,19 @@ inline std::unique_ptr<WsClient> rejoin_and_resend(TestHost& proxy, const std::s
     throw std::runtime_error(user + " got no ack for the message it sent again");
   }
   return client;
+}
+
+// rejoin_and_resend for each client of a killed proxy (user(i) in room(i),
+// having seen up to last_seen[i]), through `proxy`.
+inline std::vector<std::unique_ptr<WsClient>> rejoin_and_resend_all(TestHost& proxy, const ClientName& user,
+                                                                  const ClientName& room,
+                                                                  const std::vector<std::uint64_t>& last_seen,
+                                                                  const std::shared_ptr<WsIo>& io) {
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (std::size_t i = 0; i < last_seen.size(); ++i) {
+    clients.push_back(rejoin_and_resend(proxy, user(i), room(i), last_seen[i], io));
+  }
+  return clients;
 }
 
 class FaultTest : public ::testing::Test {

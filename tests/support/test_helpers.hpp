@@ -93,6 +93,11 @@ class TempDir {
 
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path operator/(const std::filesystem::path& name) const { return path_ / name; }
+  // write_file of `text` to <dir>/<name>; returns that path.
+  std::filesystem::path write(const std::filesystem::path& name, std::string_view text) const {
+    write_file(path_ / name, text);
+    return path_ / name;
+  }
 
  private:
   std::filesystem::path path_;

@@ -1,5 +1,6 @@
 #include "support/test_host.hpp"
 
+#include "support/config_tables.hpp"
 #include "support/host_variables.hpp"
 #include "support/test_helpers.hpp"
 
@@ -7,6 +8,7 @@
 #include <regex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace chathost::test {
 
@@ -111,6 +113,24 @@ std::optional<int> TestHost::stop() {
 void TestHost::kill() {
   process_->signal(SIGKILL);
   process_->wait_exit();
+}
+
+std::unique_ptr<HostProcess> start_on_bad_config(const std::filesystem::path& dir, const std::string& toml,
+                                                 std::map<std::string, std::string> env) {
+  write_file(dir / "bad.toml", toml);
+  return std::make_unique<HostProcess>(ProcessOptions{.executable = host_binary(),
+                                                      .args = {"--config", (dir / "bad.toml").string()},
+                                                      .env = std::move(env),
+                                                      .unset_env = host_variables(),
+                                                      .working_dir = dir});
+}
+
+std::unique_ptr<TestHost> host_beside_chat_service(const std::filesystem::path& dir, const std::string& plugin,
+                                                   PluginTable plugin_table, const std::string& plugin_extra) {
+  const auto chat_port = free_tcp_port();
+  return std::make_unique<TestHost>(dir, TestHostOptions{.plugins = {"grpc-chat", plugin},
+                                                         .tables = grpc_chat_table(chat_port) +
+                                                                   plugin_table(chat_port, plugin_extra)});
 }
 
 }  // namespace chathost::test

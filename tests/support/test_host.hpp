@@ -95,6 +95,20 @@ class TestHost {
   std::map<std::string, Endpoint, std::less<>> endpoints_;
 };
 
+// chat-host started in `dir` on the config `toml` (written to <dir>/bad.toml:
+// for a config the test expects refused), with `env` and without the
+// variables the host reads (host_variables.hpp) otherwise.
+std::unique_ptr<HostProcess> start_on_bad_config(const std::filesystem::path& dir, const std::string& toml,
+                                                 std::map<std::string, std::string> env = {});
+
+// A plugin's table (config_tables.hpp) for a grpc-chat at chat_port.
+using PluginTable = std::string (*)(std::uint16_t chat_port, const std::string& extra);
+
+// One host running grpc-chat (grpc_chat_table on a free port) and `plugin`,
+// whose table `plugin_table` makes with `plugin_extra` for that port.
+std::unique_ptr<TestHost> host_beside_chat_service(const std::filesystem::path& dir, const std::string& plugin,
+                                                   PluginTable plugin_table, const std::string& plugin_extra = "");
+
 // A host stopped with SIGSTOP, as a hung machine or a link gone silent
 // looks to its peers: its sockets stay open and the kernel still acks, but
 // nothing answers. Thawed (SIGCONT) by thaw(), or at the latest on

@@ -18,7 +18,6 @@ namespace chathost::test {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
@@ -68,7 +67,7 @@ struct WsClient::Impl : std::enable_shared_from_this<WsClient::Impl> {
     if (ec) return done.set_value(ec);
     if (options.origin) {
       ws.set_option(websocket::stream_base::decorator(
-          [origin = *options.origin](websocket::request_type& request) { request.set(http::field::origin, origin); }));
+          [origin = *options.origin](websocket::request_type& request) { request.set(beast::http::field::origin, origin); }));
     }
     beast::get_lowest_layer(ws).expires_after(options.timeout);
     const std::string host = options.host + ":" + std::to_string(options.port);

@@ -3,6 +3,8 @@
 // the operator-facing message of every configuration error.
 #include "config_source.hpp"
 
+#include "support/test_helpers.hpp"
+
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
@@ -11,9 +13,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -314,70 +316,48 @@ INSTANTIATE_TEST_SUITE_P(AllSpellings, ConfigBooleanText,
 // ---------------------------------------------------------------------------
 // Errors in the TOML table
 
-TEST(ConfigErrors, UnknownKeyNamesFileLineTableKeyAndKnownKeys) {
-  EXPECT_EQ(resolve_error("[grpc]\nport = 1\nprot = 2\n"),
-            "config/chat.toml:3: [grpc] unknown key prot "
-            "(known keys: host, port, tls, ratio, origins, store)");
+// Each case resolves [grpc] from a TOML text, an environment and a .env
+// text, and expects the ConfigError message.
+struct ResolveErrorCase {
+  const char* name;  // the test's name
+  const char* toml;
+  Environment environment;
+  std::optional<std::string> env_text;
+  const char* message;
+};
+
+void PrintTo(const ResolveErrorCase& c, std::ostream* out) { *out << c.name; }
+
+class ConfigResolveError : public ::testing::TestWithParam<ResolveErrorCase> {};
+
+TEST_P(ConfigResolveError, SaysWhereWhatAndWhy) {
+  const ResolveErrorCase& c = GetParam();
+  EXPECT_EQ(resolve_error(c.toml, c.environment, c.env_text), c.message);
 }
+
+std::string case_name(const ::testing::TestParamInfo<ResolveErrorCase>& info) { return info.param.name; }
+
+const ResolveErrorCase kTomlErrors[] = {
+    {"UnknownKeyNamesFileLineTableKeyAndKnownKeys", "[grpc]\nport = 1\nprot = 2\n", {}, std::nullopt, "config/chat.toml:3: [grpc] unknown key prot (known keys: host, port, tls, ratio, origins, store)"},
+    {"WrongTypeStringForInteger", "[grpc]\nport = \"abc\"\n", {}, std::nullopt, "config/chat.toml:2: [grpc] port: expected integer, got string \"abc\""},
+    {"WrongTypeIntegerForBoolean", "[grpc]\n\ntls = 1\n", {}, std::nullopt, "config/chat.toml:3: [grpc] tls: expected boolean, got integer 1"},
+    {"WrongTypeBooleanForString", "[grpc]\nhost = true\n", {}, std::nullopt, "config/chat.toml:2: [grpc] host: expected string, got boolean true"},
+    {"WrongTypeFloatForInteger", "[grpc]\nport = 1.5\n", {}, std::nullopt, "config/chat.toml:2: [grpc] port: expected integer, got number 1.500000"},
+    {"WrongTypeStringForNumber", "[grpc]\nratio = \"half\"\n", {}, std::nullopt, "config/chat.toml:2: [grpc] ratio: expected number, got string \"half\""},
+    {"WrongTypeStringForStringList", "[grpc]\norigins = \"http://a\"\n", {}, std::nullopt, "config/chat.toml:2: [grpc] origins: expected list of strings, got string \"http://a\""},
+    {"StringListWithNonStringElement", "[grpc]\norigins = [\"a\", 2]\n", {}, std::nullopt, "config/chat.toml:2: [grpc] origins: expected list of strings, got an array"},
+    {"TableForScalar", "[grpc]\nhost = { a = 1 }\n", {}, std::nullopt, "config/chat.toml:2: [grpc] host: expected string, got a table"},
+    {"DateForString", "[grpc]\nhost = 2024-01-02\n", {}, std::nullopt, "config/chat.toml:2: [grpc] host: expected string, got a date/time"},
+    {"IntegerAboveRange", "[grpc]\nport = 70000\n", {}, std::nullopt, "config/chat.toml:2: [grpc] port: expected integer in 0..65535, got 70000"},
+    {"IntegerBelowRange", "[grpc]\nport = -1\n", {}, std::nullopt, "config/chat.toml:2: [grpc] port: expected integer in 0..65535, got -1"},
+    {"StringNotInChoices", "[grpc]\nstore = \"redis\"\n", {}, std::nullopt, "config/chat.toml:2: [grpc] store: expected one of \"sqlite\", \"memory\", got \"redis\""},
+    {"TableNameThatIsNotATable", "grpc = 5\n", {}, std::nullopt, "config/chat.toml:1: grpc must be a table"},
+};
+INSTANTIATE_TEST_SUITE_P(ConfigErrors, ConfigResolveError, ::testing::ValuesIn(kTomlErrors), case_name);
 
 TEST(ConfigErrors, UnknownKeyIsReportedEvenWhenEnvironmentOverridesEverything) {
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, "config/chat.toml:2: [grpc] unknown key extra",
                       resolve_error("[grpc]\nextra = 1\n", {{"GRPC_PORT", "1"}}));
-}
-
-TEST(ConfigErrors, WrongTypeStringForInteger) {
-  EXPECT_EQ(resolve_error("[grpc]\nport = \"abc\"\n"),
-            "config/chat.toml:2: [grpc] port: expected integer, got string \"abc\"");
-}
-
-TEST(ConfigErrors, WrongTypeIntegerForBoolean) {
-  EXPECT_EQ(resolve_error("[grpc]\n\ntls = 1\n"),
-            "config/chat.toml:3: [grpc] tls: expected boolean, got integer 1");
-}
-
-TEST(ConfigErrors, WrongTypeBooleanForString) {
-  EXPECT_EQ(resolve_error("[grpc]\nhost = true\n"),
-            "config/chat.toml:2: [grpc] host: expected string, got boolean true");
-}
-
-TEST(ConfigErrors, WrongTypeFloatForInteger) {
-  EXPECT_EQ(resolve_error("[grpc]\nport = 1.5\n"),
-            "config/chat.toml:2: [grpc] port: expected integer, got number 1.500000");
-}
-
-TEST(ConfigErrors, WrongTypeStringForNumber) {
-  EXPECT_EQ(resolve_error("[grpc]\nratio = \"half\"\n"),
-            "config/chat.toml:2: [grpc] ratio: expected number, got string \"half\"");
-}
-
-TEST(ConfigErrors, WrongTypeStringForStringList) {
-  EXPECT_EQ(resolve_error("[grpc]\norigins = \"http://a\"\n"),
-            "config/chat.toml:2: [grpc] origins: expected list of strings, got string \"http://a\"");
-}
-
-TEST(ConfigErrors, StringListWithNonStringElement) {
-  EXPECT_EQ(resolve_error("[grpc]\norigins = [\"a\", 2]\n"),
-            "config/chat.toml:2: [grpc] origins: expected list of strings, got an array");
-}
-
-TEST(ConfigErrors, TableForScalar) {
-  EXPECT_EQ(resolve_error("[grpc]\nhost = { a = 1 }\n"),
-            "config/chat.toml:2: [grpc] host: expected string, got a table");
-}
-
-TEST(ConfigErrors, DateForString) {
-  EXPECT_EQ(resolve_error("[grpc]\nhost = 2024-01-02\n"),
-            "config/chat.toml:2: [grpc] host: expected string, got a date/time");
-}
-
-TEST(ConfigErrors, IntegerAboveRange) {
-  EXPECT_EQ(resolve_error("[grpc]\nport = 70000\n"),
-            "config/chat.toml:2: [grpc] port: expected integer in 0..65535, got 70000");
-}
-
-TEST(ConfigErrors, IntegerBelowRange) {
-  EXPECT_EQ(resolve_error("[grpc]\nport = -1\n"),
-            "config/chat.toml:2: [grpc] port: expected integer in 0..65535, got -1");
 }
 
 TEST(ConfigErrors, IntegerRangeBoundsAreInclusive) {
@@ -390,11 +370,6 @@ TEST(ConfigErrors, IntegerBelowMinimumOnly) {
   key.min = 1;
   EXPECT_EQ(config_error([&] { make_source("[t]\nworkers = 0\n").resolve("t", {key}); }),
             "config/chat.toml:2: [t] workers: expected integer >= 1, got 0");
-}
-
-TEST(ConfigErrors, StringNotInChoices) {
-  EXPECT_EQ(resolve_error("[grpc]\nstore = \"redis\"\n"),
-            "config/chat.toml:2: [grpc] store: expected one of \"sqlite\", \"memory\", got \"redis\"");
 }
 
 TEST(ConfigErrors, ChoicesAreCaseSensitive) {
@@ -424,10 +399,6 @@ TEST(ConfigErrors, RequiredKeySatisfiedByTomlOrEnvironment) {
   EXPECT_EQ(from_env.origin("token"), "environment variable BOT_TOKEN");
 }
 
-TEST(ConfigErrors, TableNameThatIsNotATable) {
-  EXPECT_EQ(resolve_error("grpc = 5\n"), "config/chat.toml:1: grpc must be a table");
-}
-
 TEST(ConfigErrors, DefaultOutOfRangeIsReportedAsDefault) {
   const std::vector<ConfigKey> keys{ConfigKey::integer("port", 99999, "port").range(0, 65535)};
   EXPECT_EQ(config_error([&] { make_source("").resolve("t", keys); }),
@@ -437,49 +408,22 @@ TEST(ConfigErrors, DefaultOutOfRangeIsReportedAsDefault) {
 // ---------------------------------------------------------------------------
 // Errors in the environment and .env
 
-TEST(ConfigEnvErrors, BadIntegerFromEnvironment) {
-  EXPECT_EQ(resolve_error("", {{"GRPC_PORT", "abc"}}),
-            "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got \"abc\"");
-}
-
-TEST(ConfigEnvErrors, IntegerWithTrailingTextFromEnvironment) {
-  EXPECT_EQ(resolve_error("", {{"GRPC_PORT", "80 80"}}),
-            "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got \"80 80\"");
-}
-
-TEST(ConfigEnvErrors, EmptyIntegerFromEnvironment) {
-  EXPECT_EQ(resolve_error("", {{"GRPC_PORT", ""}}),
-            "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got \"\"");
-}
-
-TEST(ConfigEnvErrors, IntegerOutOfRangeFromEnvironment) {
-  EXPECT_EQ(resolve_error("", {{"GRPC_PORT", "70000"}}),
-            "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got 70000");
-}
+const ResolveErrorCase kEnvErrors[] = {
+    {"BadIntegerFromEnvironment", "", {{"GRPC_PORT", "abc"}}, std::nullopt, "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got \"abc\""},
+    {"IntegerWithTrailingTextFromEnvironment", "", {{"GRPC_PORT", "80 80"}}, std::nullopt, "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got \"80 80\""},
+    {"EmptyIntegerFromEnvironment", "", {{"GRPC_PORT", ""}}, std::nullopt, "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got \"\""},
+    {"IntegerOutOfRangeFromEnvironment", "", {{"GRPC_PORT", "70000"}}, std::nullopt, "environment variable GRPC_PORT: [grpc] port: expected integer in 0..65535, got 70000"},
+    {"BadBooleanFromEnvFile", "", {}, "\nGRPC_TLS=maybe\n", "config/.env:2: GRPC_TLS: [grpc] tls: expected boolean, got \"maybe\""},
+    {"BadNumberFromEnvironment", "", {{"GRPC_RATIO", "half"}}, std::nullopt, "environment variable GRPC_RATIO: [grpc] ratio: expected number, got \"half\""},
+    {"NumberWithTrailingTextFromEnvironment", "", {{"GRPC_RATIO", "0.5x"}}, std::nullopt, "environment variable GRPC_RATIO: [grpc] ratio: expected number, got \"0.5x\""},
+    {"BlankNumberFromEnvironment", "", {{"GRPC_RATIO", " "}}, std::nullopt, "environment variable GRPC_RATIO: [grpc] ratio: expected number, got \" \""},
+    {"StringNotInChoicesFromEnvironment", "", {{"GRPC_STORE", "redis"}}, std::nullopt, "environment variable GRPC_STORE: [grpc] store: expected one of \"sqlite\", \"memory\", got \"redis\""},
+};
+INSTANTIATE_TEST_SUITE_P(ConfigEnvErrors, ConfigResolveError, ::testing::ValuesIn(kEnvErrors), case_name);
 
 TEST(ConfigEnvErrors, IntegerOverflowFromEnvironment) {
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, "environment variable GRPC_PORT: [grpc] port: expected integer",
                       resolve_error("", {{"GRPC_PORT", "99999999999999999999"}}));
-}
-
-TEST(ConfigEnvErrors, BadBooleanFromEnvFile) {
-  EXPECT_EQ(resolve_error("", {}, "\nGRPC_TLS=maybe\n"),
-            "config/.env:2: GRPC_TLS: [grpc] tls: expected boolean, got \"maybe\"");
-}
-
-TEST(ConfigEnvErrors, BadNumberFromEnvironment) {
-  EXPECT_EQ(resolve_error("", {{"GRPC_RATIO", "half"}}),
-            "environment variable GRPC_RATIO: [grpc] ratio: expected number, got \"half\"");
-  EXPECT_EQ(resolve_error("", {{"GRPC_RATIO", "0.5x"}}),
-            "environment variable GRPC_RATIO: [grpc] ratio: expected number, got \"0.5x\"");
-  EXPECT_EQ(resolve_error("", {{"GRPC_RATIO", " "}}),
-            "environment variable GRPC_RATIO: [grpc] ratio: expected number, got \" \"");
-}
-
-TEST(ConfigEnvErrors, StringNotInChoicesFromEnvironment) {
-  EXPECT_EQ(
-      resolve_error("", {{"GRPC_STORE", "redis"}}),
-      "environment variable GRPC_STORE: [grpc] store: expected one of \"sqlite\", \"memory\", got \"redis\"");
 }
 
 TEST(ConfigEnvErrors, BadEnvironmentValueIsReportedEvenWhenTomlIsFine) {
@@ -565,30 +509,11 @@ TEST(ConfigFileChecks, TableNamesInFileOrder) {
 
 class ConfigFromFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("config_source_test-" + std::to_string(::getpid()) + "-" + info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all, ec);
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    const auto path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
-  std::filesystem::path dir_;
+  test::TempDir dir_;
 };
 
 TEST_F(ConfigFromFile, ValuesReportTheFilePathAndLine) {
-  const auto path = write("chat.toml", "[grpc]\n# comment\nport = 4000\n");
+  const auto path = dir_.write("chat.toml", "[grpc]\n# comment\nport = 4000\n");
   ConfigSource source = ConfigSource::from_file(path);
   source.set_environment(fake_environment({}));
   EXPECT_EQ(source.path(), path.string());
@@ -599,8 +524,8 @@ TEST_F(ConfigFromFile, ValuesReportTheFilePathAndLine) {
 }
 
 TEST_F(ConfigFromFile, EnvFileLoadedFromDiskOverridesFile) {
-  const auto toml = write("chat.toml", "[grpc]\nport = 4000\n");
-  const auto env = write(".env", "# local\nexport GRPC_PORT=4001\n");
+  const auto toml = dir_.write("chat.toml", "[grpc]\nport = 4000\n");
+  const auto env = dir_.write(".env", "# local\nexport GRPC_PORT=4001\n");
   ConfigSource source = ConfigSource::from_file(toml);
   source.set_environment(fake_environment({}));
   source.set_env_file(load_env_file(env));
@@ -617,26 +542,26 @@ TEST_F(ConfigFromFile, MissingFileNamesPathAndReason) {
 
 TEST_F(ConfigFromFile, UnreadableFileNamesPathAndReason) {
   if (::geteuid() == 0) GTEST_SKIP() << "root reads files regardless of permissions";
-  const auto path = write("secret.toml", "[grpc]\n");
+  const auto path = dir_.write("secret.toml", "[grpc]\n");
   std::filesystem::permissions(path, std::filesystem::perms::none);
   EXPECT_EQ(config_error([&] { ConfigSource::from_file(path); }),
             "cannot read config file " + path.string() + ": Permission denied");
 }
 
 TEST_F(ConfigFromFile, DirectoryIsRefusedNotReadAsEmpty) {
-  EXPECT_EQ(config_error([&] { ConfigSource::from_file(dir_); }),
-            "cannot read config file " + dir_.string() + ": Is a directory");
+  EXPECT_EQ(config_error([&] { ConfigSource::from_file(dir_.path()); }),
+            "cannot read config file " + dir_.path().string() + ": Is a directory");
 }
 
 TEST_F(ConfigFromFile, InvalidTomlNamesTheFile) {
-  const auto path = write("chat.toml", "[grpc]\nport = \n");
+  const auto path = dir_.write("chat.toml", "[grpc]\nport = \n");
   const std::string message = config_error([&] { ConfigSource::from_file(path); });
   EXPECT_EQ(message.rfind(path.string() + ":2:", 0), 0U) << message;
   EXPECT_PRED_FORMAT2(::testing::IsSubstring, ": invalid TOML: ", message);
 }
 
 TEST_F(ConfigFromFile, ErrorsNameTheFilePath) {
-  const auto path = write("chat.toml", "[grpc]\nport = \"abc\"\n");
+  const auto path = dir_.write("chat.toml", "[grpc]\nport = \"abc\"\n");
   ConfigSource source = ConfigSource::from_file(path);
   source.set_environment(fake_environment({}));
   EXPECT_EQ(config_error([&] { source.resolve("grpc", grpc_keys()); }),

@@ -2,19 +2,33 @@
 // "PATH:LINE: why" message of each kind of malformed line.
 #include "env_file.hpp"
 
+#include "support/test_helpers.hpp"
+
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
+#include <map>
+#include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace chathost {
 namespace {
 
 constexpr const char* kPath = "test.env";
+
+// Each key of a file with its value and the line that set it: the whole
+// outcome of parsing, to compare at once.
+using Entries = std::map<std::string, std::pair<std::string, int>>;
+
+Entries entries(const EnvFile& file) {
+  Entries out;
+  for (const auto& [key, entry] : file.values) out[key] = {entry.value, entry.line};
+  return out;
+}
+
+Entries entries_of(std::string_view text) { return entries(parse_env_file(text, kPath)); }
 
 // The value of `key` in `text`, failing the test when it is absent.
 std::string value_of(std::string_view text, const std::string& key) {
@@ -39,6 +53,12 @@ std::string error_of(std::string_view text) {
   return "";
 }
 
+// The name of a table-driven test: its case's.
+template <typename Case>
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.name;
+}
+
 // ---------------------------------------------------------------------------
 // Plain lines
 
@@ -49,307 +69,181 @@ TEST(EnvFileParse, EmptyTextYieldsNoValuesAndKeepsThePath) {
 }
 
 TEST(EnvFileParse, SimpleKeyValueRecordsValueAndLine) {
-  const EnvFile file = parse_env_file("GRPC_PORT=50051\n", kPath);
-  ASSERT_EQ(file.values.size(), 1U);
-  EXPECT_EQ(file.values.at("GRPC_PORT").value, "50051");
-  EXPECT_EQ(file.values.at("GRPC_PORT").line, 1);
+  EXPECT_EQ(entries_of("GRPC_PORT=50051\n"), (Entries{{"GRPC_PORT", {"50051", 1}}}));
 }
 
 TEST(EnvFileParse, LastLineWithoutNewlineIsRead) {
-  const EnvFile file = parse_env_file("A=1\nB=2", kPath);
-  ASSERT_EQ(file.values.size(), 2U);
-  EXPECT_EQ(file.values.at("B").value, "2");
-  EXPECT_EQ(file.values.at("B").line, 2);
-}
-
-TEST(EnvFileParse, ValueMayContainEqualsSigns) {
-  EXPECT_EQ(value_of("DSN=user=me;password=x=y\n", "DSN"), "user=me;password=x=y");
+  EXPECT_EQ(entries_of("A=1\nB=2"), (Entries{{"A", {"1", 1}}, {"B", {"2", 2}}}));
 }
 
 TEST(EnvFileParse, KeyMayContainDigitsUnderscoresDotsAndDashes) {
-  const EnvFile file = parse_env_file("_a.B-c_9=x\n", kPath);
-  ASSERT_EQ(file.values.count("_a.B-c_9"), 1U);
-  EXPECT_EQ(file.values.at("_a.B-c_9").value, "x");
+  EXPECT_EQ(entries_of("_a.B-c_9=x\n"), (Entries{{"_a.B-c_9", {"x", 1}}}));
 }
 
 TEST(EnvFileParse, KeysAreCaseSensitive) {
-  const EnvFile file = parse_env_file("key=lower\nKEY=upper\n", kPath);
-  ASSERT_EQ(file.values.size(), 2U);
-  EXPECT_EQ(file.values.at("key").value, "lower");
-  EXPECT_EQ(file.values.at("KEY").value, "upper");
+  EXPECT_EQ(entries_of("key=lower\nKEY=upper\n"), (Entries{{"key", {"lower", 1}}, {"KEY", {"upper", 2}}}));
 }
 
 TEST(EnvFileParse, LineNumbersCountCommentsAndBlankLines) {
-  const EnvFile file = parse_env_file(
-      "# header\n"
-      "\n"
-      "A=1\n"
-      "   \n"
-      "# another\n"
-      "B=2\n"
-      "\n"
-      "C=3\n",
-      kPath);
-  ASSERT_EQ(file.values.size(), 3U);
-  EXPECT_EQ(file.values.at("A").line, 3);
-  EXPECT_EQ(file.values.at("B").line, 6);
-  EXPECT_EQ(file.values.at("C").line, 8);
+  EXPECT_EQ(entries_of("# header\n"
+                       "\n"
+                       "A=1\n"
+                       "   \n"
+                       "# another\n"
+                       "B=2\n"
+                       "\n"
+                       "C=3\n"),
+            (Entries{{"A", {"1", 3}}, {"B", {"2", 6}}, {"C", {"3", 8}}}));
 }
 
 TEST(EnvFileParse, LastDuplicateWinsWithItsLine) {
-  const EnvFile file = parse_env_file("PORT=1\nOTHER=x\nPORT=2\nPORT=3\n", kPath);
-  ASSERT_EQ(file.values.size(), 2U);
-  EXPECT_EQ(file.values.at("PORT").value, "3");
-  EXPECT_EQ(file.values.at("PORT").line, 4);
+  EXPECT_EQ(entries_of("PORT=1\nOTHER=x\nPORT=2\nPORT=3\n"), (Entries{{"OTHER", {"x", 2}}, {"PORT", {"3", 4}}}));
 }
 
 TEST(EnvFileParse, LaterEmptyDuplicateOverridesEarlierValue) {
-  const EnvFile file = parse_env_file("PORT=1\nPORT=\n", kPath);
-  EXPECT_EQ(file.values.at("PORT").value, "");
-  EXPECT_EQ(file.values.at("PORT").line, 2);
+  EXPECT_EQ(entries_of("PORT=1\nPORT=\n"), (Entries{{"PORT", {"", 2}}}));
 }
 
 // ---------------------------------------------------------------------------
 // Comments
 
 TEST(EnvFileComments, FullLineCommentsAreSkipped) {
-  const EnvFile file = parse_env_file("# A=1\n   # B=2\n\t# C=3\nD=4\n", kPath);
-  ASSERT_EQ(file.values.size(), 1U);
-  EXPECT_EQ(file.values.at("D").value, "4");
+  EXPECT_EQ(entries_of("# A=1\n   # B=2\n\t# C=3\nD=4\n"), (Entries{{"D", {"4", 4}}}));
 }
 
 TEST(EnvFileComments, CommentOnlyFileYieldsNothing) {
   EXPECT_TRUE(parse_env_file("# just a comment\n#\n", kPath).values.empty());
 }
 
-TEST(EnvFileComments, InlineCommentAfterBlankEndsBareValue) {
-  EXPECT_EQ(value_of("HOST=localhost # the gRPC host\n", "HOST"), "localhost");
-}
-
-TEST(EnvFileComments, InlineCommentAfterTabEndsBareValue) {
-  EXPECT_EQ(value_of("HOST=localhost\t# the gRPC host\n", "HOST"), "localhost");
-}
-
-TEST(EnvFileComments, InlineCommentKeepsBlanksInsideTheValue) {
-  EXPECT_EQ(value_of("NAME=Ada  Lovelace   # admin name\n", "NAME"), "Ada  Lovelace");
-}
-
-TEST(EnvFileComments, InlineCommentOnlyStartsAtFirstBlankHash) {
-  EXPECT_EQ(value_of("V=a#b # c # d\n", "V"), "a#b");
-}
-
-TEST(EnvFileComments, HashWithoutBlankBeforeIsKeptInBareValue) {
-  EXPECT_EQ(value_of("COLOR=#ff0000\n", "COLOR"), "#ff0000");
-  EXPECT_EQ(value_of("URL=http://host/page#anchor\n", "URL"), "http://host/page#anchor");
-  EXPECT_EQ(value_of("PASS=abc#def\n", "PASS"), "abc#def");
-}
-
-TEST(EnvFileComments, CommentAfterEqualsAndBlankLeavesValueEmpty) {
-  EXPECT_EQ(value_of("ADMIN_EMAIL= # set me\n", "ADMIN_EMAIL"), "");
-  EXPECT_EQ(value_of("ADMIN_EMAIL=\t# set me\n", "ADMIN_EMAIL"), "");
-}
-
-TEST(EnvFileComments, HashInsideDoubleQuotesIsKept) {
-  EXPECT_EQ(value_of("GREETING=\"hello # world\"\n", "GREETING"), "hello # world");
-}
-
-TEST(EnvFileComments, HashInsideSingleQuotesIsKept) {
-  EXPECT_EQ(value_of("GREETING='hello # world'\n", "GREETING"), "hello # world");
-}
-
-TEST(EnvFileComments, CommentAfterClosingQuoteIsIgnored) {
-  EXPECT_EQ(value_of("A=\"quoted\" # comment\n", "A"), "quoted");
-  EXPECT_EQ(value_of("B='quoted'   # comment\n", "B"), "quoted");
-  EXPECT_EQ(value_of("C=\"quoted\"# comment\n", "C"), "quoted");
-}
-
-// ---------------------------------------------------------------------------
-// Quotes
-
-TEST(EnvFileQuotes, SingleQuotesAreLiteral) {
-  EXPECT_EQ(value_of(R"(RAW='a\nb\t"c"\\d')"
-                     "\n",
-                     "RAW"),
-            R"(a\nb\t"c"\\d)");
-}
-
-TEST(EnvFileQuotes, SingleQuotesKeepLeadingAndTrailingBlanks) {
-  EXPECT_EQ(value_of("PAD='  padded  '\n", "PAD"), "  padded  ");
-}
-
-TEST(EnvFileQuotes, DoubleQuotesKeepLeadingAndTrailingBlanks) {
-  EXPECT_EQ(value_of("PAD=\"  padded  \"\n", "PAD"), "  padded  ");
-}
-
-TEST(EnvFileQuotes, DoubleQuotesExpandNewlineAndTab) {
-  EXPECT_EQ(value_of(R"(MSG="line1\nline2\tend")"
-                     "\n",
-                     "MSG"),
-            "line1\nline2\tend");
-}
-
-TEST(EnvFileQuotes, DoubleQuotesExpandEscapedQuoteAndBackslash) {
-  EXPECT_EQ(value_of(R"(MSG="say \"hi\" C:\\dir")"
-                     "\n",
-                     "MSG"),
-            R"(say "hi" C:\dir)");
-}
-
-TEST(EnvFileQuotes, DoubleQuotesExpandCarriageReturn) {
-  EXPECT_EQ(value_of(R"(MSG="a\rb")"
-                     "\n",
-                     "MSG"),
-            "a\rb");
-}
-
-TEST(EnvFileQuotes, EscapedBackslashJustBeforeClosingQuote) {
-  EXPECT_EQ(value_of(R"(DIR="C:\\")"
-                     "\n",
-                     "DIR"),
-            "C:\\");
-}
-
-TEST(EnvFileQuotes, DoubleQuoteInsideSingleQuotesAndViceVersa) {
-  EXPECT_EQ(value_of("A='say \"hi\"'\n", "A"), "say \"hi\"");
-  EXPECT_EQ(value_of("B=\"it's\"\n", "B"), "it's");
-}
-
-TEST(EnvFileQuotes, QuotesInsideBareValueAreKept) {
-  EXPECT_EQ(value_of("A=it's \"fine\"\n", "A"), "it's \"fine\"");
-}
-
 // ---------------------------------------------------------------------------
 // export, empty values, whitespace, line endings
 
 TEST(EnvFileExport, ExportPrefixIsStripped) {
-  const EnvFile file = parse_env_file("export GRPC_HOST=localhost\n", kPath);
-  ASSERT_EQ(file.values.size(), 1U);
-  EXPECT_EQ(file.values.at("GRPC_HOST").value, "localhost");
-  EXPECT_EQ(file.values.at("GRPC_HOST").line, 1);
+  EXPECT_EQ(entries_of("export GRPC_HOST=localhost\n"), (Entries{{"GRPC_HOST", {"localhost", 1}}}));
 }
-
-TEST(EnvFileExport, ExportWithSeveralBlanksOrTabIsStripped) {
-  EXPECT_EQ(value_of("export    A=1\n", "A"), "1");
-  EXPECT_EQ(value_of("export\tB=2\n", "B"), "2");
-  EXPECT_EQ(value_of("  export C = 3\n", "C"), "3");
-}
-
-TEST(EnvFileExport, ExportWithQuotedValue) { EXPECT_EQ(value_of("export A=\"x y\"\n", "A"), "x y"); }
 
 TEST(EnvFileExport, KeyStartingWithExportIsNotAPrefix) {
-  const EnvFile file = parse_env_file("exporter=otlp\nexport=yes\n", kPath);
-  ASSERT_EQ(file.values.size(), 2U);
-  EXPECT_EQ(file.values.at("exporter").value, "otlp");
-  EXPECT_EQ(file.values.at("export").value, "yes");
+  EXPECT_EQ(entries_of("exporter=otlp\nexport=yes\n"), (Entries{{"exporter", {"otlp", 1}}, {"export", {"yes", 2}}}));
 }
 
-TEST(EnvFileEmpty, BareEmptyValue) {
-  const EnvFile file = parse_env_file("EMPTY=\n", kPath);
-  ASSERT_EQ(file.values.count("EMPTY"), 1U);
-  EXPECT_EQ(file.values.at("EMPTY").value, "");
-}
-
-TEST(EnvFileEmpty, EmptyDoubleQuotes) { EXPECT_EQ(value_of("EMPTY=\"\"\n", "EMPTY"), ""); }
-
-TEST(EnvFileEmpty, EmptySingleQuotes) { EXPECT_EQ(value_of("EMPTY=''\n", "EMPTY"), ""); }
-
-TEST(EnvFileEmpty, BlanksOnlyValueIsEmpty) { EXPECT_EQ(value_of("EMPTY=   \t \n", "EMPTY"), ""); }
+TEST(EnvFileEmpty, BareEmptyValue) { EXPECT_EQ(entries_of("EMPTY=\n"), (Entries{{"EMPTY", {"", 1}}})); }
 
 TEST(EnvFileWhitespace, BlanksAroundKeyAndValueAreTrimmed) {
-  const EnvFile file = parse_env_file("  \tGRPC_PORT \t =  50051 \t\n", kPath);
-  ASSERT_EQ(file.values.count("GRPC_PORT"), 1U);
-  EXPECT_EQ(file.values.at("GRPC_PORT").value, "50051");
-}
-
-TEST(EnvFileWhitespace, BlanksBeforeOpeningQuoteAreIgnored) {
-  EXPECT_EQ(value_of("A =   \"x\"  \n", "A"), "x");
+  EXPECT_EQ(entries_of("  \tGRPC_PORT \t =  50051 \t\n"), (Entries{{"GRPC_PORT", {"50051", 1}}}));
 }
 
 TEST(EnvFileLineEndings, CrlfLinesParseLikeLf) {
-  const EnvFile file = parse_env_file(
-      "# comment\r\n"
-      "A=bare\r\n"
-      "B=\"double\"\r\n"
-      "C='single'\r\n"
-      "D=\r\n"
-      "E=value # comment\r\n",
-      kPath);
-  ASSERT_EQ(file.values.size(), 5U);
-  EXPECT_EQ(file.values.at("A").value, "bare");
-  EXPECT_EQ(file.values.at("B").value, "double");
-  EXPECT_EQ(file.values.at("C").value, "single");
-  EXPECT_EQ(file.values.at("D").value, "");
-  EXPECT_EQ(file.values.at("E").value, "value");
-  EXPECT_EQ(file.values.at("A").line, 2);
-  EXPECT_EQ(file.values.at("E").line, 6);
+  EXPECT_EQ(entries_of("# comment\r\n"
+                       "A=bare\r\n"
+                       "B=\"double\"\r\n"
+                       "C='single'\r\n"
+                       "D=\r\n"
+                       "E=value # comment\r\n"),
+            (Entries{{"A", {"bare", 2}}, {"B", {"double", 3}}, {"C", {"single", 4}}, {"D", {"", 5}}, {"E", {"value", 6}}}));
 }
 
 TEST(EnvFileLineEndings, CrlfBlankLinesAreSkipped) {
-  const EnvFile file = parse_env_file("\r\n\r\nA=1\r\n", kPath);
-  ASSERT_EQ(file.values.size(), 1U);
-  EXPECT_EQ(file.values.at("A").line, 3);
+  EXPECT_EQ(entries_of("\r\n\r\nA=1\r\n"), (Entries{{"A", {"1", 3}}}));
 }
+
+// ---------------------------------------------------------------------------
+// One line, one value: what each kind of value gives its key
+
+struct ValueCase {
+  const char* name;  // the test's name
+  const char* text;  // the .env file
+  const char* key;
+  const char* value;  // what `key` holds
+};
+
+void PrintTo(const ValueCase& c, std::ostream* out) { *out << c.name; }
+
+class EnvFileValue : public ::testing::TestWithParam<ValueCase> {};
+
+TEST_P(EnvFileValue, IsWhatTheLineSays) {
+  EXPECT_EQ(value_of(GetParam().text, GetParam().key), GetParam().value);
+}
+
+const ValueCase kValues[] = {
+    // Plain values
+    {"ValueMayContainEqualsSigns", "DSN=user=me;password=x=y\n", "DSN", "user=me;password=x=y"},
+    // Comments
+    {"InlineCommentAfterBlankEndsBareValue", "HOST=localhost # the gRPC host\n", "HOST", "localhost"},
+    {"InlineCommentAfterTabEndsBareValue", "HOST=localhost\t# the gRPC host\n", "HOST", "localhost"},
+    {"InlineCommentKeepsBlanksInsideTheValue", "NAME=Ada  Lovelace   # admin name\n", "NAME", "Ada  Lovelace"},
+    {"InlineCommentOnlyStartsAtFirstBlankHash", "V=a#b # c # d\n", "V", "a#b"},
+    {"HashWithoutBlankBeforeIsKeptInABareColour", "COLOR=#ff0000\n", "COLOR", "#ff0000"},
+    {"HashWithoutBlankBeforeIsKeptInABareUrl", "URL=http://host/page#anchor\n", "URL", "http://host/page#anchor"},
+    {"HashWithoutBlankBeforeIsKeptInABarePassword", "PASS=abc#def\n", "PASS", "abc#def"},
+    {"CommentAfterEqualsAndBlankLeavesValueEmpty", "ADMIN_EMAIL= # set me\n", "ADMIN_EMAIL", ""},
+    {"CommentAfterEqualsAndTabLeavesValueEmpty", "ADMIN_EMAIL=\t# set me\n", "ADMIN_EMAIL", ""},
+    {"HashInsideDoubleQuotesIsKept", "GREETING=\"hello # world\"\n", "GREETING", "hello # world"},
+    {"HashInsideSingleQuotesIsKept", "GREETING='hello # world'\n", "GREETING", "hello # world"},
+    {"CommentAfterClosingDoubleQuoteIsIgnored", "A=\"quoted\" # comment\n", "A", "quoted"},
+    {"CommentAfterClosingSingleQuoteAndBlanksIsIgnored", "B='quoted'   # comment\n", "B", "quoted"},
+    {"CommentRightAfterClosingQuoteIsIgnored", "C=\"quoted\"# comment\n", "C", "quoted"},
+    // Quotes
+    {"SingleQuotesAreLiteral", R"(RAW='a\nb\t"c"\\d')" "\n", "RAW", R"(a\nb\t"c"\\d)"},
+    {"SingleQuotesKeepLeadingAndTrailingBlanks", "PAD='  padded  '\n", "PAD", "  padded  "},
+    {"DoubleQuotesKeepLeadingAndTrailingBlanks", "PAD=\"  padded  \"\n", "PAD", "  padded  "},
+    {"DoubleQuotesExpandNewlineAndTab", R"(MSG="line1\nline2\tend")" "\n", "MSG", "line1\nline2\tend"},
+    {"DoubleQuotesExpandEscapedQuoteAndBackslash", R"(MSG="say \"hi\" C:\\dir")" "\n", "MSG", R"(say "hi" C:\dir)"},
+    {"DoubleQuotesExpandCarriageReturn", R"(MSG="a\rb")" "\n", "MSG", "a\rb"},
+    {"EscapedBackslashJustBeforeClosingQuote", R"(DIR="C:\\")" "\n", "DIR", "C:\\"},
+    {"DoubleQuoteInsideSingleQuotesIsKept", "A='say \"hi\"'\n", "A", "say \"hi\""},
+    {"SingleQuoteInsideDoubleQuotesIsKept", "B=\"it's\"\n", "B", "it's"},
+    {"QuotesInsideBareValueAreKept", "A=it's \"fine\"\n", "A", "it's \"fine\""},
+    // export
+    {"ExportWithSeveralBlanksIsStripped", "export    A=1\n", "A", "1"},
+    {"ExportWithTabIsStripped", "export\tB=2\n", "B", "2"},
+    {"IndentedExportWithBlanksAroundEqualsIsStripped", "  export C = 3\n", "C", "3"},
+    {"ExportWithQuotedValue", "export A=\"x y\"\n", "A", "x y"},
+    // Empty values
+    {"EmptyDoubleQuotes", "EMPTY=\"\"\n", "EMPTY", ""},
+    {"EmptySingleQuotes", "EMPTY=''\n", "EMPTY", ""},
+    {"BlanksOnlyValueIsEmpty", "EMPTY=   \t \n", "EMPTY", ""},
+    // Whitespace
+    {"BlanksBeforeOpeningQuoteAreIgnored", "A =   \"x\"  \n", "A", "x"},
+};
+INSTANTIATE_TEST_SUITE_P(EnvFile, EnvFileValue, ::testing::ValuesIn(kValues), case_name<ValueCase>);
 
 // ---------------------------------------------------------------------------
 // Malformed lines: each throws "PATH:LINE: why"
 
-TEST(EnvFileErrors, LineWithoutEqualsSign) {
-  EXPECT_EQ(error_of("A=1\nJUST_A_WORD\n"), "test.env:2: expected KEY=VALUE, got 'JUST_A_WORD'");
+struct ErrorCase {
+  const char* name;  // the test's name
+  const char* text;  // the .env file
+  int line;          // the malformed one
+  const char* why;
+};
+
+void PrintTo(const ErrorCase& c, std::ostream* out) { *out << c.name; }
+
+class MalformedLine : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(MalformedLine, SaysWhereAndWhy) {
+  const ErrorCase& c = GetParam();
+  EXPECT_EQ(error_of(c.text), std::string(kPath) + ":" + std::to_string(c.line) + ": " + c.why);
 }
 
-TEST(EnvFileErrors, ExportWithoutAssignment) {
-  EXPECT_EQ(error_of("export GRPC_PORT\n"), "test.env:1: expected KEY=VALUE, got 'GRPC_PORT'");
-}
-
-TEST(EnvFileErrors, KeyStartingWithDigit) {
-  EXPECT_EQ(error_of("1ABC=x\n"), "test.env:1: invalid variable name '1ABC'");
-}
-
-TEST(EnvFileErrors, KeyWithInnerBlank) {
-  EXPECT_EQ(error_of("\n\nA B=x\n"), "test.env:3: invalid variable name 'A B'");
-}
-
-TEST(EnvFileErrors, KeyWithInvalidCharacter) {
-  EXPECT_EQ(error_of("A$B=x\n"), "test.env:1: invalid variable name 'A$B'");
-}
-
-TEST(EnvFileErrors, EmptyKey) { EXPECT_EQ(error_of("=value\n"), "test.env:1: invalid variable name ''"); }
-
-TEST(EnvFileErrors, UnterminatedDoubleQuote) {
-  EXPECT_EQ(error_of("OK=1\nMSG=\"never closed\n"), "test.env:2: unterminated \" quote");
-}
-
-TEST(EnvFileErrors, UnterminatedSingleQuote) {
-  EXPECT_EQ(error_of("MSG='never closed\n"), "test.env:1: unterminated ' quote");
-}
-
-TEST(EnvFileErrors, EscapedClosingQuoteLeavesQuoteUnterminated) {
-  EXPECT_EQ(error_of(R"(MSG="abc\")"
-                     "\n"),
-            "test.env:1: unterminated \" quote");
-}
-
-TEST(EnvFileErrors, QuoteDoesNotSpanLines) {
-  // Multi-line values are not supported: the line ends the quote.
-  EXPECT_EQ(error_of("MSG=\"first\nsecond\"\n"), "test.env:1: unterminated \" quote");
-}
-
-TEST(EnvFileErrors, TextAfterClosingDoubleQuote) {
-  EXPECT_EQ(error_of("A=\"quoted\" trailing\n"),
-            "test.env:1: unexpected text after the closing quote: 'trailing'");
-}
-
-TEST(EnvFileErrors, TextAfterClosingSingleQuote) {
-  EXPECT_EQ(error_of("A='it'\\''s'\n"), "test.env:1: unexpected text after the closing quote: '\\''s''");
-}
-
-TEST(EnvFileErrors, FirstBadLineIsReported) {
-  EXPECT_EQ(error_of("A=1\nB=2\nbad one\n1X=2\n"), "test.env:3: expected KEY=VALUE, got 'bad one'");
-}
-
-TEST(EnvFileErrors, LineNumberCountsCrlfLines) {
-  EXPECT_EQ(error_of("A=1\r\n\r\nnope\r\n"), "test.env:3: expected KEY=VALUE, got 'nope'");
-}
+const ErrorCase kMalformedLines[] = {
+    {"LineWithoutEqualsSign", "A=1\nJUST_A_WORD\n", 2, "expected KEY=VALUE, got 'JUST_A_WORD'"},
+    {"ExportWithoutAssignment", "export GRPC_PORT\n", 1, "expected KEY=VALUE, got 'GRPC_PORT'"},
+    {"KeyStartingWithDigit", "1ABC=x\n", 1, "invalid variable name '1ABC'"},
+    {"KeyWithInnerBlank", "\n\nA B=x\n", 3, "invalid variable name 'A B'"},
+    {"KeyWithInvalidCharacter", "A$B=x\n", 1, "invalid variable name 'A$B'"},
+    {"EmptyKey", "=value\n", 1, "invalid variable name ''"},
+    {"UnterminatedDoubleQuote", "OK=1\nMSG=\"never closed\n", 2, "unterminated \" quote"},
+    {"UnterminatedSingleQuote", "MSG='never closed\n", 1, "unterminated ' quote"},
+    {"EscapedClosingQuoteLeavesQuoteUnterminated", R"(MSG="abc\")" "\n", 1, "unterminated \" quote"},
+    // Multi-line values are not supported: the line ends the quote.
+    {"QuoteDoesNotSpanLines", "MSG=\"first\nsecond\"\n", 1, "unterminated \" quote"},
+    {"TextAfterClosingDoubleQuote", "A=\"quoted\" trailing\n", 1, "unexpected text after the closing quote: 'trailing'"},
+    {"TextAfterClosingSingleQuote", "A='it'\\''s'\n", 1, "unexpected text after the closing quote: '\\''s''"},
+    {"FirstBadLineIsReported", "A=1\nB=2\nbad one\n1X=2\n", 3, "expected KEY=VALUE, got 'bad one'"},
+    {"LineNumberCountsCrlfLines", "A=1\r\n\r\nnope\r\n", 3, "expected KEY=VALUE, got 'nope'"},
+};
+INSTANTIATE_TEST_SUITE_P(EnvFileErrors, MalformedLine, ::testing::ValuesIn(kMalformedLines), case_name<ErrorCase>);
 
 TEST(EnvFileErrors, MessageNamesTheGivenPath) {
   try {
@@ -367,44 +261,23 @@ TEST(EnvFileErrors, ErrorIsARuntimeError) { EXPECT_THROW(parse_env_file("X\n", k
 
 class EnvFileLoad : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("env_file_test-" + std::to_string(::getpid()) + "-" + info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    const auto path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
-  std::filesystem::path dir_;
+  test::TempDir dir_;
 };
 
 TEST_F(EnvFileLoad, ReadsValuesAndRecordsThePath) {
-  const auto path = write(".env", "GRPC_HOST=localhost\nGRPC_PORT=\"50051\"\n");
+  const auto path = dir_.write(".env", "GRPC_HOST=localhost\nGRPC_PORT=\"50051\"\n");
   const EnvFile file = load_env_file(path);
   EXPECT_EQ(file.path, path.string());
-  ASSERT_EQ(file.values.size(), 2U);
-  EXPECT_EQ(file.values.at("GRPC_HOST").value, "localhost");
-  EXPECT_EQ(file.values.at("GRPC_PORT").value, "50051");
-  EXPECT_EQ(file.values.at("GRPC_PORT").line, 2);
+  EXPECT_EQ(entries(file), (Entries{{"GRPC_HOST", {"localhost", 1}}, {"GRPC_PORT", {"50051", 2}}}));
 }
 
 TEST_F(EnvFileLoad, EmptyFileYieldsNoValues) {
-  const auto path = write(".env", "");
+  const auto path = dir_.write(".env", "");
   EXPECT_TRUE(load_env_file(path).values.empty());
 }
 
 TEST_F(EnvFileLoad, ParseErrorNamesTheFilePath) {
-  const auto path = write("bad.env", "A=1\noops\n");
+  const auto path = dir_.write("bad.env", "A=1\noops\n");
   try {
     load_env_file(path);
     FAIL() << "no EnvFileError";
@@ -425,10 +298,10 @@ TEST_F(EnvFileLoad, MissingFileThrowsWithPathAndReason) {
 
 TEST_F(EnvFileLoad, DirectoryThrowsInsteadOfReadingNothing) {
   try {
-    load_env_file(dir_);
+    load_env_file(dir_.path());
     FAIL() << "no EnvFileError";
   } catch (const EnvFileError& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot read env file " + dir_.string() + ": Is a directory");
+    EXPECT_EQ(std::string(e.what()), "cannot read env file " + dir_.path().string() + ": Is a directory");
   }
 }
 

@@ -4,14 +4,14 @@
 #include "plugin_library.hpp"
 #include "config_source.hpp"
 
+#include "support/test_helpers.hpp"
+
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -83,38 +83,24 @@ TEST(PluginDirectory, AvailablePluginsListsTestPluginsSorted) {
 
 class PluginTempDir : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("plugin_library_test-" + std::to_string(::getpid()) + "-" + info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  void touch(const std::string& name) const { std::ofstream(dir_ / name) << "x"; }
-
-  std::filesystem::path dir_;
+  test::TempDir dir_;
 };
 
 TEST_F(PluginTempDir, AvailablePluginsListsOnlySoStemsSorted) {
   for (const char* file : {"zeta.so", "alpha.so", "mid-1.so", "readme.txt", "libfoo.so.1", "noext"})
-    touch(file);
-  EXPECT_EQ(available_plugins(dir_), (Strings{"alpha", "mid-1", "zeta"}));
+    dir_.write(file, "x");
+  EXPECT_EQ(available_plugins(dir_.path()), (Strings{"alpha", "mid-1", "zeta"}));
 }
 
-TEST_F(PluginTempDir, AvailablePluginsOfEmptyDirIsEmpty) { EXPECT_TRUE(available_plugins(dir_).empty()); }
+TEST_F(PluginTempDir, AvailablePluginsOfEmptyDirIsEmpty) { EXPECT_TRUE(available_plugins(dir_.path()).empty()); }
 
 TEST_F(PluginTempDir, AvailablePluginsOfMissingDirIsEmpty) {
   EXPECT_TRUE(available_plugins(dir_ / "missing").empty());
 }
 
 TEST_F(PluginTempDir, UnknownPluginInEmptyDirSaysNoneAvailable) {
-  EXPECT_EQ(load_error("grpc-chat", dir_),
-            "unknown plugin 'grpc-chat': no grpc-chat.so in " + dir_.string() + " (available: none)");
+  EXPECT_EQ(load_error("grpc-chat", dir_.path()),
+            "unknown plugin 'grpc-chat': no grpc-chat.so in " + dir_.path().string() + " (available: none)");
 }
 
 // ---------------------------------------------------------------------------

@@ -118,6 +118,14 @@ std::vector<StoredMessage> append_many(HistoryStore& store, const std::string& r
   return store.append(batch);
 }
 
+// `count` messages into a new `room`, one batch, contents "1".."count":
+// alice sends the odd ones, bob the even ones.
+void append_alice_and_bob(HistoryStore& store, const std::string& room, int count) {
+  std::vector<NewMessage> batch;
+  for (int i = 1; i <= count; ++i) batch.push_back(message(room, i % 2 == 1 ? "alice" : "bob", std::to_string(i)));
+  store.append(batch);
+}
+
 std::vector<std::uint64_t> sequences(const std::vector<StoredMessage>& messages) {
   std::vector<std::uint64_t> result;
   for (const auto& m : messages) result.push_back(m.sequence);
@@ -353,9 +361,7 @@ TYPED_TEST(HistoryStoreTest, MaxBytesEndsAPageEarlyKeepingWhatIsNearestWhereRead
 
 TYPED_TEST(HistoryStoreTest, AfterZeroPagesForwardsFromTheStart) {
   auto& store = this->store();
-  std::vector<NewMessage> batch;
-  for (int i = 1; i <= 10; ++i) batch.push_back(message("a", i % 2 == 1 ? "alice" : "bob", std::to_string(i)));
-  store.append(batch);
+  append_alice_and_bob(store, "a", 10);
 
   auto page = store.history(query("a", 3, 0, /*after=*/0));
   EXPECT_EQ(sequences(page.messages), range(1, 3));
@@ -411,10 +417,7 @@ TYPED_TEST(HistoryStoreTest, BeforeAndAfterReadForwardsWithinTheRange) {
 
 TYPED_TEST(HistoryStoreTest, SenderFilter) {
   auto& store = this->store();
-  // alice: 1 3 5 7 9 11, bob: 2 4 6 8 10 12
-  std::vector<NewMessage> batch;
-  for (int i = 1; i <= 12; ++i) batch.push_back(message("a", i % 2 == 1 ? "alice" : "bob", std::to_string(i)));
-  store.append(batch);
+  append_alice_and_bob(store, "a", 12);  // alice: 1 3 5 7 9 11, bob: 2 4 6 8 10 12
   store.append(std::vector{message("other", "alice", "elsewhere")});
 
   auto page = store.history(query("a", 4, 0, std::nullopt, "alice"));
