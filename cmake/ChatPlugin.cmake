@@ -26,6 +26,20 @@ function(chat_add_plugin name)
   endif()
 endfunction()
 
+# chat_add_plugin_core(<target> SOURCES <files...> [LIBRARIES <targets...>] [PRIVATE_LIBRARIES <targets...>])
+#
+# Everything of a plugin but its entry point, as a static library that the
+# plugin and the tests link, so tests can drive its parts directly. Its
+# headers are included by name from the plugin's folder; LIBRARIES are
+# linked publicly, PRIVATE_LIBRARIES, our options and the TSan annotations
+# privately.
+function(chat_add_plugin_core target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;LIBRARIES;PRIVATE_LIBRARIES")
+  add_library(${target} STATIC ${arg_SOURCES})
+  target_include_directories(${target} PUBLIC "${CMAKE_CURRENT_SOURCE_DIR}")
+  target_link_libraries(${target} PUBLIC ${arg_LIBRARIES} PRIVATE ${arg_PRIVATE_LIBRARIES} chat_options chat_tsan)
+endfunction()
+
 # chat_plugin_pch: builds the precompiled header of the Beast/gRPC plugins
 # (cmake/plugin_pch.hpp) once for every target that shares it (see
 # chat_use_plugin_pch). Made here, in the top directory, so that its build

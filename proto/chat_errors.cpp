@@ -15,6 +15,13 @@ Error make_error(Error::Code code, std::string message, std::string_view frame) 
   return error;
 }
 
+Error about(Error error, std::string_view frame, std::string_view room_id, std::string_view user_id) {
+  error.set_frame(std::string(frame));
+  error.set_room_id(std::string(room_id));
+  error.set_user_id(std::string(user_id));
+  return error;
+}
+
 ChatStream error_event(Error error) {
   ChatStream event;
   *event.mutable_error() = std::move(error);

@@ -16,6 +16,10 @@ namespace chat {
 // caller adds the refused message's id, room and user when it has them.
 Error make_error(Error::Code code, std::string message, std::string_view frame = {});
 
+// `error`, naming the refused frame and the room and user it was about, so
+// that the client can tell which of its requests failed.
+Error about(Error error, std::string_view frame, std::string_view room_id, std::string_view user_id);
+
 // The event that carries `error` to a client.
 ChatStream error_event(Error error);
 

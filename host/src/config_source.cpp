@@ -1,4 +1,5 @@
 #include "config_source.hpp"
+#include "text_file.hpp"
 
 #include <fmt/format.h>
 
@@ -7,9 +8,6 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace chathost {
 namespace {
@@ -152,19 +150,9 @@ EnvironmentLookup process_environment() {
 }
 
 ConfigSource ConfigSource::from_file(const std::filesystem::path& path) {
-  // An ifstream opens a directory and then reads nothing from it: refuse it
-  // here rather than parse it as an empty file.
-  std::error_code dir_ec;
-  if (std::filesystem::is_directory(path, dir_ec)) {
-    throw ConfigError("cannot read config file " + path.string() + ": " + std::strerror(EISDIR));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError("cannot read config file " + path.string() + ": " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return from_string(buffer.str(), path.string());
+  const auto file = detail::read_text_file(path);
+  if (!file.error.empty()) throw ConfigError("cannot read config file " + path.string() + ": " + file.error);
+  return from_string(file.text, path.string());
 }
 
 ConfigSource ConfigSource::from_string(std::string_view toml_text, std::string path) {

@@ -1,9 +1,5 @@
 #include "env_file.hpp"
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include "text_file.hpp"
 
 namespace chathost {
 namespace {
@@ -112,19 +108,9 @@ EnvFile parse_env_file(std::string_view text, const std::string& path) {
 }
 
 EnvFile load_env_file(const std::filesystem::path& path) {
-  // An ifstream opens a directory and then reads nothing from it: refuse it
-  // here rather than parse it as an empty file.
-  std::error_code dir_ec;
-  if (std::filesystem::is_directory(path, dir_ec)) {
-    throw EnvFileError("cannot read env file " + path.string() + ": " + std::strerror(EISDIR));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw EnvFileError("cannot read env file " + path.string() + ": " + std::strerror(errno));
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return parse_env_file(buffer.str(), path.string());
+  const auto file = detail::read_text_file(path);
+  if (!file.error.empty()) throw EnvFileError("cannot read env file " + path.string() + ": " + file.error);
+  return parse_env_file(file.text, path.string());
 }
 
 }  // namespace chathost

@@ -180,13 +180,18 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetUser(grpc::CallbackServerContext* 
   return finish_now(context, grpc::Status::OK);
 }
 
+grpc::Status ChatServiceImpl::check_room_call(const grpc::CallbackServerContext& context, const char* method,
+                                              const std::string& room_id, std::uint32_t limit,
+                                              std::uint32_t max_limit) {
+  if (auto caller = check_caller(context, method); !caller.ok()) return caller.status;
+  return check_room_and_limit(room_id, limit, max_limit);
+}
+
 grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerContext* context,
                                                       const GetChatHistoryRequest* request,
                                                       GetChatHistoryResponse* response) {
-  if (auto caller = check_caller(*context, "GetChatHistory"); !caller.ok()) return finish_now(context, caller.status);
-  if (auto refused = check_room_and_limit(request->room_id(), request->limit(), kMaxHistoryLimit); !refused.ok()) {
-    return finish_now(context, refused);
-  }
+  const auto refused = check_room_call(*context, "GetChatHistory", request->room_id(), request->limit(), kMaxHistoryLimit);
+  if (!refused.ok()) return finish_now(context, refused);
   store::HistoryQuery query;
   query.room_id = request->room_id();
   query.sender_id = request->sender_id();
@@ -212,10 +217,8 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetChatHistory(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ChatServiceImpl::GetRoomSenders(grpc::CallbackServerContext* context,
                                                       const GetRoomSendersRequest* request,
                                                       GetRoomSendersResponse* response) {
-  if (auto caller = check_caller(*context, "GetRoomSenders"); !caller.ok()) return finish_now(context, caller.status);
-  if (auto refused = check_room_and_limit(request->room_id(), request->limit(), kMaxSendersLimit); !refused.ok()) {
-    return finish_now(context, refused);
-  }
+  const auto refused = check_room_call(*context, "GetRoomSenders", request->room_id(), request->limit(), kMaxSendersLimit);
+  if (!refused.ok()) return finish_now(context, refused);
   const std::size_t limit = request->limit() == 0 ? kDefaultSendersLimit : request->limit();
   try {
     auto senders = store_.room_senders(request->room_id(), limit + 1);  // one more tells has_more
@@ -277,9 +280,9 @@ bool ChatServiceImpl::take_rate(const SessionPtr& session, const ChatStream& fra
                               " frames a second",
                           payload_name(frame));
   if (frame.has_chat_message()) {
-    error.set_id(frame.chat_message().id());
-    error.set_room_id(frame.chat_message().room_id());
-    error.set_user_id(frame.chat_message().sender_id());
+    const ChatMessage& message = frame.chat_message();
+    error = about(std::move(error), "chat_message", message.room_id(), message.sender_id());
+    error.set_id(message.id());
   }
   refuse(session, std::move(error));
   if (++caller.strikes >= limits_.user_stream_rate_limit_strikes) {
@@ -330,19 +333,12 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
       if (auto error = check_chat_message(message, limits_)) return refuse(session, std::move(*error));
       // Refusals name the message, so its sender can tell which one failed.
       const auto named = [&message](Error error) {
-        error.set_frame("chat_message");
         error.set_id(message.id());
-        error.set_room_id(message.room_id());
-        error.set_user_id(message.sender_id());
-        return error;
+        return about(std::move(error), "chat_message", message.room_id(), message.sender_id());
       };
       if (auto error = may_speak_as(session, message.sender_id())) return refuse(session, named(std::move(*error)));
       if (draining_) {
-        auto error = make_error(Error::UNAVAILABLE, "not sent: the chat service is stopping", "chat_message");
-        error.set_id(message.id());
-        error.set_room_id(message.room_id());
-        error.set_user_id(message.sender_id());
-        return refuse(session, std::move(error));
+        return refuse(session, named(make_error(Error::UNAVAILABLE, "not sent: the chat service is stopping")));
       }
       // Messages-only clients never join: sending into a room joins it.
       if (!rooms_.is_member(session, message.room_id(), message.sender_id())) {
@@ -350,11 +346,7 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
         rooms_.join_implicitly(session, message.room_id(), message.sender_id());
       }
       if (!committer_.submit(session, message)) {
-        auto error = make_error(Error::UNAVAILABLE, "not sent: the chat service is stopping", "chat_message");
-        error.set_id(message.id());
-        error.set_room_id(message.room_id());
-        error.set_user_id(message.sender_id());
-        refuse(session, std::move(error));
+        refuse(session, named(make_error(Error::UNAVAILABLE, "not sent: the chat service is stopping")));
       }
       return;
     }
@@ -363,22 +355,15 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
       auto error = check_join(join);
       if (!error) error = may_speak_as(session, join.user_id());
       if (!error && !rooms_.is_member(session, join.room_id(), join.user_id())) error = may_join(session);
-      if (error) {
-        error->set_frame("join");
-        error->set_room_id(join.room_id());
-        error->set_user_id(join.user_id());
-        return refuse(session, std::move(*error));
-      }
+      if (error) return refuse(session, about(std::move(*error), "join", join.room_id(), join.user_id()));
       std::optional<std::uint64_t> since;
       if (join.has_since()) since = join.since();
       try {
         rooms_.join(session, join.room_id(), join.user_id(), since);
       } catch (const store::StoreError& e) {
         log_->error("join could not read the store: {}", e.what());
-        auto failed = make_error(Error::STORE_FAILED, "the room's history could not be read", "join");
-        failed.set_room_id(join.room_id());
-        failed.set_user_id(join.user_id());
-        refuse(session, std::move(failed));
+        refuse(session, about(make_error(Error::STORE_FAILED, "the room's history could not be read"), "join",
+                              join.room_id(), join.user_id()));
       }
       return;
     }
@@ -386,17 +371,10 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
       const Leave& leave = frame.leave();
       auto error = check_leave(leave);
       if (!error) error = may_speak_as(session, leave.user_id());
-      if (error) {
-        error->set_frame("leave");
-        error->set_room_id(leave.room_id());
-        error->set_user_id(leave.user_id());
-        return refuse(session, std::move(*error));
-      }
+      if (error) return refuse(session, about(std::move(*error), "leave", leave.room_id(), leave.user_id()));
       if (!rooms_.leave(session, leave.room_id(), leave.user_id())) {
-        auto not_member = make_error(Error::NOT_MEMBER, "user is not in that room on this stream", "leave");
-        not_member.set_room_id(leave.room_id());
-        not_member.set_user_id(leave.user_id());
-        refuse(session, std::move(not_member));
+        refuse(session, about(make_error(Error::NOT_MEMBER, "user is not in that room on this stream"), "leave",
+                              leave.room_id(), leave.user_id()));
       }
       return;
     }
@@ -407,12 +385,7 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
       if (!error && !rooms_.is_member(session, typing.room_id(), typing.user_id())) {
         error = make_error(Error::NOT_MEMBER, "join the room before saying you are typing in it", "typing");
       }
-      if (error) {
-        error->set_frame("typing");
-        error->set_room_id(typing.room_id());
-        error->set_user_id(typing.user_id());
-        return refuse(session, std::move(*error));
-      }
+      if (error) return refuse(session, about(std::move(*error), "typing", typing.room_id(), typing.user_id()));
       rooms_.typing(typing.room_id(), typing.user_id(), typing.stopped());
       return;
     }

@@ -69,6 +69,10 @@ class ChatServiceImpl final : public ChatServiceBase {
   void refuse(const SessionPtr& session, Error error);
   // A call's caller, checked; logs and counts a refusal.
   CallerCheck check_caller(const grpc::CallbackServerContext& context, const char* method);
+  // A call that reads one room: its caller may make it, and its room and
+  // limit are sound. OK, or the status that refuses it.
+  grpc::Status check_room_call(const grpc::CallbackServerContext& context, const char* method,
+                               const std::string& room_id, std::uint32_t limit, std::uint32_t max_limit);
   // A user stream (not a bridge's): its frames at a WebSocket connection's
   // rate; false when this one is refused (answered, and the stream ended
   // after too many in a row).

@@ -3,6 +3,7 @@
 #include "chat_service.hpp"
 #include "service_limits.hpp"
 
+#include "net/listen_address.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/tls_config.hpp"
 
@@ -11,12 +12,10 @@ namespace chat::service {
 using chathost::ConfigKey;
 
 std::vector<ConfigKey> grpc_chat_config_keys() {
-  std::vector<ConfigKey> keys{
-      ConfigKey::string("host", "127.0.0.1",
-                        "address to listen on; beyond loopback only with service_token_file or "
-                        "tls_client_ca_file (or allow_unauthenticated)")
-          .env("GRPC_HOST"),
-      ConfigKey::integer("port", 50051, "port to listen on (0: any free port)").range(0, 65535).env("GRPC_PORT"),
+  auto keys = chat::net::listen_config_keys("GRPC", 50051,
+                                            "address to listen on; beyond loopback only with service_token_file or "
+                                            "tls_client_ca_file (or allow_unauthenticated)");
+  std::vector<ConfigKey> service_keys{
       ConfigKey::string("admin_id", "admin", "user id of the administrator, whom GetUser always knows")
           .env("ADMIN_ID")
           .into(&AdminIdentity::id),
@@ -76,6 +75,7 @@ std::vector<ConfigKey> grpc_chat_config_keys() {
                          "at most the bridges' chat_keepalive_time_ms")
           .range(100, 24 * 3600 * 1000),
   };
+  for (auto& key : service_keys) keys.push_back(std::move(key));
   for (auto& key : chat::tls::server_config_keys("GRPC", "the gRPC port")) keys.push_back(std::move(key));
   keys.push_back(chat::tls::client_ca_config_key());
   keys.push_back(chat::service_auth::service_token_file_key(

@@ -16,6 +16,14 @@ namespace chat::history_http {
 
 class CorsPolicy {
  public:
+  // The methods of the whole API, for preflights and 405s alike.
+  static constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
+  // Request headers a page may send cross-origin beyond the CORS-safelisted
+  // ones: its bearer token, conditional requests and a JSON content type.
+  static constexpr std::string_view kAllowedHeaders = "Authorization, Content-Type, If-None-Match";
+  // Response headers a cross-origin page may read beyond the safelisted ones.
+  static constexpr std::string_view kExposedHeaders = "ETag, Retry-After, WWW-Authenticate";
+
   CorsPolicy() = default;
   // Every entry must pass check_entry().
   explicit CorsPolicy(const std::vector<std::string>& allowed_origins);

@@ -12,6 +12,7 @@
 #include "web_root.hpp"
 
 #include "auth/auth_config.hpp"
+#include "bridge/bridge_config.hpp"
 #include "limits/connection_config.hpp"
 #include "net/chat_nodes.hpp"
 #include "net/listen_address.hpp"
@@ -44,12 +45,10 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   std::string_view name() const override { return "history-http"; }
 
   std::vector<ConfigKey> config_keys() const override {
-    std::vector<ConfigKey> keys{
-        ConfigKey::string("host", "127.0.0.1",
-                          "address to listen on; beyond loopback, allowed_origins = [\"*\"] needs tokens "
-                          "(auth_secret_file) or [host] insecure")
-            .env("HTTP_HOST"),
-        ConfigKey::integer("port", 8081, "port to listen on (0: any free port)").range(0, 65535).env("HTTP_PORT"),
+    auto keys = chat::net::listen_config_keys("HTTP", 8081,
+                                              "address to listen on; beyond loopback, allowed_origins = [\"*\"] "
+                                              "needs tokens (auth_secret_file) or [host] insecure");
+    std::vector<ConfigKey> http_keys{
         ConfigKey::integer("upstream_deadline_ms", 3000, "deadline of each call to the chat service")
             .range(50, 600000),
         ConfigKey::string("web_root", "", "directory served at / (client.html and assets); empty: the shipped web/")
@@ -114,18 +113,15 @@ class HistoryHttpPlugin final : public chathost::Plugin {
             .range(-1, 65535)
             .env("HTTP_METRICS_PORT"),
     };
-    for (auto& key : chat::net::chat_node_config_keys("a call one cannot take goes to the next")) {
-      keys.push_back(std::move(key));
-    }
-    for (auto& key : chat::limits::connection_config_keys(1000, 64)) keys.push_back(std::move(key));
-    for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
-    for (auto& key : chat::tls::server_config_keys("HTTP", "the HTTP port (https://)")) {
-      keys.push_back(std::move(key));
-    }
-    for (auto& key : chat::tls::channel_config_keys()) keys.push_back(std::move(key));
-    keys.push_back(chat::service_auth::service_token_file_key(
-        "presented to the chat service on every call; empty: this host's own secret (enough for a grpc-chat in "
-        "the same host)"));
+    for (auto& key : http_keys) keys.push_back(std::move(key));
+    chat::bridge::append_bridge_config_keys(
+        keys, {.chat_node_failover = "a call one cannot take goes to the next",
+               .max_connections = 1000,
+               .max_connections_per_address = 64,
+               .tls_env_prefix = "HTTP",
+               .tls_serves = "the HTTP port (https://)",
+               .service_token_use = "presented to the chat service on every call; empty: this host's own secret "
+                                    "(enough for a grpc-chat in the same host)"});
     return keys;
   }
 

@@ -76,23 +76,25 @@ std::variant<Values, QueryError> read_parameters(std::string_view query, const s
   return values;
 }
 
-// room=, required and checked.
-std::variant<std::string, QueryError> room_of(const Values& values) {
+// room= (required, checked) and limit= (from 1 to `most`, `fallback` when
+// absent): what every query names, set on its request.
+template <typename Request>
+std::optional<QueryError> read_room_and_limit(const Values& values, std::uint32_t fallback, std::uint32_t most,
+                                              Request& request) {
   const auto room = values.find("room");
   if (room == values.end()) return QueryError{"room", "room is required"};
-  if (auto error = check_id("room", room->second)) return std::move(*error);
-  return room->second;
-}
-
-// limit=, from 1 to `most`; `fallback` when absent.
-std::variant<std::uint32_t, QueryError> limit_of(const Values& values, std::uint32_t fallback, std::uint32_t most) {
-  const auto limit = values.find("limit");
-  if (limit == values.end()) return fallback;
-  const auto n = parse_unsigned(limit->second);
-  if (!n || *n < 1 || *n > most) {
-    return QueryError{"limit", "limit must be an integer from 1 to " + std::to_string(most)};
+  if (auto error = check_id("room", room->second)) return error;
+  request.set_room_id(room->second);
+  std::uint32_t limit = fallback;
+  if (const auto given = values.find("limit"); given != values.end()) {
+    const auto n = parse_unsigned(given->second);
+    if (!n || *n < 1 || *n > most) {
+      return QueryError{"limit", "limit must be an integer from 1 to " + std::to_string(most)};
+    }
+    limit = static_cast<std::uint32_t>(*n);
   }
-  return static_cast<std::uint32_t>(*n);
+  request.set_limit(limit);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -103,18 +105,14 @@ HistoryQuery parse_history_query(std::string_view query) {
   const auto& values = std::get<Values>(read);
 
   chat::GetChatHistoryRequest request;
-  auto room = room_of(values);
-  if (auto* error = std::get_if<QueryError>(&room)) return std::move(*error);
-  request.set_room_id(std::get<std::string>(std::move(room)));
+  if (auto error = read_room_and_limit(values, kDefaultHistoryLimit, kMaxHistoryLimit, request)) {
+    return std::move(*error);
+  }
 
   if (const auto user = values.find("user"); user != values.end()) {
     if (auto error = check_id("user", user->second)) return std::move(*error);
     request.set_sender_id(user->second);
   }
-
-  const auto limit = limit_of(values, kDefaultHistoryLimit, kMaxHistoryLimit);
-  if (const auto* error = std::get_if<QueryError>(&limit)) return *error;
-  request.set_limit(std::get<std::uint32_t>(limit));
 
   if (const auto before = values.find("before"); before != values.end()) {
     const auto n = parse_unsigned(before->second);
@@ -142,12 +140,9 @@ SendersQuery parse_senders_query(std::string_view query) {
   const auto& values = std::get<Values>(read);
 
   chat::GetRoomSendersRequest request;
-  auto room = room_of(values);
-  if (auto* error = std::get_if<QueryError>(&room)) return std::move(*error);
-  request.set_room_id(std::get<std::string>(std::move(room)));
-  const auto limit = limit_of(values, kDefaultSendersLimit, kMaxSendersLimit);
-  if (const auto* error = std::get_if<QueryError>(&limit)) return *error;
-  request.set_limit(std::get<std::uint32_t>(limit));
+  if (auto error = read_room_and_limit(values, kDefaultSendersLimit, kMaxSendersLimit, request)) {
+    return std::move(*error);
+  }
   return request;
 }
 

@@ -17,12 +17,6 @@
 namespace chat::history_http {
 namespace {
 
-constexpr std::string_view kAllowedMethods = "GET, HEAD, OPTIONS";
-// Request headers a page may send cross-origin beyond the CORS-safelisted
-// ones: its bearer token, conditional requests and a JSON content type.
-constexpr std::string_view kAllowedHeaders = "Authorization, Content-Type, If-None-Match";
-// Response headers a cross-origin page may read beyond the safelisted ones.
-constexpr std::string_view kExposedHeaders = "ETag, Retry-After, WWW-Authenticate";
 constexpr std::string_view kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 Route route_of(std::string_view path) {
@@ -84,6 +78,18 @@ std::string history_body(const std::string& room, const chat::GetChatHistoryResp
 // 403: the request's token does not open `room`.
 Response room_refused(const std::string& room) {
   return json_response(http::status::forbidden, json_error("the token does not grant room '" + room + "'", "room"));
+}
+
+// The request a query names, when it reads and its room is one the token
+// opens; else the answer to give instead (400 or 403).
+template <typename Request>
+std::variant<Request, Response> admit(std::variant<Request, QueryError> parsed, const chat::auth::RoomGrant& granted) {
+  if (const auto* error = std::get_if<QueryError>(&parsed)) {
+    return json_response(http::status::bad_request, json_error(error->message, error->parameter));
+  }
+  auto request = std::get<Request>(std::move(parsed));
+  if (!granted.allows(request.room_id())) return room_refused(request.room_id());
+  return request;
 }
 
 // {"room":R,"senders":[...],"has_more":b}
@@ -173,7 +179,7 @@ class HttpApi::Exchange {
     if (origin_allowed_) {
       response.set(http::field::access_control_allow_origin, origin_);
       if (response.result() != http::status::no_content) {
-        response.set(http::field::access_control_expose_headers, kExposedHeaders);
+        response.set(http::field::access_control_expose_headers, CorsPolicy::kExposedHeaders);
       }
     }
     const auto status = response.result();
@@ -228,9 +234,10 @@ void HttpApi::handle(Request request, const tcp::endpoint& local, Reply reply) c
     return exchange->finish(json_response(http::status::bad_request, json_error("the request target must be a path")));
   }
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
-    auto response = json_response(http::status::method_not_allowed,
-                                  json_error("method not allowed (allowed: " + std::string(kAllowedMethods) + ")"));
-    response.set(http::field::allow, kAllowedMethods);
+    const std::string allowed(CorsPolicy::kAllowedMethods);
+    auto response =
+        json_response(http::status::method_not_allowed, json_error("method not allowed (allowed: " + allowed + ")"));
+    response.set(http::field::allow, CorsPolicy::kAllowedMethods);
     return exchange->finish(std::move(response));
   }
   // The metrics listener serves metrics (and health) only; the main one
@@ -279,12 +286,9 @@ Response HttpApi::refusal_for(const Request& request, const chat::auth::RequestA
 
 void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant& granted,
                             const std::shared_ptr<Exchange>& exchange) const {
-  auto parsed = parse_history_query(query);
-  if (const auto* error = std::get_if<QueryError>(&parsed)) {
-    return exchange->finish(json_response(http::status::bad_request, json_error(error->message, error->parameter)));
-  }
-  auto request = std::get<chat::GetChatHistoryRequest>(std::move(parsed));
-  if (!granted.allows(request.room_id())) return exchange->finish(room_refused(request.room_id()));
+  auto admitted = admit(parse_history_query(query), granted);
+  if (auto* refusal = std::get_if<Response>(&admitted)) return exchange->finish(std::move(*refusal));
+  auto request = std::get<chat::GetChatHistoryRequest>(std::move(admitted));
   // The chat service stops at the same size, so nothing much larger is
   // built, sent or parsed on the way.
   request.set_max_bytes(static_cast<std::uint32_t>(settings_.history.page_bytes));
@@ -302,12 +306,9 @@ void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant&
 
 void HttpApi::serve_senders(std::string_view query, const chat::auth::RoomGrant& granted,
                             const std::shared_ptr<Exchange>& exchange) const {
-  auto parsed = parse_senders_query(query);
-  if (const auto* error = std::get_if<QueryError>(&parsed)) {
-    return exchange->finish(json_response(http::status::bad_request, json_error(error->message, error->parameter)));
-  }
-  auto request = std::get<chat::GetRoomSendersRequest>(std::move(parsed));
-  if (!granted.allows(request.room_id())) return exchange->finish(room_refused(request.room_id()));
+  auto admitted = admit(parse_senders_query(query), granted);
+  if (auto* refusal = std::get_if<Response>(&admitted)) return exchange->finish(std::move(*refusal));
+  auto request = std::get<chat::GetRoomSendersRequest>(std::move(admitted));
   when_budget_allows("GetRoomSenders", exchange, [this, exchange, request = std::move(request)](auto lease) {
     upstream_.get_senders(request, [this, exchange, room = request.room_id(), lease = std::move(lease)](
                                        const grpc::Status& status, const chat::GetRoomSendersResponse& answer) {
@@ -429,15 +430,15 @@ void HttpApi::serve_preflight(const Request& request, const std::shared_ptr<Exch
   if (!preflight) {
     // A plain OPTIONS (or OPTIONS *): what this server allows.
     auto response = make_response(http::status::no_content, {}, {});
-    response.set(http::field::allow, kAllowedMethods);
+    response.set(http::field::allow, CorsPolicy::kAllowedMethods);
     return exchange->finish(std::move(response));
   }
   if (!exchange->origin_allowed()) {
     return exchange->finish(json_response(http::status::forbidden, json_error("origin not allowed")));
   }
   auto response = make_response(http::status::no_content, {}, {});
-  response.set(http::field::access_control_allow_methods, kAllowedMethods);
-  response.set(http::field::access_control_allow_headers, kAllowedHeaders);
+  response.set(http::field::access_control_allow_methods, CorsPolicy::kAllowedMethods);
+  response.set(http::field::access_control_allow_headers, CorsPolicy::kAllowedHeaders);
   response.set(http::field::access_control_max_age, std::to_string(settings_.cors_max_age.count()));
   response.set(http::field::vary, "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
   exchange->finish(std::move(response));

@@ -255,13 +255,11 @@ void UpstreamLink::on_ended(ChatCall& call) {
       for (auto& pending : queue) {
         auto client = pending.client.lock();
         if (!client) continue;
-        Error error = make_error(Error::UNAVAILABLE,
-                                  "not confirmed: the connection to the chat service was lost; the message may "
-                                  "have been stored (send it again with resend=true to be sure)",
-                                  "chat_message");
+        Error error = about(make_error(Error::UNAVAILABLE,
+                                       "not confirmed: the connection to the chat service was lost; the message "
+                                       "may have been stored (send it again with resend=true to be sure)"),
+                            "chat_message", std::get<0>(key), std::get<1>(key));
         error.set_id(pending.client_message_id);
-        error.set_room_id(std::get<0>(key));
-        error.set_user_id(std::get<1>(key));
         fanout_.send(client, make_error_frame(error));
       }
     }

@@ -7,6 +7,7 @@
 #include "ws_listener.hpp"
 
 #include "auth/auth_config.hpp"
+#include "bridge/bridge_config.hpp"
 #include "limits/connection_config.hpp"
 #include "net/chat_nodes.hpp"
 #include "net/listen_address.hpp"
@@ -42,14 +43,11 @@ class WsProxyPlugin final : public chathost::Plugin {
   std::string_view name() const override { return "ws-proxy"; }
 
   std::vector<ConfigKey> config_keys() const override {
-    std::vector<ConfigKey> keys{
-        ConfigKey::string("host", "127.0.0.1",
-                          "address the WebSocket server listens on; beyond loopback, allowed_origins = [\"*\"] "
-                          "needs tokens (auth_secret_file) or [host] insecure")
-            .env("WS_HOST")
-            .into(&ProxyOptions::listen_host),
-        ConfigKey::integer("port", 8080, "WebSocket port (0: any free port)").range(0, 65535).env("WS_PORT")
-            .into(&ProxyOptions::listen_port),
+    auto keys = chat::net::listen_config_keys("WS", 8080,
+                                              "address the WebSocket server listens on; beyond loopback, "
+                                              "allowed_origins = [\"*\"] needs tokens (auth_secret_file) or [host] "
+                                              "insecure");
+    std::vector<ConfigKey> proxy_keys{
         ConfigKey::strings("allowed_origins", {"http://localhost:8081", "http://127.0.0.1:8081", "null"},
                            "Origin values a browser page may connect from, exactly; \"*\" allows any (development "
                            "only); \"null\" is a page opened as a file; clients sending no Origin are not browsers "
@@ -108,18 +106,16 @@ class WsProxyPlugin final : public chathost::Plugin {
         ConfigKey::integer("reconnect_max_ms", 5000, "longest delay between reconnection attempts").range(10, 600000)
             .into(&ProxyOptions::reconnect_max),
     };
-    for (auto& key : chat::net::chat_node_config_keys("the streams spread over them and move when one fails")) {
-      keys.push_back(std::move(key));
-    }
-    for (auto& key : chat::limits::connection_config_keys(10000, 256)) keys.push_back(std::move(key));
-    for (auto& key : chat::auth::config_keys()) keys.push_back(std::move(key));
-    for (auto& key : chat::tls::server_config_keys("WS", "the WebSocket port (wss://)")) {
-      keys.push_back(std::move(key));
-    }
-    for (auto& key : chat::tls::channel_config_keys()) keys.push_back(std::move(key));
-    keys.push_back(chat::service_auth::service_token_file_key(
-        "presented to the chat service, which then lets this bridge speak for many users on a stream; empty: "
-        "this host's own secret (enough for a grpc-chat in the same host)"));
+    for (auto& key : proxy_keys) keys.push_back(std::move(key));
+    chat::bridge::append_bridge_config_keys(
+        keys, {.chat_node_failover = "the streams spread over them and move when one fails",
+               .max_connections = 10000,
+               .max_connections_per_address = 256,
+               .tls_env_prefix = "WS",
+               .tls_serves = "the WebSocket port (wss://)",
+               .service_token_use = "presented to the chat service, which then lets this bridge speak for many "
+                                    "users on a stream; empty: this host's own secret (enough for a grpc-chat in "
+                                    "the same host)"});
     return keys;
   }
 
@@ -128,6 +124,8 @@ class WsProxyPlugin final : public chathost::Plugin {
     const auto& config = ctx_.config;
     ProxyOptions& o = options_;
     config.apply(config_keys(), o);
+    o.listen_host = config.get_string("host");
+    o.listen_port = static_cast<std::uint16_t>(config.get_int("port"));
     boost::system::error_code ec;
     static_cast<void>(net::ip::make_address(o.listen_host, ec));
     if (ec) config.reject("host", "expected an IP address such as 0.0.0.0 or 127.0.0.1");

@@ -3,11 +3,8 @@
 namespace chat::auth {
 namespace {
 
+// Named again where a bad secret file is rejected.
 constexpr std::string_view kSecretFileKey = "auth_secret_file";
-constexpr std::string_view kLeewayKey = "auth_leeway_seconds";
-constexpr std::string_view kMaxTtlKey = "max_token_ttl_seconds";
-constexpr std::string_view kIssuerKey = "auth_issuer";
-constexpr std::string_view kAudienceKey = "auth_audience";
 
 }  // namespace
 
@@ -18,16 +15,22 @@ std::vector<chathost::ConfigKey> config_keys() {
                         "file holding the secret that signs bearer tokens (JWT, HS256, at least 32 bytes); "
                         "empty: no token authentication (development)")
           .env("AUTH_SECRET_FILE"),
-      ConfigKey::integer(std::string(kLeewayKey), kDefaultLeeway.count(),
+      ConfigKey::integer("auth_leeway_seconds", kDefaultLeeway.count(),
                          "clock difference allowed when checking a token's exp and nbf")
           .range(0, 300)
-          .env("AUTH_LEEWAY_SECONDS"),
-      ConfigKey::integer(std::string(kMaxTtlKey), kDefaultMaxTtl.count(),
+          .env("AUTH_LEEWAY_SECONDS")
+          .into(&TokenPolicy::leeway),
+      ConfigKey::integer("max_token_ttl_seconds", kDefaultMaxTtl.count(),
                          "a token's exp may be at most this far ahead (every token needs one)")
           .range(60, 366LL * 24 * 3600)
-          .env("AUTH_MAX_TOKEN_TTL_SECONDS"),
-      ConfigKey::string(std::string(kIssuerKey), "", "set: a token's iss must be this").env("AUTH_ISSUER"),
-      ConfigKey::string(std::string(kAudienceKey), "", "set: a token's aud must name this").env("AUTH_AUDIENCE"),
+          .env("AUTH_MAX_TOKEN_TTL_SECONDS")
+          .into(&TokenPolicy::max_ttl),
+      ConfigKey::string("auth_issuer", "", "set: a token's iss must be this")
+          .env("AUTH_ISSUER")
+          .into(&TokenPolicy::issuer),
+      ConfigKey::string("auth_audience", "", "set: a token's aud must name this")
+          .env("AUTH_AUDIENCE")
+          .into(&TokenPolicy::audience),
   };
 }
 
@@ -38,10 +41,7 @@ std::shared_ptr<const TokenVerifier> load_token_verifier(const chathost::PluginC
   if (!file.error.empty()) config.reject(kSecretFileKey, file.error);
   if (file.readable_by_others) log.warn("the token secret file {} is readable by other users (chmod 600 it)", path);
   TokenPolicy policy;
-  policy.leeway = std::chrono::seconds(config.get_int(kLeewayKey));
-  policy.max_ttl = std::chrono::seconds(config.get_int(kMaxTtlKey));
-  policy.issuer = config.get_string(kIssuerKey);
-  policy.audience = config.get_string(kAudienceKey);
+  config.apply(config_keys(), policy);
   log.info("token authentication on: secret from {} (leeway {} s, tokens valid {} s at most{}{})", path,
            policy.leeway.count(), policy.max_ttl.count(), policy.issuer.empty() ? "" : ", issuer " + policy.issuer,
            policy.audience.empty() ? "" : ", audience " + policy.audience);

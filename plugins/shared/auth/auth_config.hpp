@@ -14,8 +14,9 @@
 
 namespace chat::auth {
 
-// auth_secret_file (env AUTH_SECRET_FILE) and auth_leeway_seconds (env
-// AUTH_LEEWAY_SECONDS), for a plugin's config_keys().
+// auth_secret_file, auth_leeway_seconds, max_token_ttl_seconds, auth_issuer
+// and auth_audience (env AUTH_SECRET_FILE and so on), for a plugin's
+// config_keys(); all but the file are bound into TokenPolicy.
 std::vector<chathost::ConfigKey> config_keys();
 
 // For a plugin's configure(): the verifier, or nullptr when auth_secret_file

@@ -3,11 +3,14 @@
 // every plugin, so the secure-default checks cannot disagree.
 #pragma once
 
+#include <chathost/plugin.hpp>
+
 #include <boost/asio/ip/address.hpp>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chat::net {
 
@@ -29,6 +32,21 @@ inline bool is_loopback_host(std::string_view host) {
 inline std::string host_port(std::string_view host, std::uint16_t port) {
   const bool v6 = host.find(':') != std::string_view::npos && host.front() != '[';
   return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
+// `host` and `port` of a plugin that listens: loopback unless told, any
+// free port with 0, from <env_prefix>_HOST and <env_prefix>_PORT too.
+// `host_help` says what the address is and what listening beyond loopback
+// needs.
+inline std::vector<chathost::ConfigKey> listen_config_keys(const std::string& env_prefix, std::int64_t default_port,
+                                                           std::string host_help) {
+  using chathost::ConfigKey;
+  return {
+      ConfigKey::string("host", "127.0.0.1", std::move(host_help)).env(env_prefix + "_HOST"),
+      ConfigKey::integer("port", default_port, "port to listen on (0: any free port)")
+          .range(0, 65535)
+          .env(env_prefix + "_PORT"),
+  };
 }
 
 }  // namespace chat::net

@@ -12,8 +12,6 @@ constexpr std::string_view kServerNameKey = "chat_tls_server_name";
 constexpr std::string_view kClientCaKey = "tls_client_ca_file";
 constexpr std::string_view kClientCertKey = "chat_tls_cert_file";
 constexpr std::string_view kClientKeyKey = "chat_tls_key_file";
-constexpr std::string_view kKeepaliveTimeKey = "chat_keepalive_time_ms";
-constexpr std::string_view kKeepaliveTimeoutKey = "chat_keepalive_timeout_ms";
 
 }  // namespace
 
@@ -86,21 +84,22 @@ std::vector<chathost::ConfigKey> channel_config_keys() {
       ConfigKey::string(std::string(kClientKeyKey), "",
                         "PEM private key (unencrypted) of chat_tls_cert_file's certificate")
           .env("GRPC_TLS_CLIENT_KEY_FILE"),
-      ConfigKey::integer(std::string(kKeepaliveTimeKey), 30000,
+      ConfigKey::integer("chat_keepalive_time_ms", 30000,
                          "ping the chat service this often, also with no call open (grpc-chat's "
                          "min_client_ping_interval_ms must allow it)")
-          .range(1000, 24 * 3600 * 1000),
-      ConfigKey::integer(std::string(kKeepaliveTimeoutKey), 20000,
+          .range(1000, 24 * 3600 * 1000)
+          .into(&ChannelSecurity::keepalive_time),
+      ConfigKey::integer("chat_keepalive_timeout_ms", 20000,
                          "a ping unanswered (or data unacknowledged) for this long drops the connection: its "
                          "streams end, the bridge reconnects")
-          .range(1000, 3600 * 1000),
+          .range(1000, 3600 * 1000)
+          .into(&ChannelSecurity::keepalive_timeout),
   };
 }
 
 ChannelSecurity load_channel_security(const chathost::PluginConfig& config) {
   ChannelSecurity security;
-  security.keepalive_time = std::chrono::milliseconds(config.get_int(kKeepaliveTimeKey));
-  security.keepalive_timeout = std::chrono::milliseconds(config.get_int(kKeepaliveTimeoutKey));
+  config.apply(channel_config_keys(), security);
   security.ca_file = config.get_string(kCaFileKey);
   security.server_name = config.get_string(kServerNameKey);
   security.client_cert_file = config.get_string(kClientCertKey);
