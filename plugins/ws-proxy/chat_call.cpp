@@ -112,13 +112,15 @@ void ChatCall::OnReadDone(bool ok) {
   if (ok) {
     // Deserialize consumes the buffer; the next read fills it anew.
     if (grpc::SerializationTraits<ChatStream>::Deserialize(&incoming_, &event_).ok()) {
+      events_.clear();
       if (event_.has_batch()) {
         for (const ChatStream& event : event_.batch().frames()) {
-          if (!event.has_batch()) sink_.on_event(*this, event);  // a batch holds no batch
+          if (!event.has_batch()) events_.push_back(&event);  // a batch holds no batch
         }
       } else {
-        sink_.on_event(*this, event_);
+        events_.push_back(&event_);
       }
+      sink_.on_events(*this, events_);
       tsan::handoff(this);
       StartRead(&incoming_);
       return;

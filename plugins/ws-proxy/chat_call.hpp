@@ -21,6 +21,8 @@
 
 #include <deque>
 #include <mutex>
+#include <span>
+#include <vector>
 
 namespace chat::proxy {
 
@@ -31,8 +33,9 @@ class ChatCallSink {
   virtual ~ChatCallSink() = default;
   // The chat service accepted the call (its initial metadata came).
   virtual void on_accepted(ChatCall& call) = 0;
-  // One event from the chat service; on a gRPC thread, one at a time per call.
-  virtual void on_event(ChatCall& call, const ChatStream& event) = 0;
+  // The events of one message from the chat service (one, or a batch's),
+  // in order; on a gRPC thread, one message at a time per call.
+  virtual void on_events(ChatCall& call, std::span<const ChatStream* const> events) = 0;
   // The call can carry nothing more (broken, cancelled or finished); no
   // write may follow. Before on_done.
   virtual void on_ended(ChatCall& call) = 0;
@@ -72,6 +75,7 @@ class ChatCall final : public grpc::ClientBidiReactor<ChatStream, grpc::ByteBuff
   ChatCallSink& sink_;
   grpc::ByteBuffer incoming_;
   ChatStream event_;  // incoming_, parsed
+  std::vector<const ChatStream*> events_;  // in event_: itself, or its batch's frames
   bool unparsable_ = false;
 
   mutable std::mutex mutex_;

@@ -7,6 +7,11 @@
 //
 // Every frame from an upstream link to a client goes this way, one client
 // or many, so each client gets them in the order the link handled them.
+//
+// A Burst gathers what one thread sends while it lives (the events of one
+// message from the chat service, a batch of them at load) into one post per
+// shard: the shard queues them all before any client's write starts, so a
+// client's frames of the burst leave in one write, not one write each.
 #pragma once
 
 #include "client.hpp"
@@ -40,7 +45,31 @@ class Fanout {
   // `frame` to one client; any thread.
   void send(const ClientPtr& client, Frame frame, Delivery how = Delivery::live) const;
 
+  // While one lives, this thread's sends to shards are held and posted
+  // together, in order, when it ends. Not nested; one per thread at a time.
+  class Burst {
+   public:
+    explicit Burst(const Fanout& fanout);
+    ~Burst();
+    Burst(const Burst&) = delete;
+    Burst& operator=(const Burst&) = delete;
+
+   private:
+    friend class Fanout;
+    struct Item {
+      std::shared_ptr<const Recipients> recipients;  // or:
+      ClientPtr client;
+      Frame frame;
+      Delivery how;
+    };
+    const Fanout& fanout_;
+    std::vector<std::vector<Item>> per_shard_;
+  };
+
  private:
+  // The burst open on this thread for this fanout, if any.
+  Burst* open_burst() const;
+
   std::vector<boost::asio::any_io_executor> shards_;
 };
 

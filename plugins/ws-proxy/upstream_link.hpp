@@ -98,7 +98,7 @@ class UpstreamLink final : public ChatCallSink {
 
   // --- ChatCallSink
   void on_accepted(ChatCall& call) override;
-  void on_event(ChatCall& call, const ChatStream& event) override;
+  void on_events(ChatCall& call, std::span<const ChatStream* const> events) override;
   void on_ended(ChatCall& call) override;
   void on_done(const grpc::Status& status) override;
 

@@ -5,19 +5,24 @@
 
 namespace chat::proxy {
 
-void UpstreamLink::on_event(ChatCall& call, const ChatStream& event) {
+void UpstreamLink::on_events(ChatCall& call, std::span<const ChatStream* const> events) {
   {
     std::lock_guard lock(mutex_);
     if (call_ != &call) return;
   }
-  switch (event.payload_case()) {
-    case ChatStream::kChatMessage: on_message(event); break;
-    case ChatStream::kJoined: on_joined(event.joined()); break;
-    case ChatStream::kPresence: on_presence(event); break;
-    case ChatStream::kTyping: on_typing(event); break;
-    case ChatStream::kAck: on_ack(event.ack()); break;
-    case ChatStream::kError: on_error(event); break;
-    default: log_->debug("stream {}: ignoring a {} event", index_, payload_name(event)); break;
+  // What these events send to clients reaches each shard in one post, so
+  // each client's frames of a batch leave in one write.
+  const Fanout::Burst burst(fanout_);
+  for (const ChatStream* event : events) {
+    switch (event->payload_case()) {
+      case ChatStream::kChatMessage: on_message(*event); break;
+      case ChatStream::kJoined: on_joined(event->joined()); break;
+      case ChatStream::kPresence: on_presence(*event); break;
+      case ChatStream::kTyping: on_typing(*event); break;
+      case ChatStream::kAck: on_ack(event->ack()); break;
+      case ChatStream::kError: on_error(*event); break;
+      default: log_->debug("stream {}: ignoring a {} event", index_, payload_name(*event)); break;
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include "fanout.hpp"
 #include "frames.hpp"
 #include "local_room.hpp"
+#include "support/recording_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,19 +16,7 @@ namespace {
 
 using chat::ChatStream;
 
-class RecordingClient final : public chat::proxy::Client {
- public:
-  RecordingClient(std::uint64_t id, chat::ClientKind kind) : id_(id), kind_(kind) {}
-  std::uint64_t id() const override { return id_; }
-  void send(chat::proxy::Frame frame) override { frames.push_back(std::move(frame)); }
-  chat::ClientKind kind() const override { return kind_; }
-
-  std::vector<chat::proxy::Frame> frames;
-
- private:
-  std::uint64_t id_;
-  chat::ClientKind kind_;
-};
+using chat::test::RecordingClient;
 
 TEST(LocalRoom, OneSerializedFrameIsSharedByEveryLiveMemberOfTheRoom) {
   const chat::proxy::Fanout inline_fanout;  // no shards: queued at once
