@@ -132,6 +132,8 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
   }
 
   std::size_t added = 0;
+  // Each stream gets what this batch brings it in one write.
+  const StreamSession::Cork cork;
   for (std::size_t i = 0; i < stored.size(); ++i) {
     const SessionPtr& sender = batch[i].sender;
     if (stored[i].duplicate) {

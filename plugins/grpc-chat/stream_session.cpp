@@ -57,6 +57,9 @@ grpc::ByteBuffer pack_batch(const std::deque<Event>& events, std::size_t count) 
   return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
+// The Cork open on this thread, if any.
+thread_local StreamSession::Cork* cork_on_this_thread = nullptr;
+
 }  // namespace
 
 Event encode(const ChatStream& frame) {
@@ -101,8 +104,30 @@ bool StreamSession::send(Event event) {
     return false;
   }
   queue_.push_back(std::move(event));
-  if (!writing_) start_write_locked();
+  if (writing_ || corked_) return true;
+  if (Cork* cork = cork_on_this_thread) {
+    corked_ = true;
+    cork->held_.push_back(shared_from_this());
+    return true;
+  }
+  start_write_locked();
   return true;
+}
+
+StreamSession::Cork::Cork() {
+  if (cork_on_this_thread == nullptr) cork_on_this_thread = this;
+}
+
+StreamSession::Cork::~Cork() {
+  if (cork_on_this_thread != this) return;
+  cork_on_this_thread = nullptr;
+  for (const auto& session : held_) {
+    std::lock_guard lock(session->mutex_);
+    session->corked_ = false;
+    if (session->reactor_ != nullptr && !session->writing_ && !session->queue_.empty()) {
+      session->start_write_locked();
+    }
+  }
 }
 
 void StreamSession::start_write_locked() {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 namespace chat::service {
 
@@ -44,7 +45,7 @@ struct StreamCaller {
   std::size_t strikes = 0;  // frames refused for rate in a row
 };
 
-class StreamSession {
+class StreamSession : public std::enable_shared_from_this<StreamSession> {
  public:
   // `batches`: the stream asked for several events per message (chat.Batch).
   StreamSession(std::uint64_t id, std::size_t queue_limit, std::size_t pending_limit, StreamCaller caller,
@@ -73,6 +74,22 @@ class StreamSession {
   // (which a client that never reads never completes) the call is cancelled
   // instead, so it ends all the same.
   bool send(Event event);
+
+  // While one lives, the first event queued on this thread for each idle
+  // stream waits for it to end before its write starts: a committed batch's
+  // events reach each stream together, as one message for those that take
+  // batches, instead of the first alone and the rest behind it. Not nested.
+  class Cork {
+   public:
+    Cork();
+    ~Cork();
+    Cork(const Cork&) = delete;
+    Cork& operator=(const Cork&) = delete;
+
+   private:
+    friend class StreamSession;
+    std::vector<std::shared_ptr<StreamSession>> held_;
+  };
 
   // --- called by the reactor
   void attach(StreamReactor* reactor, grpc::CallbackServerContext* context, grpc::ByteBuffer* read_buffer);
@@ -108,6 +125,7 @@ class StreamSession {
   grpc::ByteBuffer batch_;   // what is being written, when several events went as one Batch
   std::size_t in_flight_ = 0;
   bool writing_ = false;
+  bool corked_ = false;  // a Cork holds its first write back
   bool read_paused_ = false;
   std::size_t pending_commits_ = 0;
   std::optional<grpc::Status> finish_status_;
