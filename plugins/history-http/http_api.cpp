@@ -166,9 +166,23 @@ class HttpApi::Exchange {
         head_(request.method() == http::verb::head),
         origin_(request[http::field::origin]),
         origin_allowed_(api.settings_.cors.allows(origin_)),
+        if_none_match_(request[http::field::if_none_match]),
         reply_(std::move(reply)) {}
 
   bool origin_allowed() const { return origin_allowed_; }
+
+  // A JSON answer the client may already hold: tagged (ETag), and a 304
+  // without the body when the request's If-None-Match names that tag. A
+  // history page changes as messages land in its range, so it is checked
+  // again every time (no-cache), and costs no body when it has not.
+  Response tagged_json(std::string body) const {
+    const auto etag = content_etag(body);
+    auto response = etag_matches(if_none_match_, etag) ? make_response(http::status::not_modified, {}, {})
+                                                        : json_response(http::status::ok, std::move(body));
+    response.set(http::field::etag, etag);
+    response.set(http::field::cache_control, "no-cache");
+    return response;
+  }
   Route route() const { return route_; }
 
   // `hold`: kept by the connection until the response is written.
@@ -204,6 +218,7 @@ class HttpApi::Exchange {
   const bool head_;
   const std::string origin_;
   const bool origin_allowed_;
+  const std::string if_none_match_;
   Reply reply_;
 };
 
@@ -299,7 +314,7 @@ void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant&
       if (!status.ok()) return call_failed("GetChatHistory", status, *lease, exchange);
       auto body = history_body(room, page, forwards, settings_.history.page_bytes);
       lease->call_done(body.size());
-      exchange->finish(json_response(http::status::ok, std::move(body)), lease);
+      exchange->finish(exchange->tagged_json(std::move(body)), lease);
     });
   });
 }

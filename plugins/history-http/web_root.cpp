@@ -115,7 +115,7 @@ std::optional<StaticFile> WebRoot::find(std::string_view target_path) const {
   if (in.bad()) return std::nullopt;
 
   StaticFile file;
-  file.etag = "\"" + hex(fnv1a(*content)) + "-" + hex(content->size()) + "\"";
+  file.etag = content_etag(*content);
   file.content_type = std::string(content_type_for(real));
   if (file.content_type.rfind("text/html", 0) == 0) {
     file.inline_script_hashes = inline_block_hashes(*content, "script");
@@ -192,6 +192,10 @@ std::string_view content_type_for(const fs::path& file) {
     if (ext == extension) return type;
   }
   return "application/octet-stream";
+}
+
+std::string content_etag(std::string_view content) {
+  return "\"" + hex(fnv1a(content)) + "-" + hex(content.size()) + "\"";
 }
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) {

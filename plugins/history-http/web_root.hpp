@@ -66,6 +66,10 @@ class WebRoot {
 // application/octet-stream.
 std::string_view content_type_for(const std::filesystem::path& file);
 
+// A strong entity tag of these bytes ("<FNV-1a>-<length>", quoted): what a
+// file or a history page answers with, so a client that has them gets a 304.
+std::string content_etag(std::string_view content);
+
 // Whether an If-None-Match header value matches `etag` (weak comparison, as
 // RFC 9110 asks for If-None-Match; "*" matches any).
 bool etag_matches(std::string_view if_none_match, std::string_view etag);

@@ -125,6 +125,37 @@ TEST_F(HistoryHttpWithMessagesTest, EveryParameterSelectsWhatItSays) {
   EXPECT_EQ(header(head, http::field::content_length), std::to_string(full.body().size()));
 }
 
+TEST_F(HistoryHttpWithMessagesTest, AHistoryPageIsTaggedAndA304UntilAMessageLandsInItsRange) {
+  const auto port = http_->port("history-http");
+  auto first = get(port, "/history?room=h&limit=3");
+  ASSERT_EQ(first.result_int(), 200U);
+  const std::string etag = header(first, http::field::etag);
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(header(first, http::field::cache_control), "no-cache");
+
+  // The same page again, with its tag: 304, no body; another page's tag
+  // does not match.
+  auto again = get(port, "/history?room=h&limit=3", {{"If-None-Match", etag}});
+  EXPECT_EQ(again.result_int(), 304U);
+  EXPECT_TRUE(again.body().empty());
+  EXPECT_EQ(header(again, http::field::etag), etag);
+  auto older = get(port, "/history?room=h&limit=3&before=5", {{"If-None-Match", etag}});
+  EXPECT_EQ(older.result_int(), 200U);
+  EXPECT_NE(header(older, http::field::etag), etag);
+
+  // A message acknowledged into the room changes the latest page at once;
+  // the older page, whose range it is not in, keeps its tag.
+  const std::string older_etag = header(older, http::field::etag);
+  ChatStreamClient carol(chat_channel("127.0.0.1", chat_->port("grpc-chat")));
+  join_room(carol, "h", "carol");
+  send_acked(carol, "h", "carol", {{"c1", "news"}});
+  auto changed = get(port, "/history?room=h&limit=3", {{"If-None-Match", etag}});
+  ASSERT_EQ(changed.result_int(), 200U);
+  EXPECT_NE(header(changed, http::field::etag), etag);
+  EXPECT_NE(changed.body().find("news"), std::string::npos);
+  EXPECT_EQ(get(port, "/history?room=h&limit=3&before=5", {{"If-None-Match", older_etag}}).result_int(), 304U);
+}
+
 // ---------------------------------------------------------------------------
 // GET /history/senders
 
