@@ -21,6 +21,9 @@ describe('web client connection', () => {
     let peer;
     try {
       const page = await openChat(browser, cluster.pageUrl('watcher', 'ops'));
+      // In the room (its snapshot came) before the peer comes, so the page
+      // hears the peer join rather than finding them in its snapshot.
+      await page.locator('#people li', { hasText: 'watcher (you)' }).waitFor({ timeout: TIMEOUT });
       peer = await WsPeer.connect(`ws://127.0.0.1:${cluster.ports.peerWs}/?user=peer&room=ops`);
       await peer.say('ops', 'peer', 'before the outage');
       await bubbleWith(page, 'before the outage').waitFor({ timeout: TIMEOUT });
