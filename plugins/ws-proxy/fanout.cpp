@@ -31,45 +31,41 @@ Fanout::Burst::~Burst() {
   for (std::size_t shard = 0; shard < per_shard_.size(); ++shard) {
     if (per_shard_[shard].empty()) continue;
     boost::asio::post(fanout_.shards_[shard], [items = std::move(per_shard_[shard])] {
-      for (const auto& item : items) {
-        if (item.recipients) {
-          for (const auto& client : *item.recipients) queue_for(*client, item.frame, item.how);
-        } else {
-          queue_for(*item.client, item.frame, item.how);
-        }
-      }
+      for (const auto& item : items) deliver(item);
     });
   }
 }
 
-Fanout::Burst* Fanout::open_burst() const {
-  Burst* burst = burst_on_this_thread;
-  return burst != nullptr && &burst->fanout_ == this && !shards_.empty() ? burst : nullptr;
+Fanout::Fanout(std::vector<boost::asio::any_io_executor> shards) : shards_(std::move(shards)) {}
+
+void Fanout::deliver(const Item& item) {
+  if (item.recipients) {
+    for (const auto& client : *item.recipients) queue_for(*client, item.frame, item.how);
+  } else {
+    queue_for(*item.client, item.frame, item.how);
+  }
 }
 
-Fanout::Fanout(std::vector<boost::asio::any_io_executor> shards) : shards_(std::move(shards)) {}
+void Fanout::hand_over(std::size_t shard, Item item) const {
+  Burst* burst = burst_on_this_thread;
+  if (burst != nullptr && &burst->fanout_ == this) {
+    burst->per_shard_[shard].push_back(std::move(item));
+    return;
+  }
+  boost::asio::post(shards_[shard], [item = std::move(item)] { deliver(item); });
+}
 
 void Fanout::send(std::size_t shard, std::shared_ptr<const Recipients> recipients, Frame frame, Delivery how) const {
   if (shards_.empty()) {
     for (const auto& client : *recipients) queue_for(*client, frame, how);
     return;
   }
-  if (Burst* burst = open_burst()) {
-    burst->per_shard_[shard].push_back({std::move(recipients), nullptr, std::move(frame), how});
-    return;
-  }
-  boost::asio::post(shards_[shard], [recipients = std::move(recipients), frame = std::move(frame), how] {
-    for (const auto& client : *recipients) queue_for(*client, frame, how);
-  });
+  hand_over(shard, {std::move(recipients), nullptr, std::move(frame), how});
 }
 
 void Fanout::send(const ClientPtr& client, Frame frame, Delivery how) const {
   if (shards_.empty()) return queue_for(*client, frame, how);
-  if (Burst* burst = open_burst()) {
-    burst->per_shard_[client->shard()].push_back({nullptr, client, std::move(frame), how});
-    return;
-  }
-  boost::asio::post(shards_[client->shard()], [client, frame = std::move(frame), how] { queue_for(*client, frame, how); });
+  hand_over(client->shard(), {nullptr, client, std::move(frame), how});
 }
 
 }  // namespace chat::proxy

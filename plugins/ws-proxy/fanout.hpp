@@ -47,30 +47,35 @@ class Fanout {
 
   // While one lives, this thread's sends to shards are held and posted
   // together, in order, when it ends. Not nested; one per thread at a time.
-  class Burst {
-   public:
-    explicit Burst(const Fanout& fanout);
-    ~Burst();
-    Burst(const Burst&) = delete;
-    Burst& operator=(const Burst&) = delete;
-
-   private:
-    friend class Fanout;
-    struct Item {
-      std::shared_ptr<const Recipients> recipients;  // or:
-      ClientPtr client;
-      Frame frame;
-      Delivery how;
-    };
-    const Fanout& fanout_;
-    std::vector<std::vector<Item>> per_shard_;
-  };
+  class Burst;
 
  private:
-  // The burst open on this thread for this fanout, if any.
-  Burst* open_burst() const;
+  // One send: a frame for a room's members on one shard, or for one client.
+  struct Item {
+    std::shared_ptr<const Recipients> recipients;  // or:
+    ClientPtr client;
+    Frame frame;
+    Delivery how;
+  };
+  // Queues `item` for its clients; on their shard's thread.
+  static void deliver(const Item& item);
+  // `item` to `shard`: held by this thread's open Burst, or posted now.
+  void hand_over(std::size_t shard, Item item) const;
 
   std::vector<boost::asio::any_io_executor> shards_;
+};
+
+class Fanout::Burst {
+ public:
+  explicit Burst(const Fanout& fanout);
+  ~Burst();
+  Burst(const Burst&) = delete;
+  Burst& operator=(const Burst&) = delete;
+
+ private:
+  friend class Fanout;
+  const Fanout& fanout_;
+  std::vector<std::vector<Item>> per_shard_;
 };
 
 }  // namespace chat::proxy
