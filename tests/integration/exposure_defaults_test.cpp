@@ -311,9 +311,10 @@ TEST(ExposureDefaults, AHostFromTheProductionConfigLetsNoStrangerIn) {
   }
   std::this_thread::sleep_for(2s);
   const auto loaded = resident_bytes(host.pid());
-  // Measured: about 106 MB more, the budget and 200 TLS sessions; each
-  // reader holding its answer would be 230 MB and more.
-  EXPECT_LT(loaded, quiet + (160U << 20)) << "from " << quiet << " to " << loaded;
+  // Measured under ASan: 137-162 MiB more (the budget's answers, their
+  // pages while they are turned into JSON, 200 TLS sessions); each reader
+  // holding its answer would be 230 MB more and beyond.
+  EXPECT_LT(loaded, quiet + (192U << 20)) << "from " << quiet << " to " << loaded;
   std::cout << "production host, 200 history readers that never read: " << quiet / 1024 << " KiB before, "
             << loaded / 1024 << " KiB after\n";
   EXPECT_EQ(get("/history?room=lobby&limit=5", "Authorization: Bearer " + token + "\r\n"), "HTTP/1.1 200 OK");
