@@ -366,6 +366,9 @@ std::string_view payload_name(const ChatStream& frame) {
     case ChatStream::kServiceStatus: return "service_status";
     case ChatStream::kTyping: return "typing";
     case ChatStream::kBatch: return "batch";
+    case ChatStream::kWatch: return "watch";
+    case ChatStream::kWatching: return "watching";
+    case ChatStream::kUnwatch: return "unwatch";
     case ChatStream::PAYLOAD_NOT_SET: return "";
   }
   return "";

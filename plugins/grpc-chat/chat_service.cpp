@@ -389,6 +389,33 @@ void ChatServiceImpl::handle_frame(const SessionPtr& session, const ChatStream& 
       rooms_.typing(typing.room_id(), typing.user_id(), typing.stopped());
       return;
     }
+    case ChatStream::kWatch: {
+      const Watch& watch = frame.watch();
+      auto error = check_id(watch.room_id(), "room_id", "watch");
+      if (!error && session->caller().role != CallerRole::Bridge) {
+        error = make_error(Error::NOT_ALLOWED, "only a bridge (a caller with the service token) may watch a room",
+                           "watch");
+      }
+      if (!error && !rooms_.is_watching(session, watch.room_id())) error = may_join(session);
+      if (error) return refuse(session, about(std::move(*error), "watch", watch.room_id(), ""));
+      try {
+        rooms_.watch(session, watch.room_id(), watch.token());
+      } catch (const store::StoreError& e) {
+        log_->error("watch could not read the store: {}", e.what());
+        refuse(session,
+               about(make_error(Error::STORE_FAILED, "the room's history could not be read"), "watch", watch.room_id(), ""));
+      }
+      return;
+    }
+    case ChatStream::kUnwatch: {
+      const Unwatch& unwatch = frame.unwatch();
+      auto error = check_id(unwatch.room_id(), "room_id", "unwatch");
+      if (!error && !rooms_.unwatch(session, unwatch.room_id())) {
+        error = make_error(Error::NOT_MEMBER, "the stream does not watch that room", "unwatch");
+      }
+      if (error) return refuse(session, about(std::move(*error), "unwatch", unwatch.room_id(), ""));
+      return;
+    }
     default: {
       const auto name = payload_name(frame);
       refuse(session, make_error(Error::UNKNOWN_PAYLOAD,

@@ -40,6 +40,10 @@ void RoomRegistry::remove_session(const SessionPtr& session) {
       }
       memberships_.erase(it);
     }
+    if (auto it = watches_.find(session->id()); it != watches_.end()) {
+      for (const auto& room_id : it->second) remove_watch_locked(room_id, session->id());
+      watches_.erase(it);
+    }
     // Under the lock: once wait_all_ended() sees no session it may return
     // and the plugin destroy this registry, so nothing of it may be touched
     // after the unlock (notifying after it raced with the destructor: TSan).
@@ -132,7 +136,7 @@ bool RoomRegistry::remove_member_locked(const std::string& room_id, Room& room, 
                                         const std::string& user) {
   auto member = room.members.find(session_id);
   if (member == room.members.end() || member->second.users.erase(user) == 0) return false;
-  if (member->second.users.empty()) room.members.erase(member);
+  if (member->second.users.empty() && !member->second.watching) room.members.erase(member);
   if (auto online = online_.find(user); online != online_.end() && --online->second == 0) online_.erase(online);
   if (--room.user_streams[user] == 0) {
     room.user_streams.erase(user);
@@ -245,7 +249,61 @@ bool RoomRegistry::is_member(const SessionPtr& session, const std::string& room_
 std::size_t RoomRegistry::memberships(const SessionPtr& session) const {
   std::lock_guard lock(mutex_);
   auto it = memberships_.find(session->id());
-  return it == memberships_.end() ? 0 : it->second.size();
+  auto watches = watches_.find(session->id());
+  return (it == memberships_.end() ? 0 : it->second.size()) + (watches == watches_.end() ? 0 : watches->second.size());
+}
+
+void RoomRegistry::watch(const SessionPtr& session, const std::string& room_id, std::uint64_t token) {
+  std::lock_guard lock(mutex_);
+  Room& room = room_locked(room_id);
+  auto& member = room.members[session->id()];
+  member.session = session;
+  member.watching = true;
+  watches_[session->id()].insert(room_id);
+  // Under the lock: a message whose commit was acknowledged before this
+  // Watch came has been delivered (deliver() holds the lock from the room
+  // counting it to its last member), so it is queued on this stream ahead
+  // of the answer. Other nodes' commits are read from the store here, not
+  // waited for: their wake-ups may still be on the way.
+  if (store_.shared() && !fill_from_store_locked(room_id, room, 0)) {
+    throw store::StoreError("the room's messages from other chat nodes could not be read");
+  }
+  ChatStream answer;
+  auto* watching = answer.mutable_watching();
+  watching->set_room_id(room_id);
+  watching->set_token(token);
+  watching->set_last_sequence(room.last_sequence);
+  // Retention removes old messages: a reader's copy drops them too.
+  watching->set_first_sequence(store_.bounds(room_id).first_sequence);
+  session->send(encode(answer));
+}
+
+bool RoomRegistry::is_watching(const SessionPtr& session, const std::string& room_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = watches_.find(session->id());
+  return it != watches_.end() && it->second.contains(room_id);
+}
+
+bool RoomRegistry::unwatch(const SessionPtr& session, const std::string& room_id) {
+  std::lock_guard lock(mutex_);
+  auto it = watches_.find(session->id());
+  if (it == watches_.end() || it->second.erase(room_id) == 0) return false;
+  remove_watch_locked(room_id, session->id());
+  return true;
+}
+
+void RoomRegistry::remove_watch_locked(const std::string& room_id, std::uint64_t session_id) {
+  auto room = rooms_.find(room_id);
+  if (room == rooms_.end()) return;
+  auto member = room->second.members.find(session_id);
+  if (member == room->second.members.end()) return;
+  member->second.watching = false;
+  if (!member->second.users.empty()) return;
+  room->second.members.erase(member);
+  if (room->second.members.empty()) {
+    behind_.erase(room_id);
+    rooms_.erase(room);
+  }
 }
 
 bool RoomRegistry::leave(const SessionPtr& session, const std::string& room_id, const std::string& user) {

@@ -41,10 +41,19 @@ class RoomRegistry {
   // Joining by sending (messages-only clients): membership only, no answer.
   void join_implicitly(const SessionPtr& session, const std::string& room, const std::string& user);
   bool is_member(const SessionPtr& session, const std::string& room, const std::string& user) const;
-  // (room, user) memberships the stream holds.
+  // (room, user) memberships the stream holds, and its watches.
   std::size_t memberships(const SessionPtr& session) const;
   // False when the user was not in the room on that stream.
   bool leave(const SessionPtr& session, const std::string& room, const std::string& user);
+
+  // A reader of the room's history (chat.Watch): the stream gets the room's
+  // messages from now on, as no user. Answers Watching with `token` once
+  // every message of the room stored before now, on any node, has been sent
+  // on the stream. Throws store::StoreError when the store cannot tell.
+  void watch(const SessionPtr& session, const std::string& room, std::uint64_t token);
+  bool is_watching(const SessionPtr& session, const std::string& room) const;
+  // False when the stream did not watch the room.
+  bool unwatch(const SessionPtr& session, const std::string& room);
 
   // Called by the committer, in sequence order per room, after the commit.
   // `ack`, when given, goes to `sender` once the room counts the message.
@@ -86,6 +95,7 @@ class RoomRegistry {
   struct Member {
     SessionPtr session;
     std::set<std::string> users;
+    bool watching = false;  // a reader of the room's history (chat.Watch)
   };
   struct Room {
     std::uint64_t last_sequence = 0;  // the newest delivered
@@ -106,6 +116,8 @@ class RoomRegistry {
   static bool present_locked(const Room& room, const std::string& user);
   static std::size_t online_count_locked(const Room& room);
   bool remove_member_locked(const std::string& room_id, Room& room, std::uint64_t session_id, const std::string& user);
+  // The stream's member goes unless it has users, and the room with its last member.
+  void remove_watch_locked(const std::string& room_id, std::uint64_t session_id);
   void send_presence_locked(const std::string& room_id, const Room& room, Presence::Kind kind,
                             const std::string& user, const SessionPtr& only_to);
   // Delivers the room's messages after its last_sequence, up to `before`
@@ -127,6 +139,7 @@ class RoomRegistry {
   std::map<std::uint64_t, SessionPtr> sessions_;
   // session id -> (room, user) memberships, for remove_session.
   std::unordered_map<std::uint64_t, std::set<std::pair<std::string, std::string>>> memberships_;
+  std::unordered_map<std::uint64_t, std::set<std::string>> watches_;  // session id -> rooms it watches
   std::set<std::string> known_users_;
   std::unordered_map<std::string, int> online_;  // user -> memberships over all rooms
   std::set<std::string> behind_;  // rooms with messages in the store they could not read yet

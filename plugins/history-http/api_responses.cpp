@@ -1,5 +1,7 @@
 #include "api_responses.hpp"
 
+#include "chat_json.hpp"
+
 #include <boost/json.hpp>
 
 namespace chat::history_http {
@@ -12,6 +14,38 @@ bool is_transient(grpc::StatusCode code) {
 }
 
 }  // namespace
+
+std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page, bool forwards,
+                         std::size_t max_bytes) {
+  std::string body = R"({"room":)" + boost::json::serialize(boost::json::string(room)) + R"(,"messages":[)";
+  std::size_t size = body.size() + 32;
+  int first = 0;
+  int end = page.messages_size();
+  bool has_more = page.has_more();
+  // Always one message, however long: a page must move the reader on.
+  for (int kept = 0; kept < page.messages_size(); ++kept) {
+    const int i = forwards ? kept : page.messages_size() - 1 - kept;
+    const std::size_t more = chat::json::json_size_hint(page.messages(i)) + 1;
+    if (kept > 0 && size + more > max_bytes) {
+      has_more = true;
+      if (forwards) {
+        end = i;
+      } else {
+        first = i + 1;
+      }
+      break;
+    }
+    size += more;
+  }
+  body.reserve(size);
+  for (int i = first; i < end; ++i) {
+    if (i > first) body += ',';
+    chat::json::append(page.messages(i), body);
+  }
+  body += R"(],"has_more":)";
+  body += has_more ? "true}" : "false}";
+  return body;
+}
 
 std::string json_error(std::string_view message, std::string_view parameter) {
   boost::json::object body;

@@ -4,6 +4,8 @@
 
 #include "http_types.hpp"
 
+#include "chat.pb.h"
+
 #include <grpcpp/support/status.h>
 
 #include <chrono>
@@ -13,6 +15,14 @@
 namespace chat::history_http {
 
 inline constexpr std::string_view kJson = "application/json";
+
+// {"room":R,"messages":[...],"has_more":b}; each message is the chat
+// protocol's JSON mapping, exactly as in the WebSocket frames. At most about
+// `max_bytes`: a page that would be longer keeps the messages nearest where
+// reading started (the newest, reading backwards; the oldest, reading
+// forwards with `after`) and says has_more, so the client pages on.
+std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page, bool forwards,
+                         std::size_t max_bytes);
 
 // {"error": message[, "parameter": parameter]}
 std::string json_error(std::string_view message, std::string_view parameter = {});

@@ -134,6 +134,12 @@ ChatUpstream::ChatUpstream(std::vector<std::string> targets, const chat::tls::Ch
 
 ChatUpstream::~ChatUpstream() { shutdown(); }
 
+std::shared_ptr<grpc::Channel> ChatUpstream::preferred_channel() const {
+  std::size_t node = preferred_.load(std::memory_order_relaxed);
+  if (health_) node = health_->pick(node);
+  return channels_[node];
+}
+
 void ChatUpstream::start(Call* call, const google::protobuf::MessageLite& request) {
   bool own_buffer = false;
   if (!grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(request, &call->request, &own_buffer).ok()) {

@@ -56,6 +56,10 @@ class ChatUpstream {
   ChatUpstream& operator=(const ChatUpstream&) = delete;
 
   const std::vector<std::string>& targets() const { return targets_; }
+  // Where a call would start now (a serving node, with several), for a
+  // stream of one's own (room_watch.hpp), and what it presents.
+  std::shared_ptr<grpc::Channel> preferred_channel() const;
+  const std::string& service_token() const { return service_token_; }
 
   // `done` runs exactly once, on a gRPC thread (or on the caller's, after shutdown()).
   void get_history(const chat::GetChatHistoryRequest& request, HistoryDone done);

@@ -9,6 +9,8 @@
 #include "http_metrics.hpp"
 #include "host_port.hpp"
 #include "http_server.hpp"
+#include "recent_history.hpp"
+#include "room_watch.hpp"
 #include "web_root.hpp"
 
 #include "auth/auth_config.hpp"
@@ -101,6 +103,17 @@ class HistoryHttpPlugin final : public chathost::Plugin {
                            "how long a history request may wait for room before it is answered 503")
             .range(0, 600000)
             .into(&HistoryBudget::Limits::max_wait),
+        ConfigKey::integer("recent_messages_per_room", 200,
+                           "newest messages of each room read lately kept in a never-stale copy, kept current "
+                           "from the chat service's stream; the newest page of up to this many is answered from "
+                           "it. 0: none, every page is read from the chat service")
+            .range(0, 100000)
+            .into(&RecentHistory::Limits::room_messages),
+        ConfigKey::integer("recent_bytes", 64 << 20,
+                           "bytes the copy of recent messages may take, every room together (about); the rooms "
+                           "read least lately go first")
+            .range(64 << 10, INT64_C(64) << 30)
+            .into(&RecentHistory::Limits::max_bytes),
         ConfigKey::strings("allowed_hosts", {"localhost", "127.0.0.1", "[::1]"},
                            "Host header names (any port) /config.json may build the page's URLs from when "
                            "public_ws_url / public_history_url are empty; another Host gets the listening address")
@@ -133,6 +146,8 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     config.apply(keys, api_settings_);
     config.apply(keys, api_settings_.history);
     config.apply(keys, limits_);
+    config.apply(keys, recent_limits_);
+    recent_limits_.page_bytes = api_settings_.history.page_bytes;
 
     boost::system::error_code ec;
     listen_address_ = net::ip::make_address(config.get_string("host"), ec);
@@ -197,6 +212,7 @@ class HistoryHttpPlugin final : public chathost::Plugin {
 
   void start() override {
     upstream_ = std::make_unique<ChatUpstream>(upstream_targets_, upstream_security_, upstream_deadline_, ctx_.logger);
+    if (recent_limits_.room_messages > 0) start_recent_history();
     web_root_ = std::make_unique<WebRoot>(web_root_path_);
     api_ = std::make_unique<HttpApi>(api_settings_, *upstream_, *web_root_, *metrics_, ctx_.metrics, ctx_.logger);
     try {
@@ -254,7 +270,39 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     return chat::net::host_port(endpoint.address().to_string(), endpoint.port());
   }
 
+  // The copy of recent messages and the stream that keeps it: its loads are
+  // history calls, like a request's.
+  void start_recent_history() {
+    ChatUpstream& upstream = *upstream_;
+    RecentHistory::Service service;
+    service.send = [this](const chat::ChatStream& frame) { return room_watch_->send(frame); };
+    service.load = [&upstream, page_bytes = recent_limits_.page_bytes](
+                       const std::string& room, std::uint32_t limit, RecentHistory::LoadDone done) {
+      chat::GetChatHistoryRequest request;
+      request.set_room_id(room);
+      request.set_limit(limit);
+      request.set_max_bytes(static_cast<std::uint32_t>(page_bytes));
+      upstream.get_history(request, [done = std::move(done)](const grpc::Status& status,
+                                                             const chat::GetChatHistoryResponse& page) {
+        done(status.ok() ? &page : nullptr);
+      });
+    };
+    constexpr std::string_view pages_help = "newest history pages, by where they were answered from";
+    RecentHistory::Counters counters{
+        .from_copy = &ctx_.metrics->counter("chat_history_recent_pages_total", pages_help, {{"from", "copy"}}),
+        .from_service =
+            &ctx_.metrics->counter("chat_history_recent_pages_total", pages_help, {{"from", "chat_service"}}),
+        .reloads = &ctx_.metrics->counter("chat_history_recent_reloads_total",
+                                          "rooms of the recent copy read again after a gap on the watch stream"),
+    };
+    api_settings_.recent_history = std::make_shared<RecentHistory>(recent_limits_, std::move(service), counters);
+    room_watch_ = std::make_unique<RoomWatch>(upstream, *api_settings_.recent_history, ctx_.logger);
+    room_watch_->start();
+  }
+
   void stop_parts() {
+    // The copy first: requests waiting on it go on to the chat service.
+    if (room_watch_) room_watch_->stop();
     if (upstream_) upstream_->shutdown();
     if (metrics_server_) metrics_server_->stop();
     if (server_) server_->stop();
@@ -263,6 +311,8 @@ class HistoryHttpPlugin final : public chathost::Plugin {
     metrics_api_.reset();
     api_.reset();
     web_root_.reset();
+    room_watch_.reset();
+    api_settings_.recent_history.reset();
     upstream_.reset();
   }
 
@@ -277,10 +327,12 @@ class HistoryHttpPlugin final : public chathost::Plugin {
   std::filesystem::path web_root_path_;
   ApiSettings api_settings_;
   ConnectionLimits limits_;
+  RecentHistory::Limits recent_limits_;
   std::size_t threads_ = 2;
 
   std::unique_ptr<HttpMetrics> metrics_;
   std::unique_ptr<ChatUpstream> upstream_;
+  std::unique_ptr<RoomWatch> room_watch_;  // with recent_messages_per_room > 0
   std::unique_ptr<WebRoot> web_root_;
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<HttpServer> server_;

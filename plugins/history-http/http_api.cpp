@@ -38,43 +38,6 @@ void add_common_headers(Response& response) {
   if (response.find(http::field::vary) == response.end()) response.set(http::field::vary, "Origin");
 }
 
-// {"room":R,"messages":[...],"has_more":b}; each message is the chat
-// protocol's JSON mapping, exactly as in the WebSocket frames. At most about
-// `max_bytes`: a page that would be longer keeps the messages nearest where
-// reading started (the newest, reading backwards; the oldest, reading
-// forwards with `after`) and says has_more, so the client pages on.
-std::string history_body(const std::string& room, const chat::GetChatHistoryResponse& page, bool forwards,
-                         std::size_t max_bytes) {
-  std::string body = R"({"room":)" + boost::json::serialize(boost::json::string(room)) + R"(,"messages":[)";
-  std::size_t size = body.size() + 32;
-  int first = 0;
-  int end = page.messages_size();
-  bool has_more = page.has_more();
-  // Always one message, however long: a page must move the reader on.
-  for (int kept = 0; kept < page.messages_size(); ++kept) {
-    const int i = forwards ? kept : page.messages_size() - 1 - kept;
-    const std::size_t more = chat::json::json_size_hint(page.messages(i)) + 1;
-    if (kept > 0 && size + more > max_bytes) {
-      has_more = true;
-      if (forwards) {
-        end = i;
-      } else {
-        first = i + 1;
-      }
-      break;
-    }
-    size += more;
-  }
-  body.reserve(size);
-  for (int i = first; i < end; ++i) {
-    if (i > first) body += ',';
-    chat::json::append(page.messages(i), body);
-  }
-  body += R"(],"has_more":)";
-  body += has_more ? "true}" : "false}";
-  return body;
-}
-
 // 403: the request's token does not open `room`.
 Response room_refused(const std::string& room) {
   return json_response(http::status::forbidden, json_error("the token does not grant room '" + room + "'", "room"));
@@ -177,6 +140,10 @@ class HttpApi::Exchange {
   // again every time (no-cache), and costs no body when it has not.
   Response tagged_json(std::string body) const {
     const auto etag = content_etag(body);
+    return tagged_json(std::move(body), etag);
+  }
+  // With its tag already known.
+  Response tagged_json(std::string body, const std::string& etag) const {
     auto response = etag_matches(if_none_match_, etag) ? make_response(http::status::not_modified, {}, {})
                                                         : json_response(http::status::ok, std::move(body));
     response.set(http::field::etag, etag);
@@ -308,14 +275,27 @@ void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant&
   // built, sent or parsed on the way.
   request.set_max_bytes(static_cast<std::uint32_t>(settings_.history.page_bytes));
   when_budget_allows("GetChatHistory", exchange, [this, exchange, request = std::move(request)](auto lease) {
-    upstream_.get_history(request, [this, exchange, room = request.room_id(), forwards = request.has_after(),
-                                    lease = std::move(lease)](const grpc::Status& status,
-                                                              const chat::GetChatHistoryResponse& page) {
-      if (!status.ok()) return call_failed("GetChatHistory", status, *lease, exchange);
-      auto body = history_body(room, page, forwards, settings_.history.page_bytes);
-      lease->call_done(body.size());
-      exchange->finish(exchange->tagged_json(std::move(body)), lease);
-    });
+    const auto& recent = settings_.recent_history;
+    if (!recent || !recent->covers(request)) return read_history(request, std::move(lease), exchange);
+    const std::uint32_t limit = request.limit() == 0 ? kDefaultHistoryLimit : request.limit();
+    recent->newest_page(request.room_id(), limit,
+                        [this, exchange, request, lease](std::shared_ptr<const RecentHistory::Page> page) {
+                          if (!page) return read_history(request, lease, exchange);
+                          lease->call_done(page->body.size());
+                          exchange->finish(exchange->tagged_json(page->body, page->etag), lease);
+                        });
+  });
+}
+
+void HttpApi::read_history(const chat::GetChatHistoryRequest& request, std::shared_ptr<HistoryBudget::Lease> lease,
+                           const std::shared_ptr<Exchange>& exchange) const {
+  upstream_.get_history(request, [this, exchange, room = request.room_id(), forwards = request.has_after(),
+                                  lease = std::move(lease)](const grpc::Status& status,
+                                                            const chat::GetChatHistoryResponse& page) {
+    if (!status.ok()) return call_failed("GetChatHistory", status, *lease, exchange);
+    auto body = history_body(room, page, forwards, settings_.history.page_bytes);
+    lease->call_done(body.size());
+    exchange->finish(exchange->tagged_json(std::move(body)), lease);
   });
 }
 

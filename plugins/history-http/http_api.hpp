@@ -16,6 +16,7 @@
 
 #include "cors_policy.hpp"
 #include "history_budget.hpp"
+#include "recent_history.hpp"
 #include "http_metrics.hpp"
 #include "http_types.hpp"
 #include "web_root.hpp"
@@ -66,6 +67,10 @@ struct ApiSettings {
   // What history answers may hold at once (history_budget.hpp); page_bytes
   // is also the most one answer carries (fewer messages, has_more: true).
   HistoryBudget::Limits history;
+  // Set: the newest pages of rooms are answered from this never-stale copy
+  // when it can vouch for them (recent_history.hpp). nullptr: every page is
+  // read from the chat service.
+  std::shared_ptr<RecentHistory> recent_history;
 };
 
 // Why a request's head cannot be served, found as soon as it is read and
@@ -104,6 +109,9 @@ class HttpApi {
   // `granted`: the rooms the request's token opens (every room without tokens).
   void serve_history(std::string_view query, const chat::auth::RoomGrant& granted,
                      const std::shared_ptr<Exchange>& exchange) const;
+  // The page from the chat service, under `lease`.
+  void read_history(const chat::GetChatHistoryRequest& request, std::shared_ptr<HistoryBudget::Lease> lease,
+                    const std::shared_ptr<Exchange>& exchange) const;
   void serve_senders(std::string_view query, const chat::auth::RoomGrant& granted,
                      const std::shared_ptr<Exchange>& exchange) const;
   // Starts a call to the chat service once the budget has room for it (the

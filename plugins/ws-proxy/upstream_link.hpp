@@ -23,9 +23,11 @@
 #pragma once
 
 #include "chat.grpc.pb.h"
-#include "chat_call.hpp"
+
+#include "bridge/chat_call.hpp"
 #include "net/chat_node_health.hpp"
 #include "net/chat_service_check.hpp"
+
 #include "client.hpp"
 #include "fanout.hpp"
 #include "local_room.hpp"
@@ -47,6 +49,10 @@
 #include <vector>
 
 namespace chat::proxy {
+
+using chat::bridge::ChatCall;
+using chat::bridge::ChatCallSink;
+using chat::bridge::ChatStreamStub;
 
 enum class SendResult { Sent, Unavailable, Busy };
 

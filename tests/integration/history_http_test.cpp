@@ -480,7 +480,8 @@ TEST_F(HistoryHttpTest, EveryAnswerOfTheChatServiceHasItsHttpStatus) {
 
 TEST_F(HistoryHttpTest, AnAnswerThatIsNoMessageIsA502AndAnUnhealthyService) {
   chathost::test::GarbageGrpcServer garbage;
-  auto http = http_host(dir_.path(), {.chat_port = garbage.port()});
+  // No copy of recent messages: its watch stream would be one more caller.
+  auto http = http_host(dir_.path(), {.chat_port = garbage.port(), .extra_config = "recent_messages_per_room = 0\n"});
 
   auto page = get(http->port("history-http"), "/history?room=r");
   EXPECT_EQ(page.result_int(), 502U);

@@ -56,6 +56,13 @@ TEST_F(WsProxyTest, InvalidJsonUnknownPayloadsWrongShapesAndBinaryFramesGetError
   auto server_only = mallory->wait_for(is_error_code(Error::UNKNOWN_PAYLOAD), kDefaultTimeout, seen);
   ASSERT_TRUE(server_only);
   EXPECT_EQ(server_only->error().frame(), "ack");
+  // A watch would read a room through the proxy's own stream, past the
+  // room grants: only bridges send it, never their clients.
+  const auto seen_watch = mallory->size();
+  mallory->send_text(R"({"watch":{"room_id":"secret","token":"1"}})");
+  auto watch = mallory->wait_for(is_error_code(Error::UNKNOWN_PAYLOAD), kDefaultTimeout, seen_watch);
+  ASSERT_TRUE(watch);
+  EXPECT_EQ(watch->error().frame(), "watch");
 
   const auto seen2 = mallory->size();
   mallory->send_text("{}");

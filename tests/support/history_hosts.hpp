@@ -215,6 +215,40 @@ inline std::vector<chat::ChatStream> send_acked(ChatStreamClient& client, const 
   return echoes;
 }
 
+// Sends message `id` and reads `target` on `connection` at once after its
+// ack: the page's newest message must be that one (history is never stale).
+// Returns the page; an empty one when there was no ack or no page.
+inline json::object send_then_read_at_once(ChatStreamClient& client, const std::string& room, const std::string& sender,
+                                           const std::string& id, HttpConnection& connection, const std::string& target) {
+  client.send(chat_message(room, sender, "content of " + id, id));
+  const auto ack = client.wait_for(is_ack_for(id));
+  if (!ack) {
+    ADD_FAILURE() << "no ack for " << id;
+    return {};
+  }
+  const auto response = connection.get(target);
+  if (response.result_int() != 200U) {
+    ADD_FAILURE() << target << " after " << id << ": " << response.result_int() << " " << response.body();
+    return {};
+  }
+  auto page = body_json(response);
+  const auto& messages = page.at("messages").as_array();
+  if (messages.empty()) {
+    ADD_FAILURE() << "no messages after " << id;
+  } else {
+    const auto& newest = messages.back().as_object();
+    EXPECT_EQ(newest.at("sequence").as_string(), std::to_string(ack->ack().sequence()))
+        << "the answer after " << id << "'s ack is stale";
+    EXPECT_EQ(newest.at("id").as_string(), id);
+  }
+  return page;
+}
+
+// Newest pages history-http answered from its copy of recent messages.
+inline double pages_from_copy(std::uint16_t http_port) {
+  return metric(get(http_port, "/metrics").body(), R"(chat_history_recent_pages_total{from="copy"})");
+}
+
 inline std::vector<std::string> sequences(const json::object& page) {
   std::vector<std::string> out;
   for (const auto& message : page.at("messages").as_array()) {

@@ -24,7 +24,7 @@
 #include <span>
 #include <vector>
 
-namespace chat::proxy {
+namespace chat::bridge {
 
 class ChatCall;
 
@@ -87,4 +87,4 @@ class ChatCall final : public grpc::ClientBidiReactor<ChatStream, grpc::ByteBuff
   bool ended_ = false;
 };
 
-}  // namespace chat::proxy
+}  // namespace chat::bridge

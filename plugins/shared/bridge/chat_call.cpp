@@ -1,4 +1,4 @@
-#include "chat_call.hpp"
+#include "bridge/chat_call.hpp"
 
 #include "frame_batches.hpp"
 #include "service_auth/service_auth_config.hpp"
@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace chat::proxy {
+namespace chat::bridge {
 namespace {
 
 // Frames per Batch, and bytes: a batch is one gRPC message.
@@ -157,4 +157,4 @@ void ChatCall::OnDone(const grpc::Status& status) {
   sink.on_done(final_status);
 }
 
-}  // namespace chat::proxy
+}  // namespace chat::bridge
