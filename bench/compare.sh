@@ -23,9 +23,20 @@
 #             connection of the server processes together, KiB
 #   history   GET /history?room=R&limit=100 with wrk after seeding R with 100
 #             messages (bench/history_load.sh): requests/s
+#   ingest    chat-ingest with its defaults (4 streams, window 512, 100 bytes,
+#             2 s warm-up, 10 s) against grpc-chat alone, SQLite with
+#             sync = "full" as shipped, the streams presenting a service
+#             token as a bridge's do: acknowledged messages/s. After each run
+#             the store must hold every acknowledged message (a count of its
+#             rows, SQLite only). The peer keeps nothing durable: ours and
+#             --baseline only
 #
 # Options:
-#   --only peer|ours|limit   run one system only
+#   --only peer|ours|limit|baseline   run one system only
+#   --baseline REV        also run chat-host as of commit REV ("baseline"),
+#                         built (release) from `git archive REV` into
+#                         ~/.cache/chat-host-bench/baseline-<commit> once, with
+#                         the same config and generator as ours
 #   --runs N              runs of each system [3]
 #   --store sqlite|memory|postgres
 #                         grpc-chat's store for ours [sqlite, as shipped];
@@ -65,9 +76,9 @@ source "$here/lib.sh"
 
 scenario="${1:-}"
 case "$scenario" in
-  fanout|latency|idle|history) shift ;;
+  fanout|latency|idle|history|ingest) shift ;;
   -h|--help) usage; exit 0 ;;
-  *) echo "compare.sh: first argument is the scenario: fanout, latency, idle or history (--help)" >&2; exit 2 ;;
+  *) echo "compare.sh: first argument is the scenario: fanout, latency, idle, history or ingest (--help)" >&2; exit 2 ;;
 esac
 
 only=""
@@ -85,11 +96,12 @@ hold=10
 threads=1
 build="$root/build/release"
 ours_config=""
+baseline=""
 peer_src="$(cd "$root/.." && pwd)/shared/peers/node-tp5"
 limit_src="$(cd "$root/.." && pwd)/shared/yardsticks/limit-fanout"
 out=""
 while (($#)); do
-  if set_option "only runs store rates rate clients rooms size warmup duration connections hold threads out" "$@"; then
+  if set_option "only runs store rates rate clients rooms size warmup duration connections hold threads out baseline" "$@"; then
     shift 2
     continue
   fi
@@ -102,8 +114,11 @@ while (($#)); do
     *) echo "compare.sh: unknown option $1 (--help lists them)" >&2; exit 2 ;;
   esac
 done
-[[ -z "$only" || "$only" == peer || "$only" == ours || "$only" == limit ]] ||
-  { echo "compare.sh: --only takes peer, ours or limit" >&2; exit 2; }
+[[ -z "$only" || "$only" == peer || "$only" == ours || "$only" == limit || "$only" == baseline ]] ||
+  { echo "compare.sh: --only takes peer, ours, limit or baseline" >&2; exit 2; }
+[[ "$only" != baseline || -n "$baseline" ]] || { echo "compare.sh: --only baseline needs --baseline REV" >&2; exit 2; }
+[[ "$scenario" != ingest || ( "$only" != peer && "$only" != limit ) ]] ||
+  { echo "compare.sh: ingest measures chat-host only (ours, --baseline)" >&2; exit 2; }
 [[ "$only" != limit || "$scenario" != history ]] || { echo "compare.sh: the yardstick serves no history" >&2; exit 2; }
 [[ "$store" == sqlite || "$store" == memory || "$store" == postgres ]] ||
   { echo "compare.sh: --store takes sqlite, memory or postgres" >&2; exit 2; }
@@ -112,8 +127,9 @@ if [[ -z "$duration" ]]; then
 fi
 
 systems=()
-[[ -n "$only" && "$only" != peer ]] || systems+=(peer)
-[[ -n "$only" && "$only" != limit || "$scenario" == history ]] || systems+=(limit)
+[[ -n "$only" && "$only" != peer || "$scenario" == ingest ]] || systems+=(peer)
+[[ -n "$only" && "$only" != limit || "$scenario" == history || "$scenario" == ingest ]] || systems+=(limit)
+[[ -z "$baseline" || -n "$only" && "$only" != baseline ]] || systems+=(baseline)
 [[ -n "$only" && "$only" != ours ]] || systems+=(ours)
 
 # --- what each system needs, checked before anything starts ---------------------
@@ -126,6 +142,15 @@ problems=()
 for tool in jq curl; do command -v "$tool" >/dev/null || problems+=("needs $tool: sudo apt-get install -y $tool"); done
 [[ "$scenario" != history ]] || command -v wrk >/dev/null || problems+=("needs wrk: sudo apt-get install -y wrk")
 [[ "$store" != postgres ]] || command -v psql >/dev/null || problems+=("--store postgres needs PostgreSQL: sudo apt-get install -y postgresql")
+chat_ingest="$build/bin/chat-ingest"
+if [[ "$scenario" == ingest ]]; then
+  [[ -x "$chat_ingest" ]] || problems+=("no chat-ingest at $chat_ingest: cmake --build --preset release --target chat-ingest")
+  [[ "$store" != sqlite ]] || command -v sqlite3 >/dev/null || problems+=("ingest counts the stored rows with sqlite3: sudo apt-get install -y sqlite3")
+fi
+baseline_sha=""
+if [[ -n "$baseline" ]]; then
+  baseline_sha=$(git -C "$root" rev-parse --verify --quiet "$baseline^{commit}") || problems+=("--baseline: no commit $baseline in $root")
+fi
 if [[ " ${systems[*]} " == *" peer "* ]]; then
   [[ -x "$peer_src/run.sh" ]] || problems+=("no Node peer at $peer_src (--peer DIR)")
   command -v node >/dev/null && command -v npm >/dev/null || problems+=("the Node peer needs node and npm: sudo apt-get install -y nodejs npm")
@@ -134,7 +159,9 @@ if [[ " ${systems[*]} " == *" limit "* ]]; then
   [[ -f "$limit_src/CMakeLists.txt" ]] || problems+=("no yardstick at $limit_src (--limit DIR), or leave it out with --only")
 fi
 ours_plugins='"grpc-chat", "ws-proxy"'
-if [[ " ${systems[*]} " == *" ours "* ]]; then
+if [[ "$scenario" == ingest ]]; then
+  ours_plugins='"grpc-chat"'
+elif [[ " ${systems[*]} " == *" ours "* ]]; then
   [[ -x "$chat_host" ]] || problems+=("no chat-host at $chat_host: cmake --build --preset release")
   if [[ -z "$ours_config" && ! -f "$plugin_dir/ws-proxy.so" ]]; then
     problems+=("ours: the ws-proxy plugin is not built (no $plugin_dir/ws-proxy.so); it is what clients connect to. Build it (cmake --build --preset release) once plugins/ws-proxy exists, or measure the peer alone with --only peer")
@@ -230,20 +257,26 @@ start_limit() {
   done
 }
 
-write_ours_config() { # -> path
-  local config="$out/ours.toml"
+write_ours_config() { # [NAME] -> path
+  local name="${1:-ours}"
+  local config="$out/$name.toml"
   if [[ -n "$ours_config" ]]; then
     echo "$ours_config"
     return
   fi
   # The shipped defaults, on loopback, the same ports as the peer; the idle
-  # scenario holds up to 19,000 connections, above the default cap.
+  # scenario holds up to 19,000 connections, above the default cap. Ingest:
+  # grpc-chat alone, wanting the service token its callers present.
+  local token=""
+  [[ "$scenario" != ingest ]] || token="$token_file"
+  # A baseline from before service tokens takes every caller as a bridge.
+  if [[ "$name" == baseline ]] && ! grep -rqs service_token_file "$baseline_dir/src/plugins/grpc-chat"; then token=""; fi
   {
     printf '# Generated by bench/compare.sh.\n[host]\nplugins = [%s]\nlog_level = "info"\n' "$ours_plugins"
-    grpc_chat_table 50051 "" "$out/data/chat.db"
+    grpc_chat_table 50051 "$token" "$out/data/chat.db"
     printf 'store = "%s"\n' "$store"
     if [[ "$store" == postgres ]]; then printf 'database_url = "%s"\n' "$database_url"; fi
-    ws_proxy_table 8080 50051 ""
+    if [[ "$ours_plugins" == *ws-proxy* ]]; then ws_proxy_table 8080 50051 ""; fi
     if [[ "$ours_plugins" == *history-http* ]]; then history_http_table 8081 50051 ""; fi
   } >"$config"
   echo "$config"
@@ -267,19 +300,37 @@ empty_postgres() {
     >>"$out/postgres.log" 2>&1
 }
 
-start_ours() { # RUN
-  local config log_file="$out/ours-$1.log"
-  config=$(write_ours_config)
+# --baseline REV: that commit's chat-host, built once into the cache.
+baseline_dir="${XDG_CACHE_HOME:-$HOME/.cache}/chat-host-bench/baseline-${baseline_sha:0:12}"
+build_baseline() {
+  [[ ! -x "$baseline_dir/build/bin/chat-host" ]] || return 0
+  log "building $baseline (${baseline_sha:0:12}) into $baseline_dir (once)"
+  rm -rf "$baseline_dir"
+  mkdir -p "$baseline_dir/src"
+  local targets=(chat-host plugin-grpc-chat)
+  [[ "$scenario" == ingest ]] || targets+=(plugin-ws-proxy plugin-history-http)
+  {
+    git -C "$root" archive "$baseline_sha" | tar -x -C "$baseline_dir/src" &&
+      cmake -S "$baseline_dir/src" -B "$baseline_dir/build" -DCMAKE_BUILD_TYPE=Release &&
+      cmake --build "$baseline_dir/build" -j "$(nproc)" --target "${targets[@]}"
+  } >"$out/baseline-build.log" 2>&1 || { log "$baseline did not build; see $out/baseline-build.log"; rm -rf "$baseline_dir"; return 1; }
+}
+
+# ours, or with a binary given, the baseline: the same config and store.
+start_ours() { # RUN [BINARY NAME]
+  local binary="${2:-$chat_host}" name="${3:-ours}"
+  local config log_file="$out/$name-$1.log"
+  config=$(write_ours_config "$name")
   rm -rf "$out/data"
   mkdir -p "$out/data"
   empty_postgres
   local ready=1
-  start_host "$chat_host" "$config" "$log_file" || ready=0
+  start_host "$binary" "$config" "$log_file" || ready=0
   ours_pid=$started
   running_pids=("$ours_pid")
   pid_args=(--pid "chat-host=$ours_pid")
   ((ready)) || return 1
-  log "ours: $(grep -m1 -o 'ready in.*' "$log_file")"
+  log "$name: $(grep -m1 -o 'ready in.*' "$log_file")"
 }
 
 stop_running() {
@@ -364,6 +415,32 @@ measure_idle() {
          ([.processes[] | "\(.name) \(.rss_per_connection_kib) KiB/conn, rss \(.rss_kib) KiB"] | join("; "))' <<<"$line"
 }
 
+# Acknowledged messages/s (run in a subshell: the count of every ack for
+# stored_check is read back from the results).
+acked_total=""
+measure_ingest() { # SYSTEM RUN
+  local line
+  line=$("$chat_ingest" --json --service-token-file "$token_file" "${pid_args[@]}" 2>>"$out/ingest.log") || {
+    log "chat-ingest failed; see $out/ingest.log"
+    return 1
+  }
+  jq -c --arg name "$1 ingest run $2" '. + {"label": $name}' <<<"$line" >>"$results"
+  jq -r '"\(.acked_per_s)\t\(if .batches then "batches" else "one frame a message" end), p50 \(.p50_ms) ms, p99 \(.p99_ms) ms ack latency, chat-host \(.processes[0].cpu_percent)% of a core, \(.acked_total) acked in all"' <<<"$line"
+}
+
+# After an ingest run, with the host stopped: the store holds every message
+# it acknowledged.
+stored_check() { # SYSTEM RUN
+  [[ "$scenario" == ingest && "$store" == sqlite ]] || return 0
+  local rows
+  rows=$(sqlite3 "$out/data/chat.db" 'SELECT count(*) FROM messages') || { log "cannot count $out/data/chat.db"; return 1; }
+  if ((rows < acked_total)); then
+    log "$1 run $2: only $rows messages stored of $acked_total acknowledged"
+    return 1
+  fi
+  log "$1 run $2: $rows messages stored, $acked_total acknowledged: none lost"
+}
+
 measure_history() {
   local line
   line=$("$here/history_load.sh" --json --chat-load "$chat_load" --room "history-$1-$2" 2>>"$out/history.log") || {
@@ -379,10 +456,18 @@ case "$scenario" in
   latency) figure_name="p99 latency, ms, at $rate msg/s, undelivered counted at the drain's end"; higher_is_better=false ;;
   idle) figure_name="RSS per idle connection, KiB (server processes together)"; higher_is_better=false ;;
   history) figure_name="GET /history requests/s"; higher_is_better=true ;;
+  ingest) figure_name="acknowledged messages/s"; higher_is_better=true ;;
 esac
+if [[ "$scenario" == ingest ]]; then
+  token_file="$out/service-token"
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
+fi
+if [[ " ${systems[*]} " == *" baseline "* ]]; then build_baseline || exit 1; fi
 
 log "scenario $scenario, ${#systems[@]} system(s) x $runs runs; logs and raw JSON in $out"
-if [[ "$store" == postgres && " ${systems[*]} " == *" ours "* ]]; then start_postgres || exit 1; fi
+if [[ "$store" == postgres && " ${systems[*]} " == *" ours "* || "$store" == postgres && -n "$baseline" ]]; then
+  start_postgres || exit 1
+fi
 declare -A figures
 for ((run = 1; run <= runs; ++run)); do
   for system in "${systems[@]}"; do
@@ -391,9 +476,12 @@ for ((run = 1; run <= runs; ++run)); do
       peer) start_peer ;;
       limit) start_limit ;;
       ours) start_ours "$run" ;;
+      baseline) start_ours "$run" "$baseline_dir/build/bin/chat-host" baseline ;;
     esac
     result=$("measure_$scenario" "$system" "$run") || { stop_running; exit 1; }
+    [[ "$scenario" != ingest ]] || acked_total=$(jq -r 'select(.label == "'"$system ingest run $run"'") | .acked_total' "$results")
     stop_running
+    stored_check "$system" "$run" || exit 1
     figure="${result%%$'\t'*}"
     log "$system run $run: $figure (${result#*$'\t'})"
     printf '%s\trun %d\t%s\t%s\n' "$system" "$run" "$figure" "${result#*$'\t'}" >>"$out/runs.tsv"
@@ -411,7 +499,7 @@ for system in "${systems[@]}"; do
   medians[$system]=$(median "${figures[$system]}")
   printf '%-5s median: %s   (runs: %s)\n' "$system" "${medians[$system]}" "${figures[$system]% }"
 done
-for other in peer limit; do
+for other in peer limit baseline; do
   [[ -n "${medians[$other]:-}" && -n "${medians[ours]:-}" ]] || continue
   awk -v ours="${medians[ours]}" -v them="${medians[$other]}" -v name="$other" -v higher="$higher_is_better" 'BEGIN {
     if (ours == 0 || them == 0) { printf "ratio ours/%s: n/a (a median is 0)\n", name; exit }

@@ -6,10 +6,14 @@
 // CPU and memory over the measured window. With --service-token-file the
 // streams present the service token, as a bridge's do: without it each is
 // one user at one WebSocket connection's rate, not a measure of ingest.
+// Like a bridge's, the streams ask for batches (chat.Batch) and, when the
+// service takes them, send the messages the window lets go at once as one
+// gRPC message (--batches off: one message per frame, as a plain client).
 #include "latency_histogram.hpp"
 #include "process_stats.hpp"
 
 #include "chat.grpc.pb.h"
+#include "frame_batches.hpp"
 
 #include <boost/program_options.hpp>
 #include <grpcpp/grpcpp.h>
@@ -39,6 +43,7 @@ struct IngestOptions {
   unsigned streams = 4;
   unsigned window = 512;
   unsigned size = 100;
+  bool batches = true;
   double warmup_s = 2;
   double duration_s = 10;
   std::vector<WatchedProcess> watched;
@@ -56,8 +61,10 @@ class IngestStream {
         send_times_(static_cast<std::size_t>(options.window) * 2),
         room_("ingest-" + run_tag + "-" + std::to_string(index)),
         user_("ingest-" + std::to_string(index)),
-        content_(options.size, 'x') {
+        content_(options.size, 'x'),
+        ask_batches_(options.batches) {
     context_.set_wait_for_ready(true);
+    if (ask_batches_) chat::batches::ask(context_);
     if (!options.service_token.empty()) context_.AddMetadata("authorization", "Bearer " + options.service_token);
     stream_ = stub_->Chat(&context_);
   }
@@ -69,10 +76,14 @@ class IngestStream {
     join.mutable_join()->set_user_id(user_);
     if (!stream_->Write(join)) return false;
     chat::ChatStream event;
-    while (stream_->Read(&event)) {
-      if (event.has_joined()) break;
+    bool joined = false;
+    while (!joined && stream_->Read(&event)) {
+      joined = event.has_joined();
+      for (const auto& frame : event.batch().frames()) joined = joined || frame.has_joined();
     }
-    if (!event.has_joined()) return false;
+    if (!joined) return false;
+    // The initial metadata came with the first event.
+    batches_ = ask_batches_ && chat::batches::answered(context_);
     reader_ = std::thread([this] { read_loop(); });
     writer_ = std::thread([this] { write_loop(); });
     return true;
@@ -95,8 +106,11 @@ class IngestStream {
     stream_->Finish();
   }
 
+  bool batches() const { return batches_; }
   void set_measuring(bool on) { measuring_.store(on, std::memory_order_relaxed); }
   std::uint64_t acked() const { return acked_.load(std::memory_order_relaxed); }
+  // Every ack of the run, warm-up and drain included: what the store must hold.
+  std::uint64_t acked_total() const { return acked_total_.load(std::memory_order_relaxed); }
   std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   LatencyHistogram latency() const {
     std::lock_guard lock(mutex_);
@@ -104,43 +118,72 @@ class IngestStream {
   }
 
  private:
+  // Frames per Batch at most, as the bridges send them.
+  static constexpr unsigned kMaxBatchFrames = 256;
+
   void write_loop() {
-    chat::ChatStream frame;
-    auto* message = frame.mutable_chat_message();
+    chat::ChatStream single;
+    auto* message = single.mutable_chat_message();
     message->set_room_id(room_);
     message->set_sender_id(user_);
     message->set_content(content_);
-    for (std::uint64_t n = 0;; ++n) {
+    chat::ChatStream batch;
+    for (std::uint64_t n = 0;;) {
+      unsigned count = 0;
       {
         std::unique_lock lock(mutex_);
         room_for_more_.wait(lock, [this] { return !sending_ || in_flight_ < window_; });
         if (!sending_ || ended_) return;
-        ++in_flight_;
-        send_times_[n % send_times_.size()] = Clock::now();
+        // What the window lets go now; nothing waits to fill a batch.
+        count = batches_ ? std::min(window_ - in_flight_, kMaxBatchFrames) : 1;
+        in_flight_ += count;
+        const auto now = Clock::now();
+        for (unsigned i = 0; i < count; ++i) send_times_[(n + i) % send_times_.size()] = now;
       }
-      message->set_id(std::to_string(n));
-      if (!stream_->Write(frame)) return;
+      if (count == 1) {
+        message->set_id(std::to_string(n++));
+        if (!stream_->Write(single)) return;
+        continue;
+      }
+      auto* frames = batch.mutable_batch()->mutable_frames();
+      frames->Clear();
+      for (unsigned i = 0; i < count; ++i) {
+        auto* frame = frames->Add();
+        *frame = single;
+        frame->mutable_chat_message()->set_id(std::to_string(n++));
+      }
+      if (!stream_->Write(batch)) return;
     }
+  }
+
+  // An ack or an error (a refusal) of the stream: frees its place in the window.
+  void on_answer(const chat::ChatStream& event, Clock::time_point now) {
+    if (!event.has_ack() && !event.has_error()) return;  // echoes and presence
+    const std::string& id = event.has_ack() ? event.ack().id() : event.error().id();
+    if (event.has_ack()) {
+      acked_total_.fetch_add(1, std::memory_order_relaxed);
+      const auto n = std::stoull(id);
+      if (measuring_.load(std::memory_order_relaxed)) {
+        latency_.record(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - send_times_[n % send_times_.size()]).count());
+        acked_.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (in_flight_ > 0) --in_flight_;
   }
 
   void read_loop() {
     chat::ChatStream event;
     while (stream_->Read(&event)) {
-      if (!event.has_ack() && !event.has_error()) continue;  // echoes and presence
       const auto now = Clock::now();
-      const std::string& id = event.has_ack() ? event.ack().id() : event.error().id();
       std::lock_guard lock(mutex_);
-      if (event.has_ack()) {
-        const auto n = std::stoull(id);
-        if (measuring_.load(std::memory_order_relaxed)) {
-          latency_.record(std::chrono::duration_cast<std::chrono::nanoseconds>(now - send_times_[n % send_times_.size()])
-                              .count());
-          acked_.fetch_add(1, std::memory_order_relaxed);
-        }
+      if (event.has_batch()) {
+        for (const auto& frame : event.batch().frames()) on_answer(frame, now);
       } else {
-        refused_.fetch_add(1, std::memory_order_relaxed);
+        on_answer(event, now);
       }
-      if (in_flight_ > 0) --in_flight_;
       room_for_more_.notify_one();
       if (in_flight_ == 0) drained_.notify_all();
     }
@@ -158,6 +201,8 @@ class IngestStream {
   const std::string room_;
   const std::string user_;
   const std::string content_;
+  const bool ask_batches_;
+  bool batches_ = false;  // the service took them: set before the threads start
 
   mutable std::mutex mutex_;
   std::condition_variable room_for_more_;
@@ -168,6 +213,7 @@ class IngestStream {
   LatencyHistogram latency_;
   std::atomic<bool> measuring_{false};
   std::atomic<std::uint64_t> acked_{0};
+  std::atomic<std::uint64_t> acked_total_{0};
   std::atomic<std::uint64_t> refused_{0};
   std::thread writer_;
   std::thread reader_;
@@ -187,6 +233,9 @@ IngestOptions parse(int argc, char** argv, bool& help) {
       "streams", po::value(&o.streams)->default_value(o.streams), "gRPC Chat streams, each in a room of its own")(
       "window", po::value(&o.window)->default_value(o.window), "messages in flight (sent, not acknowledged) per stream")(
       "size", po::value(&o.size)->default_value(o.size), "content bytes per message")(
+      "batches", po::value<std::string>()->default_value("on"),
+      "on: ask for batches and send what the window lets go as one (chat.Batch), as a bridge does; off: one "
+      "gRPC message per frame")(
       "warmup", po::value(&o.warmup_s)->default_value(o.warmup_s), "seconds of sending before measuring")(
       "duration", po::value(&o.duration_s)->default_value(o.duration_s), "seconds measured")(
       "pid", po::value(&pids)->composing(), "NAME=PID of a process whose CPU and RSS to report (repeatable)")(
@@ -195,6 +244,9 @@ IngestOptions parse(int argc, char** argv, bool& help) {
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
   help = vm.count("help") > 0;
+  const auto batches = vm["batches"].as<std::string>();
+  if (batches != "on" && batches != "off") throw po::error("--batches takes on or off");
+  o.batches = batches == "on";
   if (vm.count("service-token-file")) {
     const auto path = vm["service-token-file"].as<std::string>();
     std::ifstream file(path);
@@ -246,10 +298,11 @@ int run(const IngestOptions& options) {
   for (const auto& w : options.watched) after.push_back(sample_process(w.pid));
   for (auto& s : streams) s->stop();
 
-  std::uint64_t acked = 0, refused = 0;
+  std::uint64_t acked = 0, acked_total = 0, refused = 0;
   LatencyHistogram latency;
   for (auto& s : streams) {
     acked += s->acked();
+    acked_total += s->acked_total();
     refused += s->refused();
     latency.merge(s->latency());
   }
@@ -257,8 +310,10 @@ int run(const IngestOptions& options) {
   auto ms = [&](double q) { return static_cast<double>(latency.percentile(q)) / 1e6; };
   std::ostream& table = options.json ? std::cerr : std::cout;
   char line[256];
-  std::snprintf(line, sizeof line, "acked %llu in %.2f s: %.0f messages/s (%u streams, window %u, %u bytes)\n",
-                static_cast<unsigned long long>(acked), seconds, rate, options.streams, options.window, options.size);
+  const bool batched = streams.front()->batches();
+  std::snprintf(line, sizeof line, "acked %llu in %.2f s: %.0f messages/s (%u streams, window %u, %u bytes, %s)\n",
+                static_cast<unsigned long long>(acked), seconds, rate, options.streams, options.window, options.size,
+                batched ? "batches" : "one frame a message");
   table << line;
   std::snprintf(line, sizeof line, "ack latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", ms(0.5),
                 ms(0.9), ms(0.99), ms(0.999), static_cast<double>(latency.max()) / 1e6);
@@ -281,9 +336,11 @@ int run(const IngestOptions& options) {
   }
   if (options.json) {
     std::snprintf(line, sizeof line,
-                  "{\"mode\":\"ingest\",\"acked\":%llu,\"seconds\":%.3f,\"acked_per_s\":%.1f,\"refused\":%llu,"
-                  "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,",
-                  static_cast<unsigned long long>(acked), seconds, rate, static_cast<unsigned long long>(refused),
+                  "{\"mode\":\"ingest\",\"batches\":%s,\"acked\":%llu,\"acked_total\":%llu,\"seconds\":%.3f,\"acked_per_s\":%.1f,"
+                  "\"refused\":%llu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,",
+                  batched ? "true" : "false", static_cast<unsigned long long>(acked),
+                  static_cast<unsigned long long>(acked_total), seconds, rate,
+                  static_cast<unsigned long long>(refused),
                   ms(0.5), ms(0.99), ms(0.999), static_cast<double>(latency.max()) / 1e6);
     std::cout << line << "\"processes\":[" << processes_json << "]}" << std::endl;
   }

@@ -1,7 +1,8 @@
 // chat-load as a child process, each mode once, for a few seconds: against
 // RoomEchoServer (the exercise's room semantics, in this process) and
 // against a real chat-host with grpc-chat, ws-proxy and history-http; and
-// the history mode (bench/history_load.sh: chat-load seeds, wrk reads). They
+// the history mode (bench/history_load.sh: chat-load seeds, wrk reads), and
+// chat-ingest straight into that host's grpc-chat. They
 // check that the generators count right, never how fast anything is.
 #include "room_echo_server.hpp"
 #include "support/host_process.hpp"
@@ -153,6 +154,12 @@ class ChatHostSmoke : public ::testing::Test {
       ASSERT_TRUE(std::filesystem::exists(plugin)) << "no plugin at " << plugin;
     }
     const auto grpc_port = std::to_string(chathost::test::free_tcp_port());
+    grpc_target_ = "127.0.0.1:" + grpc_port;
+    // grpc-chat wants it of callers from outside (chat-ingest); the host's
+    // own bridges get in with its secret.
+    token_file_ = dir_ / "service-token";
+    chathost::test::write_file(token_file_, "the smoke test's service token, long enough");
+    std::filesystem::permissions(token_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     const auto ws_port = std::to_string(chathost::test::free_tcp_port());
     const auto http_port = std::to_string(chathost::test::free_tcp_port());
     http_url_ = "http://127.0.0.1:" + http_port;
@@ -163,6 +170,7 @@ plugins = ["grpc-chat", "ws-proxy", "history-http"]
 host = "127.0.0.1"
 port = )" + grpc_port + R"(
 store = "memory"
+service_token_file = ")" + token_file_.string() + R"("
 
 [ws-proxy]
 host = "127.0.0.1"
@@ -201,6 +209,8 @@ port = )" + http_port + "\n");
   std::unique_ptr<HostProcess> host_;
   std::string url_;       // the WebSocket side
   std::string http_url_;  // history-http
+  std::string grpc_target_;  // grpc-chat
+  std::filesystem::path token_file_;
 };
 
 TEST_F(ChatHostSmoke, FanOutDeliversEveryMessageToItsRoom) {
@@ -225,6 +235,21 @@ TEST_F(ChatHostSmoke, HistoryModeSeedsARoomAndReadsItsPages) {
   EXPECT_GT(number(run.json, "requests"), 0u) << run.output;
   EXPECT_EQ(number(run.json, "non_2xx"), 0u) << run.output;
   EXPECT_EQ(number(run.json, "socket_errors"), 0u) << run.output;
+}
+
+TEST_F(ChatHostSmoke, IngestCountsTheAcksOfMessagesSentInBatchesOrOneByOne) {
+  for (const std::string batches : {"on", "off"}) {
+    auto run = run_tool(ProcessOptions{
+        .executable = CHAT_INGEST_BINARY,
+        .args = {"--target", grpc_target_, "--service-token-file", token_file_.string(), "--streams", "2", "--window",
+                 "64", "--warmup", "0.2", "--duration", "1", "--batches", batches, "--json"}});
+    ASSERT_EQ(run.exit_code, 0) << run.output << host_->output();
+    ASSERT_FALSE(run.json.empty()) << run.output;
+    EXPECT_EQ(run.json.at("batches").as_bool(), batches == "on") << run.output;
+    EXPECT_GT(number(run.json, "acked"), 0u) << run.output;
+    EXPECT_GE(number(run.json, "acked_total"), number(run.json, "acked")) << run.output;
+    EXPECT_EQ(number(run.json, "refused"), 0u) << run.output;
+  }
 }
 
 TEST_F(ChatHostSmoke, IdleConnectionsStayOpen) {

@@ -15,17 +15,18 @@ std::int64_t now_ms() {
 }
 
 Event ack_event(const store::StoredMessage& stored, bool duplicate) {
-  ChatStream frame;
-  auto* ack = frame.mutable_ack();
-  const ChatMessage message = to_proto(stored);
-  ack->set_id(message.id());
-  ack->set_room_id(message.room_id());
-  ack->set_sequence(message.sequence());
-  *ack->mutable_timestamp() = message.timestamp();
-  ack->set_server_id(message.server_id());
-  ack->set_duplicate(duplicate);
-  ack->set_sender_id(message.sender_id());
-  return encode(frame);
+  return encode_scratch([&stored, duplicate](ChatStream& frame) {
+    auto* ack = frame.mutable_ack();
+    std::string server_id = server_id_of(stored);
+    // The client's id for it, as its echo carries (to_proto), or the server's.
+    ack->set_id(stored.client_id.empty() ? server_id : stored.client_id);
+    ack->set_room_id(stored.room_id);
+    ack->set_sequence(stored.sequence);
+    *ack->mutable_timestamp() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(stored.timestamp_ms);
+    ack->set_server_id(std::move(server_id));
+    ack->set_duplicate(duplicate);
+    ack->set_sender_id(stored.sender_id);
+  });
 }
 
 }  // namespace
@@ -99,9 +100,11 @@ void MessageCommitter::commit(std::vector<Pending>& batch) {
   std::vector<store::NewMessage> messages;
   messages.reserve(batch.size());
   const std::int64_t timestamp = now_ms();
-  for (const auto& pending : batch) {
-    const ChatMessage& m = pending.message;
-    messages.push_back(store::NewMessage{m.room_id(), m.sender_id(), m.id(), m.content(), timestamp, m.resend()});
+  for (auto& pending : batch) {
+    ChatMessage& m = pending.message;
+    // The content moves to the store: a refusal names the message by its ids only.
+    messages.push_back(
+        store::NewMessage{m.room_id(), m.sender_id(), m.id(), std::move(*m.mutable_content()), timestamp, m.resend()});
   }
 
   std::vector<store::StoredMessage> stored;

@@ -3,8 +3,12 @@
 #include <google/protobuf/util/time_util.h>
 
 namespace chat::service {
+std::string server_id_of(const store::StoredMessage& message) {
+  return message.room_id + ":" + std::to_string(message.sequence);
+}
+
 void to_proto(const store::StoredMessage& message, ChatMessage& out) {
-  std::string server_id = message.room_id + ":" + std::to_string(message.sequence);
+  std::string server_id = server_id_of(message);
   out.set_id(message.client_id.empty() ? server_id : message.client_id);
   out.set_room_id(message.room_id);
   out.set_sender_id(message.sender_id);
@@ -395,9 +399,7 @@ bool RoomRegistry::fill_from_store_locked(const std::string& room_id, Room& room
 }
 
 Event RoomRegistry::message_event(const store::StoredMessage& message) {
-  ChatStream frame;
-  to_proto(message, *frame.mutable_chat_message());
-  return encode(frame);
+  return encode_scratch([&message](ChatStream& frame) { to_proto(message, *frame.mutable_chat_message()); });
 }
 
 void RoomRegistry::send_to_members_locked(const Room& room, const Event& event) {

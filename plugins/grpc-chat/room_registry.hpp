@@ -25,6 +25,8 @@ namespace chat::service {
 // message of a response that lives in an arena).
 ChatMessage to_proto(const store::StoredMessage& message);
 void to_proto(const store::StoredMessage& message, ChatMessage& out);
+// The server's id of a stored message, "room:sequence".
+std::string server_id_of(const store::StoredMessage& message);
 
 class RoomRegistry {
  public:

@@ -15,6 +15,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <google/protobuf/arena.h>
+
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -31,6 +34,22 @@ using Event = std::shared_ptr<const grpc::ByteBuffer>;
 using StreamReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
 
 Event encode(const ChatStream& frame);
+
+// Encodes the frame `fill` builds in this thread's scratch arena: its
+// fields take no allocation of their own (one block, reused), only the
+// encoded bytes do. For the events of every commit: an ack and an echo per
+// message. `fill` must not call it again.
+template <typename Fill>
+Event encode_scratch(Fill&& fill) {
+  thread_local std::array<char, 16 * 1024> block;
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block.data();
+  options.initial_block_size = block.size();
+  google::protobuf::Arena arena(options);
+  auto* frame = google::protobuf::Arena::CreateMessage<ChatStream>(&arena);
+  fill(*frame);
+  return encode(*frame);
+}
 
 // Who a stream speaks for: a bridge, any users; anyone else, one user, named
 // by the first frame that names one, and frames at a WebSocket connection's
