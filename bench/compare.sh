@@ -28,8 +28,8 @@
 #             sync = "full" as shipped, the streams presenting a service
 #             token as a bridge's do: acknowledged messages/s. After each run
 #             the store must hold every acknowledged message (a count of its
-#             rows, SQLite only). The peer keeps nothing durable: ours and
-#             --baseline only
+#             rows; not with --store memory). The peer keeps nothing
+#             durable: ours and --baseline only
 #
 # Options:
 #   --only peer|ours|limit|baseline   run one system only
@@ -431,9 +431,14 @@ measure_ingest() { # SYSTEM RUN
 # After an ingest run, with the host stopped: the store holds every message
 # it acknowledged.
 stored_check() { # SYSTEM RUN
-  [[ "$scenario" == ingest && "$store" == sqlite ]] || return 0
+  [[ "$scenario" == ingest && "$store" != memory ]] || return 0
   local rows
-  rows=$(sqlite3 "$out/data/chat.db" 'SELECT count(*) FROM messages') || { log "cannot count $out/data/chat.db"; return 1; }
+  if [[ "$store" == postgres ]]; then
+    rows=$(psql -tA "$database_url" -c 'SELECT count(*) FROM messages' 2>>"$out/postgres.log") ||
+      { log "cannot count the messages in PostgreSQL"; return 1; }
+  else
+    rows=$(sqlite3 "$out/data/chat.db" 'SELECT count(*) FROM messages') || { log "cannot count $out/data/chat.db"; return 1; }
+  fi
   if ((rows < acked_total)); then
     log "$1 run $2: only $rows messages stored of $acked_total acknowledged"
     return 1
