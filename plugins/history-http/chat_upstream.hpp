@@ -60,6 +60,8 @@ class ChatUpstream {
   // stream of one's own (room_watch.hpp), and what it presents.
   std::shared_ptr<grpc::Channel> preferred_channel() const;
   const std::string& service_token() const { return service_token_; }
+  // How long a call may take (upstream_deadline_ms).
+  std::chrono::milliseconds deadline() const { return deadline_; }
 
   // `done` runs exactly once, on a gRPC thread (or on the caller's, after shutdown()).
   void get_history(const chat::GetChatHistoryRequest& request, HistoryDone done);

@@ -83,6 +83,7 @@ RecentHistory::Room& RecentHistory::room_locked(const std::string& room_id) {
 
 void RecentHistory::ask_locked(const std::string& room_id, Room& room) {
   room.asked = ++last_token_;
+  room.asked_at = std::chrono::steady_clock::now();
   chat::ChatStream frame;
   frame.mutable_watch()->set_room_id(room_id);
   frame.mutable_watch()->set_token(room.asked);
@@ -100,14 +101,7 @@ void RecentHistory::on_watching(const chat::Watching& watching) {
     auto it = rooms_.find(watching.room_id());
     if (it == rooms_.end() || it->second.asked != watching.token()) return;
     Room& room = it->second;
-    auto waiters = std::move(room.current);
-    room.current.clear();
-    room.asked = 0;
-    if (!room.next.empty()) {
-      room.current = std::move(room.next);
-      room.next.clear();
-      ask_locked(watching.room_id(), room);
-    }
+    auto waiters = end_round_locked(watching.room_id(), room);
 
     watches_answered_ = true;
     // Retention removed the room's oldest messages (all of them: 0): so
@@ -155,6 +149,32 @@ void RecentHistory::on_watching(const chat::Watching& watching) {
                   });
   }
   for (auto& [done, page] : answers) done(std::move(page));
+}
+
+std::vector<RecentHistory::Waiter> RecentHistory::end_round_locked(const std::string& room_id, Room& room) {
+  auto waiters = std::move(room.current);
+  room.current.clear();
+  room.asked = 0;
+  if (!room.next.empty()) {
+    room.current = std::move(room.next);
+    room.next.clear();
+    ask_locked(room_id, room);
+  }
+  return waiters;
+}
+
+void RecentHistory::expire(std::chrono::steady_clock::time_point cutoff) {
+  std::vector<Waiter> waiters;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [room_id, room] : rooms_) {
+      if (room.asked == 0 || room.asked_at >= cutoff) continue;
+      // Its Watching, should it come, matches no Watch any more.
+      for (auto& waiter : end_round_locked(room_id, room)) waiters.push_back(std::move(waiter));
+    }
+    count_locked(0, waiters.size());
+  }
+  for (auto& waiter : waiters) waiter.done(nullptr);
 }
 
 void RecentHistory::on_loaded(const std::string& room_id, std::uint64_t generation,
@@ -320,21 +340,19 @@ void RecentHistory::on_refused(const std::string& room_id, chat::Error::Code cod
     auto it = rooms_.find(room_id);
     if (it == rooms_.end() || it->second.asked == 0) return;
     Room& room = it->second;
-    waiters = std::move(room.current);
-    room.current.clear();
-    room.asked = 0;
     // A service that does not know Watch, or a stream that may not watch
     // (it never had one answered; a refusal later is a limit reached): it
     // never will, so every request reads from the service until the stream
     // is made again.
     if (code == chat::Error::UNKNOWN_PAYLOAD || (code == chat::Error::NOT_ALLOWED && !watches_answered_)) {
       refused_ = true;
+      waiters = std::move(room.current);
       for (auto& waiter : room.next) waiters.push_back(std::move(waiter));
+      room.current.clear();
       room.next.clear();
-    } else if (!room.next.empty()) {
-      room.current = std::move(room.next);
-      room.next.clear();
-      ask_locked(room_id, room);
+      room.asked = 0;
+    } else {
+      waiters = end_round_locked(room_id, room);
     }
     count_locked(0, waiters.size());
   }

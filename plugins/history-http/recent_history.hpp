@@ -25,6 +25,7 @@
 
 #include <chathost/plugin.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -101,6 +102,10 @@ class RecentHistory {
   void stream_down();
   void on_message(const chat::ChatMessage& message);
   void on_watching(const chat::Watching& watching);
+  // Watches unanswered since before `cutoff` (a chat service that hangs):
+  // their requests are read from the chat service, whose calls have a
+  // deadline. Called about every 100 ms by the stream's owner.
+  void expire(std::chrono::steady_clock::time_point cutoff);
   // A Watch was refused; `code` says why. One the service does not take at
   // all (an older service, or this caller is no bridge) turns the copy off.
   void on_refused(const std::string& room, chat::Error::Code code);
@@ -122,6 +127,7 @@ class RecentHistory {
     std::vector<chat::ChatMessage> early;  // came while loading
     std::uint64_t generation = 0;  // which load an answer belongs to
     std::uint64_t asked = 0;       // the token of the Watch out; 0: none
+    std::chrono::steady_clock::time_point asked_at;
     std::vector<Waiter> current;   // answered by that Watch's Watching
     std::vector<Waiter> next;      // came while it was out: the next one's
     std::vector<std::pair<std::uint32_t, std::shared_ptr<const Page>>> built;  // by limit, until a change
@@ -132,6 +138,9 @@ class RecentHistory {
 
   Room& room_locked(const std::string& room_id);
   void ask_locked(const std::string& room_id, Room& room);
+  // The Watch out is answered (or given up): its waiters go, and the next
+  // ones' Watch leaves.
+  std::vector<Waiter> end_round_locked(const std::string& room_id, Room& room);
   // The answer for `limit` from the copy, or nullptr.
   std::shared_ptr<const Page> page_locked(const std::string& room_id, Room& room, std::uint32_t limit);
   // Appends the next message; false on a gap (the room goes cold).

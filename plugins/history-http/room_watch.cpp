@@ -32,7 +32,12 @@ void RoomWatch::run() {
     lock.unlock();
     call->start();
     lock.lock();
-    changed_.wait(lock, [this] { return stopping_ || !running_; });
+    // While the call lives: watches unanswered for a deadline give up.
+    while (!changed_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_ || !running_; })) {
+      lock.unlock();
+      recent_.expire(std::chrono::steady_clock::now() - upstream_.deadline());
+      lock.lock();
+    }
     if (stopping_) break;
     changed_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
   }

@@ -4,7 +4,8 @@
 //
 // While the stream is down the copy answers nothing (every request reads
 // from the chat service); it is made again a second after it ends, to the
-// node calls start on then.
+// node calls start on then. A watch unanswered for upstream_deadline_ms (a
+// chat service that hangs) sends its requests to the chat service too.
 #pragma once
 
 #include "chat_upstream.hpp"

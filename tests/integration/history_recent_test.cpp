@@ -79,5 +79,38 @@ TEST_F(HistoryHttpTest, WhileTheChatServiceIsAwayNothingIsAnsweredFromTheCopy) {
   EXPECT_EQ(sequences(body_json(get(port, "/history?room=r"))), range(1, 3));
 }
 
+TEST_F(HistoryHttpTest, AFrozenChatServiceIsAnsweredUnavailableNotWaitedForAndTheCopyComesBackWhenItThaws) {
+  const auto chat_port = free_tcp_port();
+  TestHost chat(dir_.path(), {.name = "chat", .plugins = {"grpc-chat"}, .tables = chat_table(chat_port)});
+  auto http = http_host(dir_.path(),
+                        {.chat_port = chat_port, .upstream_deadline_ms = 1000, .extra_config = service_token_key()});
+  const auto port = http->port("history-http");
+  ChatStreamClient alice(chat_channel("127.0.0.1", chat_port), test_service_token());
+  join_room(alice, "r", "alice");
+  send_acked(alice, "r", "alice", {{"a", "one"}, {"b", "two"}});
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(sequences(body_json(get(port, "/history?room=r"))), range(1, 2));
+  const double copied = pages_from_copy(port);
+  ASSERT_GE(copied, 1);
+
+  {
+    // Its connections stay up and nothing answers: the watch gives up after
+    // upstream_deadline_ms (1 s), and so does the read that follows; only
+    // the stream's keepalive would find the service out, tens of seconds on.
+    Frozen frozen(chat);
+    const auto asked = std::chrono::steady_clock::now();
+    const auto response = get(port, "/history?room=r");
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 8s) << "the request waited past the deadlines";
+    EXPECT_EQ(response.result_int(), 503U) << response.body();
+    EXPECT_EQ(header(response, http::field::retry_after), "2");
+  }
+  ASSERT_TRUE(wait_for_status(port, "/history?room=r", 200));
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (pages_from_copy(port) == copied && std::chrono::steady_clock::now() < deadline) {
+    EXPECT_EQ(sequences(body_json(get(port, "/history?room=r"))), range(1, 2));
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GT(pages_from_copy(port), copied) << "the copy was not used again";
+}
+
 }  // namespace
 }  // namespace chathost::test

@@ -291,6 +291,25 @@ TEST_F(RecentHistoryTest, WhenTheStreamEndsWaitersAreReadFromTheServiceAndTheCop
   EXPECT_EQ(again.page, nullptr) << "the room is loaded again on the new stream";
 }
 
+TEST_F(RecentHistoryTest, AWatchUnansweredPastItsDeadlineSendsItsRequestsToTheService) {
+  recent.stream_up();
+  load("r1", 3);
+  Answer waiting;
+  recent.newest_page("r1", 5, into(waiting));
+  const auto late_token = last_watch_token("r1");
+  recent.expire(std::chrono::steady_clock::now() - std::chrono::seconds(3));
+  EXPECT_FALSE(waiting.given) << "not yet past the deadline";
+  recent.expire(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  ASSERT_TRUE(waiting.given);
+  EXPECT_EQ(waiting.page, nullptr);
+
+  recent.on_watching(watching("r1", late_token, 3));  // too late: answers nothing
+  const auto next = ask("r1", 5, 3);
+  EXPECT_NE(last_watch_token("r1"), late_token);
+  ASSERT_NE(next.page, nullptr);
+  EXPECT_EQ(sequences(*next.page), (std::vector<std::uint64_t>{1, 2, 3}));
+}
+
 TEST_F(RecentHistoryTest, AServiceThatDoesNotTakeWatchesTurnsTheCopyOff) {
   recent.stream_up();
   Answer answer;
