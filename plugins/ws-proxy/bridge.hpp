@@ -1,45 +1,33 @@
-// The proxy's switchboard between WebSocket sessions and the chat service:
-// checks what clients send (shape, identity, limits), routes each room to its
-// upstream link, keeps the sessions registry, and tells every client when the
-// chat service becomes unavailable or is back.
+// The proxy's switchboard between WebSocket sessions and the chat service,
+// put together from its parts: the upstream links (one gRPC stream each) and
+// the chat nodes' health, the fan-out to the I/O shards, the registry of
+// sessions (session_registry.hpp: admission, status news, closing) and the
+// router of what clients send (frame_router.hpp). It tells every client
+// when the chat service becomes unavailable or is back.
 #pragma once
 
-#include "auth/room_grant.hpp"
 #include "net/chat_node_health.hpp"
 
 #include "fanout.hpp"
+#include "frame_router.hpp"
 #include "handshake.hpp"
 #include "io_shards.hpp"
 #include "proxy_metrics.hpp"
 #include "proxy_options.hpp"
+#include "session_registry.hpp"
 #include "upstream_link.hpp"
 
 #include <spdlog/logger.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <set>
-#include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 namespace chat::proxy {
 
 class WsSession;
-
-// What a connection is in the chat: touched on its session's thread only.
-struct ClientState {
-  std::string user;  // fixed by ?user=, the first join or the first message
-  std::set<std::string> rooms;
-  chat::auth::RoomGrant granted;  // the token's rooms (every room without tokens)
-  // room -> when this connection's last "typing" there went upstream: one a
-  // second is enough for anyone (the chat service passes no more on).
-  std::map<std::string, std::chrono::steady_clock::time_point> typing_passed;
-};
 
 class Bridge {
  public:
@@ -76,15 +64,7 @@ class Bridge {
   void stop_links(std::chrono::milliseconds timeout);
 
  private:
-  void on_chat_message(const std::shared_ptr<WsSession>& session, ChatMessage& message);
-  void on_join(const std::shared_ptr<WsSession>& session, Join& join);
-  void on_leave(const std::shared_ptr<WsSession>& session, Leave& leave);
-  void on_typing(const std::shared_ptr<WsSession>& session, Typing& typing);
-  UpstreamLink& link_for(const std::string& room);
   void link_status_changed();
-  // What the clients were last told; waits out a link_status_changed() in progress.
-  bool announced_available() const;
-  static Frame status_frame(bool available);
 
   const ProxyOptions& options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -94,11 +74,8 @@ class Bridge {
   Fanout fanout_;
   std::vector<std::unique_ptr<UpstreamLink>> links_;
   std::atomic<std::uint64_t> next_session_id_{1};
-
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::unordered_map<std::uint64_t, std::weak_ptr<WsSession>> sessions_;
-  bool announced_available_ = false;  // what the clients were last told
+  SessionRegistry sessions_;
+  FrameRouter router_;
 };
 
 }  // namespace chat::proxy

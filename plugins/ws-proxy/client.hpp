@@ -1,8 +1,10 @@
 // A WebSocket client as the chat side of the proxy sees it: something to
-// send frames to. WsSession implements it; the upstream links hold them.
+// send frames to (Client), whose frames are routed (RoutedClient). WsSession
+// implements both; the upstream links hold Clients.
 #pragma once
 
 #include "client_kind.hpp"
+#include "client_state.hpp"
 #include "frames.hpp"
 
 #include <cstddef>
@@ -38,5 +40,16 @@ class Client {
 
 using ClientPtr = std::shared_ptr<Client>;
 using ClientWeak = std::weak_ptr<Client>;
+
+// A client whose frames the proxy checks and routes (FrameRouter): who it
+// is in the chat, and the switch to the full protocol once it joins as
+// someone. Used on the client's session thread only.
+class RoutedClient : public Client {
+ public:
+  virtual ClientState& chat_state() = 0;
+  virtual void set_full_protocol() = 0;
+};
+
+using RoutedClientPtr = std::shared_ptr<RoutedClient>;
 
 }  // namespace chat::proxy

@@ -56,7 +56,7 @@
 
 namespace chat::proxy {
 
-class WsSession final : public Client, public std::enable_shared_from_this<WsSession> {
+class WsSession final : public RoutedClient, public std::enable_shared_from_this<WsSession> {
  public:
   // `shard`: the IoShards index the socket runs on. `ticket`: the socket's
   // slot of the listener's ConnectionGate, held until the session ends.
@@ -72,13 +72,13 @@ class WsSession final : public Client, public std::enable_shared_from_this<WsSes
   void send_replayed(Frame frame) override;
   ClientKind kind() const override { return kind_.load(std::memory_order_relaxed); }
   std::size_t shard() const override { return shard_; }
-  void set_full_protocol() { kind_.store(ClientKind::full_protocol, std::memory_order_relaxed); }
+  void set_full_protocol() override { kind_.store(ClientKind::full_protocol, std::memory_order_relaxed); }
 
   // Closes the connection with `code`, after what is queued; any thread.
   void close(ws::CloseCode code, std::string reason);
 
-  // Strand only (the Bridge calls it from on_text, opened and closed).
-  ClientState& chat_state() { return chat_state_; }
+  // Strand only (the FrameRouter uses it from on_text, opened and closed).
+  ClientState& chat_state() override { return chat_state_; }
 
  private:
   using Clock = std::chrono::steady_clock;

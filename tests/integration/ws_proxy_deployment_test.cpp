@@ -222,8 +222,13 @@ TEST_F(WsProxyTest, MetricsCountConnectionsFramesSlowClientsAndUpstreamAvailabil
   }
   alice->send(chat_message("r", "alice", "counted", "a1"));
   ASSERT_TRUE(bob->wait_for(is_message_id("a1")));
-  const std::string text = http_get(http_port, "/metrics");
-  // ws-proxy's upstream_streams (2), not one per connection, and history-http's watch stream.
+  // ws-proxy's upstream_streams (2), not one per connection, and
+  // history-http's watch stream, which may still be on its way.
+  std::string text = http_get(http_port, "/metrics");
+  for (int i = 0; i < 100 && metric(text, "chat_grpc_streams") < 3; ++i) {
+    std::this_thread::sleep_for(50ms);
+    text = http_get(http_port, "/metrics");
+  }
   EXPECT_EQ(metric(text, "chat_grpc_streams"), 3) << text;
   EXPECT_EQ(metric(text, "chat_ws_connections"), 8) << text;
   EXPECT_EQ(metric(text, "chat_ws_upstream_available"), 1) << text;

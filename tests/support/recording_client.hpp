@@ -1,6 +1,8 @@
 // A ws-proxy Client (plugins/ws-proxy/client.hpp) that keeps what it is
-// sent, for unit tests of what the proxy hands each client. Header only:
-// include it in a test linked with ws_proxy_core.
+// sent, for unit tests of what the proxy hands each client; and a
+// RecordingMember, a RoutedClient with its chat state, for tests of what the
+// proxy does with what a client sends. Header only: include it in a test
+// linked with ws_proxy_core.
 #pragma once
 
 #include "client.hpp"
@@ -28,6 +30,23 @@ class RecordingClient final : public chat::proxy::Client {
  private:
   std::uint64_t id_;
   chat::ClientKind kind_;
+};
+
+class RecordingMember final : public chat::proxy::RoutedClient {
+ public:
+  explicit RecordingMember(std::uint64_t id) : id_(id) {}
+  std::uint64_t id() const override { return id_; }
+  void send(chat::proxy::Frame frame) override { frames.push_back(std::move(frame)); }
+  chat::ClientKind kind() const override { return kind_; }
+  chat::proxy::ClientState& chat_state() override { return state; }
+  void set_full_protocol() override { kind_ = chat::ClientKind::full_protocol; }
+
+  std::vector<chat::proxy::Frame> frames;
+  chat::proxy::ClientState state;
+
+ private:
+  std::uint64_t id_;
+  chat::ClientKind kind_ = chat::ClientKind::messages_only;
 };
 
 }  // namespace chat::test
