@@ -32,7 +32,8 @@
 #             durable: ours and --baseline only
 #
 # Options:
-#   --only peer|ours|limit|baseline   run one system only
+#   --only peer|ours|limit|baseline   run these systems only (one, or several
+#                         comma-separated: --only ours,baseline)
 #   --baseline REV        also run chat-host as of commit REV ("baseline"),
 #                         built (release) from `git archive REV` into
 #                         ~/.cache/chat-host-bench/baseline-<commit> once, with
@@ -114,12 +115,16 @@ while (($#)); do
     *) echo "compare.sh: unknown option $1 (--help lists them)" >&2; exit 2 ;;
   esac
 done
-[[ -z "$only" || "$only" == peer || "$only" == ours || "$only" == limit || "$only" == baseline ]] ||
-  { echo "compare.sh: --only takes peer, ours, limit or baseline" >&2; exit 2; }
-[[ "$only" != baseline || -n "$baseline" ]] || { echo "compare.sh: --only baseline needs --baseline REV" >&2; exit 2; }
-[[ "$scenario" != ingest || ( "$only" != peer && "$only" != limit ) ]] ||
+# --only takes one system or several, comma-separated.
+only_has() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
+for system in ${only//,/ }; do
+  [[ "$system" == peer || "$system" == ours || "$system" == limit || "$system" == baseline ]] ||
+    { echo "compare.sh: --only takes peer, ours, limit or baseline (or several, comma-separated)" >&2; exit 2; }
+done
+[[ ",$only," != *",baseline,"* || -n "$baseline" ]] || { echo "compare.sh: --only baseline needs --baseline REV" >&2; exit 2; }
+[[ "$scenario" != ingest || ( ",$only," != *",peer,"* && ",$only," != *",limit,"* ) ]] ||
   { echo "compare.sh: ingest measures chat-host only (ours, --baseline)" >&2; exit 2; }
-[[ "$only" != limit || "$scenario" != history ]] || { echo "compare.sh: the yardstick serves no history" >&2; exit 2; }
+[[ ",$only," != *",limit,"* || "$scenario" != history ]] || { echo "compare.sh: the yardstick serves no history" >&2; exit 2; }
 [[ "$store" == sqlite || "$store" == memory || "$store" == postgres ]] ||
   { echo "compare.sh: --store takes sqlite, memory or postgres" >&2; exit 2; }
 if [[ -z "$duration" ]]; then
@@ -127,10 +132,10 @@ if [[ -z "$duration" ]]; then
 fi
 
 systems=()
-[[ -n "$only" && "$only" != peer || "$scenario" == ingest ]] || systems+=(peer)
-[[ -n "$only" && "$only" != limit || "$scenario" == history || "$scenario" == ingest ]] || systems+=(limit)
-[[ -z "$baseline" || -n "$only" && "$only" != baseline ]] || systems+=(baseline)
-[[ -n "$only" && "$only" != ours ]] || systems+=(ours)
+! only_has peer || [[ "$scenario" == ingest ]] || systems+=(peer)
+! only_has limit || [[ "$scenario" == history || "$scenario" == ingest ]] || systems+=(limit)
+[[ -z "$baseline" ]] || ! only_has baseline || systems+=(baseline)
+! only_has ours || systems+=(ours)
 
 # --- what each system needs, checked before anything starts ---------------------
 
