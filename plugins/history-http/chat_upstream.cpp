@@ -134,11 +134,12 @@ ChatUpstream::ChatUpstream(std::vector<std::string> targets, const chat::tls::Ch
 
 ChatUpstream::~ChatUpstream() { shutdown(); }
 
-std::shared_ptr<grpc::Channel> ChatUpstream::preferred_channel() const {
-  std::size_t node = preferred_.load(std::memory_order_relaxed);
-  if (health_) node = health_->pick(node);
-  return channels_[node];
+std::size_t ChatUpstream::preferred_node() const {
+  const std::size_t node = preferred_.load(std::memory_order_relaxed);
+  return health_ ? health_->pick(node) : node;
 }
+
+std::shared_ptr<grpc::Channel> ChatUpstream::preferred_channel() const { return channels_[preferred_node()]; }
 
 void ChatUpstream::start(Call* call, const google::protobuf::MessageLite& request) {
   bool own_buffer = false;
@@ -146,8 +147,7 @@ void ChatUpstream::start(Call* call, const google::protobuf::MessageLite& reques
     return call->refuse(grpc::Status(grpc::StatusCode::INTERNAL, "the request could not be serialized"));
   }
   call->deadline = std::chrono::system_clock::now() + deadline_;
-  call->node = preferred_.load(std::memory_order_relaxed);
-  if (health_) call->node = health_->pick(call->node);
+  call->node = preferred_node();
   call->tries_left = stubs_.size() - 1;
   launch(call);
 }

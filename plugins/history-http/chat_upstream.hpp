@@ -76,6 +76,8 @@ class ChatUpstream {
  private:
   class Call;
 
+  // Where calls start: the preferred node, or one that serves in its stead.
+  std::size_t preferred_node() const;
   // Starts `call` with `request` on the preferred node.
   void start(Call* call, const google::protobuf::MessageLite& request);
   // Starts `call` on its node, or finishes it with CANCELLED once shutting down.

@@ -115,7 +115,7 @@ void RecentHistory::on_watching(const chat::Watching& watching) {
       }
       if (dropped) {
         room.from_start = true;
-        changed_locked(room);
+        recount_locked(room);
       }
     }
     if (room.state == State::ready && room.last != watching.last_sequence()) {
@@ -193,10 +193,10 @@ void RecentHistory::on_loaded(const std::string& room_id, std::uint64_t generati
   room.state = State::ready;
   auto early = std::move(room.early);
   room.early.clear();
+  recount_locked(room);
   for (const auto& message : early) {
     if (!append_locked(room, message)) return;
   }
-  changed_locked(room);
   evict_locked(room_id);
 }
 
@@ -207,8 +207,7 @@ void RecentHistory::on_message(const chat::ChatMessage& message) {
   Room& room = it->second;
   if (room.state == State::loading) {
     room.early.push_back(message);
-    room.bytes += message_bytes(message);
-    stats_.bytes += message_bytes(message);
+    account_locked(room, static_cast<std::ptrdiff_t>(message_bytes(message)));
   } else if (room.state == State::ready && append_locked(room, message)) {
     evict_locked(message.room_id());
   }
@@ -221,13 +220,17 @@ bool RecentHistory::append_locked(Room& room, const chat::ChatMessage& message) 
     go_cold_locked(room);
     return false;
   }
+  // Counted as it goes: this runs for every message of a watched room.
   room.messages.push_back(message);
   room.last = message.sequence();
+  std::ptrdiff_t delta = static_cast<std::ptrdiff_t>(message_bytes(message));
   while (room.messages.size() > limits_.room_messages) {
+    delta -= static_cast<std::ptrdiff_t>(message_bytes(room.messages.front()));
     room.messages.pop_front();
     room.from_start = false;
   }
-  changed_locked(room);
+  account_locked(room, delta);
+  drop_pages_locked(room);
   return true;
 }
 
@@ -238,16 +241,27 @@ void RecentHistory::go_cold_locked(Room& room) {
   room.from_start = false;
   room.last = 0;
   ++room.generation;
-  changed_locked(room);
+  recount_locked(room);
 }
 
-void RecentHistory::changed_locked(Room& room) {
+void RecentHistory::account_locked(Room& room, std::ptrdiff_t delta) {
+  room.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(room.bytes) + delta);
+  stats_.bytes = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(stats_.bytes) + delta);
+}
+
+void RecentHistory::drop_pages_locked(Room& room) {
+  std::ptrdiff_t delta = 0;
+  for (const auto& [limit, page] : room.built) delta -= static_cast<std::ptrdiff_t>(page->body.size());
+  room.built.clear();
+  account_locked(room, delta);
+}
+
+void RecentHistory::recount_locked(Room& room) {
   room.built.clear();
   std::size_t bytes = kRoomBytes;
   for (const auto& message : room.messages) bytes += message_bytes(message);
   for (const auto& message : room.early) bytes += message_bytes(message);
-  stats_.bytes = stats_.bytes - room.bytes + bytes;
-  room.bytes = bytes;
+  account_locked(room, static_cast<std::ptrdiff_t>(bytes) - static_cast<std::ptrdiff_t>(room.bytes));
 }
 
 std::shared_ptr<const RecentHistory::Page> RecentHistory::page_locked(const std::string& room_id, Room& room,
@@ -281,8 +295,7 @@ std::shared_ptr<const RecentHistory::Page> RecentHistory::page_locked(const std:
   page->body = history_body(room_id, answer, /*forwards=*/false, limits_.page_bytes);
   page->etag = content_etag(page->body);
   room.built.emplace_back(limit, page);
-  room.bytes += page->body.size();
-  stats_.bytes += page->body.size();
+  account_locked(room, static_cast<std::ptrdiff_t>(page->body.size()));
   return page;
 }
 

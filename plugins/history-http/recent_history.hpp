@@ -146,7 +146,12 @@ class RecentHistory {
   // Appends the next message; false on a gap (the room goes cold).
   bool append_locked(Room& room, const chat::ChatMessage& message);
   void go_cold_locked(Room& room);
-  void changed_locked(Room& room);
+  // What the room takes, changed by `delta` bytes (and the total with it).
+  void account_locked(Room& room, std::ptrdiff_t delta);
+  // The messages changed: the pages built from them go.
+  void drop_pages_locked(Room& room);
+  // The messages were replaced wholesale: pages go, bytes counted anew.
+  void recount_locked(Room& room);
   void on_loaded(const std::string& room_id, std::uint64_t generation, const chat::GetChatHistoryResponse* page);
   // Forgets the rooms read least recently (and unwatches them) while over max_bytes.
   void evict_locked(const std::string& keep);

@@ -12,6 +12,18 @@
 namespace chathost::test {
 namespace {
 
+// Reads room r until an answer comes from the copy again (its watch stream
+// made anew), each answer holding exactly `expected`.
+void expect_current_until_the_copy_answers_again(std::uint16_t port, double copied,
+                                                 const std::vector<std::string>& expected) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (pages_from_copy(port) == copied && std::chrono::steady_clock::now() < deadline) {
+    EXPECT_EQ(sequences(body_json(get(port, "/history?room=r"))), expected);
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GT(pages_from_copy(port), copied) << "the copy was not used again";
+}
+
 TEST_F(HistoryHttpTest, AMessageAcknowledgedBeforeARequestIsInItsAnswerThroughEveryHistoryHost) {
   const auto chat_port = free_tcp_port();
   TestHost chat(dir_.path(), {.name = "chat", .plugins = {"grpc-chat"}, .tables = chat_table(chat_port)});
@@ -70,12 +82,7 @@ TEST_F(HistoryHttpTest, WhileTheChatServiceIsAwayNothingIsAnsweredFromTheCopy) {
   ASSERT_TRUE(wait_for_status(port, "/history?room=r", 200));
   // Every answer is current, from the chat service until the watch stream
   // is made again, then from the copy.
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (pages_from_copy(port) == copied && std::chrono::steady_clock::now() < deadline) {
-    EXPECT_EQ(sequences(body_json(get(port, "/history?room=r"))), range(1, 3));
-    std::this_thread::sleep_for(50ms);
-  }
-  EXPECT_GT(pages_from_copy(port), copied) << "the copy was not used again";
+  expect_current_until_the_copy_answers_again(port, copied, range(1, 3));
   EXPECT_EQ(sequences(body_json(get(port, "/history?room=r"))), range(1, 3));
 }
 
@@ -104,12 +111,7 @@ TEST_F(HistoryHttpTest, AFrozenChatServiceIsAnsweredUnavailableNotWaitedForAndTh
     EXPECT_EQ(header(response, http::field::retry_after), "2");
   }
   ASSERT_TRUE(wait_for_status(port, "/history?room=r", 200));
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (pages_from_copy(port) == copied && std::chrono::steady_clock::now() < deadline) {
-    EXPECT_EQ(sequences(body_json(get(port, "/history?room=r"))), range(1, 2));
-    std::this_thread::sleep_for(50ms);
-  }
-  EXPECT_GT(pages_from_copy(port), copied) << "the copy was not used again";
+  expect_current_until_the_copy_answers_again(port, copied, range(1, 2));
 }
 
 }  // namespace
