@@ -54,14 +54,14 @@ std::string json_error(std::string_view message, std::string_view parameter) {
   return boost::json::serialize(body);
 }
 
-Response make_response(http::status status, std::string_view content_type, std::string body) {
+Response make_response(http::status status, std::string_view content_type, SharedText body) {
   Response response{status, 11};
   if (!content_type.empty()) response.set(http::field::content_type, content_type);
   response.body() = std::move(body);
   return response;
 }
 
-Response json_response(http::status status, std::string body) {
+Response json_response(http::status status, SharedText body) {
   auto response = make_response(status, kJson, std::move(body));
   response.set(http::field::cache_control, "no-store");
   return response;

@@ -27,10 +27,10 @@ std::string history_body(const std::string& room, const chat::GetChatHistoryResp
 // {"error": message[, "parameter": parameter]}
 std::string json_error(std::string_view message, std::string_view parameter = {});
 
-Response make_response(http::status status, std::string_view content_type, std::string body);
+Response make_response(http::status status, std::string_view content_type, SharedText body);
 
 // An answer about live data: JSON, never from a cache.
-Response json_response(http::status status, std::string body);
+Response json_response(http::status status, SharedText body);
 
 // "UNAVAILABLE", "INVALID_ARGUMENT", ...
 std::string_view code_name(grpc::StatusCode code);

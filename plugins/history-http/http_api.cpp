@@ -143,7 +143,7 @@ class HttpApi::Exchange {
     return tagged_json(std::move(body), etag);
   }
   // With its tag already known.
-  Response tagged_json(std::string body, const std::string& etag) const {
+  Response tagged_json(SharedText body, const std::string& etag) const {
     auto response = etag_matches(if_none_match_, etag) ? make_response(http::status::not_modified, {}, {})
                                                         : json_response(http::status::ok, std::move(body));
     response.set(http::field::etag, etag);
@@ -282,7 +282,7 @@ void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant&
                         [this, exchange, request, lease](std::shared_ptr<const RecentHistory::Page> page) {
                           if (!page) return read_history(request, lease, exchange);
                           lease->call_done(page->body.size());
-                          exchange->finish(exchange->tagged_json(page->body, page->etag), lease);
+                          exchange->finish(exchange->tagged_json(std::shared_ptr<const std::string>(page, &page->body), page->etag), lease);
                         });
   });
 }
@@ -341,7 +341,7 @@ void HttpApi::call_failed(std::string_view call, const grpc::Status& status, His
 
 void HttpApi::serve_health(const std::shared_ptr<Exchange>& exchange) const {
   upstream_.check_health([this, exchange](const grpc::Status& status, bool serving) {
-    if (serving) return exchange->finish(json_response(http::status::ok, R"({"status":"ok"})"));
+    if (serving) return exchange->finish(json_response(http::status::ok, std::string(R"({"status":"ok"})")));
     std::string why = "the chat service is not serving";
     if (!status.ok()) {
       const std::string code(code_name(status.error_code()));
@@ -405,7 +405,7 @@ void HttpApi::serve_file(const Request& request, const tcp::endpoint& local, std
   const bool unchanged = etag_matches(request[http::field::if_none_match], file->etag);
   auto response = make_response(unchanged ? http::status::not_modified : http::status::ok,
                                 unchanged ? std::string_view{} : file->content_type,
-                                unchanged ? std::string{} : *file->content);
+                                unchanged ? SharedText{} : SharedText(file->content));
   response.set(http::field::etag, file->etag);
   // Always revalidated (cheap with the ETag): a new page shows at once.
   response.set(http::field::cache_control, "no-cache");

@@ -21,7 +21,7 @@
 // buffer serialized beforehand. Beast's composed read and write operations,
 // instantiated for every stream, handler and buffer type, took most of this
 // file's compile time; here each stream only ever sees a read_some and a
-// write of one buffer.
+// write of one head and one body buffer.
 #include "http_session.hpp"
 
 #include "http_api.hpp"
@@ -65,23 +65,24 @@ constexpr std::chrono::milliseconds kTlsShutdownTime{1000};
 
 const boost::system::error_category& http_errors() { return make_error_code(http::error::bad_target).category(); }
 
-// The bytes of a response as they go on the wire (what http::write sends).
-std::string serialize(const Response& response) {
-  http::serializer<false, http::string_body> serializer{response};
-  std::string wire;
+// The head of a response as it goes on the wire (status line and fields);
+// its body follows it from where it is shared, uncopied.
+void serialize_head(Response& response, std::string& head) {
+  http::serializer<false, SharedTextBody> serializer{response};
+  serializer.split(true);
+  head.clear();
   beast::error_code ec;
   do {
     serializer.next(ec, [&](beast::error_code& /*ec*/, const auto& buffers) {
       std::size_t bytes = 0;
       for (const auto buffer : beast::buffers_range_ref(buffers)) {
-        wire.append(static_cast<const char*>(buffer.data()), buffer.size());
+        head.append(static_cast<const char*>(buffer.data()), buffer.size());
         bytes += buffer.size();
       }
       serializer.consume(bytes);
     });
-  } while (!ec && !serializer.is_done());
-  // A string body cannot fail to serialize; an empty answer would only close.
-  return wire;
+  } while (!ec && !serializer.is_header_done());
+  // Fields in memory cannot fail to serialize.
 }
 
 template <typename Stream>
@@ -130,13 +131,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool head_checked_ = false;  // refuse_head() has seen this request's head
-  std::string wire_;           // the response being written, alive until its write completes
+  std::string head_;           // the head of the response being written
+  SharedText body_;            // its body, held until the write completes
   std::shared_ptr<const void> hold_;  // what the response being written keeps reserved (Reply)
   bool close_after_write_ = false;
   const HttpApi& api_;
   const ConnectionLimits limits_;
   std::shared_ptr<spdlog::logger> log_;
   std::string peer_;
+  tcp::endpoint local_;  // the address the client reached, read once at accept
   // After refusing a request we did not read to its end.
   bool drain_before_close_ = false;
   std::size_t drained_ = 0;
@@ -156,6 +159,7 @@ HttpSession<Stream>::HttpSession(tcp::socket&& socket, std::shared_ptr<net::ssl:
   beast::error_code ec;
   const auto remote = lowest_layer().socket().remote_endpoint(ec);
   if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+  local_ = lowest_layer().socket().local_endpoint(ec);
 }
 
 template <typename Stream>
@@ -255,10 +259,8 @@ void HttpSession<Stream>::on_read(beast::error_code ec) {
   }
   if (ec) return fail(ec, "read");
 
-  beast::error_code local_ec;
-  const auto local = lowest_layer().socket().local_endpoint(local_ec);
   try {
-    api_.handle(parser_->release(), local,
+    api_.handle(parser_->release(), local_,
                 [self = this->shared_from_this()](Response response, std::shared_ptr<const void> hold) {
                   net::post(self->stream_.get_executor(),
                             [self, response = std::move(response), hold = std::move(hold)]() mutable {
@@ -275,17 +277,20 @@ void HttpSession<Stream>::on_read(beast::error_code ec) {
 template <typename Stream>
 void HttpSession<Stream>::send(Response response) {
   close_after_write_ = response.need_eof();
-  wire_ = serialize(response);
+  serialize_head(response, head_);
+  body_ = std::move(response.body());
+  const auto body = body_.view();
+  const std::array<net::const_buffer, 2> wire{net::const_buffer(head_.data(), head_.size()),
+                                              net::const_buffer(body.data(), body.size())};
   lowest_layer().expires_after(limits_.request_timeout);
-  net::async_write(stream_, net::const_buffer(wire_.data(), wire_.size()),
-                   beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this()));
+  net::async_write(stream_, wire, beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this()));
 }
 
 template <typename Stream>
 void HttpSession<Stream>::on_write(beast::error_code ec, std::size_t /*bytes*/) {
   hold_.reset();  // written (or never will be): its share is free
+  body_.clear();
   if (ec) return fail(ec, "write");
-  std::string().swap(wire_);
   if (close_after_write_) return do_close();
   do_read();
 }
