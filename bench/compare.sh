@@ -291,14 +291,20 @@ write_ours_config() { # [NAME] -> path
 database_url=""
 pg_dir=""
 start_postgres() {
-  pg_dir="$out/postgres"
+  # Its own folder under /tmp, not inside $out: run as root, the server runs
+  # as the user postgres, which cannot enter $out (mktemp's mode 700).
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/chat-compare-pg.XXXXXX")
   database_url=$("$root/scripts/throwaway-postgres.sh" start "$pg_dir" "$(free_port)" 2>>"$out/postgres.log") || {
     log "PostgreSQL did not start; see $out/postgres.log"
     return 1
   }
   log "ours: PostgreSQL at $(sed 's|//[^@]*@|//|' <<<"$database_url")"
 }
-stop_postgres() { [[ -z "$pg_dir" ]] || "$root/scripts/throwaway-postgres.sh" stop "$pg_dir" >>"$out/postgres.log" 2>&1 || true; }
+stop_postgres() {
+  [[ -n "$pg_dir" ]] || return 0
+  "$root/scripts/throwaway-postgres.sh" stop "$pg_dir" >>"$out/postgres.log" 2>&1 || true
+  rm -rf "$pg_dir"
+}
 # Each run of ours starts from an empty store, as with SQLite's fresh file.
 empty_postgres() {
   [[ -z "$database_url" ]] || psql -q "$database_url" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' \
