@@ -38,6 +38,7 @@
 #include "heartbeat.hpp"
 #include "limits/connection_gate.hpp"
 #include "limits/token_bucket.hpp"
+#include "outbox.hpp"
 #include "upgrade_decision.hpp"
 #include "ws_codec.hpp"
 
@@ -122,9 +123,7 @@ class WsSession final : public RoutedClient, public std::enable_shared_from_this
                  void (WsSession::*on_written)(boost::system::error_code, std::size_t));
   // send() and send_replayed(): queues `frame` unless the queue is over its bounds.
   void enqueue(Frame frame, bool replayed);
-  // Takes no more frames and drops those waiting (a slow client, a broken
-  // connection, the end).
-  void discard_outbox();
+  Outbox::Limits outbox_limits() const;
   // Our heartbeat ping and the pong to the client's latest ping: each at
   // most once in the next write.
   void queue_ping();
@@ -193,18 +192,10 @@ class WsSession final : public RoutedClient, public std::enable_shared_from_this
   bool peer_closed_ = false;  // the client's close frame came, or it broke the protocol
   bool ended_ = false;
 
-  // Outgoing: what send() queued, not written yet.
-  std::vector<Frame> outbox_;
-  std::size_t outbox_bytes_ = 0;  // of the frames in outbox_, against send_queue_bytes
-  // Frames of a replay among those in outbox_: not counted against
-  // send_queue_limit (taken as the oldest when written).
-  std::size_t replayed_queued_ = 0;
-  bool slow_by_bytes_ = false;    // what the queue went over, for the log line
+  // Outgoing: what send() queued, not written yet (closed: takes no more).
+  Outbox outbox_;
+  bool slow_by_bytes_ = false;    // what the outbox went over, for the log line
   bool write_scheduled_ = false;  // a do_write is posted or a write is in flight
-  // Pings answered since the last write completed: frames the client asked
-  // for and has not read, counted with outbox_ against send_queue_limit.
-  std::size_t pongs_owed_ = 0;
-  bool out_closed_ = false;       // takes no more frames
 };
 
 }  // namespace chat::proxy

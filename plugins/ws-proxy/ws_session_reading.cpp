@@ -89,7 +89,7 @@ void WsSession::on_event(const ws::Event& event) {
       peer_closed_ = true;
       if (close_written_) return finish_close();
       // Answer with the same code, after nothing else.
-      discard_outbox();
+      outbox_.discard();
       return do_close(event.code == static_cast<std::uint16_t>(ws::CloseCode::no_status)
                           ? ws::CloseCode::normal
                           : static_cast<ws::CloseCode>(event.code),

@@ -1,4 +1,4 @@
-// A session's frames going out: the bounded queue, one
+// A session's frames going out: the bounded queue (outbox.hpp), one
 // writev per batch, the pings and pongs, and the close.
 #include "ws_session_parts.hpp"
 
@@ -14,37 +14,22 @@ void WsSession::send(Frame frame) { enqueue(std::move(frame), false); }
 
 void WsSession::send_replayed(Frame frame) { enqueue(std::move(frame), true); }
 
-void WsSession::enqueue(Frame frame, bool replayed) {
-  bool post_write = false;
-  bool overflow = false;
-  {
-    if (out_closed_) return;
-    const auto& options = bridge_.options();
-    const std::size_t bytes = frame.wire().size();
-    const bool over_frames = !replayed && outbox_.size() - replayed_queued_ + pongs_owed_ >= options.send_queue_limit;
-    if (over_frames || outbox_bytes_ + bytes > options.send_queue_bytes) {
-      overflow = true;
-      slow_by_bytes_ = !over_frames;
-      discard_outbox();
-    } else {
-      outbox_bytes_ += bytes;
-      if (replayed) ++replayed_queued_;
-      outbox_.push_back(std::move(frame));
-      if (!write_scheduled_) {
-        write_scheduled_ = true;
-        post_write = true;
-      }
-    }
-  }
-  if (post_write) net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::do_write, shared_from_this()));
-  if (overflow) net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::drop_slow, shared_from_this()));
+Outbox::Limits WsSession::outbox_limits() const {
+  const auto& options = bridge_.options();
+  return {options.send_queue_limit, options.send_queue_bytes};
 }
 
-void WsSession::discard_outbox() {
-  out_closed_ = true;
-  outbox_.clear();
-  outbox_bytes_ = 0;
-  replayed_queued_ = 0;
+void WsSession::enqueue(Frame frame, bool replayed) {
+  const auto offer = outbox_.offer(std::move(frame), replayed, outbox_limits());
+  if (offer == Outbox::Offer::queued) {
+    if (!write_scheduled_) {
+      write_scheduled_ = true;
+      net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::do_write, shared_from_this()));
+    }
+  } else if (offer != Outbox::Offer::closed) {
+    slow_by_bytes_ = offer == Outbox::Offer::over_bytes;
+    net::post(socket_.get_executor(), beast::bind_front_handler(&WsSession::drop_slow, shared_from_this()));
+  }
 }
 
 void WsSession::queue_ping() {
@@ -58,15 +43,8 @@ void WsSession::queue_pong(std::string_view payload) {
   // Replaces an unanswered pong in place: however many pings come while
   // the client reads nothing, one pong waits, and no memory is taken.
   ws::control_frame(ws::Opcode::pong, payload, pong_);
-  bool over = false;
-  {
-    // Answered while a write is pending: the client is owed one more frame.
-    if (write_scheduled_ && outbox_.size() - replayed_queued_ + ++pongs_owed_ > bridge_.options().send_queue_limit) {
-      discard_outbox();
-      over = true;
-    }
-  }
-  if (over) return drop_slow();
+  // Answered while a write is pending: the client is owed one more frame.
+  if (write_scheduled_ && !outbox_.owe_pong(outbox_limits())) return drop_slow();
   start_control_write();
 }
 
@@ -86,18 +64,14 @@ void WsSession::do_write() {
       write_scheduled_ = false;
       return;
     }
-    const std::size_t take = std::min(outbox_.size(), kFramesPerWrite);
-    const auto first = outbox_.begin();
-    for (auto it = first; it != first + static_cast<std::ptrdiff_t>(take); ++it) outbox_bytes_ -= it->wire().size();
-    in_flight_.assign(std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
-    outbox_.erase(first, first + static_cast<std::ptrdiff_t>(take));
-    replayed_queued_ -= std::min(replayed_queued_, take);
+    in_flight_.clear();
+    outbox_.take(in_flight_, kFramesPerWrite);
     const bool close_due = closing_ && !close_in_flight_ && !close_written_ && outbox_.empty();
     if (in_flight_.empty() && pong_.empty() && !ping_due_ && !close_due) {
       write_scheduled_ = false;
       // What grew for a burst is given back; a few slots stay, so steady
       // traffic does not allocate on every write.
-      if (outbox_.capacity() > kKeptSlots) std::vector<Frame>().swap(outbox_);
+      outbox_.shrink(kKeptSlots);
       if (in_flight_.capacity() > kKeptSlots) std::vector<Frame>().swap(in_flight_);
       if (buffers_.capacity() > kKeptSlots + 2) std::vector<net::const_buffer>().swap(buffers_);
       if (tls_write_buffer_.capacity() > kTlsReadBuffer) std::string().swap(tls_write_buffer_);
@@ -136,14 +110,12 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
     fail(ec, "write");
     {
       write_scheduled_ = false;
-      discard_outbox();
+      outbox_.discard();
     }
     return hard_close();
   }
   if (frames > 0) bridge_.metrics().messages_out->inc(frames);
-  {
-    pongs_owed_ = 0;
-  }
+  outbox_.pongs_written();
   if (close_in_flight_) {
     close_in_flight_ = false;
     close_written_ = true;
@@ -186,8 +158,8 @@ void WsSession::do_close(ws::CloseCode code, std::string_view reason, bool flush
   close_frame_ = ws::close_frame(code, reason);
   bool start = false;
   {
-    out_closed_ = true;
-    if (!flush) discard_outbox();
+    outbox_.seal();
+    if (!flush) outbox_.discard();
     if (!write_scheduled_) write_scheduled_ = start = true;
   }
   // The close frame can only follow the frames being written. A slow client
@@ -219,7 +191,7 @@ void WsSession::end() {
   if (ended_) return;
   ended_ = true;
   timer_.cancel();
-  discard_outbox();
+  outbox_.discard();
   if (opened_) bridge_.closed(*this);
   error_code ignored;
   socket_.close(ignored);
