@@ -24,10 +24,11 @@ std::optional<Error> check_room_and_user(const std::string& room, const std::str
 }
 
 // What a connection says of a room it is in (leave, typing): as its own
-// user (filled in when the frame leaves it out), of a room it joined. When
-// not, the frame is answered with the refusal and false returned.
+// user (filled in when the frame leaves it out), of a room it joined
+// (`member`, as the room's link says). When not, the frame is answered with
+// the refusal and false returned.
 template <typename Frame>
-bool said_by_member(RoutedClient& client, Frame& frame, const char* kind) {
+bool said_by_member(RoutedClient& client, Frame& frame, const char* kind, bool member) {
   const ClientState& state = client.chat_state();
   if (frame.user_id().empty() && !state.user.empty()) frame.set_user_id(state.user);
   const std::string& room = frame.room_id();
@@ -38,7 +39,7 @@ bool said_by_member(RoutedClient& client, Frame& frame, const char* kind) {
                                           ? "this connection has not joined as anyone"
                                           : "this connection is user '" + state.user + "', not '" + user + "'");
   }
-  if (!bad && !state.rooms.contains(room)) bad = make_error(Error::NOT_MEMBER, "not in room '" + room + "'");
+  if (!bad && !member) bad = make_error(Error::NOT_MEMBER, "not in room '" + room + "'");
   if (bad) send_refusal(client, std::move(*bad), kind, room, user);
   return !bad;
 }
@@ -69,16 +70,16 @@ void FrameRouter::opened(const RoutedClientPtr& client, const UpgradeTarget& tar
     state.user = target.user;
     client->set_full_protocol();
   }
-  if (!target.room.empty()) {
-    state.rooms.insert(target.room);
-    link_for(target.room).join(client, target.room, state.user, std::nullopt, true);
+  if (!target.room.empty() && link_for(target.room).join(client, target.room, state.user, std::nullopt, true)) {
+    ++state.rooms;
   }
 }
 
 void FrameRouter::closed(RoutedClient& client) {
   ClientState& state = client.chat_state();
-  for (const auto& room : state.rooms) link_for(room).leave(client, room, state.user);
-  state.rooms.clear();
+  if (state.rooms == 0) return;
+  for (const auto& link : links_) link->leave_all(client);
+  state.rooms = 0;
 }
 
 void FrameRouter::on_text(const RoutedClientPtr& client, std::string_view text) {
@@ -123,25 +124,22 @@ void FrameRouter::on_chat_message(const RoutedClientPtr& client, ChatMessage& me
                                                   message.sender_id() + "'"));
   }
   if (!state.granted.allows(message.room_id())) return refuse(not_granted(message.room_id()));
-  const bool join_first = !state.rooms.contains(message.room_id());
-  if (join_first && state.rooms.size() >= options_.max_rooms_per_connection) {
-    return refuse(too_many_rooms(options_.max_rooms_per_connection));
-  }
   state.user = message.sender_id();
-  const std::string room = message.room_id();
-  UpstreamLink& link = link_for(room);
-  SendResult result = link.send_message(client, message, join_first);
+  // A client not in the room joins it by sending, room limit allowing.
+  const bool may_join = state.rooms < options_.max_rooms_per_connection;
+  UpstreamLink& link = link_for(message.room_id());
+  SendResult result = link.send_message(client, message, may_join);
   if (result == SendResult::Unavailable && announced_available_()) {
     // Clients are told the service is back a moment before the links re-join
     // their rooms and take messages (link_status_changed): a client quick to
     // answer "available" must not be refused. Past the Bridge's lock that
     // moment is over.
-    result = link.send_message(client, message, join_first);
+    result = link.send_message(client, message, may_join);
   }
   switch (result) {
-    case SendResult::Sent:
-      if (join_first) state.rooms.insert(room);
-      return;
+    case SendResult::Sent: return;
+    case SendResult::Joined: ++state.rooms; return;
+    case SendResult::RoomLimit: return refuse(too_many_rooms(options_.max_rooms_per_connection));
     case SendResult::Unavailable:
       return refuse(make_error(Error::UNAVAILABLE, "not sent: the chat service is unavailable"));
     case SendResult::Busy: return refuse(make_error(Error::UNAVAILABLE, "not sent: the chat service is busy; try again"));
@@ -160,27 +158,28 @@ void FrameRouter::on_join(const RoutedClientPtr& client, Join& join) {
                           "this connection is user '" + state.user + "'; it cannot join as '" + join.user_id() + "'"));
   }
   if (!state.granted.allows(join.room_id())) return refuse(not_granted(join.room_id()));
-  if (!state.rooms.contains(join.room_id()) && state.rooms.size() >= options_.max_rooms_per_connection) {
+  UpstreamLink& link = link_for(join.room_id());
+  if (state.rooms >= options_.max_rooms_per_connection && !link.is_member(*client, join.room_id())) {
     return refuse(too_many_rooms(options_.max_rooms_per_connection));
   }
   state.user = join.user_id();
   client->set_full_protocol();
-  state.rooms.insert(join.room_id());
   std::optional<std::uint64_t> since;
   if (join.has_since()) since = join.since();
-  link_for(join.room_id()).join(client, join.room_id(), join.user_id(), since, true);
+  if (link.join(client, join.room_id(), join.user_id(), since, true)) ++state.rooms;
 }
 
 void FrameRouter::on_leave(RoutedClient& client, Leave& leave) {
-  if (!said_by_member(client, leave, "leave")) return;
+  UpstreamLink& link = link_for(leave.room_id());
+  if (!said_by_member(client, leave, "leave", link.is_member(client, leave.room_id()))) return;
   ClientState& state = client.chat_state();
-  state.rooms.erase(leave.room_id());
   state.typing_passed.erase(leave.room_id());
-  link_for(leave.room_id()).leave(client, leave.room_id(), leave.user_id());
+  if (link.leave(client, leave.room_id(), leave.user_id())) --state.rooms;
 }
 
 void FrameRouter::on_typing(RoutedClient& client, Typing& typing) {
-  if (!said_by_member(client, typing, "typing")) return;
+  UpstreamLink& link = link_for(typing.room_id());
+  if (!said_by_member(client, typing, "typing", link.is_member(client, typing.room_id()))) return;
   ClientState& state = client.chat_state();
   const auto now = std::chrono::steady_clock::now();
   if (typing.stopped()) {
@@ -192,7 +191,7 @@ void FrameRouter::on_typing(RoutedClient& client, Typing& typing) {
       passed->second = now;
     }
   }
-  link_for(typing.room_id()).typing(typing.room_id(), typing.user_id(), typing.stopped());
+  link.typing(typing.room_id(), typing.user_id(), typing.stopped());
 }
 
 }  // namespace chat::proxy

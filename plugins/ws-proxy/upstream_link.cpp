@@ -1,7 +1,7 @@
 // UpstreamLink, its own side: the call's life (connect, reconnect to a node
-// that serves, re-join with `since`) and what sessions ask of it (join,
-// leave, send a message, typing). What the chat service answers is in
-// upstream_link_events.cpp.
+// that serves, re-join with `since`). What sessions ask of it (join, leave,
+// send a message, typing) is in upstream_link_requests.cpp; what the chat
+// service answers, in upstream_link_events.cpp.
 #include "upstream_link.hpp"
 
 #include <boost/asio/post.hpp>
@@ -19,21 +19,6 @@ ChatStream join_frame(const std::string& room, const std::string& user, std::opt
   join->set_user_id(user);
   if (since) join->set_since(*since);
   return frame;
-}
-
-ChatStream leave_frame(const std::string& room, const std::string& user) {
-  ChatStream frame;
-  frame.mutable_leave()->set_room_id(room);
-  frame.mutable_leave()->set_user_id(user);
-  return frame;
-}
-
-// Keeps at most `limit` bytes of `text` without splitting a UTF-8 sequence.
-std::string utf8_prefix(const std::string& text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) --end;
-  return text.substr(0, end);
 }
 
 std::chrono::milliseconds jittered(std::chrono::milliseconds delay) {
@@ -295,89 +280,6 @@ void UpstreamLink::on_done(const grpc::Status& status) {
     schedule_reconnect_locked();
   }
   calls_changed_.notify_all();
-}
-
-// ---------------------------------------------------------------------------
-// Requests from sessions
-
-void UpstreamLink::join(const ClientPtr& client, const std::string& room_id, const std::string& user,
-                        std::optional<std::uint64_t> since, bool answer) {
-  std::lock_guard lock(mutex_);
-  if (state_ == State::Stopped) return;
-  LocalRoom& room = room_locked(room_id);
-  Membership& member = *room.add(client, user).first;
-  member.answer = member.answer || answer;
-  // A member that asks again with `since` wants exactly what follows it:
-  // it waits for its own replay instead of taking live messages meanwhile.
-  if (since) room.set_live(member, false);
-  member.since = since;
-  if (state_ == State::Available) {
-    send_join_locked(JoinRequest{room_id, user, client->id(), answer}, since);
-    member.join_sent = true;
-  } else {
-    member.join_sent = false;  // sent by rejoin_locked() once the service is back
-  }
-}
-
-void UpstreamLink::leave(const Client& client, const std::string& room_id, const std::string& user) {
-  std::lock_guard lock(mutex_);
-  auto room_it = rooms_.find(room_id);
-  if (room_it == rooms_.end()) return;
-  LocalRoom& room = room_it->second;
-  bool user_gone = false;
-  if (!room.remove(client.id(), user_gone)) return;
-  if (user_gone && state_ == State::Available) write_locked(leave_frame(room_id, user));
-  if (room.empty()) rooms_.erase(room_it);
-}
-
-void UpstreamLink::typing(const std::string& room, const std::string& user, bool stopped) {
-  std::lock_guard lock(mutex_);
-  if (state_ != State::Available || call_ == nullptr) return;
-  if (call_->queued() >= options_.upstream_queue_limit) return;
-  ChatStream frame;
-  Typing* typing = frame.mutable_typing();
-  typing->set_room_id(room);
-  typing->set_user_id(user);
-  typing->set_stopped(stopped);
-  write_locked(std::move(frame));
-}
-
-SendResult UpstreamLink::send_message(const ClientPtr& client, ChatMessage message, bool join_first) {
-  std::lock_guard lock(mutex_);
-  if (state_ != State::Available || call_ == nullptr) return SendResult::Unavailable;
-  if (call_->queued() >= options_.upstream_queue_limit) return SendResult::Busy;
-  if (join_first) {
-    auto [member, inserted] = room_locked(message.room_id()).add(client, message.sender_id());
-    if (inserted) {
-      send_join_locked(JoinRequest{message.room_id(), message.sender_id(), client->id(), false}, std::nullopt);
-      member->join_sent = true;
-    }
-  }
-  const std::string client_id = message.id();
-  std::string upstream_id = client_id;
-  bool rewritten = false;
-  if (!client_id.empty() && !message.resend() &&
-      pending_.contains({message.room_id(), message.sender_id(), client_id})) {
-    // Another message with this id awaits its ack (two tabs of one user
-    // sending "msg1", say): give this one an id of its own upstream.
-    upstream_id = unique_upstream_id_locked(message.room_id(), message.sender_id(), client_id);
-    rewritten = true;
-  }
-  pending_[{message.room_id(), message.sender_id(), upstream_id}].push_back(PendingSend{client, client_id, rewritten});
-  message.set_id(upstream_id);
-  ChatStream frame;
-  *frame.mutable_chat_message() = std::move(message);
-  write_locked(std::move(frame));
-  return SendResult::Sent;
-}
-
-std::string UpstreamLink::unique_upstream_id_locked(const std::string& room, const std::string& sender,
-                                                    const std::string& id) {
-  for (;;) {
-    const std::string suffix = "~" + std::to_string(++rewrites_);
-    std::string candidate = utf8_prefix(id, kMaxIdBytes - suffix.size()) + suffix;
-    if (!pending_.contains({room, sender, candidate})) return candidate;
-  }
 }
 
 }  // namespace chat::proxy

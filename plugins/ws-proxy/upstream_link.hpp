@@ -54,7 +54,13 @@ using chat::bridge::ChatCall;
 using chat::bridge::ChatCallSink;
 using chat::bridge::ChatStreamStub;
 
-enum class SendResult { Sent, Unavailable, Busy };
+enum class SendResult {
+  Sent,
+  Joined,       // sent, and the client joined the room by it
+  Unavailable,
+  Busy,
+  RoomLimit,    // not sent: the client is not in the room and may join no more
+};
 
 class UpstreamLink final : public ChatCallSink {
  public:
@@ -88,16 +94,28 @@ class UpstreamLink final : public ChatCallSink {
 
   // --- from WebSocket sessions (each on the thread of its shard)
 
+  // Which rooms a connection is in is kept here, once for the whole proxy:
+  // the link that carries a room knows its members, and which of its rooms
+  // each connection is in. Sessions ask; only the connection's own thread
+  // changes its memberships.
+
   // `client` joins `room` as `user`; `since`: the last sequence it has.
   // `answer`: forward Joined and the presence snapshot (an explicit join);
   // an implicit join (by sending) only makes the client a member. While the
-  // service is unavailable the join waits and is sent on reconnect.
-  void join(const ClientPtr& client, const std::string& room, const std::string& user,
+  // service is unavailable the join waits and is sent on reconnect. True
+  // when the client was not in the room before.
+  bool join(const ClientPtr& client, const std::string& room, const std::string& user,
             std::optional<std::uint64_t> since, bool answer);
-  void leave(const Client& client, const std::string& room, const std::string& user);
-  // Sends a validated message. `join_first`: the client is not in the room
-  // yet (joining by sending, as messages-only clients do).
-  SendResult send_message(const ClientPtr& client, ChatMessage message, bool join_first);
+  // False when the client was not in the room.
+  bool leave(const Client& client, const std::string& room, const std::string& user);
+  // The connection ended: it leaves every room it is in on this link.
+  void leave_all(const Client& client);
+  bool is_member(const Client& client, const std::string& room) const;
+  // The rooms `client` is in on this link.
+  std::vector<std::string> rooms_of(const Client& client) const;
+  // Sends a validated message. A client not in the room yet joins it first
+  // (messages-only clients join by sending) when `may_join`.
+  SendResult send_message(const ClientPtr& client, ChatMessage message, bool may_join);
   // `user` is typing in `room` (or `stopped`): passed on while the service
   // is available and the stream not busy, else dropped (it is ephemeral).
   void typing(const std::string& room, const std::string& user, bool stopped);
@@ -161,6 +179,10 @@ class UpstreamLink final : public ChatCallSink {
                                                  const std::string& server_id);
   std::string unique_upstream_id_locked(const std::string& room, const std::string& sender, const std::string& id);
   LocalRoom& room_locked(const std::string& room);  // made when missing
+  bool is_member_locked(std::uint64_t client_id, const std::string& room) const;
+  // `client` is in `room` now (it was not), or no longer.
+  void remember_member_locked(std::uint64_t client_id, const std::string& room);
+  void forget_member_locked(std::uint64_t client_id, const std::string& room);
   LocalRoom* find_room_locked(const std::string& room);
 
   const std::size_t index_;
@@ -189,6 +211,9 @@ class UpstreamLink final : public ChatCallSink {
   bool ever_available_ = false;
 
   std::unordered_map<std::string, LocalRoom> rooms_;
+  // client id -> the rooms above it is in: the same memberships as the
+  // rooms' members, by connection, for leave_all and rooms_of.
+  std::unordered_map<std::uint64_t, std::vector<std::string>> rooms_by_client_;
   std::deque<JoinRequest> join_requests_;  // sent, not answered yet, in order
   std::optional<Answer> answer_;
   std::map<PendingKey, std::deque<PendingSend>> pending_;

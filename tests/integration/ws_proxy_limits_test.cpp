@@ -198,6 +198,35 @@ TEST_F(WsProxyTest, AConnectionCannotSpeakForAnotherUser) {
   EXPECT_TRUE(bob->events_matching(is_error()).empty());
 }
 
+TEST_F(WsProxyTest, AnExerciseClientJoinsRoomsBySendingUpToItsLimitAndItsRoomsAreLeftWhenItGoes) {
+  // Two streams to the chat service: "room-a" and "room-b" are carried by
+  // different ones (by the hash of their ids), so the connection's rooms
+  // are kept by two links.
+  auto host = all_in_one(dir_.path(), "max_rooms_per_connection = 2\nupstream_streams = 2\n");
+  auto watcher_a = joined_client(*host, "watcher", "room-a");
+  auto watcher_b = joined_client(*host, "watcher", "room-b");
+
+  WsClient legacy(ws_to(*host));
+  ASSERT_TRUE(legacy.wait_available());
+  legacy.send(chat_message("room-a", "client1", "in a", "l1"));
+  legacy.send(chat_message("room-b", "client1", "in b", "l2"));
+  ASSERT_TRUE(legacy.wait_for(is_message_id("l1")));
+  ASSERT_TRUE(legacy.wait_for(is_message_id("l2")));
+  // A third room is one too many; the two it is in still take its messages.
+  legacy.send(chat_message("room-c", "client1", "in c", "l3"));
+  auto refused = legacy.wait_for(is_error_for(Error::NOT_ALLOWED, "l3"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error().room_id(), "room-c");
+  legacy.send(chat_message("room-a", "client1", "again in a", "l4"));
+  ASSERT_TRUE(watcher_a->wait_for(is_message_id("l4")));
+
+  // Once it has gone, its user is gone from both rooms.
+  legacy.close();
+  ASSERT_TRUE(legacy.wait_closed());
+  EXPECT_TRUE(watcher_a->wait_for(is_presence("room-a", Presence::LEFT, "client1")));
+  EXPECT_TRUE(watcher_b->wait_for(is_presence("room-b", Presence::LEFT, "client1")));
+}
+
 TEST_F(WsProxyTest, DisallowedOriginIsRefusedWith403BeforeTheUpgrade) {
   auto host = all_in_one(dir_.path());
   auto alice = joined_client(*host, "alice", "r");

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,14 @@ class FrameRouterTest : public ::testing::Test {
     }
     member_->frames.clear();
     return events;
+  }
+
+  // The rooms the member is in, as its link keeps them, sorted.
+  std::vector<std::string> rooms() {
+    auto rooms = links_.front()->rooms_of(*member_);
+    std::sort(rooms.begin(), rooms.end());
+    EXPECT_EQ(rooms.size(), member_->state.rooms) << "the connection's count of its rooms";
+    return rooms;
   }
 
   // The one error the last frame got.
@@ -135,12 +144,27 @@ TEST_F(FrameRouterTest, RoomsOutsideTheTokensGrantAndBeyondTheLimitAreRefused) {
   EXPECT_TRUE(sent().empty());
   router_.on_text(member_, R"({"join":{"room_id":"r3"}})");  // max_rooms_per_connection is 2
   EXPECT_EQ(refusal().code(), Error::NOT_ALLOWED);
-  EXPECT_EQ(member_->state.rooms, (std::set<std::string>{"r1", "r2"}));
+  EXPECT_EQ(rooms(), (std::vector<std::string>{"r1", "r2"}));
 
   router_.on_text(member_, R"({"leave":{"room_id":"r1"}})");
   router_.on_text(member_, R"({"join":{"room_id":"r3"}})");
   EXPECT_TRUE(sent().empty());
-  EXPECT_EQ(member_->state.rooms, (std::set<std::string>{"r2", "r3"}));
+  EXPECT_EQ(rooms(), (std::vector<std::string>{"r2", "r3"}));
+}
+
+TEST_F(FrameRouterTest, AConnectionThatEndsLeavesEveryRoomItWasIn) {
+  chat::proxy::UpgradeTarget target;
+  target.user = "alice";
+  target.room = "r1";  // ?room=
+  router_.opened(member_, target);
+  router_.on_text(member_, R"({"join":{"room_id":"r2"}})");
+  ASSERT_EQ(rooms(), (std::vector<std::string>{"r1", "r2"}));
+
+  router_.closed(*member_);
+  EXPECT_TRUE(rooms().empty());
+  // Its typing and leaving now concern no room of its.
+  router_.on_text(member_, R"({"typing":{"room_id":"r1"}})");
+  EXPECT_EQ(refusal().code(), Error::NOT_MEMBER);
 }
 
 TEST_F(FrameRouterTest, AMessageWhileTheChatServiceIsUnavailableIsRefusedNamingIt) {
@@ -149,7 +173,7 @@ TEST_F(FrameRouterTest, AMessageWhileTheChatServiceIsUnavailableIsRefusedNamingI
   EXPECT_EQ(error.code(), Error::UNAVAILABLE);
   EXPECT_EQ(error.id(), "m1");
   EXPECT_EQ(error.room_id(), "r1");
-  EXPECT_TRUE(member_->state.rooms.empty()) << "not sent: not in the room";
+  EXPECT_TRUE(rooms().empty()) << "not sent: not in the room";
   EXPECT_EQ(member_->state.user, "alice") << "the first message fixes the connection's user";
 }
 
