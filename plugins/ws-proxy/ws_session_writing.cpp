@@ -98,6 +98,27 @@ void WsSession::do_write() {
     tls_write_buffer_.clear();
     for (const auto& buffer : buffers_) tls_write_buffer_.append(static_cast<const char*>(buffer.data()), buffer.size());
     buffers_.assign(1, net::buffer(tls_write_buffer_));
+    return write_out(buffers_, &WsSession::on_write);
+  }
+  // Tried at once (the socket is non-blocking): a batch the socket takes
+  // whole, as nearly all do, costs no completion handler and no turn of
+  // the event loop. What it does not take, and any error, go the
+  // asynchronous way, so a failure is handled as before, never from
+  // inside whatever queued the frames; so does the close frame.
+  if (!close_in_flight_) {
+    error_code ec;
+    const std::size_t written = socket_.write_some(buffers_, ec);
+    std::size_t total = 0;
+    for (const auto& buffer : buffers_) total += buffer.size();
+    if (!ec && written == total) return on_write(ec, written);
+    if (!ec) {
+      // The rest of the batch, from where the socket stopped.
+      std::size_t skip = written;
+      auto first = buffers_.begin();
+      while (skip >= first->size()) skip -= (first++)->size();
+      buffers_.erase(buffers_.begin(), first);
+      buffers_.front() += skip;
+    }
   }
   write_out(buffers_, &WsSession::on_write);
 }
