@@ -282,7 +282,9 @@ void HttpApi::serve_history(std::string_view query, const chat::auth::RoomGrant&
                         [this, exchange, request, lease](std::shared_ptr<const RecentHistory::Page> page) {
                           if (!page) return read_history(request, lease, exchange);
                           lease->call_done(page->body.size());
-                          exchange->finish(exchange->tagged_json(std::shared_ptr<const std::string>(page, &page->body), page->etag), lease);
+                          // The page's own bytes, shared with every answer that sends it.
+                          SharedText body(std::shared_ptr<const std::string>(page, &page->body));
+                          exchange->finish(exchange->tagged_json(std::move(body), page->etag), lease);
                         });
   });
 }

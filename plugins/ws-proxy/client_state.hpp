@@ -18,7 +18,8 @@ struct ClientState {
   std::size_t rooms = 0;  // rooms it is in, against max_rooms_per_connection
   chat::auth::RoomGrant granted;  // the token's rooms (every room without tokens)
   // room -> when this connection's last "typing" there went upstream: one a
-  // second is enough for anyone (the chat service passes no more on).
+  // second is enough for anyone (the chat service passes no more on). Only
+  // rooms it is in: leaving one forgets it.
   std::map<std::string, std::chrono::steady_clock::time_point> typing_passed;
 };
 

@@ -77,6 +77,7 @@ void FrameRouter::opened(const RoutedClientPtr& client, const UpgradeTarget& tar
 
 void FrameRouter::closed(RoutedClient& client) {
   ClientState& state = client.chat_state();
+  state.typing_passed.clear();
   if (state.rooms == 0) return;
   for (const auto& link : links_) link->leave_all(client);
   state.rooms = 0;
@@ -179,8 +180,12 @@ void FrameRouter::on_leave(RoutedClient& client, Leave& leave) {
 
 void FrameRouter::on_typing(RoutedClient& client, Typing& typing) {
   UpstreamLink& link = link_for(typing.room_id());
-  if (!said_by_member(client, typing, "typing", link.is_member(client, typing.room_id()))) return;
   ClientState& state = client.chat_state();
+  // Typing comes with every few keystrokes: a room the connection was let
+  // type in is one it is in (leaving forgets it), so the link, and its lock,
+  // are asked only the first time.
+  const bool member = state.typing_passed.contains(typing.room_id()) || link.is_member(client, typing.room_id());
+  if (!said_by_member(client, typing, "typing", member)) return;
   const auto now = std::chrono::steady_clock::now();
   if (typing.stopped()) {
     state.typing_passed.erase(typing.room_id());

@@ -108,9 +108,7 @@ void WsSession::do_write() {
   if (!close_in_flight_) {
     error_code ec;
     const std::size_t written = socket_.write_some(buffers_, ec);
-    std::size_t total = 0;
-    for (const auto& buffer : buffers_) total += buffer.size();
-    if (!ec && written == total) return on_write(ec, written);
+    if (!ec && written == net::buffer_size(buffers_)) return on_write(ec, written);
     if (!ec) {
       // The rest of the batch, from where the socket stopped.
       std::size_t skip = written;
@@ -129,10 +127,8 @@ void WsSession::on_write(error_code ec, std::size_t /*bytes*/) {
   control_in_flight_.clear();
   if (ec) {
     fail(ec, "write");
-    {
-      write_scheduled_ = false;
-      outbox_.discard();
-    }
+    write_scheduled_ = false;
+    outbox_.discard();
     return hard_close();
   }
   if (frames > 0) bridge_.metrics().messages_out->inc(frames);
@@ -178,11 +174,9 @@ void WsSession::do_close(ws::CloseCode code, std::string_view reason, bool flush
   closing_ = true;
   close_frame_ = ws::close_frame(code, reason);
   bool start = false;
-  {
-    outbox_.seal();
-    if (!flush) outbox_.discard();
-    if (!write_scheduled_) write_scheduled_ = start = true;
-  }
+  outbox_.seal();
+  if (!flush) outbox_.discard();
+  if (!write_scheduled_) write_scheduled_ = start = true;
   // The close frame can only follow the frames being written. A slow client
   // that reads again within the handshake timeout gets it (and its code); one
   // that reads nothing never lets it out and is cut off then.

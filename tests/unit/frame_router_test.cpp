@@ -160,6 +160,15 @@ TEST_F(FrameRouterTest, AConnectionThatEndsLeavesEveryRoomItWasIn) {
   router_.on_text(member_, R"({"join":{"room_id":"r2"}})");
   ASSERT_EQ(rooms(), (std::vector<std::string>{"r1", "r2"}));
 
+  // Typing in a room it has left is refused, though it typed there lately.
+  router_.on_text(member_, R"({"typing":{"room_id":"r2"}})");
+  EXPECT_TRUE(sent().empty());
+  router_.on_text(member_, R"({"leave":{"room_id":"r2"}})");
+  router_.on_text(member_, R"({"typing":{"room_id":"r2"}})");
+  EXPECT_EQ(refusal().code(), Error::NOT_MEMBER);
+  router_.on_text(member_, R"({"join":{"room_id":"r2"}})");
+  ASSERT_EQ(rooms(), (std::vector<std::string>{"r1", "r2"}));
+
   router_.closed(*member_);
   EXPECT_TRUE(rooms().empty());
   // Its typing and leaving now concern no room of its.
