@@ -188,6 +188,11 @@ struct SqliteOptions {
   // "normal": survives a crash of the process, not of the machine.
   std::string synchronous = "full";
   int reader_connections = 4;
+  // WAL checkpoints (store/sqlite_checkpointer.hpp): frames not yet copied
+  // that start one in the background (0: none there), and frames in the WAL
+  // at which the writer checkpoints itself. Tests make them small.
+  int background_checkpoint_pages = 1000;
+  int writer_checkpoint_pages = 16000;
 };
 
 struct PostgresOptions {

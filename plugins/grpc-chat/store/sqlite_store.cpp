@@ -5,6 +5,8 @@
 // run on a small pool of reader connections; in WAL mode a reader sees the
 // last committed snapshot and never waits for the writer's commit or sync.
 // Each read is a single statement, hence a single consistent snapshot.
+// The WAL is copied into the database file on a thread of its own
+// (sqlite_checkpointer.hpp), not inside a commit.
 //
 // Each room's counter lives in `rooms`, so sequences survive retention
 // deleting every message of a room; the writer caches the counters of the
@@ -29,6 +31,7 @@
 #include <vector>
 
 #include "store/history_store.hpp"
+#include "store/sqlite_checkpointer.hpp"
 #include "store/sqlite_handle.hpp"
 #include "store/sqlite_schema.hpp"
 
@@ -36,6 +39,7 @@ namespace chat::store {
 namespace {
 
 using sqlite::clamp_to_int64;
+using sqlite::CheckpointPolicy;
 using sqlite::Connection;
 using sqlite::create_schema;
 using sqlite::kBusyTimeoutMs;
@@ -46,6 +50,7 @@ using sqlite::Reader;
 using sqlite::set_wal;
 using sqlite::Statement;
 using sqlite::synchronous_pragma;
+using sqlite::WalCheckpointer;
 using sqlite::Writer;
 
 class SqliteStore final : public HistoryStore {
@@ -84,6 +89,10 @@ class SqliteStore final : public HistoryStore {
       readers_.push_back(std::make_unique<Reader>(file));
       idle_.push_back(readers_.back().get());
     }
+    checkpointer_ = std::make_unique<WalCheckpointer>(
+        file, sync_pragma.c_str(),
+        CheckpointPolicy{options.background_checkpoint_pages, options.writer_checkpoint_pages});
+    checkpointer_->watch(writer_.db.get());
   }
 
   std::vector<StoredMessage> append(std::span<const NewMessage> batch) override {
@@ -371,6 +380,8 @@ class SqliteStore final : public HistoryStore {
   mutable std::mutex pool_mutex_;
   mutable std::condition_variable pool_ready_;
   mutable std::vector<Reader*> idle_;  // guarded by pool_mutex_
+  // Last, so closed first: its thread stops before any connection closes.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
 };
 
 }  // namespace

@@ -986,6 +986,60 @@ TEST_F(SqliteStoreTest, NoticesWritesOfAnotherConnection) {
   EXPECT_EQ(sequences(append_many(*store, "a", 1)), std::vector<std::uint64_t>{4});
 }
 
+// Appends `batches` batches of 20 messages of 400 bytes (a few pages each).
+void append_pages(HistoryStore& store, int batches) {
+  for (int b = 0; b < batches; ++b) {
+    std::vector<NewMessage> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(message("r", "alice", std::string(400, static_cast<char>('a' + i))));
+    store.append(batch);
+  }
+}
+
+std::uintmax_t size_or_zero(const fs::path& file) {
+  std::error_code error;
+  const auto size = fs::file_size(file, error);
+  return error ? 0 : size;
+}
+
+TEST_F(SqliteStoreTest, TheWalIsCopiedIntoTheDatabaseInTheBackground) {
+  SqliteOptions options;
+  options.synchronous = "normal";
+  options.background_checkpoint_pages = 8;
+  options.writer_checkpoint_pages = 1 << 30;  // the writer never does it here
+  auto store = open_sqlite_store(file(), options);
+  const auto before = size_or_zero(file());
+  append_pages(*store, 20);
+  // Only a checkpoint moves rows from the WAL into the database file.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (size_or_zero(file()) <= before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(size_or_zero(file()), before);
+  EXPECT_EQ(store->bounds("r").last_sequence, 400U);
+}
+
+TEST_F(SqliteStoreTest, TheWriterCheckpointsWhenTheWalReachesItsBound) {
+  SqliteOptions options;
+  options.synchronous = "normal";
+  options.background_checkpoint_pages = 0;  // no help from the background
+  options.writer_checkpoint_pages = 32;
+  auto store = open_sqlite_store(file(), options);
+  fs::path wal = file();
+  wal += "-wal";
+  std::uintmax_t largest = 0;
+  for (int round = 0; round < 40; ++round) {
+    append_pages(*store, 5);
+    largest = std::max(largest, size_or_zero(wal));
+  }
+  // Had the WAL never started again it would hold about 2,900 frames (a
+  // batch writes a dozen pages, each anew); at the bound, 32 frames and
+  // what the batch that crossed it wrote.
+  constexpr std::uintmax_t kFrame = 4096 + 24;
+  EXPECT_LT(largest, 64 * kFrame);
+  EXPECT_EQ(store->bounds("r").last_sequence, 4000U);
+  EXPECT_EQ(store->history(query("r", 1000)).messages.size(), 1000U);
+}
+
 TEST_F(SqliteStoreTest, LargeBatchIsOneCommit) {
   SqliteOptions options;
   options.synchronous = "full";
