@@ -8,6 +8,7 @@
 #include "room_registry.hpp"
 #include "store/history_store.hpp"
 
+#include "in_process_services.hpp"  // from chat_proto
 #include "net/listen_address.hpp"
 #include "service_auth/service_auth_config.hpp"
 #include "tls/grpc_credentials.hpp"
@@ -250,10 +251,18 @@ class GrpcChatPlugin final : public chathost::Plugin {
     if (retention_.max_messages_per_room > 0 || retention_.max_age.count() > 0) {
       sweeper_ = std::make_unique<RetentionSweeper>(*store_, retention_, log);
     }
-    log->info("serving chat.ChatService on {} ({}{}; callers authenticated by {}; reflection {})",
+    if (!certificate_) {
+      // Bridges of this host reach the service without a socket; the same
+      // calls, the same caller checks.
+      chat::in_process::publish(listen_host_, bound_port_, [server = server_.get()](const grpc::ChannelArguments& args) {
+        return server->InProcessChannel(args);
+      });
+      published_in_process_ = true;
+    }
+    log->info("serving chat.ChatService on {} ({}{}; callers authenticated by {}; reflection {}{})",
               endpoints().front(), describe_store(),
               certificate_ ? "; TLS, certificate " + certificate_->cert_file : "", callers_->describe(),
-              reflection_ ? "on" : "off");
+              reflection_ ? "on" : "off", published_in_process_ ? "; in-process for bridges of this host" : "");
   }
 
   void stop() override {
@@ -315,6 +324,10 @@ class GrpcChatPlugin final : public chathost::Plugin {
   // Drains in dependency order: no new messages, commit what was sent,
   // finish every stream, stop the server, close the store.
   void stop_parts() {
+    if (published_in_process_) {
+      chat::in_process::withdraw(bound_port_);
+      published_in_process_ = false;
+    }
     if (service_) service_->begin_drain();
     if (committer_) {
       committer_->stop();
@@ -363,6 +376,7 @@ class GrpcChatPlugin final : public chathost::Plugin {
   // Set: the port speaks TLS only (tls_cert_file, tls_key_file).
   std::optional<chat::tls::ServerCertificate> certificate_;
   int bound_port_ = 0;
+  bool published_in_process_ = false;  // in in_process_services.hpp's list
   CommitStats committer_stats_;
   std::optional<CommitMetrics> commit_metrics_;
   chathost::Gauge* open_streams_ = nullptr;

@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <sstream>
 #include <thread>
 
 namespace chathost::test {
@@ -156,6 +157,44 @@ TEST_F(WsProxyTest, IoThreadsComeFromTheConfigAndDefaultToOnePerCore) {
   auto cores = all_in_one(dir_.path(), "threads = 0\n", {}, "cores");
   const auto expected = std::max(1U, std::thread::hardware_concurrency());
   EXPECT_EQ(threads_named(cores->process().pid(), "ws-proxy-io"), expected);
+}
+
+// Established TCP connections of this network namespace with `port` at
+// either end.
+std::size_t connections_on_port(std::uint16_t port) {
+  std::size_t count = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::istringstream lines(read_file(table));
+    std::string line;
+    std::getline(lines, line);  // the header
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      auto port_of = [](const std::string& address) {
+        return std::stoul(address.substr(address.rfind(':') + 1), nullptr, 16);
+      };
+      if (state == "01" && (port_of(local) == port || port_of(remote) == port)) ++count;
+    }
+  }
+  return count;
+}
+
+TEST_F(WsProxyTest, InOneHostTheProxyReachesTheChatServiceWithoutASocket) {
+  auto host = all_in_one(dir_.path());
+  auto alice = joined_client(*host, "alice", "r");
+  alice->send(chat_message("r", "", "hi", "a1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("a1")));
+  const auto chat_port = host->port("grpc-chat");
+  EXPECT_EQ(connections_on_port(chat_port), 0U);
+
+  // A proxy host of its own reaches that service over TCP, and chats with
+  // the first host's clients.
+  auto proxy = make_host(dir_.path(), "proxy", proxy_table(chat_port), "ws-proxy");
+  auto bob = joined_client(*proxy, "bob", "r");
+  bob->send(chat_message("r", "", "hello", "b1"));
+  ASSERT_TRUE(alice->wait_for(is_message_id("b1")));
+  EXPECT_GT(connections_on_port(chat_port), 0U);
 }
 
 TEST_F(WsProxyTest, WithReusePortTwoProxyHostsShareOnePort) {

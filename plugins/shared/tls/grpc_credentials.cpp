@@ -1,5 +1,7 @@
 #include "tls/grpc_credentials.hpp"
 
+#include "in_process_services.hpp"  // from chat_proto
+
 namespace chat::tls {
 
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<ServerCertificate>& certificate) {
@@ -24,7 +26,11 @@ std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, cons
   // however long no data flows, which gRPC otherwise stops after two.
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  if (!security.tls()) return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  if (!security.tls()) {
+    // A service of this very process: no socket between the two plugins.
+    if (auto here = chat::in_process::channel_to(target, args)) return here;
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = security.ca_pem;
   options.pem_private_key = security.client_key_pem;

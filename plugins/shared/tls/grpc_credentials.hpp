@@ -20,6 +20,8 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<
 // security.ca_pem (checking security.server_name when set, showing the
 // client certificate when there is one) or insecure, and keepalive pings as
 // security says. The service token goes on each call (service_auth/).
+// Without TLS, a service that this process serves at `target` is reached
+// through gRPC's in-process transport (in_process_services.hpp).
 std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, const ChannelSecurity& security,
                                                  grpc::ChannelArguments args);
 
