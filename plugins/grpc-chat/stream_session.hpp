@@ -19,6 +19,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -41,7 +42,9 @@ Event encode(const ChatStream& frame);
 // message. `fill` must not call it again.
 template <typename Fill>
 Event encode_scratch(Fill&& fill) {
-  thread_local std::array<char, 16 * 1024> block;
+  // An arena's first block must be aligned as its allocations are (protobuf
+  // checks it, and aborts the process if not); a char array alone is not.
+  alignas(std::max_align_t) thread_local std::array<char, 16 * 1024> block;
   google::protobuf::ArenaOptions options;
   options.initial_block = block.data();
   options.initial_block_size = block.size();
