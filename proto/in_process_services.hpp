@@ -31,10 +31,11 @@ void publish(std::string listen_host, int port, ChannelMaker make);
 // Before the server goes: no channel is made to it afterwards.
 void withdraw(int port);
 
-// An in-process channel to `target` ("host:port" as a bridge names a chat
-// node) when a service of this process listens there, else nullptr. A
-// loopback target matches a service listening on loopback or on every
-// address; any other target matches its own listen host only.
-std::shared_ptr<grpc::Channel> channel_to(std::string_view target, const grpc::ChannelArguments& args);
+// An in-process channel to the service this process serves on `port`,
+// when `reaches(its listen host)` says the bridge's target is that address;
+// else nullptr. Which targets reach which listen hosts is the bridges' rule
+// (chat::tls::make_chat_channel).
+std::shared_ptr<grpc::Channel> channel_to(int port, const std::function<bool(std::string_view)>& reaches,
+                                          const grpc::ChannelArguments& args);
 
 }  // namespace chat::in_process

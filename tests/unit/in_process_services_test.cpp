@@ -1,6 +1,7 @@
 // Which targets a bridge reaches in-process: the service's own port, from
 // a host name that reaches its listen address.
 #include "in_process_services.hpp"
+#include "tls/grpc_credentials.hpp"
 
 #include <gtest/gtest.h>
 
@@ -22,7 +23,7 @@ class InProcessServicesTest : public ::testing::Test {
   // Whether asking for `target` made an in-process channel.
   bool reached(const std::string& target) {
     const int before = made_;
-    channel_to(target, grpc::ChannelArguments());
+    chat::tls::in_process_channel(target, grpc::ChannelArguments());
     return made_ > before;
   }
   ~InProcessServicesTest() override {

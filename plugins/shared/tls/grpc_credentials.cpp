@@ -1,6 +1,9 @@
 #include "tls/grpc_credentials.hpp"
 
 #include "in_process_services.hpp"  // from chat_proto
+#include "net/listen_address.hpp"
+
+#include <charconv>
 
 namespace chat::tls {
 
@@ -17,6 +20,26 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<
   return grpc::SslServerCredentials(options);
 }
 
+std::shared_ptr<grpc::Channel> in_process_channel(std::string_view target, const grpc::ChannelArguments& args) {
+  // "host:port" or "[v6]:port", as chat::net::parse_chat_nodes writes it.
+  const auto colon = target.rfind(':');
+  if (colon == std::string_view::npos) return nullptr;
+  const std::string_view port_text = target.substr(colon + 1);
+  int port = 0;
+  const auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size()) return nullptr;
+  std::string_view host = target.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  // A loopback target reaches a service on loopback or on every address;
+  // any other, its own listen host only (beyond that, the socket decides).
+  const auto reaches = [host](std::string_view listen_host) {
+    if (listen_host == host) return true;
+    const bool everywhere = listen_host.empty() || listen_host == "0.0.0.0" || listen_host == "::";
+    return chat::net::is_loopback_host(host) && (everywhere || chat::net::is_loopback_host(listen_host));
+  };
+  return chat::in_process::channel_to(port, reaches, args);
+}
+
 std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, const ChannelSecurity& security,
                                                  grpc::ChannelArguments args) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(security.keepalive_time.count()));
@@ -28,7 +51,7 @@ std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, cons
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   if (!security.tls()) {
     // A service of this very process: no socket between the two plugins.
-    if (auto here = chat::in_process::channel_to(target, args)) return here;
+    if (auto here = in_process_channel(target, args)) return here;
     return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   }
   grpc::SslCredentialsOptions options;

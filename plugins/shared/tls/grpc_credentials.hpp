@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace chat::tls {
 
@@ -22,6 +23,10 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::optional<
 // security says. The service token goes on each call (service_auth/).
 // Without TLS, a service that this process serves at `target` is reached
 // through gRPC's in-process transport (in_process_services.hpp).
+// A channel through gRPC's in-process transport to the service this process
+// serves at `target` ("host:port"), or nullptr when it serves none there.
+std::shared_ptr<grpc::Channel> in_process_channel(std::string_view target, const grpc::ChannelArguments& args);
+
 std::shared_ptr<grpc::Channel> make_chat_channel(const std::string& target, const ChannelSecurity& security,
                                                  grpc::ChannelArguments args);
 
